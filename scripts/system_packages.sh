@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install the Debian packages a command needs, only those missing (idempotent, quiet when done).
+# Usage: scripts/system_packages.sh run|test
+# `run` needs Python's venv module and Node.js/npm (front-end assets); `test` also needs a
+# PostgreSQL server. Runs apt-get as root, or through sudo when available.
+set -euo pipefail
+want=(python3-venv nodejs npm)
+[ "${1:-run}" = test ] && want+=(postgresql)
+
+missing=()
+for pkg in "${want[@]}"; do
+  case $pkg in
+    python3-venv) python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=("python3-venv") ;;
+    nodejs) command -v node >/dev/null || missing+=("nodejs") ;;
+    npm) command -v npm >/dev/null || missing+=("npm") ;;
+    postgresql) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=("postgresql") ;;
+  esac
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then sudo=(); elif command -v sudo >/dev/null; then sudo=(sudo); else
+  echo "Missing Debian packages: ${missing[*]} (run as root: apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+echo "Installing Debian packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian's postgresql package starts a cluster on port 5432; the tests use their own.

@@ -1,0 +1,134 @@
+"""Shared fixtures: settings, a database per test (SQLite, PostgreSQL when given), app, client.
+
+Integration fixtures are parametrized over the backends: every test that asks
+for ``engine`` runs on SQLite, and again on PostgreSQL when
+``TGD_TEST_DATABASE_URL`` is set (``make test`` starts one). Each test gets an
+empty database built from the models (migrations have their own tests).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+import tgd.db.models  # noqa: F401 - registers every table
+from tgd.adapters.clock import FrozenClock
+from tgd.adapters.crypto import EnvelopeCipher, MasterKeyRing
+from tgd.container import Platform
+from tgd.db.base import Base
+from tgd.db.session import make_engine, make_session_factory
+from tgd.settings import Settings, load_settings
+
+PG_URL = os.environ.get("TGD_TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def reset_postgres(url: str) -> None:
+    """Empty the PostgreSQL test database (its public schema)."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Give an empty database URL on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tgd.db'}"
+    if not PG_URL:
+        pytest.skip("PostgreSQL not available: set TGD_TEST_DATABASE_URL (make test does)")
+    reset_postgres(PG_URL)
+    return PG_URL
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Give test settings on the test database."""
+    return load_settings(
+        environ={
+            "TGD_MODE": "test",
+            "TGD_DATA_DIR": str(tmp_path / "data"),
+            "TGD_DATABASE_URL": database_url,
+            "TGD_SECRET_KEY": "test-secret-key-0123456789abcdef0123456789",
+            "TGD_MASTER_KEY_FILE": str(tmp_path / "data" / "master.key"),
+            "TGD_TWILIO_AUTH_TOKEN": "test0123456789abcdef0123456789ab",
+            "TGD_PUBLIC_BASE_URL": "http://tgd.test",
+        }
+    )
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    """Give an engine on a database with every table created."""
+    engine = make_engine(settings.database_url)
+    Base.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """Give a clock frozen on a Monday morning, Paris time."""
+    return FrozenClock(datetime(2026, 11, 23, 9, 30, tzinfo=UTC))
+
+
+@pytest.fixture
+def cipher() -> EnvelopeCipher:
+    """Give a cipher with a fresh master key."""
+    return EnvelopeCipher(MasterKeyRing.generate())
+
+
+@pytest.fixture
+def platform(
+    settings: Settings, engine: Engine, cipher: EnvelopeCipher, clock: FrozenClock
+) -> Platform:
+    """Give the wiring the doors use, with the frozen clock."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Platform(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        cipher=cipher,
+        clock=clock,
+    )
+
+
+@pytest.fixture
+def session(platform: Platform) -> Iterator[Session]:
+    """Give a session; the test commits what it wants to be seen by others."""
+    with platform.sessions() as session:
+        yield session
+        session.rollback()
+
+
+@pytest.fixture
+def demo(platform: Platform) -> None:
+    """Load the demo data, committed."""
+    from tgd.services.demo import load_demo
+
+    with platform.sessions.begin() as session:
+        load_demo(session, cipher=platform.cipher, clock=platform.clock)
+
+
+@pytest.fixture
+def app(platform: Platform) -> Flask:
+    """Give the Flask app wired to the test platform."""
+    from tgd.app import create_app
+
+    return create_app(platform.settings, platform=platform)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """Give a test client of the app."""
+    return app.test_client()

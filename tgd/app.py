@@ -1,0 +1,128 @@
+"""The application factory: the only module that wires settings, adapters and both doors.
+
+``create_app(settings)`` builds the platform (database, cipher, clock),
+checks durability (E-01), sets up Flask-Babel (French first), CSRF,
+rate limits, security headers (E-10) and the error pages, then registers
+the blueprints of ``dispatch_ui`` (people) and ``handset_gateway`` (machines).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import text
+
+from tgd.container import Platform, build_platform
+from tgd.db.session import check_durability
+from tgd.http import db_session, finish_request
+from tgd.logs import configure_logging
+from tgd.ports import Clock
+from tgd.settings import Settings, ensure_dev_secrets, load_settings
+
+LOCALES = ("fr", "en")
+log = logging.getLogger(__name__)
+
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://")
+
+# E-10: no inline script, nothing framed, nothing leaked to other sites.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    platform: Platform | None = None,
+    clock: Clock | None = None,
+) -> Flask:
+    """Build the TGD web application."""
+    settings = ensure_dev_secrets(settings or load_settings())
+    configure_logging(settings.log_level)
+    platform = platform or build_platform(settings, clock=clock)
+    check_durability(platform.engine)
+
+    app = Flask("dispatch_ui", template_folder="templates", static_folder="static")
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
+        SESSION_COOKIE_NAME="tgd_session",
+        PERMANENT_SESSION_LIFETIME=settings.security.session_lifetime_hours * 3600,
+        BABEL_DEFAULT_LOCALE=settings.default_locale,
+        BABEL_DEFAULT_TIMEZONE=settings.default_timezone,
+        WTF_CSRF_TIME_LIMIT=settings.security.session_lifetime_hours * 3600,
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        RATELIMIT_ENABLED=True,
+        TESTING=settings.mode == "test",
+    )
+    app.extensions["tgd"] = platform
+
+    Babel(app, locale_selector=_select_locale)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    _register_request_hooks(app)
+    _register_health(app)
+
+    import dispatch_ui
+    import handset_gateway
+
+    dispatch_ui.init_app(app)
+    handset_gateway.init_app(app, csrf=csrf)
+    return app
+
+
+def _select_locale() -> str | None:
+    """French unless the user chose English (cookie) or the browser asks only for English."""
+    chosen = request.cookies.get("tgd_lang")
+    if chosen in LOCALES:
+        return chosen
+    return request.accept_languages.best_match(LOCALES) or "fr"
+
+
+def _register_request_hooks(app: Flask) -> None:
+    @app.after_request
+    def _commit_and_harden(response: Response) -> Response:
+        finish_request(None, success=response.status_code < 400)
+        _security_headers(response)
+        return response
+
+    @app.teardown_request
+    def _rollback(error: BaseException | None) -> None:
+        finish_request(error, success=False)
+
+
+def _security_headers(response: Response) -> None:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if not request.path.startswith("/static/"):
+        headers["Cache-Control"] = "no-store"  # E-10: pages may show personal data
+
+
+def _register_health(app: Flask) -> None:
+    @app.get("/healthz")
+    @limiter.exempt
+    def healthz() -> Any:
+        """Answer 200 when the database answers, 503 otherwise."""
+        try:
+            db_session().execute(text("SELECT 1"))
+        except Exception as exc:  # any database failure means "not healthy"
+            log.error("healthz: database unreachable: %s", type(exc).__name__)
+            return jsonify(status="unavailable", database="unreachable"), 503
+        return jsonify(status="ok", database="ok")

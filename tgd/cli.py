@@ -1,0 +1,415 @@
+"""The ``tgd`` command: database, demo data, users, server, listings, audit, keys (DESIGN §10).
+
+Each command is one entry point and owns one transaction. Domain errors are
+shown in French with exit code 1; configuration errors exit with code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.orm import Session
+
+from tgd.adapters.crypto import CryptoError
+from tgd.container import Platform, build_platform
+from tgd.domain.errors import DomainError
+from tgd.settings import Settings, SettingsError, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class State:
+    """Settings and platform, built on first use so ``--help`` needs no configuration."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._platform: Platform | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    @property
+    def platform(self) -> Platform:
+        if self._platform is None:
+            self._platform = build_platform(self.settings)
+            # Close pooled connections when the command ends (no dangling sockets).
+            click.get_current_context().call_on_close(self._platform.engine.dispose)
+        return self._platform
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        from tgd.db.session import unit_of_work
+
+        with unit_of_work(self.platform.sessions) as session:
+            yield session
+
+
+pass_state = click.make_pass_decorator(State, ensure=True)
+
+
+def friendly_errors(func: F) -> F:
+    """Turn expected failures into a clear message and a non-zero exit code."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SettingsError as exc:
+            click.echo(f"Erreur de configuration : {exc}", err=True)
+            sys.exit(2)
+        except DomainError as exc:
+            click.echo(f"Erreur : {exc.message}", err=True)
+            sys.exit(1)
+        except CryptoError as exc:
+            click.echo(f"Erreur de chiffrement : {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(help="TGD — plateforme Téléphone Grave Danger.")
+@click.version_option(package_name="tgd")
+def main() -> None:
+    """Run a TGD command."""
+
+
+# --- database -------------------------------------------------------------------------------
+
+
+@main.group(help="Schéma de la base de données (migrations Alembic).")
+def db() -> None:
+    """Database commands."""
+
+
+@db.command("upgrade", help="Migre la base vers la révision donnée (head par défaut).")
+@click.argument("revision", default="head")
+@pass_state
+@friendly_errors
+def db_upgrade(state: State, revision: str) -> None:
+    from tgd.db import migrate
+
+    state.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(state.settings.database_url, revision)
+    click.echo(f"base migrée : {migrate.current(state.settings.database_url)}")
+
+
+@db.command("downgrade", help="Revient à la révision donnée (-1 par défaut, « base » vide tout).")
+@click.argument("revision", default="-1")
+@pass_state
+@friendly_errors
+def db_downgrade(state: State, revision: str) -> None:
+    from tgd.db import migrate
+
+    migrate.downgrade(state.settings.database_url, revision)
+    click.echo(f"base ramenée à : {migrate.current(state.settings.database_url) or 'base'}")
+
+
+@db.command("current", help="Affiche la révision actuelle de la base.")
+@pass_state
+@friendly_errors
+def db_current(state: State) -> None:
+    from tgd.db import migrate
+
+    click.echo(migrate.current(state.settings.database_url) or "base")
+
+
+# --- demo -----------------------------------------------------------------------------------
+
+
+@main.group(help="Données de démonstration (mode embarqué uniquement).")
+def demo() -> None:
+    """Demo commands."""
+
+
+@demo.command("load", help="Charge les données de démonstration et affiche les comptes.")
+@pass_state
+@friendly_errors
+def demo_load(state: State) -> None:
+    from tgd.services import audit
+    from tgd.services.demo import is_loaded, load_demo
+
+    if state.settings.is_production:
+        raise click.ClickException("les données de démonstration sont refusées en production")
+    platform = state.platform
+    with state.transaction() as session:
+        if is_loaded(session):
+            click.echo("Données de démonstration déjà chargées.")
+        else:
+            load_demo(session, cipher=platform.cipher, clock=platform.clock)
+            click.echo("Données de démonstration chargées.")
+    audit.seal(platform.engine, anchor_path=audit_anchor(state.settings))
+    print_demo_accounts()
+
+
+def print_demo_accounts() -> None:
+    """Print the demo logins: username, role, password and TOTP secret."""
+    from tgd.services.demo import DEMO_ACCOUNTS
+
+    click.echo("\nComptes de démonstration (mot de passe, puis code TOTP de l'application) :")
+    click.echo(f"  {'identifiant':<17}{'rôle':<16}{'mot de passe':<24}secret TOTP")
+    for account in DEMO_ACCOUNTS:
+        click.echo(
+            f"  {account.username:<17}{account.role.label:<16}{account.password:<24}"
+            f"{account.totp_secret}"
+        )
+    click.echo("  Code TOTP du moment : tgd user totp IDENTIFIANT (démo uniquement)\n")
+
+
+def audit_anchor(settings: Settings) -> Any:
+    """Return the audit anchor file (R-53: kept beside the data, ideally shipped elsewhere)."""
+    return settings.data_dir / "audit.anchor"
+
+
+# --- users ----------------------------------------------------------------------------------
+
+
+@main.group(help="Comptes utilisateurs.")
+def user() -> None:
+    """User commands."""
+
+
+@user.command("create", help="Crée un compte et affiche son secret TOTP à enrôler.")
+@click.option("--username", required=True, help="Identifiant de connexion.")
+@click.option("--name", "display_name", default="", help="Nom affiché.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(
+        [
+            "operator",
+            "supervisor",
+            "parquet",
+            "association",
+            "committee",
+            "administrator",
+            "auditor",
+        ]
+    ),
+)
+@click.option("--juridiction", "juridictions", multiple=True, help="Code INSEE (répétable).")
+@click.option("--email", default=None)
+@click.password_option("--password", help="Mot de passe (12 caractères au moins).")
+@pass_state
+@friendly_errors
+def user_create(
+    state: State,
+    username: str,
+    display_name: str,
+    role: str,
+    juridictions: tuple[str, ...],
+    email: str | None,
+    password: str,
+) -> None:
+    from tgd.domain.roles import Role
+    from tgd.services import audit, users
+
+    platform = state.platform
+    with state.transaction() as session:
+        account, secret = users.create_user(
+            session,
+            username=username,
+            display_name=display_name,
+            role=Role(role),
+            password=password,
+            juridiction_insees=juridictions,
+            email=email,
+            cipher=platform.cipher,
+            clock=platform.clock,
+        )
+        audit.record(
+            session,
+            actor="system:cli",
+            action="user.create",
+            object_type="user",
+            object_id=account.id,
+            details={"role": role},
+            clock=platform.clock,
+        )
+        uri = users.provisioning_uri(account, secret, issuer=state.settings.security.totp_issuer)
+    audit.seal(platform.engine, anchor_path=audit_anchor(state.settings))
+    click.echo(f"Compte « {account.username} » créé ({account.role.label}).")
+    click.echo(f"Secret TOTP : {secret}")
+    click.echo(f"URI d'enrôlement : {uri}")
+
+
+@user.command("totp", help="Affiche le code TOTP du moment d'un compte de démonstration.")
+@click.argument("username")
+@pass_state
+@friendly_errors
+def user_totp(state: State, username: str) -> None:
+    import pyotp
+
+    from tgd.services.demo import DEMO_ACCOUNTS
+
+    if state.settings.is_production:
+        raise click.ClickException("réservé à la démonstration")
+    account = next((a for a in DEMO_ACCOUNTS if a.username == username), None)
+    if account is None:
+        raise click.ClickException(f"« {username} » n'est pas un compte de démonstration")
+    click.echo(pyotp.TOTP(account.totp_secret).now())
+
+
+# --- server ---------------------------------------------------------------------------------
+
+
+@main.command("run", help="Lance la plateforme (mode embarqué).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@pass_state
+@friendly_errors
+def run(state: State, host: str, port: int) -> None:
+    from werkzeug.serving import run_simple
+
+    from tgd.app import create_app
+
+    app = create_app(state.settings, platform=state.platform)
+    click.echo(f"TGD en service sur http://{host}:{port}")
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+# --- listings -------------------------------------------------------------------------------
+
+
+@main.group(help="Lignes (terminaux).")
+def lines() -> None:
+    """Line commands."""
+
+
+@lines.command("list", help="Liste les lignes avec leur référence et leur statut.")
+@click.option("--json", "as_json", is_flag=True, help="Tableau JSON sur la sortie standard.")
+@pass_state
+@friendly_errors
+def lines_list(state: State, as_json: bool) -> None:
+    from tgd.services.lines import list_lines
+
+    with state.transaction() as session:
+        views = list_lines(session)
+    if as_json:
+        click.echo(json.dumps([v.as_json() for v in views], ensure_ascii=False, indent=2))
+        return
+    for v in views:
+        click.echo(f"{v.reference:<20} {v.msisdn:<15} {v.status:<22} {v.juridiction}")
+
+
+@main.group(help="Alertes.")
+def alerts() -> None:
+    """Alert commands."""
+
+
+@alerts.command("list", help="Liste les alertes.")
+@click.option("--json", "as_json", is_flag=True, help="Tableau JSON sur la sortie standard.")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100000))
+@pass_state
+@friendly_errors
+def alerts_list(state: State, as_json: bool, limit: int) -> None:
+    from tgd.services.alerts import list_alerts
+
+    with state.transaction() as session:
+        rows = list_alerts(session, limit=limit)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        ref = r["line_reference"] or "appelant non identifié"
+        click.echo(f"{r['id']:>6} {r['created_at']} {r['state']:<8} {r['nature']:<16} {ref}")
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+
+@main.group(help="Journal d'audit (chaîné, R-53).")
+def audit() -> None:
+    """Audit commands."""
+
+
+@audit.command("verify", help="Scelle les entrées en attente puis vérifie toute la chaîne.")
+@pass_state
+@friendly_errors
+def audit_verify(state: State) -> None:
+    from tgd.services import audit as audit_service
+
+    platform = state.platform
+    anchor = audit_anchor(state.settings)
+    audit_service.seal(platform.engine, anchor_path=anchor)
+    with state.transaction() as session:
+        report = audit_service.verify(session, anchor_path=anchor, clock=platform.clock)
+    if report.ok:
+        click.echo(f"journal d'audit intègre : {report.checked} entrées vérifiées")
+        return
+    click.echo(f"journal d'audit ALTÉRÉ : {len(report.problems)} problème(s)", err=True)
+    for problem in report.problems:
+        click.echo(f"  - {problem}", err=True)
+    sys.exit(1)
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+
+@main.group(help="Clés maîtresses de chiffrement (R-52).")
+def keys() -> None:
+    """Key commands."""
+
+
+@keys.command("init", help="Crée le fichier de clés maîtresses s'il n'existe pas.")
+@click.option("--path", type=click.Path(dir_okay=False), default=None)
+@pass_state
+@friendly_errors
+def keys_init(state: State, path: str | None) -> None:
+    from pathlib import Path
+
+    from tgd.adapters.crypto import MasterKeyRing
+
+    target = Path(path) if path else state.settings.master_key_path
+    if target.exists():
+        raise click.ClickException(f"{target} existe déjà : rien n'est écrasé")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    MasterKeyRing.generate().save(target)
+    click.echo(f"clé maîtresse créée dans {target} (mode 600, hors de git)")
+
+
+@keys.command("rotate", help="Ajoute une clé maîtresse et ré-enveloppe toutes les clés de données.")
+@click.option(
+    "--drop-old", is_flag=True, help="Retire les anciennes clés une fois tout ré-enveloppé."
+)
+@pass_state
+@friendly_errors
+def keys_rotate(state: State, drop_old: bool) -> None:
+    from tgd.adapters.crypto import EnvelopeCipher
+    from tgd.services import audit as audit_service
+    from tgd.services import vault
+
+    platform = state.platform
+    path = state.settings.master_key_path
+    old_ring = platform.cipher.ring
+    new_ring = old_ring.with_new_current()
+    new_ring.save(path)  # saved first: a crash after this leaves both keys available
+    cipher = EnvelopeCipher(new_ring)
+    with state.transaction() as session:
+        count = vault.rotate_master_key(session, cipher, clock=platform.clock)
+        audit_service.record(
+            session,
+            actor="system:cli",
+            action="keys.rotate",
+            details={"rewrapped": count, "current": new_ring.current_id},
+            clock=platform.clock,
+        )
+    if drop_old:
+        ring = new_ring
+        for key_id in old_ring.ids:
+            ring = ring.without(key_id)
+        ring.save(path)
+    audit_service.seal(platform.engine, anchor_path=audit_anchor(state.settings))
+    click.echo(f"{count} clé(s) de données ré-enveloppée(s) ; clé courante : {new_ring.current_id}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,52 @@
+"""The platform's wiring, built once per process from settings (no hidden singletons).
+
+``build_platform(settings)`` opens the database, loads (or, outside
+production, creates) the master key ring and returns a ``Platform`` that the
+Flask app, the CLI, the gateway and the scheduler all use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from tgd.adapters.clock import SystemClock
+from tgd.adapters.crypto import EnvelopeCipher, MasterKeyRing
+from tgd.db.session import make_engine, make_session_factory
+from tgd.ports import Clock
+from tgd.settings import Settings
+
+
+@dataclass
+class Platform:
+    """Everything a door needs to call services."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    cipher: EnvelopeCipher
+    clock: Clock
+
+
+def load_key_ring(settings: Settings) -> MasterKeyRing:
+    """Load the master key ring; outside production create it on first use."""
+    path = settings.master_key_path
+    if not path.exists() and not settings.is_production:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        MasterKeyRing.generate().save(path)
+    return MasterKeyRing.load(path)
+
+
+def build_platform(settings: Settings, *, clock: Clock | None = None) -> Platform:
+    """Wire engine, sessions, cipher and clock from settings."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    return Platform(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        cipher=EnvelopeCipher(load_key_ring(settings)),
+        clock=clock or SystemClock(),
+    )

@@ -1,0 +1,108 @@
+"""Operational bookkeeping: console events outbox, tasks, scheduler lease, destruction register."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tgd.db.base import Base, utcnow
+
+
+class ConsoleEvent(Base):
+    """E-02: transactional outbox; ``seq`` is the monotonic sequence consoles resume from."""
+
+    __tablename__ = "console_events"
+
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    territory_id: Mapped[int | None] = mapped_column(ForeignKey("territories.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))  # past tense: alert_opened, alert_claimed
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # ids, never personal data
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None]
+
+
+class Task(Base):
+    """Operators' work with a due time: test-call chase (R-30), termination check (R-15)."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    file_id: Mapped[int | None] = mapped_column(
+        ForeignKey("beneficiary_files.id", ondelete="SET NULL"), index=True
+    )
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("lines.id"))
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    due_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    dedup_key: Mapped[str | None] = mapped_column(String(120), unique=True)  # idempotent jobs
+
+
+class TaskStep(Base):
+    """One step of a task with its outcome (no personal data: outcomes are codes)."""
+
+    __tablename__ = "task_steps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
+    step: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(40))
+    note: Mapped[str] = mapped_column(Text, default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SchedulerLease(Base):
+    """E-06: the lease that lets exactly one scheduler act at a time."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(120))
+    expires_at: Mapped[datetime]
+
+
+class JobRun(Base):
+    """The last instant each job has covered, so a missed run is caught up (R-33)."""
+
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(40), index=True)
+    started_at: Mapped[datetime]
+    covered_until: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DestructionRecord(Base):
+    """R-16/R-31: what was destroyed, by which rule; anonymous (reference only)."""
+
+    __tablename__ = "destruction_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str] = mapped_column(String(40))  # fiche, positions, export…
+    reference: Mapped[str | None] = mapped_column(String(24))
+    file_number: Mapped[str | None] = mapped_column(String(20))
+    closed_at: Mapped[datetime | None]
+    destroyed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rule: Mapped[str] = mapped_column(String(40))
+    count: Mapped[int] = mapped_column(default=1)
+
+
+class GeocodeCache(Base):
+    """Geocoder answers by hashed address (the address itself is never stored here)."""
+
+    __tablename__ = "geocode_cache"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,96 @@
+"""Engine and session factory shared by the web app, the gateway, jobs and the CLI.
+
+E-01: on SQLite every connection runs in WAL mode with ``synchronous=FULL`` (an
+alert committed is on disk before the carrier gets its answer),
+``secure_delete`` (deleted rows are overwritten, R-52) and foreign keys on;
+``check_durability`` refuses to start when the database does not hold them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA secure_delete=ON",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=10000",
+)
+
+
+class DurabilityError(RuntimeError):
+    """The database is not set up to keep every committed alert (E-01)."""
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine with the durability settings of E-01."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Python's sqlite3 opens transactions itself; let SQLAlchemy issue BEGIN.
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    for pragma in SQLITE_PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    # pysqlite's own transaction handling is off (above), so open the transaction here.
+    # A connection opened with execution_options(sqlite_begin="IMMEDIATE") takes the write
+    # lock at once: short writers that read-then-write (the audit sealer) never hit
+    # SQLITE_BUSY_SNAPSHOT.
+    mode = conn.get_execution_options().get("sqlite_begin", "")
+    conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def check_durability(engine: Engine) -> None:
+    """Refuse to run on a database that could lose or leave behind data (E-01)."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+            sync = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+            secure = conn.exec_driver_sql("PRAGMA secure_delete").scalar()
+            if engine.url.database not in (None, "", ":memory:") and str(mode).lower() != "wal":
+                raise DurabilityError(f"SQLite journal_mode is {mode}, WAL is required")
+            if sync != 2:
+                raise DurabilityError(f"SQLite synchronous is {sync}, FULL (2) is required")
+            if secure != 1:
+                raise DurabilityError("SQLite secure_delete is off, it is required")
+        elif engine.dialect.name == "postgresql":
+            value = conn.execute(text("SHOW synchronous_commit")).scalar()
+            if value not in ("on", "remote_write", "remote_apply"):
+                raise DurabilityError(f"PostgreSQL synchronous_commit is {value}, 'on' is required")
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Return the session factory; sessions never expire objects on commit."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """Run one use case in one transaction: commit on success, roll back on any error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,1 @@
+"""Pure domain: no Flask, no database; values and rules from DESIGN.md."""

@@ -1,0 +1,463 @@
+"""The tamper-evident audit log (R-53, R-55): record, seal, verify and export entries.
+
+This module owns every write to ``audit_entries``. Business transactions only
+*record* an unsealed entry (``chain_seq``, ``prev_hash`` and ``entry_hash``
+NULL) in their own transaction, so an alert, a login or a file read never waits
+on, or conflicts over, the head of the hash chain. A separate *sealer* (a
+scheduler job calling ``seal``) then chains the committed entries in its own
+short transaction, serialised by SQLite's write lock (``BEGIN IMMEDIATE``) or a
+PostgreSQL advisory lock; the unique ``chain_seq`` makes a fork impossible even
+if that lock were bypassed. Chain order is sealing order, not id order (on
+PostgreSQL an entry with a lower id can commit, and so be sealed, later).
+``verify`` recomputes the chain and reports altered, removed, reordered or
+forged entries, and entries the sealer has left unsealed too long. A chain
+whose tail was cut, or which was recomputed after an edit, still looks valid
+on its own: ``seal(..., anchor_path=...)`` therefore appends the chain head to
+an append-only anchor file, and ``verify(..., anchor_path=...)`` checks that
+the head still exists. The anchor file must live on other storage than the
+database (another disk or host, or be shipped to syslog or a remote log
+store), out of reach of whoever can rewrite the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy import Connection, Engine, Table, bindparam, func, select, text, update
+from sqlalchemy.orm import Session
+
+from tgd.db.models.audit import AuditEntry
+from tgd.ports import Clock
+
+GENESIS_HASH = "0" * 64
+
+# Key of the PostgreSQL advisory lock that serialises sealers ("TGDAUDIT" in ASCII).
+SEAL_LOCK_KEY = 0x5447444155444954
+
+_TABLE = cast(Table, AuditEntry.__table__)
+_COLUMNS = (
+    _TABLE.c.id,
+    _TABLE.c.chain_seq,
+    _TABLE.c.at,
+    _TABLE.c.actor,
+    _TABLE.c.action,
+    _TABLE.c.object_type,
+    _TABLE.c.object_id,
+    _TABLE.c.source,
+    _TABLE.c.details,
+    _TABLE.c.prev_hash,
+    _TABLE.c.entry_hash,
+)
+
+# R-53: actors are pseudonymous ids or roles, never a login name or an e-mail.
+_ACTOR_RE = re.compile(r"user:[1-9][0-9]*|system:[a-z][a-z0-9_.-]*|carrier|terminal|anonymous")
+_ACTION_RE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+")
+_TYPE_RE = re.compile(r"[a-z][a-z0-9_]*")
+_HEX64_RE = re.compile(r"[0-9a-f]{64}")
+
+# R-53: detail keys whose words name personal data; such values belong in the
+# encrypted file, the audit entry only points at it (object_type, object_id).
+_PERSONAL_WORDS = frozenset(
+    {
+        "name", "names", "nom", "noms", "prenom", "prenoms", "firstname", "lastname",
+        "surname", "fullname", "username", "birthname", "maiden", "nomusage",
+        "address", "addresses", "adresse", "adresses", "street", "rue", "postcode",
+        "zipcode", "phone", "phones", "telephone", "tel", "mobile", "portable", "msisdn",
+        "imsi", "email", "emails", "mail", "courriel", "lat", "lon", "lng", "latitude",
+        "longitude", "coords", "coordinates", "coordonnees", "gps", "geom", "birthdate",
+        "dob", "naissance", "password", "passwd",
+    }
+)  # fmt: skip
+# Compound keys written without separators ("phonenumber", "beneficiaryname").
+_PERSONAL_PARTS = (
+    "phone", "email", "msisdn", "address", "adresse", "prenom", "surname", "latitude",
+    "longitude", "courriel", "naissance", "birth", "password",
+)  # fmt: skip
+# R-53: personal data that slipped into a value: e-mail addresses and phone numbers.
+_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", re.IGNORECASE)
+_PHONE_RE = re.compile(
+    r"(?<![0-9])(?:\+|00)[1-9][0-9 .-]{7,16}[0-9](?![0-9])"  # international
+    r"|(?<![0-9])0[1-9](?:[ .-]?[0-9]{2}){4}(?![0-9])"  # French national
+)
+
+_MAX_LENGTHS = {"actor": 80, "action": 64, "object_type": 40, "object_id": 64, "source": 64}
+_MAX_DETAILS_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """The outcome of ``verify``: ``ok`` when the chain is intact and fully sealed in time."""
+
+    ok: bool
+    checked: int
+    unsealed: int
+    problems: list[str] = field(default_factory=list)
+
+
+def record(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    object_type: str | None = None,
+    object_id: str | int | None = None,
+    source: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    clock: Clock,
+) -> AuditEntry:
+    """Add an unsealed audit entry to the caller's transaction (flushed, not committed)."""
+    if not _ACTOR_RE.fullmatch(actor):
+        raise ValueError(f"audit actor {actor!r} is not user:<id>, system:<name> or a role")
+    if not _ACTION_RE.fullmatch(action):
+        raise ValueError(f"audit action {action!r} is not a dotted lowercase word")
+    if object_type is not None and not _TYPE_RE.fullmatch(object_type):
+        raise ValueError(f"audit object_type {object_type!r} is not a lowercase word")
+    if isinstance(object_id, bool):
+        raise ValueError("audit object_id must be a str or an int, not a bool")
+    object_key = None if object_id is None else str(object_id)
+    if object_key is not None:
+        _refuse_personal_value(object_key, "object_id")
+    if source is not None:
+        _refuse_personal_value(source, "source")
+    for label, value in (
+        ("actor", actor),
+        ("action", action),
+        ("object_type", object_type),
+        ("object_id", object_key),
+        ("source", source),
+    ):
+        if value is not None and len(value) > _MAX_LENGTHS[label]:
+            raise ValueError(f"audit {label} is longer than {_MAX_LENGTHS[label]} characters")
+    clean = _check_details(dict(details or {}), "details", 0)
+    # Store exactly what will be hashed: a JSON round trip turns tuples into lists.
+    stored: dict[str, Any] = json.loads(_canonical_json(clean))
+    at = clock.now()
+    if at.tzinfo is None:
+        raise ValueError("the clock gave a naive datetime")
+    entry = AuditEntry(
+        at=at.astimezone(UTC),
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_key,
+        source=source,
+        details=stored,
+    )
+    session.add(entry)
+    session.flush()  # STYLE 2: the entry point commits, with the change it audits
+    return entry
+
+
+def seal(engine: Engine, *, anchor_path: Path | None = None, batch_size: int = 1000) -> int:
+    """Chain every committed unsealed entry in the sealer's own transactions; return the count."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    total = 0
+    head: tuple[int, str, datetime] | None = None
+    while True:
+        sealed, batch_head = _seal_batch(engine, batch_size)
+        total += sealed
+        head = batch_head or head
+        if sealed < batch_size:
+            break
+    if anchor_path is not None and head is not None:
+        # Written after the commit: an anchor never names an entry that was rolled back.
+        _append_anchor(anchor_path, head)
+    return total
+
+
+def verify(
+    session: Session,
+    *,
+    clock: Clock,
+    max_unsealed_age: timedelta = timedelta(minutes=5),
+    anchor_path: Path | None = None,
+) -> AuditReport:
+    """Recompute the hash chain and report every sign of tampering or of a stalled sealer."""
+    problems: list[str] = []
+    anchor = _read_anchor(anchor_path, problems) if anchor_path is not None else None
+    anchored_hash: str | None = None
+    expected_seq = 1
+    expected_prev = GENESIS_HASH
+    checked = 0
+    stmt = (
+        select(*_COLUMNS)
+        .where(_TABLE.c.chain_seq.is_not(None))
+        .order_by(_TABLE.c.chain_seq)
+        .execution_options(yield_per=1000)
+    )
+    for row in session.execute(stmt):
+        checked += 1
+        seq: int = row.chain_seq
+        where = f"entry chain_seq={seq} (id {row.id})"
+        gap = False
+        if seq > expected_seq:
+            gap = True
+            missing = (
+                f"chain_seq={expected_seq}"
+                if seq == expected_seq + 1
+                else f"chain_seq={expected_seq}..{seq - 1}"
+            )
+            problems.append(f"{where}: {missing} missing before it, entries removed")
+        elif seq < expected_seq:
+            problems.append(f"{where}: chain_seq repeated or out of order")
+        if row.prev_hash is None or row.entry_hash is None:
+            problems.append(f"{where}: sealed but prev_hash or entry_hash is empty")
+        else:
+            if row.prev_hash != expected_prev and not gap:
+                problems.append(
+                    f"{where}: prev_hash does not match the previous entry's hash, "
+                    "entries removed, inserted or reordered"
+                )
+            if _digest_row(row.prev_hash, row) != row.entry_hash:
+                problems.append(f"{where}: hash mismatch, content altered or entry_hash forged")
+        if anchor is not None and seq == anchor[0]:
+            anchored_hash = row.entry_hash
+        expected_seq = max(expected_seq, seq + 1)
+        expected_prev = row.entry_hash or ""
+    if anchor is not None:
+        anchor_seq, anchor_hash = anchor
+        if anchored_hash is None:
+            problems.append(
+                f"anchor chain_seq={anchor_seq}: entry missing, chain ends at "
+                f"chain_seq={expected_seq - 1}, log truncated"
+            )
+        elif anchored_hash != anchor_hash:
+            problems.append(
+                f"anchor chain_seq={anchor_seq}: entry_hash differs from the anchored hash, "
+                "chain rewritten"
+            )
+    elif anchor_path is not None and checked and not anchor_path.exists():
+        problems.append(f"anchor file {anchor_path} not found, truncation cannot be ruled out")
+    unsealed = session.scalar(
+        select(func.count()).select_from(_TABLE).where(_TABLE.c.chain_seq.is_(None))
+    )
+    stale = _stale_unsealed(session, clock.now() - max_unsealed_age)
+    if stale is not None:
+        count, oldest_id, oldest_at = stale
+        problems.append(
+            f"{count} unsealed entries older than {max_unsealed_age} (oldest id {oldest_id} "
+            f"at {_iso(oldest_at)}): the sealer is not running or failing"
+        )
+    return AuditReport(ok=not problems, checked=checked, unsealed=unsealed or 0, problems=problems)
+
+
+def export(session: Session, *, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+    """Yield sealed entries, in chain order, as plain JSON-ready dicts for auditors (R-55)."""
+    stmt = select(*_COLUMNS).where(_TABLE.c.chain_seq.is_not(None))
+    if since is not None:
+        if since.tzinfo is None:
+            raise ValueError("since must be an aware datetime")
+        stmt = stmt.where(_TABLE.c.at >= since)
+    stmt = stmt.order_by(_TABLE.c.chain_seq).execution_options(yield_per=1000)
+    for row in session.execute(stmt):
+        # `at` in the hashed form, so an auditor can recompute with compute_entry_hash.
+        yield {
+            "chain_seq": row.chain_seq,
+            "id": row.id,
+            "at": _iso(row.at),
+            "actor": row.actor,
+            "action": row.action,
+            "object_type": row.object_type,
+            "object_id": row.object_id,
+            "source": row.source,
+            "details": row.details,
+            "prev_hash": row.prev_hash,
+            "entry_hash": row.entry_hash,
+        }
+
+
+def compute_entry_hash(
+    prev_hash: str,
+    *,
+    chain_seq: int,
+    entry_id: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    object_type: str | None,
+    object_id: str | None,
+    source: str | None,
+    details: Any,
+) -> str:
+    """Return the SHA-256 hex of ``prev_hash`` followed by the canonical bytes of an entry."""
+    content = [chain_seq, entry_id, _iso(at), actor, action, object_type, object_id, source]
+    content.append(details)
+    return hashlib.sha256(prev_hash.encode("ascii") + _canonical_json(content)).hexdigest()
+
+
+def _seal_batch(engine: Engine, batch_size: int) -> tuple[int, tuple[int, str, datetime] | None]:
+    conn = engine.connect()
+    if engine.dialect.name == "sqlite":
+        # BEGIN IMMEDIATE takes the write lock before we read the head: two sealers queue
+        # instead of both reading the same head.
+        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+    elif engine.dialect.name == "postgresql":
+        # Each statement must see what the previous sealer committed while we waited.
+        conn = conn.execution_options(isolation_level="READ COMMITTED")
+    with conn, conn.begin():
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEAL_LOCK_KEY})
+        return _seal_locked(conn, batch_size)
+
+
+def _seal_locked(conn: Connection, batch_size: int) -> tuple[int, tuple[int, str, datetime] | None]:
+    last = conn.execute(
+        select(_TABLE.c.chain_seq, _TABLE.c.entry_hash)
+        .where(_TABLE.c.chain_seq.is_not(None))
+        .order_by(_TABLE.c.chain_seq.desc())
+        .limit(1)
+    ).first()
+    seq, prev = (last.chain_seq, last.entry_hash) if last is not None else (0, GENESIS_HASH)
+    rows = conn.execute(
+        select(*_COLUMNS)
+        .where(_TABLE.c.chain_seq.is_(None))
+        .order_by(_TABLE.c.id)
+        .limit(batch_size)
+    ).all()
+    if not rows:
+        return 0, None
+    params: list[dict[str, Any]] = []
+    for row in rows:
+        seq += 1
+        digest = _digest_row(prev, row, chain_seq=seq)
+        params.append({"b_id": row.id, "b_seq": seq, "b_prev": prev, "b_hash": digest})
+        prev = digest
+    result = conn.execute(
+        update(_TABLE)
+        .where(_TABLE.c.id == bindparam("b_id"), _TABLE.c.chain_seq.is_(None))
+        .values(
+            chain_seq=bindparam("b_seq"),
+            prev_hash=bindparam("b_prev"),
+            entry_hash=bindparam("b_hash"),
+        ),
+        params,
+    )
+    if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(rows):
+        # Another sealer got there first (the lock was bypassed): roll back, never fork.
+        raise RuntimeError("audit entries were sealed concurrently; sealing rolled back")
+    return len(rows), (seq, prev, rows[-1].at)
+
+
+def _digest_row(prev_hash: str, row: Any, *, chain_seq: int | None = None) -> str:
+    return compute_entry_hash(
+        prev_hash,
+        chain_seq=row.chain_seq if chain_seq is None else chain_seq,
+        entry_id=row.id,
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        object_type=row.object_type,
+        object_id=row.object_id,
+        source=row.source,
+        details=row.details,
+    )
+
+
+def _append_anchor(path: Path, head: tuple[int, str, datetime]) -> None:
+    seq, entry_hash, at = head
+    is_new = not path.exists()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    try:
+        os.write(fd, f"{seq} {entry_hash} {_iso(at)}\n".encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if is_new:
+        # The new directory entry must survive a crash too.
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _read_anchor(path: Path, problems: list[str]) -> tuple[int, str] | None:
+    if not path.exists():
+        return None
+    best: tuple[int, str] | None = None
+    with path.open(encoding="ascii", errors="replace") as lines:
+        for number, line in enumerate(lines, start=1):
+            parts = line.split()
+            if len(parts) != 3 or not parts[0].isdigit() or not _HEX64_RE.fullmatch(parts[1]):
+                problems.append(f"anchor file {path} line {number}: malformed")
+                continue
+            # The highest head, not the last line: two sealers may append out of order.
+            if best is None or int(parts[0]) > best[0]:
+                best = (int(parts[0]), parts[1])
+    return best
+
+
+def _stale_unsealed(session: Session, before: datetime) -> tuple[int, int, datetime] | None:
+    stale = _TABLE.c.chain_seq.is_(None) & (_TABLE.c.at < before)
+    count = session.scalar(select(func.count()).select_from(_TABLE).where(stale)) or 0
+    if not count:
+        return None
+    oldest = session.execute(
+        select(_TABLE.c.id, _TABLE.c.at).where(stale).order_by(_TABLE.c.at).limit(1)
+    ).one()
+    return count, oldest.id, oldest.at
+
+
+def _check_details(value: Any, path: str, depth: int) -> Any:
+    if depth > _MAX_DETAILS_DEPTH:
+        raise ValueError(f"audit {path} is nested too deeply")
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"audit {path} is not a finite number")
+        return value
+    if isinstance(value, str):
+        _refuse_personal_value(value, path)
+        return value
+    if isinstance(value, list | tuple):
+        return [_check_details(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
+    if isinstance(value, Mapping):
+        checked: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"audit {path} has a non-string key {key!r}")
+            if _is_personal_key(key):
+                # R-53: no personal data in clear in the audit log.
+                raise ValueError(f"audit {path}.{key} looks like personal data, refused")
+            checked[key] = _check_details(item, f"{path}.{key}", depth + 1)
+        return checked
+    raise ValueError(f"audit {path} has a {type(value).__name__}, only JSON scalars allowed")
+
+
+def _is_personal_key(key: str) -> bool:
+    ascii_key = unicodedata.normalize("NFKD", key).encode("ascii", "ignore").decode("ascii")
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", ascii_key).lower()
+    words = [word for word in re.split(r"[^a-z0-9]+", spaced) if word]
+    if any(word in _PERSONAL_WORDS for word in words):
+        return True
+    compact = "".join(words)
+    return compact.endswith("name") or any(part in compact for part in _PERSONAL_PARTS)
+
+
+def _refuse_personal_value(value: str, path: str) -> None:
+    # R-53: a phone number or an e-mail address is personal data whatever its key.
+    if _EMAIL_RE.search(value) or _PHONE_RE.search(value):
+        raise ValueError(f"audit {path} holds what looks like an e-mail or a phone number")
+
+
+def _canonical_json(value: Any) -> bytes:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def _iso(at: datetime) -> str:
+    if at.tzinfo is None:
+        raise ValueError("audit timestamps are aware UTC datetimes")
+    return at.astimezone(UTC).isoformat(timespec="microseconds")

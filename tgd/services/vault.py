@@ -1,0 +1,107 @@
+"""Personal data at rest (R-52, E-07): data keys in the database, fields encrypted under them.
+
+Every personal field goes through here. A field's ciphertext is bound to its
+table, column and row id (``field_aad``), so the row must have an id: the
+functions flush the object first. Destroying a data key (``shred_key``)
+removes its row, so every ciphertext made with it, in this database and in
+every copy, is unreadable for good.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
+
+from tgd.adapters.crypto import KeyDestroyed, WrappedKey, field_aad
+from tgd.db.models.keys import DataKey
+from tgd.ports import Cipher, Clock
+
+
+def create_key(session: Session, cipher: Cipher, *, purpose: str, clock: Clock) -> DataKey:
+    """Create and store a new data key wrapped under the current master key."""
+    wrapped = cipher.new_data_key()
+    row = DataKey(
+        purpose=purpose,
+        master_key_id=wrapped.master_key_id,
+        wrapped=wrapped.wrapped,
+        created_at=clock.now(),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def wrapped_key(session: Session, data_key_id: int | None) -> WrappedKey:
+    """Return a stored data key, or raise ``KeyDestroyed`` when it is gone."""
+    row = session.get(DataKey, data_key_id) if data_key_id is not None else None
+    if row is None:
+        raise KeyDestroyed("the data key of this record has been destroyed")
+    return WrappedKey(master_key_id=row.master_key_id, wrapped=row.wrapped)
+
+
+def _aad(obj: Any, column: str) -> bytes:
+    mapper = inspect(obj).mapper
+    identity = inspect(obj).identity
+    if identity is None:
+        raise ValueError(f"{mapper.class_.__name__} must be flushed before encrypting {column}")
+    row_id = "-".join(str(part) for part in identity)
+    return field_aad(mapper.local_table.name, column, row_id)
+
+
+def put_json(
+    session: Session, cipher: Cipher, obj: Any, column: str, value: Any, *, key_id: int
+) -> None:
+    """Encrypt a JSON value into ``obj.<column>`` under data key ``key_id``."""
+    session.flush()
+    key = wrapped_key(session, key_id)
+    setattr(obj, column, cipher.encrypt_json(key, value, aad=_aad(obj, column)))
+
+
+def get_json(session: Session, cipher: Cipher, obj: Any, column: str, *, key_id: int | None) -> Any:
+    """Decrypt the JSON value of ``obj.<column>``; ``KeyDestroyed`` once shredded."""
+    key = wrapped_key(session, key_id)
+    blob = getattr(obj, column)
+    return None if blob is None else cipher.decrypt_json(key, blob, aad=_aad(obj, column))
+
+
+def put_text(
+    session: Session, cipher: Cipher, obj: Any, column: str, value: str | None, *, key_id: int
+) -> None:
+    """Encrypt a text into ``obj.<column>`` under data key ``key_id``."""
+    session.flush()
+    key = wrapped_key(session, key_id)
+    setattr(obj, column, cipher.encrypt_text(key, value, aad=_aad(obj, column)))
+
+
+def get_text(
+    session: Session, cipher: Cipher, obj: Any, column: str, *, key_id: int | None
+) -> str | None:
+    """Decrypt the text of ``obj.<column>``; ``KeyDestroyed`` once shredded."""
+    key = wrapped_key(session, key_id)
+    return cipher.decrypt_text(key, getattr(obj, column), aad=_aad(obj, column))
+
+
+def shred_key(session: Session, cipher: Cipher, data_key_id: int) -> None:
+    """Destroy a data key for good: its row goes, and the process forgets it (R-52)."""
+    row = session.get(DataKey, data_key_id)
+    if row is None:
+        return
+    cipher.forget(WrappedKey(master_key_id=row.master_key_id, wrapped=row.wrapped))
+    session.delete(row)
+    session.flush()
+
+
+def rotate_master_key(session: Session, cipher: Cipher, *, clock: Clock) -> int:
+    """Re-wrap every data key under the current master key; the data is untouched."""
+    count = 0
+    for row in session.scalars(select(DataKey).execution_options(yield_per=500)):
+        current = WrappedKey(master_key_id=row.master_key_id, wrapped=row.wrapped)
+        rewrapped = cipher.rewrap(current)
+        if rewrapped != current:
+            row.master_key_id, row.wrapped = rewrapped.master_key_id, rewrapped.wrapped
+            row.rewrapped_at = clock.now()
+            count += 1
+    session.flush()
+    return count

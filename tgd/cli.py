@@ -411,5 +411,16 @@ def keys_rotate(state: State, drop_old: bool) -> None:
     click.echo(f"{count} clé(s) de données ré-enveloppée(s) ; clé courante : {new_ring.current_id}")
 
 
+def _register_door_commands() -> None:
+    # The doors add their own commands (the gateway's simulator and canary); the CLI, like
+    # tgd/app.py, is an entry point and may know them.
+    from handset_gateway.cli import register
+
+    register(main)
+
+
+_register_door_commands()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

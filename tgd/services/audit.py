@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, bindparam, func, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.db.models.audit import AuditEntry
 from tgd.ports import Clock
@@ -155,6 +155,31 @@ def record(
     session.add(entry)
     session.flush()  # STYLE 2: the entry point commits, with the change it audits
     return entry
+
+
+def record_committed(
+    sessions: sessionmaker[Session],
+    *,
+    actor: str,
+    action: str,
+    object_type: str | None = None,
+    object_id: str | int | None = None,
+    source: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    clock: Clock,
+) -> None:
+    """Record an entry in its own committed transaction: for refusals whose request rolls back."""
+    with sessions.begin() as session:
+        record(
+            session,
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            source=source,
+            details=details,
+            clock=clock,
+        )
 
 
 def seal(engine: Engine, *, anchor_path: Path | None = None, batch_size: int = 1000) -> int:

@@ -25,7 +25,7 @@ from tgd.db.models.operations import (
 )
 from tgd.db.models.positions import Position
 from tgd.db.models.territories import Juridiction, Territory
-from tgd.db.models.users import Organisation, OrganisationKind, User
+from tgd.db.models.users import Organisation, OrganisationKind, User, UserSession
 
 __all__ = [
     "Alert",
@@ -63,6 +63,7 @@ __all__ = [
     "Terminal",
     "Territory",
     "User",
+    "UserSession",
     "WebhookReceipt",
     "Zone",
 ]

@@ -70,9 +70,32 @@ class User(Base):
     totp_last_step: Mapped[int | None]  # replay protection: a code is accepted once
     is_active: Mapped[bool] = mapped_column(default=True)
     sessions_valid_after: Mapped[datetime | None]  # E-08: ends older sessions
-    failed_logins: Mapped[int] = mapped_column(default=0)
+    failed_logins: Mapped[int] = mapped_column(default=0)  # since the last success
+    locked_until: Mapped[datetime | None]  # R-50: throttled after repeated failures
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     organisation: Mapped[Organisation | None] = relationship()
     juridictions: Mapped[list[Juridiction]] = relationship(secondary=user_juridictions)
+
+
+class UserSession(Base):
+    """A login session kept server-side (E-08): revocable, with idle and absolute expiry.
+
+    The browser's cookie holds a random token; only its SHA-256 is stored here, so a
+    copy of the database cannot be used to hijack a session.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    second_factor_at: Mapped[datetime | None]  # None: password checked, TOTP still due
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(24))  # logout, idle, expired, disabled
+    source: Mapped[str | None] = mapped_column(String(64))  # IP address at login
+
+    user: Mapped[User] = relationship()

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from flask import Flask
 
-from dispatch_ui import errors, navigation, web
+from dispatch_ui import admin, auth, cases, errors, formatting, navigation, security, web
 
 
 def init_app(app: Flask) -> None:
     """Register the people's blueprints, template helpers and error pages."""
+    security.init_app(app)
     app.register_blueprint(web.bp)
     web.init_app(app)
+    auth.init_app(app)
+    cases.init_app(app)
+    admin.init_app(app)
+    formatting.init_app(app)
     navigation.init_app(app)
     errors.init_app(app)

@@ -29,14 +29,25 @@ NAV_ENTRIES = (
     NavEntry("console.index", _l("Console"), STAFF),
     NavEntry("console.tasks", _l("Tâches"), STAFF),
     NavEntry("portal.index", _l("Navettes"), frozenset({Role.PARQUET})),
-    NavEntry("portal.cases", _l("Dossiers"), frozenset({Role.PARQUET, Role.ASSOCIATION})),
+    NavEntry(
+        "cases.index",
+        _l("Dossiers"),
+        frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.PARQUET, Role.ASSOCIATION}),
+    ),
+    NavEntry(
+        "cases.lines_index",
+        _l("Lignes"),
+        frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ASSOCIATION, Role.ADMINISTRATOR}),
+    ),
     NavEntry(
         "reports.index",
         _l("Rapports"),
         frozenset({Role.COMMITTEE, Role.SUPERVISOR, Role.PARQUET}),
     ),
     NavEntry("admin.index", _l("Administration"), frozenset({Role.ADMINISTRATOR})),
-    NavEntry("admin.audit", _l("Journal d'audit"), frozenset({Role.AUDITOR, Role.ADMINISTRATOR})),
+    NavEntry(
+        "admin.audit_log", _l("Journal d'audit"), frozenset({Role.AUDITOR, Role.ADMINISTRATOR})
+    ),
 )
 
 

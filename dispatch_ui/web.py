@@ -19,12 +19,15 @@ from flask import (
 from flask_babel import get_locale
 from werkzeug.wrappers import Response as BaseResponse
 
+from dispatch_ui.security import public
+
 bp = Blueprint("web", __name__)
 
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
 @bp.get("/")
+@public
 def home() -> str | BaseResponse:
     """Show the user's home, or send an anonymous visitor to the login page."""
     if g.get("user") is None and "auth.login" in _endpoints():
@@ -33,6 +36,7 @@ def home() -> str | BaseResponse:
 
 
 @bp.post("/langue")
+@public
 def set_language() -> Response:
     """Switch the interface language (French by default, English second)."""
     lang = request.form.get("lang", "fr")

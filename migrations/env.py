@@ -32,11 +32,16 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
     url = config.attributes.get("database_url") or load_settings().database_url
-    engine = make_engine(url)
+    engine = make_engine(url, sqlite_foreign_keys=False)
     with engine.connect() as conn:
         _configure(conn)
         with context.begin_transaction():
             context.run_migrations()
+            if conn.dialect.name == "sqlite":
+                # Foreign keys were off so that tables could be rebuilt: check them now.
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
     engine.dispose()
 
 

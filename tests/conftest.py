@@ -25,6 +25,7 @@ from tgd.adapters.crypto import EnvelopeCipher, MasterKeyRing
 from tgd.container import Platform
 from tgd.db.base import Base
 from tgd.db.session import make_engine, make_session_factory
+from tgd.services.users import configure_hashing
 from tgd.settings import Settings, load_settings
 
 PG_URL = os.environ.get("TGD_TEST_DATABASE_URL", "")
@@ -63,6 +64,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
             "TGD_MASTER_KEY_FILE": str(tmp_path / "data" / "master.key"),
             "TGD_TWILIO_AUTH_TOKEN": "test0123456789abcdef0123456789ab",
             "TGD_PUBLIC_BASE_URL": "http://tgd.test",
+            "TGD_SECURITY_PASSWORD_HASHING": "fast",
         }
     )
 
@@ -94,6 +96,7 @@ def platform(
 ) -> Platform:
     """Give the wiring the doors use, with the frozen clock."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    configure_hashing(settings.security.password_hashing)
     return Platform(
         settings=settings,
         engine=engine,
@@ -123,9 +126,11 @@ def demo(platform: Platform) -> None:
 @pytest.fixture
 def app(platform: Platform) -> Flask:
     """Give the Flask app wired to the test platform."""
-    from tgd.app import create_app
+    from tgd.app import create_app, limiter
 
-    return create_app(platform.settings, platform=platform)
+    app = create_app(platform.settings, platform=platform)
+    limiter.reset()  # the limiter's memory storage outlives one app: start each test clean
+    return app
 
 
 @pytest.fixture

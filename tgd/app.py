@@ -83,11 +83,13 @@ def create_app(
 
 
 def _select_locale() -> str | None:
-    """French unless the user chose English (cookie) or the browser asks only for English."""
+    """French, unless the user chose English with the language button (a cookie).
+
+    The browser's language is not followed: the users are French State agents and a
+    workstation left in English must not change what the operators read.
+    """
     chosen = request.cookies.get("tgd_lang")
-    if chosen in LOCALES:
-        return chosen
-    return request.accept_languages.best_match(LOCALES) or "fr"
+    return chosen if chosen in LOCALES else "fr"
 
 
 def _register_request_hooks(app: Flask) -> None:
@@ -126,3 +128,5 @@ def _register_health(app: Flask) -> None:
             log.error("healthz: database unreachable: %s", type(exc).__name__)
             return jsonify(status="unavailable", database="unreachable"), 503
         return jsonify(status="ok", database="ok")
+
+    healthz._tgd_access = "public"  # type: ignore[attr-defined]  # read by the access test

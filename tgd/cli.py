@@ -145,9 +145,18 @@ def demo_load(state: State) -> None:
             click.echo("Données de démonstration déjà chargées.")
         else:
             load_demo(session, cipher=platform.cipher, clock=platform.clock)
+            mark_demo_accounts_enrolled(session, clock=platform.clock)
             click.echo("Données de démonstration chargées.")
     audit.seal(platform.engine, anchor_path=audit_anchor(state.settings))
     print_demo_accounts()
+
+
+def mark_demo_accounts_enrolled(session: Session, *, clock: Any) -> None:
+    """Demo accounts skip the QR enrolment: their TOTP secrets are printed for the demo."""
+    from tgd.services.demo import DEMO_ACCOUNTS
+    from tgd.services.users import mark_enrolled
+
+    mark_enrolled(session, [a.username for a in DEMO_ACCOUNTS], clock=clock)
 
 
 def print_demo_accounts() -> None:

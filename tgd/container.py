@@ -16,6 +16,7 @@ from tgd.adapters.clock import SystemClock
 from tgd.adapters.crypto import EnvelopeCipher, MasterKeyRing
 from tgd.db.session import make_engine, make_session_factory
 from tgd.ports import Clock
+from tgd.services import users
 from tgd.settings import Settings
 
 
@@ -42,6 +43,7 @@ def load_key_ring(settings: Settings) -> MasterKeyRing:
 def build_platform(settings: Settings, *, clock: Clock | None = None) -> Platform:
     """Wire engine, sessions, cipher and clock from settings."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    users.configure_hashing(settings.security.password_hashing)
     engine = make_engine(settings.database_url)
     return Platform(
         settings=settings,

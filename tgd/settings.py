@@ -33,9 +33,13 @@ class SettingsError(Exception):
 class SecuritySettings:
     session_lifetime_hours: int = 12  # E-08: one shift
     idle_timeout_minutes: int = 15  # E-08: portal users
-    login_attempts_per_minute: int = 5
-    login_attempts_per_hour: int = 30
+    # login POSTs per address (an operations room shares one address at shift change);
+    # each account is also locked after 5 failures, whatever the address.
+    login_attempts_per_minute: int = 20
+    login_attempts_per_hour: int = 200
     totp_issuer: str = "TGD"
+    # argon2id cost: "standard" (RFC 9106 low-memory profile); "fast" only for the test suite.
+    password_hashing: Literal["standard", "fast"] = "standard"  # noqa: S105 - not a secret
     require_totp: bool = True  # second factor for staff
     allowed_origins: tuple[str, ...] = ()
 
@@ -250,6 +254,8 @@ def _check(settings: Settings) -> None:
             f"master key file '{settings.master_key_path}' is missing: production needs it "
             "(create it with 'tgd keys init' and set TGD_MASTER_KEY_FILE)"
         )
+    if settings.is_production and settings.security.password_hashing != "standard":  # noqa: S105
+        raise SettingsError("setting 'security.password_hashing' must be 'standard' in production")
     if settings.is_production and settings.twilio.backend == "fake":
         raise SettingsError("setting 'twilio.backend' is 'fake': production needs 'twilio'")
 

@@ -29,12 +29,18 @@ class DurabilityError(RuntimeError):
     """The database is not set up to keep every committed alert (E-01)."""
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine with the durability settings of E-01."""
+def make_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs: Any) -> Engine:
+    """Create an engine with the durability settings of E-01.
+
+    ``sqlite_foreign_keys=False`` is for migrations only: SQLite rebuilds a table to alter
+    it, which foreign keys would forbid; the migration checks them at the end instead.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
+        if not sqlite_foreign_keys:
+            event.listen(engine, "connect", _sqlite_foreign_keys_off)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
@@ -47,6 +53,10 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     for pragma in SQLITE_PRAGMAS:
         cursor.execute(pragma)
     cursor.close()
+
+
+def _sqlite_foreign_keys_off(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.execute("PRAGMA foreign_keys=OFF")
 
 
 def _sqlite_on_begin(conn: Connection) -> None:

@@ -32,6 +32,7 @@ class LineView:
     juridiction: str
     imei: str | None
     iccid: str | None
+    line_id: int
 
     def as_json(self) -> dict[str, str | None]:
         """Return the JSON object of the listing."""
@@ -180,17 +181,21 @@ def find_current_by_msisdn(session: Session, msisdn: str) -> LineAssignment | No
     )
 
 
-def list_lines(session: Session) -> list[LineView]:
-    """List every line with its current assignment record."""
+def list_lines(
+    session: Session, *, juridiction_ids: frozenset[int] | None = None
+) -> list[LineView]:
+    """List every line (of these juridictions, when given) with its current assignment record."""
+    query = (
+        select(LineAssignment).join(LineAssignment.line).where(LineAssignment.is_current.is_(True))
+    )
+    if juridiction_ids is not None:
+        query = query.where(Line.juridiction_id.in_(juridiction_ids))
     rows = session.scalars(
-        select(LineAssignment)
-        .where(LineAssignment.is_current.is_(True))
-        .options(
+        query.options(
             joinedload(LineAssignment.line).joinedload(Line.juridiction),
             joinedload(LineAssignment.line).joinedload(Line.terminal),
             joinedload(LineAssignment.line).joinedload(Line.sim),
-        )
-        .order_by(LineAssignment.reference)
+        ).order_by(LineAssignment.reference)
     )
     return [
         LineView(
@@ -198,6 +203,7 @@ def list_lines(session: Session) -> list[LineView]:
             msisdn=r.line.msisdn,
             status=r.status.value,
             juridiction=r.line.juridiction.insee,
+            line_id=r.line.id,
             imei=r.line.terminal.imei if r.line.terminal else None,
             iccid=r.line.sim.iccid if r.line.sim else None,
         )

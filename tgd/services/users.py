@@ -24,7 +24,19 @@ from tgd.services import vault
 
 PASSWORD_MIN_LENGTH = 12
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
-_hasher = PasswordHasher()
+_hasher = PasswordHasher()  # RFC 9106 low-memory profile
+_FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def configure_hashing(profile: str) -> None:
+    """Choose the argon2 cost for this process ("fast" only for the test suite)."""
+    global _hasher
+    _hasher = _FAST_HASHER if profile == "fast" else PasswordHasher()
+
+
+def current_profile() -> str:
+    """Name the argon2 cost in use."""
+    return "fast" if _hasher is _FAST_HASHER else "standard"
 
 
 def hash_password(password: str) -> str:
@@ -136,3 +148,10 @@ def provisioning_uri(user: User, secret: str, *, issuer: str) -> str:
 def find_user(session: Session, username: str) -> User | None:
     """Return the account with this username, if any."""
     return session.scalar(select(User).where(User.username == username.strip().lower()))
+
+
+def mark_enrolled(session: Session, usernames: Sequence[str], *, clock: Clock) -> None:
+    """Consider these accounts' TOTP secrets enrolled (demo accounts, whose secrets are printed)."""
+    for user in session.scalars(select(User).where(User.username.in_(list(usernames)))):
+        user.totp_enrolled_at = clock.now()
+    session.flush()

@@ -1,0 +1,66 @@
+"""Administration: accounts (list, disable) and the audit log for auditors (R-51, R-53, R-55)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, url_for
+from flask_babel import gettext
+from sqlalchemy import select
+
+from dispatch_ui.security import audit_here, requires
+from tgd.db.models.audit import AuditEntry
+from tgd.db.models.users import User
+from tgd.http import current_platform, db_session
+from tgd.services import audit, auth
+from tgd.services.policy import Permission
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+AUDIT_PAGE = 200
+
+
+@bp.get("/")
+@requires(Permission.USER_ADMIN)
+def index() -> Any:
+    """List the accounts."""
+    accounts = db_session().scalars(select(User).order_by(User.username)).all()
+    return render_template("admin/index.html", accounts=accounts)
+
+
+@bp.post("/utilisateurs/<int:user_id>/desactiver")
+@requires(Permission.USER_ADMIN)
+def disable(user_id: int) -> Any:
+    """Disable an account and end its sessions at once (E-08)."""
+    account = db_session().get(User, user_id)
+    if account is None:
+        abort(404)
+    if account.id == g.user.id:
+        flash(gettext("Vous ne pouvez pas désactiver votre propre compte."), "error")
+        return redirect(url_for("admin.index"))
+    ended = auth.disable_user(db_session(), account, clock=current_platform().clock)
+    audit_here(
+        "user.disable", object_type="user", object_id=account.id, details={"sessions_ended": ended}
+    )
+    flash(gettext("Compte « %(u)s » désactivé.", u=account.username), "success")
+    return redirect(url_for("admin.index"))
+
+
+@bp.get("/audit")
+@requires(Permission.AUDIT_READ)
+def audit_log() -> Any:
+    """Show the latest audit entries and the state of the chain."""
+    platform = current_platform()
+    session = db_session()
+    report = audit.verify(
+        session, anchor_path=platform.settings.data_dir / "audit.anchor", clock=platform.clock
+    )
+    entries = session.scalars(
+        select(AuditEntry).order_by(AuditEntry.id.desc()).limit(AUDIT_PAGE)
+    ).all()
+    audit_here("audit.read", details={"entries": len(entries)})
+    return render_template("admin/audit.html", entries=entries, report=report)
+
+
+def init_app(app: Flask) -> None:
+    """Register the admin blueprint."""
+    app.register_blueprint(bp)

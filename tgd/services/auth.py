@@ -1,0 +1,204 @@
+"""Authentication use cases (R-50, E-08): password, TOTP second factor, server-side sessions.
+
+A login is two steps: the password opens a ``UserSession`` whose
+``second_factor_at`` is empty; a valid, never-used TOTP code completes it.
+Sessions live in the database (only the SHA-256 of the browser's token is
+stored) so they can be ended one by one, by idle time, by absolute lifetime,
+or all at once when an account is disabled. Repeated failures lock the
+account for a while; unknown usernames cost the same time as known ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyotp
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from tgd.db.models.users import User, UserSession
+from tgd.domain.errors import N_, DomainError
+from tgd.ports import Cipher, Clock
+from tgd.services import users
+
+MAX_FAILURES = 5  # then the account is locked for LOCK_MINUTES
+LOCK_MINUTES = 15
+TOTP_WINDOW = 1  # accept the previous and next 30-second step (clock drift)
+SEEN_WRITE_EVERY = timedelta(seconds=30)  # don't write last_seen_at on every request
+_dummy_hashes: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    """A hash made with today's cost, so that an unknown username costs a real check."""
+    profile = users.current_profile()
+    if profile not in _dummy_hashes:
+        _dummy_hashes[profile] = users.hash_password("tgd-timing-equaliser-not-a-password")
+    return _dummy_hashes[profile]
+
+
+class LoginRefused(DomainError):
+    """A login step failed; the message never tells which part was wrong."""
+
+    http_status = 401
+
+    def __init__(self, template: str, *, reason: str, user_id: int | None = None) -> None:
+        super().__init__(template)
+        self.reason = reason  # for the audit log: password, locked, inactive, totp, replay
+        self.user_id = user_id
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """How long sessions live (E-08)."""
+
+    idle: timedelta
+    lifetime: timedelta
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_password(session: Session, username: str, password: str, *, clock: Clock) -> User:
+    """Return the user whose password this is, or raise ``LoginRefused``; count failures."""
+    user = users.find_user(session, username)
+    if user is None:
+        users.verify_password(User(password_hash=_dummy_hash()), password)  # same cost
+        raise LoginRefused(N_("Identifiant ou mot de passe incorrect."), reason="unknown_user")
+    now = clock.now()
+    if user.locked_until is not None and user.locked_until > now:
+        raise LoginRefused(
+            N_("Trop de tentatives : ce compte est bloqué quelques minutes. Réessayez plus tard."),
+            reason="locked",
+            user_id=user.id,
+        )
+    if not users.verify_password(user, password):
+        _count_failure(user, now)
+        raise LoginRefused(
+            N_("Identifiant ou mot de passe incorrect."), reason="password", user_id=user.id
+        )
+    if not user.is_active:
+        raise LoginRefused(N_("Ce compte est désactivé."), reason="inactive", user_id=user.id)
+    if users.needs_rehash(user):
+        user.password_hash = users.hash_password(password)
+    return user
+
+
+def _count_failure(user: User, now: datetime) -> None:
+    user.failed_logins = (user.failed_logins or 0) + 1
+    if user.failed_logins >= MAX_FAILURES:
+        # R-50: brute force is throttled per account, whatever the address it comes from.
+        user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
+        user.failed_logins = 0
+
+
+def open_session(
+    session: Session, user: User, *, source: str | None, require_totp: bool, clock: Clock
+) -> tuple[str, UserSession]:
+    """Open a session after the password; return the browser's token and the session."""
+    token = secrets.token_urlsafe(32)
+    needs_second_factor = require_totp and user.role.requires_second_factor
+    record = UserSession(
+        token_hash=_hash_token(token),
+        user_id=user.id,
+        created_at=clock.now(),
+        last_seen_at=clock.now(),
+        second_factor_at=None if needs_second_factor else clock.now(),
+        source=source,
+    )
+    session.add(record)
+    if not needs_second_factor:
+        _login_succeeded(user, clock)
+    session.flush()
+    return token, record
+
+
+def verify_second_factor(
+    session: Session, record: UserSession, code: str, *, cipher: Cipher, clock: Clock
+) -> None:
+    """Complete the login with a TOTP code; each code is accepted once (no replay)."""
+    user = record.user
+    secret = users.totp_secret(session, user, cipher=cipher)
+    code = code.strip().replace(" ", "")
+    step = _matching_step(secret, code, clock.now()) if secret and code.isdigit() else None
+    if step is None:
+        _count_failure(user, clock.now())
+        raise LoginRefused(N_("Code de vérification incorrect."), reason="totp", user_id=user.id)
+    if user.totp_last_step is not None and step <= user.totp_last_step:
+        raise LoginRefused(
+            N_("Ce code a déjà été utilisé : attendez le suivant."),
+            reason="replay",
+            user_id=user.id,
+        )
+    user.totp_last_step = step
+    if user.totp_enrolled_at is None:
+        user.totp_enrolled_at = clock.now()
+    record.second_factor_at = clock.now()
+    _login_succeeded(user, clock)
+    session.flush()
+
+
+def _matching_step(secret: str, code: str, now: datetime) -> int | None:
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now)
+    for step in range(current - TOTP_WINDOW, current + TOTP_WINDOW + 1):
+        if secrets.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def _login_succeeded(user: User, clock: Clock) -> None:
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = clock.now()
+
+
+def resolve_session(
+    session: Session, token: str, *, policy: SessionPolicy, clock: Clock
+) -> UserSession | None:
+    """Return the live session of this token, ending it if it has expired (E-08)."""
+    record = session.scalar(select(UserSession).where(UserSession.token_hash == _hash_token(token)))
+    if record is None or record.ended_at is not None:
+        return None
+    now = clock.now()
+    user = record.user
+    reason = None
+    if not user.is_active:
+        reason = "disabled"
+    elif user.sessions_valid_after is not None and record.created_at < user.sessions_valid_after:
+        reason = "revoked"
+    elif now - record.created_at > policy.lifetime:
+        reason = "expired"
+    elif now - record.last_seen_at > policy.idle:
+        reason = "idle"
+    if reason is not None:
+        end_session(session, record, reason=reason, clock=clock)
+        return None
+    if now - record.last_seen_at > SEEN_WRITE_EVERY:
+        record.last_seen_at = now
+    return record
+
+
+def end_session(session: Session, record: UserSession, *, reason: str, clock: Clock) -> None:
+    """End one session (logout, expiry)."""
+    if record.ended_at is None:
+        record.ended_at = clock.now()
+        record.end_reason = reason
+        session.flush()
+
+
+def disable_user(session: Session, user: User, *, clock: Clock) -> int:
+    """Disable an account and end all its sessions (E-08); return how many were ended."""
+    user.is_active = False
+    user.sessions_valid_after = clock.now()
+    result = session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        .values(ended_at=clock.now(), end_reason="disabled")
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.orm import Session
 
-from tgd.adapters.crypto import CryptoError
+from tgd.adapters.crypto import CryptoError, KeyFileCipher
 from tgd.container import Platform, build_platform
 from tgd.domain.errors import DomainError
 from tgd.settings import Settings, SettingsError, load_settings
@@ -392,32 +392,24 @@ def keys_init(state: State, path: str | None) -> None:
 @pass_state
 @friendly_errors
 def keys_rotate(state: State, drop_old: bool) -> None:
-    from tgd.adapters.crypto import EnvelopeCipher
     from tgd.services import audit as audit_service
-    from tgd.services import vault
+    from tgd.services.keys import rotate_master_key
 
     platform = state.platform
-    path = state.settings.master_key_path
-    old_ring = platform.cipher.ring
-    new_ring = old_ring.with_new_current()
-    new_ring.save(path)  # saved first: a crash after this leaves both keys available
-    cipher = EnvelopeCipher(new_ring)
-    with state.transaction() as session:
-        count = vault.rotate_master_key(session, cipher, clock=platform.clock)
-        audit_service.record(
-            session,
-            actor="system:cli",
-            action="keys.rotate",
-            details={"rewrapped": count, "current": new_ring.current_id},
-            clock=platform.clock,
-        )
-    if drop_old:
-        ring = new_ring
-        for key_id in old_ring.ids:
-            ring = ring.without(key_id)
-        ring.save(path)
+    assert isinstance(platform.cipher, KeyFileCipher)
+    done = rotate_master_key(
+        platform.sessions,
+        platform.cipher,
+        drop_old=drop_old,
+        actor="system:cli",
+        clock=platform.clock,
+    )
     audit_service.seal(platform.engine, anchor_path=audit_anchor(state.settings))
-    click.echo(f"{count} clé(s) de données ré-enveloppée(s) ; clé courante : {new_ring.current_id}")
+    click.echo(
+        f"{done.rewrapped} clé(s) de données ré-enveloppée(s) ; clé courante : {done.current}"
+    )
+    if done.dropped:
+        click.echo(f"anciennes clés retirées : {', '.join(done.dropped)}")
 
 
 def _register_door_commands() -> None:

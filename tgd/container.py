@@ -8,12 +8,13 @@ Flask app, the CLI, the gateway and the scheduler all use.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.adapters.clock import SystemClock
-from tgd.adapters.crypto import EnvelopeCipher, MasterKeyRing
+from tgd.adapters.crypto import EnvelopeCipher, KeyFileCipher, MasterKeyRing
 from tgd.db.session import make_engine, make_session_factory
 from tgd.ports import Clock
 from tgd.services import users
@@ -31,13 +32,13 @@ class Platform:
     clock: Clock
 
 
-def load_key_ring(settings: Settings) -> MasterKeyRing:
-    """Load the master key ring; outside production create it on first use."""
+def ensure_key_file(settings: Settings) -> Path:
+    """Return the master key file; outside production create it on first use."""
     path = settings.master_key_path
     if not path.exists() and not settings.is_production:
         path.parent.mkdir(parents=True, exist_ok=True)
         MasterKeyRing.generate().save(path)
-    return MasterKeyRing.load(path)
+    return path
 
 
 def build_platform(settings: Settings, *, clock: Clock | None = None) -> Platform:
@@ -49,6 +50,6 @@ def build_platform(settings: Settings, *, clock: Clock | None = None) -> Platfor
         settings=settings,
         engine=engine,
         sessions=make_session_factory(engine),
-        cipher=EnvelopeCipher(load_key_ring(settings)),
+        cipher=KeyFileCipher(ensure_key_file(settings)),
         clock=clock or SystemClock(),
     )

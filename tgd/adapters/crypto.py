@@ -48,6 +48,7 @@ __all__ = [
     "CryptoError",
     "EnvelopeCipher",
     "KeyDestroyed",
+    "KeyFileCipher",
     "KeyRingError",
     "MasterKeyRing",
     "WrappedKey",
@@ -426,6 +427,60 @@ class EnvelopeCipher:
             self._cache.move_to_end(cache_key)
             while len(self._cache) > _CACHE_MAX:
                 self._cache.popitem(last=False)
+
+
+class KeyFileCipher(EnvelopeCipher):
+    """An ``EnvelopeCipher`` that follows its key file, so every process sees a rotation.
+
+    A rotation (``tgd keys rotate``, or the one after each destruction run) is
+    written to the key file by one process; the others notice the file changed
+    before wrapping a new key (so new keys go under the new current master key)
+    and when they meet a master key id they do not know.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._stamp = self._file_stamp()
+        super().__init__(MasterKeyRing.load(path))
+
+    @property
+    def path(self) -> Path:
+        """The key file this cipher follows."""
+        return self._path
+
+    def _file_stamp(self) -> tuple[int, int]:
+        stat = self._path.stat()
+        return (stat.st_mtime_ns, stat.st_size)
+
+    def reload(self) -> None:
+        """Re-read the key file now and forget every unwrapped key."""
+        ring = MasterKeyRing.load(self._path)
+        with self._lock:
+            self._ring = ring
+            self._stamp = self._file_stamp()
+            self._cache.clear()
+
+    def save(self, ring: MasterKeyRing) -> None:
+        """Write a new ring to the key file and use it at once."""
+        ring.save(self._path)
+        self.reload()
+
+    def _reload_if_changed(self) -> None:
+        try:
+            changed = self._file_stamp() != self._stamp
+        except OSError:
+            return  # keep working with the ring in memory; the next look will tell
+        if changed:
+            self.reload()
+
+    def _wrap(self, data_key: bytes) -> WrappedKey:
+        self._reload_if_changed()
+        return super()._wrap(data_key)
+
+    def _unwrap(self, key: WrappedKey) -> bytes:
+        if key.master_key_id not in self._ring:
+            self._reload_if_changed()
+        return super()._unwrap(key)
 
 
 def field_aad(table: str, column: str, row_id: object) -> bytes:

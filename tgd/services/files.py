@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tgd.adapters.crypto import KeyDestroyed
 from tgd.db.models.beneficiaries import BeneficiaryFile, FileVersion
 from tgd.db.models.lines import LineAssignment
 from tgd.domain.beneficiary import PersonalData, validated
@@ -107,6 +108,8 @@ def current_version(session: Session, file: BeneficiaryFile) -> FileVersion:
 
 def read_personal(session: Session, file: BeneficiaryFile, *, cipher: Cipher) -> PersonalData:
     """Decrypt the file's current personal data (``KeyDestroyed`` after destruction)."""
+    if file.data_key_id is None:
+        raise KeyDestroyed("the personal data of this file has been destroyed")
     version = current_version(session, file)
     data = vault.get_json(session, cipher, version, "personal_enc", key_id=file.data_key_id)
     return PersonalData.from_dict(data)

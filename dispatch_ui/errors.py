@@ -10,18 +10,18 @@ from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from tgd.domain.errors import DomainError
+from tgd.domain.errors import N_, DomainError
 
 log = logging.getLogger(__name__)
 
 MESSAGES = {
-    400: "La requête n'est pas valide.",
-    403: "Vous n'avez pas accès à cette page.",
-    404: "Cette page n'existe pas ou vous n'y avez pas accès.",
-    405: "Cette action n'est pas permise ici.",
-    413: "Le fichier envoyé est trop volumineux.",
-    429: "Trop de tentatives : veuillez patienter avant de réessayer.",
-    500: "Une erreur interne est survenue. L'équipe technique a été prévenue.",
+    400: N_("La requête n'est pas valide."),
+    403: N_("Vous n'avez pas accès à cette page."),
+    404: N_("Cette page n'existe pas ou vous n'y avez pas accès."),
+    405: N_("Cette action n'est pas permise ici."),
+    413: N_("Le fichier envoyé est trop volumineux."),
+    429: N_("Trop de tentatives : veuillez patienter avant de réessayer."),
+    500: N_("Une erreur interne est survenue. L'équipe technique a été prévenue."),
 }
 
 

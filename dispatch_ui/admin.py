@@ -51,6 +51,7 @@ def audit_log() -> Any:
     """Show the latest audit entries and the state of the chain."""
     platform = current_platform()
     session = db_session()
+    audit.seal(platform.engine, anchor_path=platform.settings.data_dir / "audit.anchor")
     report = audit.verify(
         session, anchor_path=platform.settings.data_dir / "audit.anchor", clock=platform.clock
     )

@@ -10,6 +10,7 @@ from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from dispatch_ui.security import audit_refusal
 from tgd.domain.errors import N_, DomainError
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(err: CSRFError) -> tuple[Any, int]:
         log.warning("CSRF refused on %s %s: %s", request.method, request.path, err.description)
+        audit_refusal("csrf.refused", details={"endpoint": request.endpoint or ""})
         return render_error(
             400, gettext("Le formulaire a expiré ou n'est pas valide : rechargez la page.")
         )

@@ -16,7 +16,7 @@ from flask import Flask, abort, flash, g, redirect, request, session, url_for
 from flask_babel import gettext
 
 from tgd.db.models.users import User, UserSession
-from tgd.http import current_platform, db_session
+from tgd.http import commit, current_platform, db_session
 from tgd.services import audit, auth
 from tgd.services.policy import Permission, has
 
@@ -106,12 +106,21 @@ def load_user() -> None:
     if not token or request.endpoint in (None, "static", "healthz"):
         return
     platform = current_platform()
-    record = auth.resolve_session(
+    record, ended = auth.resolve_session(
         db_session(), token, policy=session_policy(), clock=platform.clock
     )
     if record is None:
         session.pop(SESSION_KEY, None)
         flash(gettext("Votre session a expiré : reconnectez-vous."), "info")
+        if ended is not None:
+            # The request may end in an error and roll back: the ending is committed now.
+            commit()
+            audit_refusal(
+                "session.ended",
+                object_type="user",
+                object_id=ended.user_id,
+                details={"reason": ended.end_reason or ""},
+            )
         return
     if record.second_factor_at is None:
         g.pending = record

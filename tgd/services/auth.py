@@ -158,11 +158,14 @@ def _login_succeeded(user: User, clock: Clock) -> None:
 
 def resolve_session(
     session: Session, token: str, *, policy: SessionPolicy, clock: Clock
-) -> UserSession | None:
-    """Return the live session of this token, ending it if it has expired (E-08)."""
+) -> tuple[UserSession | None, UserSession | None]:
+    """Return (the live session of this token, or None; the session ended just now, or None).
+
+    A session past its idle time or lifetime, or of a disabled account, is ended here (E-08).
+    """
     record = session.scalar(select(UserSession).where(UserSession.token_hash == _hash_token(token)))
     if record is None or record.ended_at is not None:
-        return None
+        return None, None
     now = clock.now()
     user = record.user
     reason = None
@@ -176,10 +179,10 @@ def resolve_session(
         reason = "idle"
     if reason is not None:
         end_session(session, record, reason=reason, clock=clock)
-        return None
+        return None, record
     if now - record.last_seen_at > SEEN_WRITE_EVERY:
         record.last_seen_at = now
-    return record
+    return record, None
 
 
 def end_session(session: Session, record: UserSession, *, reason: str, clock: Clock) -> None:

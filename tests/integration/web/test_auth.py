@@ -128,12 +128,15 @@ def test_form_without_csrf_token_is_refused(client: FlaskClient, enrolled: None)
     assert "Le formulaire a expiré" in response.get_data(as_text=True)
 
 
-def test_forged_csrf_token_is_refused(client: FlaskClient, enrolled: None) -> None:
+def test_forged_csrf_token_is_refused_and_audited(
+    client: FlaskClient, enrolled: None, session: Session
+) -> None:
     client.get("/connexion")
     response = client.post(
         "/connexion", data={"csrf_token": "forged", "username": "a", "password": "b"}
     )
     assert response.status_code == 400
+    assert "csrf.refused" in actions(session)
 
 
 def test_idle_session_expires(login: Login, clock: FrozenClock, platform: Platform) -> None:
@@ -142,6 +145,8 @@ def test_idle_session_expires(login: Login, clock: FrozenClock, platform: Platfo
     response = client.get("/dossiers")
     assert response.status_code == 302
     assert "expiré" in client.get("/connexion").get_data(as_text=True)
+    with platform.sessions() as s:
+        assert "session.ended" in s.scalars(select(AuditEntry.action)).all()
 
 
 def test_active_session_stays_until_the_end_of_the_shift(login: Login, clock: FrozenClock) -> None:

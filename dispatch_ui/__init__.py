@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from flask import Flask
 
-from dispatch_ui import admin, auth, cases, errors, formatting, navigation, security, web
+from dispatch_ui import (
+    admin,
+    auth,
+    cases,
+    console,
+    errors,
+    formatting,
+    navigation,
+    portal,
+    reports,
+    security,
+    web,
+)
 
 
 def init_app(app: Flask) -> None:
@@ -15,6 +27,9 @@ def init_app(app: Flask) -> None:
     auth.init_app(app)
     cases.init_app(app)
     admin.init_app(app)
+    console.init_app(app)
+    portal.init_app(app)
+    reports.init_app(app)
     formatting.init_app(app)
     navigation.init_app(app)
     errors.init_app(app)

@@ -412,15 +412,20 @@ def keys_rotate(state: State, drop_old: bool) -> None:
         click.echo(f"anciennes clés retirées : {', '.join(done.dropped)}")
 
 
-def _register_door_commands() -> None:
-    # The doors add their own commands (the gateway's simulator and canary); the CLI, like
-    # tgd/app.py, is an entry point and may know them.
+def _register_capability_commands() -> None:
+    # Each capability adds its own commands (tgd/commands/*.py), and so does the gateway
+    # door (simulator, canary); the CLI, like tgd/app.py, is an entry point and may know them.
+    import importlib
+
     from handset_gateway.cli import register
+    from tgd.commands import MODULES
 
     register(main)
+    for name in MODULES:
+        importlib.import_module(f"tgd.commands.{name}").register(main)
 
 
-_register_door_commands()
+_register_capability_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

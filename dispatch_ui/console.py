@@ -1,0 +1,10 @@
+"""The console pages of the people's door."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the console blueprint."""
+    del app

@@ -1,0 +1,10 @@
+"""The portal pages of the people's door."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the portal blueprint."""
+    del app

@@ -13,9 +13,11 @@ from dispatch_ui import (
     formatting,
     navigation,
     portal,
+    realtime,
     reports,
     security,
     web,
+    zones_admin,
 )
 
 
@@ -28,6 +30,8 @@ def init_app(app: Flask) -> None:
     cases.init_app(app)
     admin.init_app(app)
     console.init_app(app)
+    realtime.init_app(app)
+    zones_admin.init_app(app)
     portal.init_app(app)
     reports.init_app(app)
     formatting.init_app(app)

@@ -27,6 +27,7 @@ class NavEntry:
 STAFF = frozenset({Role.OPERATOR, Role.SUPERVISOR})
 NAV_ENTRIES = (
     NavEntry("console.index", _l("Console"), STAFF),
+    NavEntry("console.supervision", _l("Supervision"), frozenset({Role.SUPERVISOR})),
     NavEntry("console.tasks", _l("Tâches"), STAFF),
     NavEntry("portal.index", _l("Navettes"), frozenset({Role.PARQUET})),
     NavEntry(
@@ -45,6 +46,7 @@ NAV_ENTRIES = (
         frozenset({Role.COMMITTEE, Role.SUPERVISOR, Role.PARQUET}),
     ),
     NavEntry("admin.index", _l("Administration"), frozenset({Role.ADMINISTRATOR})),
+    NavEntry("zones.index", _l("Zones"), frozenset({Role.ADMINISTRATOR})),
     NavEntry(
         "admin.audit_log", _l("Journal d'audit"), frozenset({Role.AUDITOR, Role.ADMINISTRATOR})
     ),

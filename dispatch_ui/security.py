@@ -16,7 +16,8 @@ from flask import Flask, abort, flash, g, redirect, request, session, url_for
 from flask_babel import gettext
 
 from tgd.db.models.users import User, UserSession
-from tgd.http import commit, current_platform, db_session
+from tgd.db.session import write_transaction
+from tgd.http import current_platform, db_session, is_safe_request
 from tgd.services import audit, auth
 from tgd.services.policy import Permission, has
 
@@ -63,7 +64,10 @@ def actor() -> str:
 
 
 def audit_here(action: str, **fields: Any) -> None:
-    """Record an audit entry in the request's transaction (committed with the change)."""
+    """Record an audit entry with the request's change (a read is audited on its own)."""
+    if is_safe_request():
+        audit_refusal(action, **fields)  # its own short transaction: reading requests never write
+        return
     platform = current_platform()
     audit.record(
         db_session(),
@@ -106,15 +110,20 @@ def load_user() -> None:
     if not token or request.endpoint in (None, "static", "healthz"):
         return
     platform = current_platform()
-    record, ended = auth.resolve_session(
+    record, ended = auth.check_session(
         db_session(), token, policy=session_policy(), clock=platform.clock
     )
+    if ended is not None or (record is not None and auth.needs_touch(record, platform.clock)):
+        with write_transaction(platform.sessions) as writer:
+            record, ended = auth.resolve_session(
+                writer, token, policy=session_policy(), clock=platform.clock
+            )
+        if record is not None:
+            record = db_session().get(UserSession, record.id)
     if record is None:
         session.pop(SESSION_KEY, None)
         flash(gettext("Votre session a expiré : reconnectez-vous."), "info")
         if ended is not None:
-            # The request may end in an error and roll back: the ending is committed now.
-            commit()
             audit_refusal(
                 "session.ended",
                 object_type="user",

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+
+from tgd.adapters.twilio_telephony import build_telephony
+from tgd.container import Platform
+
+log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask, *, csrf: CSRFProtect) -> None:
     """Register the gateway's blueprints; they authenticate by signature, not CSRF (R-54)."""
-    # The carrier webhooks are added by the gateway capability (issue 4).
-    del app, csrf
+    from handset_gateway.views import bp
+
+    platform: Platform = app.extensions["tgd"]
+    app.extensions["tgd.telephony"] = build_telephony(platform.settings)
+    csrf.exempt(bp)
+    app.register_blueprint(bp)
+    if platform.settings.twilio.backend == "fake" and platform.settings.mode == "development":
+        log.info(
+            "fake Twilio in-process (no network); trigger an alert with: "
+            "tgd simulate alert --line 'M 75 75056 01 1'"
+        )

@@ -2,10 +2,11 @@
 # Install the Debian packages a command needs, only those missing (idempotent, quiet when done).
 # Usage: scripts/system_packages.sh run|test
 # `run` needs Python's venv module and Node.js/npm (front-end assets); `test` also needs a
-# PostgreSQL server. Runs apt-get as root, or through sudo when available.
+# PostgreSQL server, a Redis server (Socket.IO message queue), Chromium (browser tests) and
+# LibreOffice (reports open in it). Runs apt-get as root, or through sudo when available.
 set -euo pipefail
 want=(python3-venv nodejs npm)
-[ "${1:-run}" = test ] && want+=(postgresql)
+[ "${1:-run}" = test ] && want+=(postgresql redis-server chromium libreoffice)
 
 missing=()
 for pkg in "${want[@]}"; do
@@ -14,6 +15,9 @@ for pkg in "${want[@]}"; do
     nodejs) command -v node >/dev/null || missing+=("nodejs") ;;
     npm) command -v npm >/dev/null || missing+=("npm") ;;
     postgresql) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=("postgresql") ;;
+    redis-server) command -v redis-server >/dev/null || missing+=("redis-server") ;;
+    chromium) [ -x /usr/bin/chromium ] || missing+=("chromium") ;;
+    libreoffice) command -v soffice >/dev/null || missing+=("libreoffice-writer-nogui" "libreoffice-calc-nogui") ;;
   esac
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -77,8 +77,8 @@ def create_app(
     import dispatch_ui
     import handset_gateway
 
+    handset_gateway.init_app(app, csrf=csrf)  # first: the console uses its telephony adapter
     dispatch_ui.init_app(app)
-    handset_gateway.init_app(app, csrf=csrf)
     return app
 
 

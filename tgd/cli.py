@@ -276,13 +276,24 @@ def user_totp(state: State, username: str) -> None:
 @pass_state
 @friendly_errors
 def run(state: State, host: str, port: int) -> None:
-    from werkzeug.serving import run_simple
-
     from tgd.app import create_app
 
     app = create_app(state.settings, platform=state.platform)
+    hub = app.extensions["tgd_hub"]
+    hub.start()  # console events from other processes, escalation of unclaimed alerts
     click.echo(f"TGD en service sur http://{host}:{port}")
-    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    try:
+        hub.socketio.run(
+            app,
+            host=host,
+            port=port,
+            use_reloader=False,
+            debug=False,
+            allow_unsafe_werkzeug=True,
+            log_output=False,
+        )
+    finally:
+        hub.stop()
 
 
 # --- listings -------------------------------------------------------------------------------

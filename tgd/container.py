@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.adapters.clock import SystemClock
 from tgd.adapters.crypto import EnvelopeCipher, KeyFileCipher, MasterKeyRing
+from tgd.adapters.geocoder import BanGeocoder, CachedGeocoder, FakeGeocoder
 from tgd.db.session import make_engine, make_session_factory
-from tgd.ports import Clock
+from tgd.ports import Clock, Geocoder
 from tgd.services import users
 from tgd.settings import Settings
 
@@ -30,6 +31,7 @@ class Platform:
     sessions: sessionmaker[Session]
     cipher: EnvelopeCipher
     clock: Clock
+    geocoder: Geocoder | None = None
 
 
 def ensure_key_file(settings: Settings) -> Path:
@@ -46,10 +48,33 @@ def build_platform(settings: Settings, *, clock: Clock | None = None) -> Platfor
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     users.configure_hashing(settings.security.password_hashing)
     engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    clock = clock or SystemClock()
     return Platform(
         settings=settings,
         engine=engine,
-        sessions=make_session_factory(engine),
+        sessions=sessions,
         cipher=KeyFileCipher(ensure_key_file(settings)),
-        clock=clock or SystemClock(),
+        clock=clock,
+        geocoder=build_geocoder(settings, sessions, clock),
     )
+
+
+def build_geocoder(settings: Settings, sessions: sessionmaker[Session], clock: Clock) -> Geocoder:
+    """The configured geocoder behind the database cache (R-25)."""
+    inner: Geocoder
+    if settings.geocoder.backend == "ban":
+        inner = BanGeocoder(
+            domain=settings.geocoder.ban_domain, timeout=settings.geocoder.timeout_seconds
+        )
+    else:
+        from tgd.services.demo import DEMO_PERSONS
+
+        known = {
+            address.one_line(): (address.lat, address.lon)
+            for person in DEMO_PERSONS.values()
+            for address in (person.residence, person.workplace)
+            if address.lat is not None and address.lon is not None
+        }
+        inner = FakeGeocoder(known)
+    return CachedGeocoder(inner, sessions, secret=settings.secret_key or "tgd-geocode", clock=clock)

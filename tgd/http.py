@@ -8,10 +8,11 @@ rolls it back on any error. A door that must be durable *before* it answers
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app, g, request
 from sqlalchemy.orm import Session
 
 from tgd.container import Platform
+from tgd.db.session import begin_write
 
 
 def current_platform() -> Platform:
@@ -20,12 +21,29 @@ def current_platform() -> Platform:
     return platform
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def db_session() -> Session:
-    """Return the request's session, opening it on first use."""
+    """Return the request's session, opening it on first use.
+
+    Requests that may write (POST…) start as writers (``begin_write``): on SQLite they
+    queue for the write lock instead of failing when another writer committed after
+    their first read. Reading requests stay lock-free; the little they write (audit of
+    a read, session bookkeeping) goes through ``write_transaction`` of its own.
+    """
     if "db_session" not in g:
-        g.db_session = current_platform().sessions()
-    session: Session = g.db_session
-    return session
+        session = current_platform().sessions()
+        if request.method not in SAFE_METHODS:
+            begin_write(session)
+        g.db_session = session
+    result: Session = g.db_session
+    return result
+
+
+def is_safe_request() -> bool:
+    """Tell whether the request only reads (GET, HEAD, OPTIONS)."""
+    return request.method in SAFE_METHODS
 
 
 def commit() -> None:

@@ -58,3 +58,44 @@ class EventBus(Protocol):
     def publish(self, kind: str, payload: dict[str, Any], *, territory_id: int | None) -> None:
         """Push one event to the consoles allowed to see it."""
         ...
+
+
+class TelephonyError(Exception):
+    """The carrier refused or could not be reached; the message names no number."""
+
+
+class Telephony(Protocol):
+    """Places legs into conference bridges and sends SMS through the carrier (R-24, R-28)."""
+
+    def add_participant(
+        self,
+        conference: str,
+        *,
+        to: str,
+        from_: str,
+        end_conference_on_exit: bool,
+        status_callback: str,
+        conference_status_callback: str,
+    ) -> str:
+        """Dial ``to`` into a conference (SID or opaque name); return the new leg's call id."""
+        ...
+
+    def remove_participant(self, conference_sid: str, call_sid: str) -> None:
+        """Take one leg out of a conference without ending it."""
+        ...
+
+    def hang_up(self, call_sid: str) -> None:
+        """End one call."""
+        ...
+
+    def send_sms(self, *, to: str, from_: str, body: str) -> str:
+        """Send an SMS; return the carrier's message id."""
+        ...
+
+
+class Geocoder(Protocol):
+    """Turns a postal address into coordinates (R-25)."""
+
+    def locate(self, address: str) -> tuple[float, float] | None:
+        """Return (lat, lon) for the address, or None when it cannot be found."""
+        ...

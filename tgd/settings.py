@@ -55,6 +55,27 @@ class TwilioSettings:
 
 
 @dataclass(frozen=True)
+class GatewaySettings:
+    # The centre's number that terminals call; also the caller id of outbound calls and SMS.
+    alert_number: str = "+33199000000"  # ARCEP fiction range until configured
+    # A call to this number is a test call (the terminal's test key dials it), R-30, R-11 step 3.
+    test_call_number: str = "+33199000001"
+    # R-24c: the dedicated line the canary calls from; its alerts never count in reports.
+    canary_number: str = "+33639980000"  # ARCEP fiction range
+    canary_deadline_seconds: int = 20
+    # where a counter-call goes when the unit has no ongoing alert. Empty: overflow_number.
+    supervisors_number: str = ""
+    # E-01: how long the voice webhook waits for the database before bridging to the fallback.
+    record_timeout_ms: int = 4000
+    # clock tolerance for signed terminal data and position timestamps.
+    clock_tolerance_seconds: int = 300
+    # the SMS command that asks a terminal for its position.
+    position_request_command: str = "TGD POS?"
+    # R-24b: at most this many automatic call-backs per alert when its bridge ends.
+    max_callbacks: int = 3
+
+
+@dataclass(frozen=True)
 class AlertSettings:
     escalate_after_seconds: int = 10  # R-23b
     overflow_after_seconds: int = 30  # R-23b
@@ -70,6 +91,15 @@ class RetentionSettings:
     navette_deadline_minutes: int = 15
     swap_deadline_hours: int = 24
     test_call_overdue_days: int = 15
+
+
+@dataclass(frozen=True)
+class GeocoderSettings:
+    # "fake" (offline demo and tests: known demo addresses only) or "ban" (Base Adresse
+    # Nationale through geopy; the operations room must reach it).
+    backend: Literal["fake", "ban"] = "fake"
+    ban_domain: str = "api-adresse.data.gouv.fr"
+    timeout_seconds: int = 3
 
 
 @dataclass(frozen=True)
@@ -92,9 +122,11 @@ class Settings:
     log_level: str = "INFO"
     security: SecuritySettings = field(default_factory=SecuritySettings)
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     map: MapSettings = field(default_factory=MapSettings)
+    geocoder: GeocoderSettings = field(default_factory=GeocoderSettings)
 
     @property
     def is_production(self) -> bool:

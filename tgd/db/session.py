@@ -104,3 +104,22 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's transaction as a writer (SQLite: take the write lock at BEGIN).
+
+    In WAL mode a transaction that reads, then writes after another writer committed,
+    fails at once with SQLITE_BUSY_SNAPSHOT whatever the busy timeout; taking the lock
+    first makes it wait its turn instead. Call before the first statement; no effect on
+    PostgreSQL.
+    """
+    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
+@contextmanager
+def write_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """Run a short writing transaction in its own session, committed at the end."""
+    with unit_of_work(factory) as session:
+        begin_write(session)
+        yield session

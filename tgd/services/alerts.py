@@ -1,13 +1,303 @@
-"""Use cases of alerts: listing for scripts (DESIGN §10); the gateway adds opening and closing."""
+"""Use cases of alerts: receiving a terminal's call (R-20..R-22), listing them (DESIGN §10).
+
+``receive_call`` is the heart of the gateway: it identifies the caller's line
+and file from the number alone (R-20), records the alert, its caller leg, a
+console event (E-02) and an audit entry, and returns the answer the door
+renders, all under one idempotency key (E-03) so that a repeated delivery of
+the same ``CallSid`` returns the first answer and creates nothing new (R-21).
+Unknown or withheld numbers are still alerts (R-22). Counter-calls from
+police units are routed to their ongoing alert (R-26, see ``dispatch``).
+"""
 
 from __future__ import annotations
 
+import enum
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import phonenumbers
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
 
-from tgd.db.models.alerts import Alert
+from tgd.db.models.alerts import Alert, CallLeg, WebhookReceipt
+from tgd.db.models.beneficiaries import BeneficiaryFile, CommissioningRecord
+from tgd.db.models.lines import Line, LineAssignment
+from tgd.domain.alerts import AlertNature, AlertState, LegRole
+from tgd.domain.lifecycle import CommissioningStep, FileState
+from tgd.ports import Cipher, Clock
+from tgd.services import audit, events, vault
+
+log = logging.getLogger(__name__)
+
+# What carriers put in From when the caller hides the number (Twilio uses these).
+WITHHELD = frozenset(
+    {"", "anonymous", "restricted", "unknown", "private", "unavailable", "+266696687"}
+)
+
+
+class CallKind(enum.StrEnum):
+    """What an incoming call to the centre is."""
+
+    ALERT = "alert"
+    TEST = "test"  # the terminal's test key dials the test number (R-30, R-11 step 3)
+    CANARY = "canary"  # R-24c
+    COUNTER_CALL = "counter_call"  # R-26
+
+
+@dataclass(frozen=True)
+class IncomingCall:
+    """An incoming call as the carrier describes it; numbers already in E.164 or None."""
+
+    call_sid: str
+    from_number: str | None
+    to_number: str | None
+
+
+@dataclass(frozen=True)
+class CallRoute:
+    """Where the door sends a call: into a bridge (conference) or on to a number."""
+
+    conference: str | None = None
+    end_conference_on_exit: bool = True  # R-24b: only the caller's leg ends the bridge
+    dial: str | None = None
+    alert_id: int | None = None
+
+
+def normalise_number(raw: str | None) -> str | None:
+    """Return a carrier number in E.164, or None when withheld or unreadable (R-22)."""
+    text = (raw or "").strip()
+    if text.lower() in WITHHELD or text.startswith("client:") or text.startswith("sip:"):
+        return None
+    try:
+        number = phonenumbers.parse(text, "FR")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def new_conference_name() -> str:
+    """Return an opaque conference name: never a number or a name (R-24b, carrier logs)."""
+    return "tgd-" + secrets.token_hex(12)
+
+
+def answer_once(
+    session: Session, key: str, produce: Callable[[], str], *, clock: Clock
+) -> tuple[str, bool]:
+    """Return the first answer stored under ``key``, or produce, store and return a new one (E-03).
+
+    ``produce`` runs in a savepoint: when a concurrent delivery wins the race on a
+    unique key (PostgreSQL), the savepoint is rolled back and the winner's answer
+    re-read. The boolean tells whether this call produced the answer.
+    """
+    found = _receipt(session, key)
+    if found is not None:
+        return found, False
+    try:
+        with session.begin_nested():
+            body = produce()
+            session.add(WebhookReceipt(key=key, response_body=body, created_at=clock.now()))
+            session.flush()
+    except IntegrityError:
+        found = _receipt(session, key)
+        if found is None:
+            raise
+        return found, False
+    return body, True
+
+
+def _receipt(session: Session, key: str) -> str | None:
+    return session.scalar(select(WebhookReceipt.response_body).where(WebhookReceipt.key == key))
+
+
+def classify(
+    call: IncomingCall, *, test_number: str, canary_number: str, counter_number: str
+) -> CallKind:
+    """Tell an alert from a test call, a canary and a counter-call, by the numbers."""
+    if counter_number and call.to_number == counter_number:
+        return CallKind.COUNTER_CALL
+    if canary_number and call.from_number == canary_number:
+        return CallKind.CANARY
+    if test_number and call.to_number == test_number:
+        return CallKind.TEST
+    return CallKind.ALERT
+
+
+def open_alert(
+    session: Session, call: IncomingCall, *, kind: CallKind, cipher: Cipher, clock: Clock
+) -> Alert:
+    """Record an incoming terminal call as an alert with its caller leg, and announce it."""
+    now = clock.now()
+    line, assignment, file = (
+        identify(session, call.from_number) if kind != CallKind.CANARY else (None, None, None)
+    )
+    alert = Alert(
+        call_sid=call.call_sid,
+        territory_id=line.juridiction.territory_id if line else None,
+        line_id=line.id if line else None,
+        assignment_id=assignment.id if assignment else None,
+        file_id=file.id if file else None,
+        reference=assignment.reference if assignment else None,
+        data_key_id=file.data_key_id if file else None,
+        conference_name=new_conference_name(),
+        state=AlertState.RINGING,
+        nature={
+            CallKind.TEST: AlertNature.ESSAI,
+            CallKind.CANARY: AlertNature.CANARI,
+        }.get(kind, AlertNature.NON_QUALIFIEE),
+        is_test=kind == CallKind.TEST,
+        is_canary=kind == CallKind.CANARY,
+        ringing_at=now,
+        created_at=now,
+    )
+    session.add(alert)
+    session.flush()
+    if line is None and kind != CallKind.CANARY:
+        # R-22 "appelant non identifié": the number is personal data, kept under its own key.
+        key = vault.create_key(session, cipher, purpose="alert", clock=clock)
+        alert.data_key_id = key.id
+        if call.from_number:
+            vault.put_text(
+                session, cipher, alert, "caller_number_enc", call.from_number, key_id=key.id
+            )
+    elif line is not None and file is None:
+        alert.data_key_id = ensure_line_key(session, line, cipher=cipher, clock=clock)
+    session.add(
+        CallLeg(
+            alert_id=alert.id,
+            call_sid=call.call_sid,
+            role=LegRole.CALLER,
+            status="ringing",
+            started_at=now,
+        )
+    )
+    events.add_event(
+        session,
+        events.ALERT_OPENED,
+        {
+            "alert_id": alert.id,
+            "line_id": alert.line_id,
+            "file_id": alert.file_id,
+            "identified": line is not None,
+            "is_test": alert.is_test,
+            "is_canary": alert.is_canary,
+        },
+        territory_id=alert.territory_id,
+        clock=clock,
+    )
+    audit.record(
+        session,
+        actor="carrier",
+        action="alert.opened",
+        object_type="alert",
+        object_id=alert.id,
+        details={"kind": kind.value, "identified": line is not None},
+        clock=clock,
+    )
+    if alert.is_test and file is not None:
+        record_test_call(session, alert, file, clock=clock)
+    log.info("alert=%s opened kind=%s identified=%s", alert.id, kind.value, line is not None)
+    return alert
+
+
+def identify(
+    session: Session, number: str | None
+) -> tuple[Line | None, LineAssignment | None, BeneficiaryFile | None]:
+    """Find the line, its current assignment and file from the caller's number alone (R-20)."""
+    if not number:
+        return None, None, None
+    # One round trip: this runs inside the voice webhook's write lock (E-01, E-12).
+    row = session.execute(
+        select(Line, LineAssignment, BeneficiaryFile)
+        .outerjoin(
+            LineAssignment,
+            (LineAssignment.line_id == Line.id) & LineAssignment.is_current.is_(True),
+        )
+        .outerjoin(BeneficiaryFile, BeneficiaryFile.assignment_id == LineAssignment.id)
+        .where(Line.msisdn == number)
+        .options(joinedload(Line.juridiction))
+        .limit(1)
+    ).first()
+    if row is None:
+        return None, None, None
+    line, assignment, file = row
+    return line, assignment, file
+
+
+def ensure_line_key(session: Session, line: Line, *, cipher: Cipher, clock: Clock) -> int:
+    """Return the line's own data key, creating it on first use (R-52: no file yet)."""
+    if line.data_key_id is None:
+        line.data_key_id = vault.create_key(session, cipher, purpose="line", clock=clock).id
+        session.flush()
+    return line.data_key_id
+
+
+def record_test_call(
+    session: Session, alert: Alert, file: BeneficiaryFile, *, clock: Clock
+) -> None:
+    """Hook for test calls: R-30 (last successful test) and R-11 step 3 during commissioning."""
+    file.last_test_call_at = clock.now()
+    if file.state == FileState.EN_CREATION:
+        session.add(
+            CommissioningRecord(
+                file_id=file.id,
+                step=CommissioningStep.TEST_CALL_BY_PERSON,
+                succeeded=True,
+                alert_id=alert.id,
+                at=clock.now(),
+            )
+        )
+    session.flush()
+
+
+def ongoing_alert_for_line(session: Session, line_id: int) -> Alert | None:
+    """Return the line's most recent alert that is not closed, if any."""
+    return session.scalar(
+        select(Alert)
+        .where(Alert.line_id == line_id, Alert.state != AlertState.CLOSED)
+        .order_by(Alert.id.desc())
+        .limit(1)
+    )
+
+
+def find_by_call_sid(session: Session, call_sid: str) -> Alert | None:
+    """Return the alert opened by this carrier call id."""
+    return session.scalar(select(Alert).where(Alert.call_sid == call_sid))
+
+
+def close_canary(session: Session, alert: Alert, *, clock: Clock) -> None:
+    """R-24c: the canary acknowledges its own alert, which never counts in reports."""
+    if not alert.is_canary:
+        raise ValueError("only a canary alert closes itself")
+    alert.state = AlertState.CLOSED
+    alert.closed_at = clock.now()
+    session.flush()
+
+
+def raise_supervisor_alarm(
+    session: Session, reason: str, details: dict[str, Any], *, clock: Clock
+) -> None:
+    """Put a supervisor alarm in the outbox and the audit log (R-24c, gateway faults)."""
+    events.add_event(
+        session,
+        events.SUPERVISOR_ALARM,
+        {"reason": reason, **details},
+        territory_id=None,
+        clock=clock,
+    )
+    audit.record(
+        session,
+        actor="system:gateway",
+        action="gateway.alarm",
+        details={"reason": reason, **details},
+        clock=clock,
+    )
+    log.critical("SUPERVISOR ALARM reason=%s %s", reason, details)
 
 
 def alert_as_json(alert: Alert) -> dict[str, Any]:
@@ -19,8 +309,17 @@ def alert_as_json(alert: Alert) -> dict[str, Any]:
         "state": alert.state.value,
         "nature": alert.nature.value,
         "is_test": alert.is_test,
+        "is_canary": alert.is_canary,
+        "file_id": alert.file_id,
+        "conference": alert.conference_name,
+        "answered_at": _iso(alert.answered_at),
+        "bridge_lost_at": _iso(alert.bridge_lost_at),
         "created_at": alert.created_at.isoformat().replace("+00:00", "Z"),
     }
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 def list_alerts(session: Session, *, limit: int = 200) -> list[dict[str, Any]]:

@@ -156,32 +156,58 @@ def _login_succeeded(user: User, clock: Clock) -> None:
     user.last_login_at = clock.now()
 
 
+def _end_reason(record: UserSession, policy: SessionPolicy, now: datetime) -> str | None:
+    user = record.user
+    if not user.is_active:
+        return "disabled"
+    if user.sessions_valid_after is not None and record.created_at < user.sessions_valid_after:
+        return "revoked"
+    if now - record.created_at > policy.lifetime:
+        return "expired"
+    if now - record.last_seen_at > policy.idle:
+        return "idle"
+    return None
+
+
+def _find(session: Session, token: str) -> UserSession | None:
+    record = session.scalar(select(UserSession).where(UserSession.token_hash == _hash_token(token)))
+    return None if record is None or record.ended_at is not None else record
+
+
+def check_session(
+    session: Session, token: str, *, policy: SessionPolicy, clock: Clock
+) -> tuple[UserSession | None, UserSession | None]:
+    """Read-only twin of ``resolve_session``: (live session or None, session due to end or None)."""
+    record = _find(session, token)
+    if record is None:
+        return None, None
+    if _end_reason(record, policy, clock.now()) is not None:
+        return None, record
+    return record, None
+
+
+def needs_touch(record: UserSession, clock: Clock) -> bool:
+    """Tell whether ``last_seen_at`` is old enough to be written again."""
+    return clock.now() - record.last_seen_at > SEEN_WRITE_EVERY
+
+
 def resolve_session(
     session: Session, token: str, *, policy: SessionPolicy, clock: Clock
 ) -> tuple[UserSession | None, UserSession | None]:
     """Return (the live session of this token, or None; the session ended just now, or None).
 
-    A session past its idle time or lifetime, or of a disabled account, is ended here (E-08).
+    A session past its idle time or lifetime, or of a disabled account, is ended here (E-08);
+    a live one has its ``last_seen_at`` refreshed (at most every 30 s).
     """
-    record = session.scalar(select(UserSession).where(UserSession.token_hash == _hash_token(token)))
-    if record is None or record.ended_at is not None:
+    record = _find(session, token)
+    if record is None:
         return None, None
-    now = clock.now()
-    user = record.user
-    reason = None
-    if not user.is_active:
-        reason = "disabled"
-    elif user.sessions_valid_after is not None and record.created_at < user.sessions_valid_after:
-        reason = "revoked"
-    elif now - record.created_at > policy.lifetime:
-        reason = "expired"
-    elif now - record.last_seen_at > policy.idle:
-        reason = "idle"
+    reason = _end_reason(record, policy, clock.now())
     if reason is not None:
         end_session(session, record, reason=reason, clock=clock)
         return None, record
-    if now - record.last_seen_at > SEEN_WRITE_EVERY:
-        record.last_seen_at = now
+    if needs_touch(record, clock):
+        record.last_seen_at = clock.now()
     return record, None
 
 

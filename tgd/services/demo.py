@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tgd.db.models.forces import ForceUnit, Zone
-from tgd.db.models.lines import LineAssignment
+from tgd.db.models.lines import Line, LineAssignment
 from tgd.db.models.territories import Juridiction, Territory
 from tgd.db.models.users import Organisation, OrganisationKind
 from tgd.domain.alerts import ForceKind
@@ -25,7 +25,7 @@ from tgd.domain.beneficiary import Address, PersonalData
 from tgd.domain.lifecycle import FileState, LineStatus
 from tgd.domain.roles import Role
 from tgd.ports import Cipher, Clock
-from tgd.services import audit, files, lines, users
+from tgd.services import audit, files, lines, positions, users
 
 TERRITORIES = (
     ("75", "Paris", "Europe/Paris", "+33140000000"),
@@ -274,6 +274,7 @@ def load_demo(session: Session, *, cipher: Cipher, clock: Clock) -> None:
             details={"role": account.role.value},
             clock=clock,
         )
+    _terminal_credentials(session, cipher=cipher, clock=clock)
     audit.record(
         session,
         actor="system:demo",
@@ -282,6 +283,12 @@ def load_demo(session: Session, *, cipher: Cipher, clock: Clock) -> None:
         clock=clock,
     )
     session.flush()
+
+
+def _terminal_credentials(session: Session, *, cipher: Cipher, clock: Clock) -> None:
+    """Give every demo line its HTTPS position secret (R-54); ``tgd simulate position`` uses it."""
+    for line in session.scalars(select(Line).order_by(Line.id)):
+        positions.issue_credential(session, line, cipher=cipher, clock=clock)
 
 
 def _organisations(

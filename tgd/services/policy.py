@@ -33,6 +33,7 @@ class Permission(enum.StrEnum):
     NAVETTE_SUBMIT = "navette.submit"
     LINE_READ = "line.read"  # line, terminal, SIM (no personal data)
     CONSOLE = "console.use"
+    SUPERVISE = "console.supervise"  # live board, operators connected, figures of the day
     REPORT_ANONYMOUS = "report.anonymous"
     REPORT_NOMINATIVE = "report.nominative"
     AUDIT_READ = "audit.read"
@@ -42,9 +43,19 @@ class Permission(enum.StrEnum):
 
 P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.OPERATOR: frozenset({P.FILE_READ, P.ALERT_READ, P.NAVETTE_READ, P.LINE_READ, P.CONSOLE}),
+    Role.OPERATOR: frozenset(
+        {P.FILE_READ, P.ALERT_READ, P.NAVETTE_READ, P.LINE_READ, P.CONSOLE}
+    ),
     Role.SUPERVISOR: frozenset(
-        {P.FILE_READ, P.ALERT_READ, P.NAVETTE_READ, P.LINE_READ, P.CONSOLE, P.REPORT_ANONYMOUS}
+        {
+            P.FILE_READ,
+            P.ALERT_READ,
+            P.NAVETTE_READ,
+            P.LINE_READ,
+            P.CONSOLE,
+            P.SUPERVISE,
+            P.REPORT_ANONYMOUS,
+        }
     ),
     # The parquet sees its own cases nominatively, and their alerts with police action.
     Role.PARQUET: frozenset(
@@ -59,7 +70,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.ASSOCIATION: frozenset({P.FILE_READ, P.LINE_READ}),
     Role.COMMITTEE: frozenset({P.REPORT_ANONYMOUS}),  # anonymized data only
-    Role.ADMINISTRATOR: frozenset({P.LINE_READ, P.USER_ADMIN, P.ZONE_ADMIN, P.AUDIT_READ}),
+    Role.ADMINISTRATOR: frozenset(
+        {P.LINE_READ, P.USER_ADMIN, P.ZONE_ADMIN, P.AUDIT_READ}
+    ),
     Role.AUDITOR: frozenset({P.AUDIT_READ}),
 }
 

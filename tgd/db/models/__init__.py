@@ -23,7 +23,12 @@ from tgd.db.models.operations import (
     Task,
     TaskStep,
 )
-from tgd.db.models.positions import Position
+from tgd.db.models.positions import (
+    Position,
+    PositionRequest,
+    TerminalCredential,
+    TerminalNonce,
+)
 from tgd.db.models.territories import Juridiction, Territory
 from tgd.db.models.users import Organisation, OrganisationKind, User, UserSession
 
@@ -53,6 +58,7 @@ __all__ = [
     "OrganisationKind",
     "ParquetMessage",
     "Position",
+    "PositionRequest",
     "PriorityNumberChange",
     "SchedulerLease",
     "Sim",
@@ -61,6 +67,8 @@ __all__ = [
     "TaskStep",
     "TemporaryInfo",
     "Terminal",
+    "TerminalCredential",
+    "TerminalNonce",
     "Territory",
     "User",
     "UserSession",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tgd.db.base import Base, str_enum, utcnow
@@ -32,6 +32,7 @@ class Alert(Base):
     data_key_id: Mapped[int | None] = mapped_column(ForeignKey("data_keys.id", ondelete="SET NULL"))
     caller_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # unknown callers only
     conference_name: Mapped[str] = mapped_column(String(64), unique=True)  # opaque (R-24b)
+    conference_sid: Mapped[str | None] = mapped_column(String(64))  # the carrier's, once started
     state: Mapped[AlertState] = mapped_column(str_enum(AlertState), index=True)
     nature: Mapped[AlertNature] = mapped_column(str_enum(AlertNature))
     orientation: Mapped[Orientation | None] = mapped_column(str_enum(Orientation))
@@ -46,6 +47,8 @@ class Alert(Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("force_units.id"))
     police_called_at: Mapped[datetime | None]  # R-29 answer-to-police
     ended_at: Mapped[datetime | None]
+    bridge_lost_at: Mapped[datetime | None]  # R-24b: bridge ended while the alert was open
+    callback_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))  # R-24b
     closed_at: Mapped[datetime | None]
     note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     non_compliance_cause: Mapped[str | None] = mapped_column(Text)  # R-27, no personal data

@@ -52,6 +52,8 @@ class Line(Base):
     msisdn: Mapped[str] = mapped_column(String(20), unique=True)  # E.164; the centre's SIM line
     sim_id: Mapped[int | None] = mapped_column(ForeignKey("sims.id"), unique=True)
     terminal_id: Mapped[int | None] = mapped_column(ForeignKey("terminals.id"), unique=True)
+    # key for the line's own secrets and for positions received while it has no file.
+    data_key_id: Mapped[int | None] = mapped_column(ForeignKey("data_keys.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     juridiction: Mapped[Juridiction] = relationship()

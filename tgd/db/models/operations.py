@@ -21,6 +21,9 @@ class ConsoleEvent(Base):
     kind: Mapped[str] = mapped_column(String(40))  # past tense: alert_opened, alert_claimed
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # ids, never personal data
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # E-02: the gapless order consoles resume from, given at publication under a lock (an
+    # insert id can commit after a higher one, so ``seq`` alone could skip an event).
+    published_seq: Mapped[int | None] = mapped_column(unique=True)
     published_at: Mapped[datetime | None]
 
 

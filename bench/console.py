@@ -1,0 +1,264 @@
+"""Benchmark of the live console (issue 5): prints figures, is not a timed test.
+
+1. Webhook to screens: N Socket.IO clients (logged-in operators) connected to
+   the platform; signed voice webhooks sent one after another; for each, the
+   time from the webhook's send to the ``alert_opened`` event reaching each
+   client. Reported: p50/p99 over all (webhook, client) pairs and the worst
+   client's p99. Run on SQLite with one process, then on PostgreSQL with two
+   processes joined by Redis (clients spread over both, webhooks to the first).
+2. Zone lookup: points per second against the demo zones and against 10,000
+   synthetic polygons (shapely STRtree).
+
+Usage: ``.venv/bin/python bench/console.py [--clients 50] [--alerts 40]``.
+PostgreSQL and Redis are started here (Debian's packages); the PostgreSQL run
+is skipped with a message if they are missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyotp
+import requests
+import socketio
+from twilio.request_validator import RequestValidator
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.browser.live import ACCOUNTS, TOKEN, free_port, platform_env, prepare, running  # noqa: E402
+from tgd.domain.zones import ZoneIndex, zone_from_geojson  # noqa: E402
+from tgd.services.demo import DEMO_UNITS, _square  # noqa: E402
+
+# The bench leaves its alerts unclaimed; without this, escalation (10 s) and overflow (30 s)
+# of dozens of alerts at once would run in the middle of the measurement.
+QUIET = {"alerts_escalate_after_seconds": "3600", "alerts_overflow_after_seconds": "7200"}
+
+
+def login(url: str) -> str:
+    """Log the demo operator in; return the cookie header."""
+    http = requests.Session()
+    account = ACCOUNTS["operateur"]
+
+    def post(path: str, data: dict[str, str]) -> None:
+        page = http.get(url + path, timeout=10).text
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+        assert token
+        http.post(url + path, data={"csrf_token": token.group(1), **data}, timeout=10)
+
+    post("/connexion", {"username": "operateur", "password": account.password})
+    totp = pyotp.TOTP(account.totp_secret)
+    post("/connexion/code", {"code": totp.generate_otp(totp.timecode(datetime.now(UTC)))})
+    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def measure(urls: list[str], cookie: str, clients: int, alerts: int) -> None:
+    """Connect the clients, send the webhooks, print the latencies."""
+    sent: dict[str, float] = {}
+    arrivals: dict[int, list[float]] = {i: [] for i in range(clients)}
+    lock = threading.Lock()
+    sockets = []
+    for i in range(clients):
+        client = socketio.Client(reconnection=False)
+
+        def on_event(data: dict[str, object], i: int = i) -> None:
+            if data.get("kind") != "alert_opened":
+                return
+            now = time.perf_counter()
+            sid = f"alert-{data['payload']['alert_id']}"  # type: ignore[index]
+            with lock:
+                arrivals[i].append(now)
+                del sid
+
+        client.on("console_event", on_event)
+        client.connect(
+            urls[i % len(urls)],
+            headers={"Cookie": cookie},
+            transports=["websocket"],
+            wait_timeout=10,
+        )
+        sockets.append(client)
+    time.sleep(1.0)
+    validator = RequestValidator(TOKEN)
+    http = requests.Session()
+    target = urls[0] + "/gateway/twilio/voice"
+    starts = []
+    for n in range(alerts):
+        params = {
+            "CallSid": "CA" + secrets.token_hex(16),
+            "From": "+33612340001",
+            "To": "+33199000000",
+            "CallStatus": "ringing",
+            "Direction": "inbound",
+        }
+        signature = validator.compute_signature(target, params)
+        start = time.perf_counter()
+        starts.append(start)
+        response = http.post(
+            target, data=params, headers={"X-Twilio-Signature": signature}, timeout=15
+        )
+        assert response.status_code == 200, response.text
+        deadline = time.perf_counter() + 5
+        while time.perf_counter() < deadline:
+            with lock:
+                if all(len(a) > n for a in arrivals.values()):
+                    break
+            time.sleep(0.001)
+        sent[str(n)] = start
+    for client in sockets:
+        client.disconnect()
+    latencies: list[float] = []
+    worst_p99 = 0.0
+    for received in arrivals.values():
+        own = [(received[k] - starts[k]) * 1000 for k in range(min(len(received), len(starts)))]
+        latencies += own
+        if own:
+            worst_p99 = max(worst_p99, percentile(own, 0.99))
+    missing = clients * alerts - len(latencies)
+    print(
+        f"  {clients} clients x {alerts} alerts: p50 {statistics.median(latencies):.1f} ms, "
+        f"p99 {percentile(latencies, 0.99):.1f} ms, worst client's p99 {worst_p99:.1f} ms, "
+        f"missing {missing}"
+    )
+
+
+def run_sqlite(clients: int, alerts: int) -> None:
+    print("SQLite, one process:")
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        env = platform_env(Path(tmp), port, **QUIET)
+        prepare(env)
+        with running(env, port, Path(tmp) / "server.log") as live:
+            measure([live.url], login(live.url), clients, alerts)
+
+
+def start_postgres(tmp: Path) -> tuple[subprocess.Popen[bytes] | None, str | None]:
+    out = subprocess.run(
+        ["bash", str(ROOT / "scripts/pg_server.sh"), "start"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        return None, None
+    values = dict(re.findall(r"export (\w+)=(\S+)", out.stdout))
+    (tmp / "pgdir").write_text(values["PG_TEST_DIR"])
+    return None, values["TGD_TEST_DATABASE_URL"]
+
+
+def run_postgres_redis(clients: int, alerts: int) -> None:
+    print("PostgreSQL + Redis, two processes:")
+    redis_bin = shutil.which("redis-server")
+    if redis_bin is None:
+        print("  skipped: redis-server is not installed")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        _, database_url = start_postgres(Path(tmp))
+        if database_url is None:
+            print("  skipped: PostgreSQL could not be started")
+            return
+        redis_port = free_port()
+        redis = subprocess.Popen(
+            [
+                redis_bin,
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                tmp,
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(0.5)
+            ports = [free_port(), free_port()]
+            envs = [
+                platform_env(
+                    Path(tmp),
+                    p,
+                    database_url=database_url,
+                    redis_url=f"redis://127.0.0.1:{redis_port}/0",
+                    **QUIET,
+                )
+                for p in ports
+            ]
+            prepare(envs[0])
+            with (
+                running(envs[0], ports[0], Path(tmp) / "a.log") as a,
+                running(envs[1], ports[1], Path(tmp) / "b.log") as b,
+            ):
+                measure([a.url, b.url], login(a.url), clients, alerts)
+        finally:
+            redis.terminate()
+            redis.wait()
+            pgdir = (Path(tmp) / "pgdir").read_text()
+            subprocess.run(["bash", str(ROOT / "scripts/pg_server.sh"), "stop", pgdir], check=False)
+
+
+def run_zones() -> None:
+    print("Zone lookup (point in polygon, STRtree):")
+    demo = ZoneIndex(
+        [
+            zone_from_geojson(i, json.loads(_square(lon, lat, half)))
+            for i, (_, _, _, _, lon, lat, half) in enumerate(DEMO_UNITS)
+        ]
+    )
+    rng = random.Random(7)
+    synthetic = ZoneIndex(
+        [
+            zone_from_geojson(
+                i, json.loads(_square(-5 + (i % 100) * 0.14, 42 + (i // 100) * 0.09, 0.05))
+            )
+            for i in range(10_000)
+        ]
+    )
+    for name, index in (("demo zones", demo), ("10,000 polygons", synthetic)):
+        points = [(rng.uniform(42, 51), rng.uniform(-5, 9)) for _ in range(20_000)]
+        start = time.perf_counter()
+        for lat, lon in points:
+            index.unit_at(lat, lon)
+        elapsed = time.perf_counter() - start
+        print(f"  {name} ({len(index)}): {len(points) / elapsed:,.0f} points/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--alerts", type=int, default=40)
+    parser.add_argument("--skip-postgres", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    run_zones()
+    run_sqlite(args.clients, args.alerts)
+    if not args.skip_postgres:
+        run_postgres_redis(args.clients, args.alerts)
+
+
+if __name__ == "__main__":
+    main()

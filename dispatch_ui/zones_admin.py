@@ -1,0 +1,145 @@
+"""Administration of police/gendarmerie units and zones (R-25): import, edit, history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from sqlalchemy import select
+from wtforms import BooleanField, StringField
+from wtforms.validators import DataRequired, Length
+
+from dispatch_ui.security import requires
+from tgd.db.models.forces import ForceUnit, PriorityNumberChange, Zone
+from tgd.http import commit, current_platform, db_session
+from tgd.services import zones as zones_service
+from tgd.services.policy import Permission
+
+bp = Blueprint("zones", __name__, url_prefix="/admin/zones")
+
+
+class ImportForm(FlaskForm):
+    """A GeoJSON file of zones."""
+
+    geojson = FileField(_l("Fichier GeoJSON"), validators=[FileRequired()])
+    accept_overlaps = BooleanField(_l("J'ai vérifié les chevauchements signalés et je les accepte"))
+
+
+class UnitForm(FlaskForm):
+    """A unit's name and numbers."""
+
+    name = StringField(_l("Nom de l'unité"), validators=[DataRequired(), Length(max=160)])
+    priority_number = StringField(
+        _l("Numéro de la ligne prioritaire"), validators=[DataRequired(), Length(max=20)]
+    )
+    callback_number = StringField(
+        _l("Numéro d'appel de l'unité (contre-appel)"), validators=[Length(max=20)]
+    )
+    is_active = BooleanField(_l("Unité active"))
+
+
+@bp.get("/")
+@requires(Permission.ZONE_ADMIN)
+def index() -> Any:
+    """Units with their zone in force and the import form."""
+    session = db_session()
+    units = session.scalars(
+        select(ForceUnit).order_by(ForceUnit.territory_id, ForceUnit.name)
+    ).all()
+    in_force = {z.unit_id for z in session.scalars(select(Zone).where(Zone.valid_until.is_(None)))}
+    return render_template("zones/index.html", units=units, in_force=in_force, form=ImportForm())
+
+
+@bp.post("/import")
+@requires(Permission.ZONE_ADMIN)
+def import_zones() -> Any:
+    """Check a GeoJSON file; apply it when valid and overlaps, if any, are accepted."""
+    form = ImportForm()
+    if not form.validate_on_submit():
+        return render_template("zones/index.html", form=form, **_listing()), 400
+    text = form.geojson.data.read(5 * 1024 * 1024 + 1).decode("utf-8", errors="replace")
+    plan = zones_service.plan_import(db_session(), text)
+    if not plan.is_valid or (plan.overlaps and not form.accept_overlaps.data):
+        return render_template("zones/index.html", form=form, plan=plan, **_listing()), 400
+    count = zones_service.apply_import(db_session(), plan, g.user, clock=current_platform().clock)
+    commit()
+    flash(
+        gettext(
+            "%(n)s zone(s) importée(s) ; les précédentes sont conservées dans l'historique.",
+            n=count,
+        ),
+        "success",
+    )
+    return redirect(url_for("zones.index"))
+
+
+def _listing() -> dict[str, Any]:
+    session = db_session()
+    units = session.scalars(
+        select(ForceUnit).order_by(ForceUnit.territory_id, ForceUnit.name)
+    ).all()
+    in_force = {z.unit_id for z in session.scalars(select(Zone).where(Zone.valid_until.is_(None)))}
+    return {"units": units, "in_force": in_force}
+
+
+@bp.get("/export.geojson")
+@requires(Permission.ZONE_ADMIN)
+def export() -> Any:
+    """The zones in force, to edit in a GIS tool and re-import."""
+    return jsonify(zones_service.export_geojson(db_session()))
+
+
+@bp.route("/unites/<int:unit_id>", methods=["GET", "POST"])
+@requires(Permission.ZONE_ADMIN)
+def unit(unit_id: int) -> Any:
+    """Edit a unit; show its zone and number history."""
+    session = db_session()
+    found = session.get(ForceUnit, unit_id)
+    if found is None:
+        abort(404)
+    form = UnitForm(obj=found)
+    if request.method == "POST" and form.validate_on_submit():
+        zones_service.update_unit(
+            session,
+            found,
+            g.user,
+            name=form.name.data or "",
+            priority_number=form.priority_number.data or "",
+            callback_number=form.callback_number.data or "",
+            is_active=bool(form.is_active.data),
+            clock=current_platform().clock,
+        )
+        flash(gettext("Unité mise à jour."), "success")
+        return redirect(url_for("zones.unit", unit_id=unit_id))
+    numbers = session.scalars(
+        select(PriorityNumberChange)
+        .where(PriorityNumberChange.unit_id == unit_id)
+        .order_by(PriorityNumberChange.at.desc())
+    ).all()
+    history = session.scalars(
+        select(Zone).where(Zone.unit_id == unit_id).order_by(Zone.valid_from.desc())
+    ).all()
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "zones/unit.html", unit=found, form=form, numbers=numbers, history=history
+    ), status
+
+
+def init_app(app: Flask) -> None:
+    """Register the zones administration."""
+    app.register_blueprint(bp)

@@ -1,0 +1,62 @@
+"""TwiML answers, built with ``twilio.twiml`` only (never by string concatenation).
+
+No ``<Say>``, no ``<Play>``, no beep, no hold music: nothing may be heard that
+could betray the caller to someone standing next to her.
+"""
+
+from __future__ import annotations
+
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import Dial, VoiceResponse
+
+from tgd.services.alerts import CallRoute
+from tgd.services.dispatch import Callbacks
+
+CONFERENCE_EVENTS = "start end join leave"
+DIAL_TIMEOUT_S = 60
+
+
+def render(route: CallRoute, callbacks: Callbacks) -> str:
+    """Render where a call goes: into its bridge (R-24) or on to a number."""
+    response = VoiceResponse()
+    if route.conference:
+        dial = Dial(timeout=DIAL_TIMEOUT_S)
+        dial.conference(
+            route.conference,
+            start_conference_on_enter=True,
+            end_conference_on_exit=route.end_conference_on_exit,  # R-24b: caller's leg only
+            beep=False,
+            wait_url="",
+            status_callback=callbacks.conference_status,
+            status_callback_event=CONFERENCE_EVENTS,
+            status_callback_method="POST",
+        )
+        response.append(dial)
+    elif route.dial:
+        response.append(_dial_number(route.dial))
+    return str(response)
+
+
+def fallback(number: str | None, conference: str, callbacks: Callbacks) -> str:
+    """E-01: when the alert could not be recorded, still bridge the caller somewhere."""
+    if number:
+        response = VoiceResponse()
+        response.append(_dial_number(number))
+        return str(response)
+    return render(CallRoute(conference=conference), callbacks)
+
+
+def _dial_number(number: str) -> Dial:
+    dial = Dial(timeout=DIAL_TIMEOUT_S)
+    dial.number(number)
+    return dial
+
+
+def empty_messaging() -> str:
+    """An empty messaging answer: we never reply to a terminal's SMS (discretion)."""
+    return str(MessagingResponse())
+
+
+def empty_voice() -> str:
+    """An empty voice answer, for status callbacks."""
+    return str(VoiceResponse())

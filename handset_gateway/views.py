@@ -1,0 +1,235 @@
+"""Carrier webhooks and signed terminal data (DESIGN §10): thin views over the services.
+
+Every route is authenticated (R-54): Twilio's signature for ``/gateway/twilio/…``,
+the terminal's HMAC for ``/gateway/positions``. Every write is committed before
+the answer (E-01) in a short bounded transaction (``db.write_transaction``).
+Bad input gets a precise 4xx with an English JSON body; the voice webhook never
+refuses a signed call: whatever fails, it answers TwiML that bridges the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from handset_gateway import twiml
+from handset_gateway.db import write_transaction
+from handset_gateway.security import refuse, twilio_signed
+from tgd.domain.positions import PositionError
+from tgd.http import current_platform
+from tgd.ports import Telephony
+from tgd.services import dispatch, positions
+from tgd.services.alerts import IncomingCall, answer_once, new_conference_name, normalise_number
+from tgd.settings import Settings
+
+bp = Blueprint("gateway", __name__, url_prefix="/gateway")
+log = logging.getLogger(__name__)
+_CALL_SID_RE = re.compile(r"[A-Za-z0-9]{2,64}")
+
+
+def callback_urls(settings: Settings) -> dispatch.Callbacks:
+    """Return the public URLs of the status callbacks (what the carrier will call)."""
+    base = settings.twilio.public_base_url.rstrip("/")
+    return dispatch.Callbacks(
+        call_status=f"{base}/gateway/twilio/voice/status",
+        conference_status=f"{base}/gateway/twilio/conference/status",
+    )
+
+
+def telephony() -> Telephony:
+    """Return the app's telephony adapter (built by ``init_app``)."""
+    adapter: Telephony = current_app.extensions["tgd.telephony"]
+    return adapter
+
+
+@bp.post("/twilio/voice")
+@twilio_signed
+def voice() -> Response:
+    """Record the call as an alert, then put the caller into its bridge (R-21, R-24)."""
+    platform, form = current_platform(), request.form
+    settings, callbacks = platform.settings, callback_urls(platform.settings)
+    call = IncomingCall(
+        call_sid=_call_sid(form.get("CallSid", "")),
+        from_number=normalise_number(form.get("From")),
+        to_number=normalise_number(form.get("To")),
+    )
+    try:
+        with write_transaction(platform, timeout_ms=settings.gateway.record_timeout_ms) as session:
+            body = dispatch.receive_call(
+                session,
+                call,
+                render=partial(twiml.render, callbacks=callbacks),
+                gateway=settings.gateway,
+                alerts=settings.alerts,
+                counter_call_number=settings.twilio.counter_call_number,
+                cipher=platform.cipher,
+                clock=platform.clock,
+            )
+    except Exception as exc:  # R-21: whatever failed, the caller is bridged, never dropped
+        conference = new_conference_name()
+        log.critical(
+            "VOICE WEBHOOK: ALERT NOT RECORDED (%s: %s); caller bridged to the fallback "
+            "(overflow number configured=%s, conference=%s)",
+            type(exc).__name__,
+            str(exc)[:120],
+            bool(settings.alerts.overflow_number),
+            conference,
+        )
+        body = twiml.fallback(settings.alerts.overflow_number or None, conference, callbacks)
+    return _xml(body)
+
+
+@bp.post("/twilio/voice/status")
+@twilio_signed
+def voice_status() -> Any:
+    """Record a call leg's status (the caller hung up, the police answered…)."""
+    platform, form = current_platform(), request.form
+    sid, status = form.get("CallSid", ""), form.get("CallStatus", "")
+    if not sid or not status:
+        return _error(400, "missing_field", "CallSid and CallStatus are required")
+    duration = form.get("CallDuration", "")
+    with write_transaction(
+        platform, timeout_ms=platform.settings.gateway.record_timeout_ms
+    ) as session:
+
+        def produce() -> str:
+            dispatch.record_call_status(
+                session,
+                sid,
+                status,
+                duration_s=int(duration) if duration.isdigit() else None,
+                clock=platform.clock,
+            )
+            return twiml.empty_voice()
+
+        body, _ = answer_once(
+            session, f"call-status:{sid}:{status}"[:160], produce, clock=platform.clock
+        )
+    return _xml(body)
+
+
+@bp.post("/twilio/conference/status")
+@twilio_signed
+def conference_status() -> Any:
+    """Follow the bridge; the watchdog calls the terminal back if it ends too soon (R-24b)."""
+    platform, form = current_platform(), request.form
+    event = dispatch.ConferenceEvent(
+        conference_sid=form.get("ConferenceSid", ""),
+        friendly_name=form.get("FriendlyName", ""),
+        event=form.get("StatusCallbackEvent", ""),
+        call_sid=form.get("CallSid") or None,
+    )
+    if not (event.conference_sid and event.friendly_name and event.event):
+        return _error(
+            400, "missing_field", "ConferenceSid, FriendlyName and StatusCallbackEvent are required"
+        )
+    key = f"conference:{event.conference_sid}:{event.event}:{event.call_sid or ''}"[:160]
+    with write_transaction(
+        platform, timeout_ms=platform.settings.gateway.record_timeout_ms
+    ) as session:
+
+        def produce() -> str:
+            dispatch.record_conference_event(
+                session,
+                event,
+                telephony=telephony(),
+                gateway=platform.settings.gateway,
+                callbacks=callback_urls(platform.settings),
+                cipher=platform.cipher,
+                clock=platform.clock,
+            )
+            return twiml.empty_voice()
+
+        body, _ = answer_once(session, key, produce, clock=platform.clock)
+    return _xml(body)
+
+
+@bp.post("/twilio/sms")
+@twilio_signed
+def sms() -> Any:
+    """Store a position sent by SMS (AML or simple format, R-28); never reply to the terminal."""
+    platform, form = current_platform(), request.form
+    if not form.get("MessageSid") or "Body" not in form:
+        return _error(400, "missing_field", "MessageSid and Body are required")
+    try:
+        with write_transaction(
+            platform, timeout_ms=platform.settings.gateway.record_timeout_ms
+        ) as session:
+            positions.receive_sms(
+                session,
+                message_sid=form["MessageSid"],
+                from_number=normalise_number(form.get("From")),
+                body=form["Body"],
+                tolerance=_tolerance(platform.settings),
+                cipher=platform.cipher,
+                clock=platform.clock,
+            )
+    except PositionError as exc:
+        log.warning("position SMS refused: %s (%s)", exc.code, exc.field)
+        return _error(exc.http_status, exc.code, exc.message, field=exc.field)
+    return _xml(twiml.empty_messaging())
+
+
+@bp.post("/positions")
+def signed_position() -> Any:
+    """Store a position posted by a data-capable terminal, signed with its line secret (R-54)."""
+    platform, headers = current_platform(), request.headers
+    try:
+        with write_transaction(
+            platform, timeout_ms=platform.settings.gateway.record_timeout_ms
+        ) as session:
+            position = positions.receive_signed(
+                session,
+                key_id=headers.get("X-TGD-Key", ""),
+                timestamp=headers.get("X-TGD-Timestamp", ""),
+                nonce=headers.get("X-TGD-Nonce", ""),
+                signature=headers.get("X-TGD-Signature", ""),
+                body=request.get_data(cache=False),
+                tolerance=_tolerance(platform.settings),
+                cipher=platform.cipher,
+                clock=platform.clock,
+            )
+    except PositionError as exc:
+        if exc.http_status in (403, 409):
+            return refuse(
+                "gateway.position_refused", exc.code, status=exc.http_status, message=exc.message
+            )
+        log.warning("signed position refused: %s (%s)", exc.code, exc.field)
+        return _error(exc.http_status, exc.code, exc.message, field=exc.field)
+    return jsonify(position_id=position.id, alert_id=position.alert_id), 201
+
+
+@bp.errorhandler(SQLAlchemyError)
+def database_unavailable(exc: SQLAlchemyError) -> Any:
+    """Status callbacks and positions when the database fails: 503, logged loudly."""
+    log.critical("GATEWAY: database failure on %s (%s)", request.path, type(exc).__name__)
+    return _error(503, "unavailable", "database unavailable, retry later")
+
+
+def _call_sid(raw: str) -> str:
+    """Return the carrier's call id, or a made-up one when missing or malformed (R-22)."""
+    if _CALL_SID_RE.fullmatch(raw):
+        return raw
+    log.warning("voice webhook without a usable CallSid: recorded under a generated id")
+    return "CAmissing" + secrets.token_hex(12)
+
+
+def _tolerance(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.gateway.clock_tolerance_seconds)
+
+
+def _xml(body: str) -> Response:
+    return Response(body, mimetype="text/xml")
+
+
+def _error(status: int, code: str, message: str, *, field: str | None = None) -> Any:
+    response = jsonify(error=code, field=field, message=message)
+    response.status_code = status
+    return response

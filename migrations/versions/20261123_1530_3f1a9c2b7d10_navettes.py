@@ -1,0 +1,23 @@
+"""navettes (placeholder in the chain; filled by its capability if it needs schema changes)
+
+Revision ID: 3f1a9c2b7d10
+Revises: 7ecd80f0b835
+Create Date: 2026-11-23
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "3f1a9c2b7d10"
+down_revision: str | None = "7ecd80f0b835"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,106 @@
+"""The operators' console in headless Chromium (R-20, R-23..R-27, E-02).
+
+A real platform process on loopback; the simulator plays the terminal; two
+operators' screens follow the same alert from ring to closure; a console
+that loses its connection catches up with what it missed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.browser.live import CHROMIUM_ARGS, Live, free_port, login, platform_env, prepare, running
+
+pytest.importorskip("playwright")
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    data = tmp_path_factory.mktemp("console-live")
+    port = free_port()
+    env = platform_env(data, port)
+    prepare(env)
+    with running(env, port, data / "server.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def artifacts(request: pytest.FixtureRequest) -> Iterator[list[Page]]:
+    """Pages to screenshot when the test fails (saved under test-artifacts/)."""
+    pages: list[Page] = []
+    yield pages
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        out = Path("test-artifacts")
+        out.mkdir(exist_ok=True)
+        for i, page in enumerate(pages):
+            page.screenshot(path=str(out / f"{request.node.name}-{i}.png"), full_page=True)
+
+
+def console_of(browser: Browser, live: Live, username: str, offset: int = 0) -> Page:
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    login(page, live.url, username, step_offset=offset)
+    page.goto(live.url + "/console")
+    expect(page.locator("#console")).to_have_attribute("data-connection", "ok")
+    return page
+
+
+def test_alert_from_ring_to_hand_over_on_two_screens(
+    browser: Browser, live: Live, artifacts: list[Page]
+) -> None:
+    first = console_of(browser, live, "operateur")
+    second = console_of(browser, live, "superviseur")
+    artifacts.extend([first, second])
+    live.simulate_alert("M 75 75056 02 1")
+    for page in (first, second):
+        expect(page.locator("#file-alertes li")).to_contain_text("M 75 75056 02 1")
+    first.locator("#file-alertes button", has_text="M 75 75056 02 1").click()
+    expect(first.locator("#titre-fiche")).to_have_text("Inès Moreau-Démo")
+    expect(first.locator("#fiche")).to_contain_text("7 impasse du Verger-Démo")
+    expect(first.locator("#force")).to_contain_text("Préfecture de police")
+    first.click("#btn-prendre")
+    expect(second.locator("#file-alertes li", has_text="M 75 75056 02 1")).to_contain_text(
+        "prise en charge"
+    )
+    first.click("#btn-forces")
+    expect(first.locator("#message-action")).to_have_text("Fait.")
+    expect(second.locator("#file-alertes li", has_text="M 75 75056 02 1")).to_contain_text(
+        "forces de l'ordre"
+    )
+    first.click("#btn-quitter")
+    expect(first.locator("#message-action")).to_have_text("Fait.")
+    first.select_option("#nature", "danger_reel")
+    first.select_option("#orientation", "forces_alertees")
+    first.fill("#note-cloture", "Forces sur place.")
+    first.click("#btn-cloturer")
+    for page in (first, second):
+        expect(page.locator("#file-alertes li", has_text="M 75 75056 02 1")).to_have_count(0)
+
+
+def test_console_catches_up_after_losing_its_connection(
+    browser: Browser, live: Live, artifacts: list[Page]
+) -> None:
+    page = console_of(browser, live, "operateur", offset=1)
+    artifacts.append(page)
+    page.context.set_offline(True)
+    expect(page.locator("#console")).to_have_attribute("data-connection", "lost", timeout=15000)
+    expect(page.locator("#etat-connexion")).to_contain_text("Connexion perdue")
+    live.simulate_alert("M 974 97411 01 1")
+    live.simulate_alert("M 975 97502 01 1")
+    page.context.set_offline(False)
+    expect(page.locator("#console")).to_have_attribute("data-connection", "ok", timeout=15000)
+    expect(page.locator("#etat-connexion")).to_contain_text("Connexion rétablie")
+    expect(page.locator("#file-alertes li", has_text="M 974 97411 01 1")).to_have_count(1)
+    expect(page.locator("#file-alertes li", has_text="M 975 97502 01 1")).to_have_count(1)

@@ -1,0 +1,113 @@
+"""Two app processes joined by a real Redis server (E-02): A receives, B's console sees."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyotp
+import pytest
+import requests
+import socketio
+
+from tests.browser.live import ACCOUNTS, free_port, platform_env, prepare, running
+
+REDIS = shutil.which("redis-server")
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A throwaway Redis server on loopback."""
+    if REDIS is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server; make test does)")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            REDIS,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        client.close()
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def logged_in(url: str, username: str) -> requests.Session:
+    """A browser-like session logged in through the forms."""
+    http = requests.Session()
+    account = ACCOUNTS[username]
+
+    def post(path: str, data: dict[str, str]) -> requests.Response:
+        page = http.get(url + path, timeout=10).text
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+        assert token, page[:500]
+        return http.post(url + path, data={"csrf_token": token.group(1), **data}, timeout=10)
+
+    post("/connexion", {"username": username, "password": account.password})
+    totp = pyotp.TOTP(account.totp_secret)
+    post("/connexion/code", {"code": totp.generate_otp(totp.timecode(datetime.now(UTC)))})
+    assert http.get(url + "/api/console/board", timeout=10).status_code == 200
+    return http
+
+
+def test_alert_received_by_one_process_reaches_a_console_on_the_other(
+    tmp_path: Path, redis_url: str
+) -> None:
+    port_a, port_b = free_port(), free_port()
+    env_a = platform_env(tmp_path, port_a, redis_url=redis_url)
+    env_b = platform_env(tmp_path, port_b, redis_url=redis_url)
+    prepare(env_a)
+    with (
+        running(env_a, port_a, tmp_path / "a.log") as a,
+        running(env_b, port_b, tmp_path / "b.log") as b,
+    ):
+        http = logged_in(b.url, "operateur")
+        received: list[dict[str, object]] = []
+        arrived = threading.Event()
+        client = socketio.Client(reconnection=False)
+
+        @client.on("console_event")
+        def _event(data: dict[str, object]) -> None:
+            received.append(data)
+            if data.get("kind") == "alert_opened":
+                arrived.set()
+
+        cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+        client.connect(b.url, headers={"Cookie": cookie}, transports=["websocket"], wait_timeout=10)
+        try:
+            a.simulate_alert("M 75 75056 01 1")
+            assert arrived.wait(10), f"B's console got {received}"
+        finally:
+            client.disconnect()

@@ -1,0 +1,326 @@
+"""The bridge: status callbacks, watchdog (R-24b), forces, hand-over, counter-call (R-24, R-26)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tgd.adapters.fake_twilio import FakeTwilio, FakeTwilioServer
+from tgd.adapters.twilio_telephony import TwilioTelephony, build_telephony
+from tgd.container import Platform
+from tgd.db.models.alerts import Alert, CallLeg
+from tgd.db.models.forces import ForceUnit
+from tgd.db.models.lines import Line
+from tgd.db.models.operations import ConsoleEvent
+from tgd.db.models.positions import PositionRequest
+from tgd.domain.alerts import AlertState, LegRole
+from tgd.domain.errors import Conflict
+from tgd.services import dispatch
+from tgd.settings import Settings
+
+from .conftest import (
+    COUNTER_NUMBER,
+    LINE_1,
+    OVERFLOW_NUMBER,
+    PUBLIC,
+    TEST_NUMBER,
+    UNIT_NUMBER,
+    TwilioClient,
+)
+
+pytestmark = pytest.mark.usefixtures("demo")
+CALLBACKS = dispatch.Callbacks(
+    f"{PUBLIC}/gateway/twilio/voice/status", f"{PUBLIC}/gateway/twilio/conference/status"
+)
+
+
+def _open(twilio: TwilioClient, session: Session, sid: str, **kwargs: str) -> Alert:
+    assert twilio.call(sid, **kwargs).status_code == 200
+    alert = session.scalar(select(Alert).where(Alert.call_sid == sid))
+    assert alert is not None
+    session.commit()  # end the read snapshot, so the next reads see what webhooks commit
+    return alert
+
+
+def _conference(
+    twilio: TwilioClient, alert: Alert, event: str, call_sid: str | None = None, cf: str = "CF1"
+) -> int:
+    params = {
+        "ConferenceSid": cf,
+        "FriendlyName": alert.conference_name,
+        "StatusCallbackEvent": event,
+    }
+    if call_sid:
+        params["CallSid"] = call_sid
+    return twilio.post("/gateway/twilio/conference/status", params).status_code
+
+
+def _kinds(session: Session) -> list[str]:
+    return [e.kind for e in session.scalars(select(ConsoleEvent).order_by(ConsoleEvent.seq))]
+
+
+def test_caller_joining_marks_the_alert_answered(twilio: TwilioClient, session: Session) -> None:
+    alert = _open(twilio, session, "CA1")
+    assert _conference(twilio, alert, "conference-start") == 200
+    assert _conference(twilio, alert, "participant-join", "CA1") == 200
+    session.refresh(alert)
+    assert alert.conference_sid == "CF1" and alert.answered_at is not None
+    assert "alert_answered" in _kinds(session)
+
+
+def test_caller_hanging_up_ends_the_leg_once(twilio: TwilioClient, session: Session) -> None:
+    alert = _open(twilio, session, "CA2")
+    params = {"CallSid": "CA2", "CallStatus": "completed", "CallDuration": "12"}
+    for _ in range(2):
+        assert twilio.post("/gateway/twilio/voice/status", params).status_code == 200
+    leg = session.scalar(select(CallLeg).where(CallLeg.call_sid == "CA2"))
+    assert leg is not None and leg.ended_at is not None and leg.duration_s == 12
+    session.refresh(alert)
+    assert alert.ended_at is not None
+    assert _kinds(session).count("alert_call_ended") == 1
+
+
+def test_bridge_ending_while_open_calls_the_terminal_back(
+    twilio: TwilioClient, session: Session, fake: FakeTwilio
+) -> None:
+    alert = _open(twilio, session, "CA3")
+    _conference(twilio, alert, "conference-start")
+    assert _conference(twilio, alert, "conference-end") == 200
+    assert _conference(twilio, alert, "conference-end") == 200  # duplicate delivery: one call-back
+    created = [r for r in fake.requests if r.path.endswith("/Participants.json")]
+    assert len(created) == 1
+    request = created[0]
+    assert alert.conference_name in request.path
+    assert request.value("To") == LINE_1 and request.value("EndConferenceOnExit") == "true"
+    assert request.value("Beep") == "false" and request.value("WaitUrl") == ""
+    session.refresh(alert)
+    assert alert.bridge_lost_at is not None and alert.callback_count == 1
+    leg = session.scalar(
+        select(CallLeg).where(CallLeg.alert_id == alert.id, CallLeg.role == LegRole.CALLBACK)
+    )
+    assert leg is not None
+    assert {"alert_bridge_lost", "alert_called_back"} <= set(_kinds(session))
+
+
+def test_call_backs_stop_after_the_configured_number(
+    twilio: TwilioClient, session: Session, fake: FakeTwilio, settings: Settings
+) -> None:
+    alert = _open(twilio, session, "CA4")
+    for n in range(settings.gateway.max_callbacks + 2):
+        _conference(twilio, alert, "conference-end", cf=f"CF{n}")
+    assert (
+        len([r for r in fake.requests if r.path.endswith("/Participants.json")])
+        == settings.gateway.max_callbacks
+    )
+
+
+def test_no_call_back_for_a_closed_alert_or_a_test_call(
+    twilio: TwilioClient, session: Session, fake: FakeTwilio
+) -> None:
+    closed = _open(twilio, session, "CA5")
+    closed.state = AlertState.CLOSED
+    session.commit()
+    _conference(twilio, closed, "conference-end")
+    test = _open(twilio, session, "CA6", to=TEST_NUMBER)
+    _conference(twilio, test, "conference-end", cf="CF6")
+    assert fake.requests == []
+
+
+def test_carrier_fault_on_call_back_raises_a_supervisor_alarm(
+    twilio: TwilioClient, session: Session, fake: FakeTwilio
+) -> None:
+    alert = _open(twilio, session, "CA7")
+    fake.fail_next(500)
+    assert _conference(twilio, alert, "conference-end") == 200
+    event = session.scalar(select(ConsoleEvent).where(ConsoleEvent.kind == "supervisor_alarm"))
+    assert event is not None and event.payload["reason"] == "callback_failed"
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/gateway/twilio/voice/status", {"CallStatus": "completed"}),
+        ("/gateway/twilio/voice/status", {"CallSid": "CA1"}),
+        (
+            "/gateway/twilio/conference/status",
+            {"FriendlyName": "tgd-x", "StatusCallbackEvent": "conference-end"},
+        ),
+        ("/gateway/twilio/conference/status", {"ConferenceSid": "CF1", "FriendlyName": "tgd-x"}),
+    ],
+)
+def test_status_callbacks_without_ids_are_400(
+    twilio: TwilioClient, path: str, params: dict[str, str]
+) -> None:
+    response = twilio.post(path, params)
+    assert response.status_code == 400 and response.json is not None
+    assert response.json["error"] == "missing_field"
+
+
+def test_events_of_unknown_calls_are_acknowledged(twilio: TwilioClient) -> None:
+    assert (
+        twilio.post(
+            "/gateway/twilio/voice/status", {"CallSid": "CAzz", "CallStatus": "busy"}
+        ).status_code
+        == 200
+    )
+    params = {
+        "ConferenceSid": "CFzz",
+        "FriendlyName": "tgd-unknown",
+        "StatusCallbackEvent": "conference-end",
+    }
+    assert twilio.post("/gateway/twilio/conference/status", params).status_code == 200
+
+
+def _unit(session: Session) -> ForceUnit:
+    unit = session.scalar(select(ForceUnit).where(ForceUnit.priority_number == UNIT_NUMBER))
+    assert unit is not None
+    return unit
+
+
+def test_add_force_dials_the_priority_line_into_the_bridge(
+    twilio: TwilioClient, session: Session, fake: FakeTwilio, platform: Platform, app: object
+) -> None:
+    alert = _open(twilio, session, "CA8")
+    telephony = app.extensions["tgd.telephony"]  # type: ignore[attr-defined]
+    leg = dispatch.add_force(
+        session,
+        alert,
+        _unit(session),
+        telephony=telephony,
+        gateway=platform.settings.gateway,
+        callbacks=CALLBACKS,
+        clock=platform.clock,
+    )
+    [request] = fake.requests
+    assert request.path.endswith(f"/Conferences/{alert.conference_name}/Participants.json")
+    assert request.value("To") == UNIT_NUMBER and request.value("EndConferenceOnExit") == "false"
+    assert request.value("StatusCallback") == CALLBACKS.call_status
+    assert (
+        leg.role == LegRole.POLICE and leg.call_sid == request.value("To")
+    ) or leg.call_sid.startswith("CA")
+    assert alert.unit_id == leg.unit_id and alert.police_called_at is not None
+
+
+def test_add_force_refused_on_a_closed_alert(
+    twilio: TwilioClient, session: Session, platform: Platform, app: object
+) -> None:
+    alert = _open(twilio, session, "CA9")
+    alert.state = AlertState.CLOSED
+    with pytest.raises(Conflict):
+        dispatch.add_force(
+            session,
+            alert,
+            _unit(session),
+            telephony=app.extensions["tgd.telephony"],  # type: ignore[attr-defined]
+            gateway=platform.settings.gateway,
+            callbacks=CALLBACKS,
+            clock=platform.clock,
+        )
+
+
+def test_operator_leaves_without_ending_the_bridge(
+    twilio: TwilioClient, session: Session, fake: FakeTwilio, platform: Platform, app: object
+) -> None:
+    alert = _open(twilio, session, "CA10")
+    telephony = app.extensions["tgd.telephony"]  # type: ignore[attr-defined]
+    leg = dispatch.join_operator(
+        session,
+        alert,
+        number="+33140000001",
+        user_id=None,
+        telephony=telephony,
+        gateway=platform.settings.gateway,
+        callbacks=CALLBACKS,
+        clock=platform.clock,
+    )
+    assert fake.requests[0].value("EndConferenceOnExit") == "false"  # R-24b
+    alert.conference_sid = "CFlive"
+    left = dispatch.operator_leave(session, alert, telephony=telephony, clock=platform.clock)
+    assert left == [leg] and leg.ended_at is not None
+    assert fake.requests[-1].method == "DELETE"
+    assert fake.requests[-1].path.endswith(f"/Conferences/CFlive/Participants/{leg.call_sid}.json")
+    assert dispatch.operator_leave(session, alert, telephony=telephony, clock=platform.clock) == []
+
+
+def test_counter_call_joins_the_units_ongoing_alert(
+    twilio: TwilioClient, session: Session, platform: Platform, app: object
+) -> None:
+    alert = _open(twilio, session, "CA11")
+    dispatch.add_force(
+        session,
+        alert,
+        _unit(session),
+        telephony=app.extensions["tgd.telephony"],  # type: ignore[attr-defined]
+        gateway=platform.settings.gateway,
+        callbacks=CALLBACKS,
+        clock=platform.clock,
+    )
+    session.commit()
+    body = twilio.call("CA12", from_=UNIT_NUMBER, to=COUNTER_NUMBER).get_data(as_text=True)
+    assert alert.conference_name in body and 'endConferenceOnExit="false"' in body
+    assert session.scalar(select(Alert).where(Alert.call_sid == "CA12")) is None
+    leg = session.scalar(select(CallLeg).where(CallLeg.call_sid == "CA12"))
+    assert leg is not None and leg.role == LegRole.COUNTER_CALL and leg.alert_id == alert.id
+
+
+def test_counter_call_without_ongoing_alert_goes_to_the_supervisors(twilio: TwilioClient) -> None:
+    body = twilio.call("CA13", from_=UNIT_NUMBER, to=COUNTER_NUMBER).get_data(as_text=True)
+    assert f"<Number>{OVERFLOW_NUMBER}</Number>" in body and "<Conference" not in body
+
+
+def test_request_position_sends_the_sms_command_and_records_it(
+    twilio: TwilioClient, session: Session, fake: FakeTwilio, platform: Platform, app: object
+) -> None:
+    alert = _open(twilio, session, "CA14")
+    line = session.get(Line, alert.line_id)
+    assert line is not None
+    request = dispatch.request_position(
+        session,
+        line,
+        telephony=app.extensions["tgd.telephony"],  # type: ignore[attr-defined]
+        gateway=platform.settings.gateway,
+        clock=platform.clock,
+    )
+    [sent] = fake.requests
+    assert sent.path.endswith("/Messages.json") and sent.value("To") == LINE_1
+    assert sent.value("Body") == platform.settings.gateway.position_request_command
+    assert (
+        request.alert_id == alert.id
+        and request.message_sid
+        and request.message_sid.startswith("SM")
+    )
+    assert session.scalar(select(PositionRequest)) is request
+
+
+def test_rest_client_talks_to_a_fake_twilio_over_http(settings: Settings) -> None:
+    import dataclasses
+
+    with FakeTwilioServer() as server:
+        configured = dataclasses.replace(
+            settings,
+            twilio=dataclasses.replace(
+                settings.twilio, api_base_url=server.url, account_sid="ACtest"
+            ),
+        )
+        telephony: TwilioTelephony = build_telephony(configured)
+        assert telephony.fake is None
+        sid = telephony.add_participant(
+            "tgd-abc",
+            to="+33140001111",
+            from_="+33199000000",
+            end_conference_on_exit=False,
+            status_callback="http://x/s",
+            conference_status_callback="http://x/c",
+        )
+        telephony.remove_participant("CFabc", sid)
+        telephony.hang_up(sid)
+        message = telephony.send_sms(to=LINE_1, from_="+33199000000", body="TGD POS?")
+        assert sid.startswith("CA") and message.startswith("SM")
+        paths = [r.path for r in server.fake.requests]
+        assert paths == [
+            "/2010-04-01/Accounts/ACtest/Conferences/tgd-abc/Participants.json",
+            f"/2010-04-01/Accounts/ACtest/Conferences/CFabc/Participants/{sid}.json",
+            f"/2010-04-01/Accounts/ACtest/Calls/{sid}.json",
+            "/2010-04-01/Accounts/ACtest/Messages.json",
+        ]

@@ -1,0 +1,173 @@
+"""POST /gateway/twilio/voice: identification, durability, idempotency, bridge (R-20..R-24)."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
+from tgd.adapters.crypto import EnvelopeCipher
+from tgd.container import Platform
+from tgd.db.models.alerts import Alert, CallLeg, WebhookReceipt
+from tgd.db.models.beneficiaries import BeneficiaryFile, CommissioningRecord
+from tgd.db.models.operations import ConsoleEvent
+from tgd.domain.alerts import AlertNature, AlertState, LegRole
+from tgd.domain.lifecycle import CommissioningStep
+from tgd.services import vault
+
+from .conftest import (
+    ALERT_NUMBER,
+    CANARY_NUMBER,
+    LINE_1,
+    LINE_3,
+    LINE_5,
+    OVERFLOW_NUMBER,
+    PUBLIC,
+    TEST_NUMBER,
+    TwilioClient,
+)
+
+pytestmark = pytest.mark.usefixtures("demo")
+CONFERENCE = re.compile(r"<Conference ([^>]*)>([^<]+)</Conference>")
+
+
+def _alert(session: Session, sid: str) -> Alert:
+    alert = session.scalar(select(Alert).where(Alert.call_sid == sid))
+    assert alert is not None
+    return alert
+
+
+def test_known_line_is_identified_stored_and_bridged(
+    twilio: TwilioClient, session: Session
+) -> None:
+    response = twilio.call("CA0001")
+    assert response.status_code == 200
+    assert response.mimetype == "text/xml"
+    body = response.get_data(as_text=True)
+    attrs, name = CONFERENCE.search(body).groups()  # type: ignore[union-attr]
+    alert = _alert(session, "CA0001")
+    assert name == alert.conference_name and re.fullmatch(r"tgd-[0-9a-f]{24}", name)
+    assert "0001" not in name  # R-24b: opaque, never the number
+    assert 'beep="false"' in attrs and 'waitUrl=""' in attrs  # nothing that could betray the caller
+    assert 'startConferenceOnEnter="true"' in attrs and 'endConferenceOnExit="true"' in attrs
+    assert f'statusCallback="{PUBLIC}/gateway/twilio/conference/status"' in attrs
+    assert "<Say" not in body and "<Play" not in body
+    assert alert.reference == "M 75 75056 01 1"
+    assert alert.file_id is not None and alert.state == AlertState.RINGING
+    file = session.get(BeneficiaryFile, alert.file_id)
+    assert file is not None and alert.data_key_id == file.data_key_id
+    leg = session.scalar(select(CallLeg).where(CallLeg.alert_id == alert.id))
+    assert leg is not None and leg.role == LegRole.CALLER and leg.call_sid == "CA0001"
+    event = session.scalar(select(ConsoleEvent).where(ConsoleEvent.kind == "alert_opened"))
+    assert event is not None and event.payload["alert_id"] == alert.id
+    assert event.territory_id == alert.territory_id is not None
+    assert LINE_1 not in str(event.payload)
+
+
+def test_repeated_delivery_returns_the_first_answer_and_creates_nothing(
+    twilio: TwilioClient, session: Session
+) -> None:
+    first = twilio.call("CA0002").get_data(as_text=True)
+    again = twilio.call("CA0002").get_data(as_text=True)
+    other_from = twilio.call("CA0002", from_=LINE_5).get_data(as_text=True)
+    assert first == again == other_from
+    assert session.scalar(select(func.count()).select_from(Alert)) == 1
+    assert session.scalar(select(func.count()).select_from(WebhookReceipt)) == 1
+    assert session.scalar(select(func.count()).select_from(ConsoleEvent)) == 1
+
+
+def test_unknown_number_is_still_an_alert_with_its_number_encrypted(
+    twilio: TwilioClient, session: Session, cipher: EnvelopeCipher
+) -> None:
+    response = twilio.call("CA0003", from_="+33 6 99 99 99 99")
+    assert response.status_code == 200 and "<Conference" in response.get_data(as_text=True)
+    alert = _alert(session, "CA0003")
+    assert alert.reference is None and alert.line_id is None and alert.file_id is None
+    assert alert.caller_number_enc is not None and b"99" not in alert.caller_number_enc
+    number = vault.get_text(session, cipher, alert, "caller_number_enc", key_id=alert.data_key_id)
+    assert number == "+33699999999"
+
+
+@pytest.mark.parametrize(
+    "withheld", [None, "anonymous", "+266696687", "restricted", "not a number"]
+)
+def test_withheld_or_garbled_number_is_an_unidentified_alert(
+    twilio: TwilioClient, session: Session, withheld: str | None
+) -> None:
+    response = twilio.call("CA0004", from_=withheld)
+    assert response.status_code == 200 and "<Conference" in response.get_data(as_text=True)
+    alert = _alert(session, "CA0004")
+    assert alert.reference is None and alert.caller_number_enc is None
+
+
+def test_test_call_is_recorded_as_such_and_counts_for_the_file(
+    twilio: TwilioClient, session: Session
+) -> None:
+    twilio.call("CA0005", from_=LINE_1, to=TEST_NUMBER)
+    alert = _alert(session, "CA0005")
+    assert alert.is_test and alert.nature == AlertNature.ESSAI
+    file = session.get(BeneficiaryFile, alert.file_id)
+    assert file is not None and file.last_test_call_at == alert.ringing_at  # R-30
+
+
+def test_test_call_during_commissioning_satisfies_step_three(
+    twilio: TwilioClient, session: Session
+) -> None:
+    twilio.call("CA0006", from_=LINE_3, to=TEST_NUMBER)
+    alert = _alert(session, "CA0006")
+    record = session.scalar(
+        select(CommissioningRecord).where(CommissioningRecord.alert_id == alert.id)
+    )
+    assert record is not None and record.succeeded
+    assert record.step == CommissioningStep.TEST_CALL_BY_PERSON  # R-11 step 3
+
+
+def test_canary_line_makes_a_marked_alert(twilio: TwilioClient, session: Session) -> None:
+    twilio.call("CA0007", from_=CANARY_NUMBER)
+    alert = _alert(session, "CA0007")
+    assert alert.is_canary and alert.nature == AlertNature.CANARI and not alert.is_test
+
+
+def test_line_without_file_gets_its_own_key(twilio: TwilioClient, session: Session) -> None:
+    twilio.call("CA0008", from_=LINE_5)
+    alert = _alert(session, "CA0008")
+    assert alert.reference is not None and alert.file_id is None
+    assert alert.data_key_id is not None
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"To": ALERT_NUMBER},  # no CallSid, no From
+        {"CallSid": "CA0009", "From": "<script>", "To": "?", "Foo": "bar", "CallStatus": "\x00"},
+        {"CallSid": "CA" + "9" * 200, "From": LINE_1},  # absurdly long id
+    ],
+)
+def test_malformed_call_is_still_bridged_never_a_500(
+    twilio: TwilioClient, session: Session, params: dict[str, str]
+) -> None:
+    response = twilio.post("/gateway/twilio/voice", params)
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert "<Conference" in body or "<Number" in body
+
+
+def test_database_failure_still_bridges_the_caller_to_the_fallback(
+    app: Flask, platform: Platform, twilio: TwilioClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = create_engine("sqlite:////nonexistent-dir/tgd.db")
+    platform.engine, healthy = broken, platform.engine
+    try:
+        with caplog.at_level(logging.CRITICAL):
+            response = twilio.call("CA0010")
+    finally:
+        platform.engine = healthy
+        broken.dispose()
+    assert response.status_code == 200
+    assert f"<Number>{OVERFLOW_NUMBER}</Number>" in response.get_data(as_text=True)
+    assert "ALERT NOT RECORDED" in caplog.text
+    assert LINE_1 not in caplog.text and "0001" not in caplog.text.replace("CA0010", "")

@@ -1,0 +1,80 @@
+"""TwiML of the bridge and of the fallback: opaque, silent, built by the library (R-24b, E-05)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from handset_gateway import fallback, twiml
+from tgd.services.alerts import CallRoute, new_conference_name, normalise_number
+from tgd.services.dispatch import Callbacks
+
+CALLBACKS = Callbacks(
+    "https://tgd.example/gateway/twilio/voice/status",
+    "https://tgd.example/gateway/twilio/conference/status",
+)
+
+
+def _conference(xml: str) -> ET.Element:
+    found = ET.fromstring(xml).find("./Dial/Conference")  # noqa: S314 - our own TwiML
+    assert found is not None
+    return found
+
+
+def test_caller_leg_starts_and_ends_the_bridge_silently() -> None:
+    conference = _conference(twiml.render(CallRoute(conference="tgd-abc"), CALLBACKS))
+    assert conference.text == "tgd-abc"
+    assert conference.attrib["startConferenceOnEnter"] == "true"
+    assert conference.attrib["endConferenceOnExit"] == "true"
+    assert conference.attrib["beep"] == "false" and conference.attrib["waitUrl"] == ""
+    assert conference.attrib["statusCallback"] == CALLBACKS.conference_status
+
+
+def test_other_legs_never_end_the_bridge() -> None:
+    route = CallRoute(conference="tgd-abc", end_conference_on_exit=False)
+    assert _conference(twiml.render(route, CALLBACKS)).attrib["endConferenceOnExit"] == "false"
+
+
+def test_conference_names_are_opaque_and_unique() -> None:
+    names = {new_conference_name() for _ in range(1000)}
+    assert len(names) == 1000
+    assert all(n.startswith("tgd-") and len(n) == 28 and not n[4:].isdigit() for n in names)
+
+
+def test_fallback_dials_the_number_or_bridges() -> None:
+    assert "<Number>+33140009999</Number>" in twiml.fallback("+33140009999", "tgd-x", CALLBACKS)
+    assert _conference(twiml.fallback(None, "tgd-x", CALLBACKS)).text == "tgd-x"
+
+
+def test_static_fallback_file_is_silent_twiml_that_dials() -> None:
+    root = ET.parse(fallback.STATIC_FILE).getroot()  # noqa: S314 - our own file
+    assert root.tag == "Response"
+    assert [child.tag for child in root] == ["Dial"]
+    number = root.find("./Dial/Number")
+    assert number is not None and normalise_number(number.text) == number.text
+    assert fallback.build("01 99 00 00 99") == twiml.fallback("+33199000099", "unused", CALLBACKS)
+
+
+def test_fallback_builder_refuses_a_bad_number() -> None:
+    with pytest.raises(ValueError, match="not a valid"):
+        fallback.build("hello")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+33612340001", "+33612340001"),
+        ("06 12 34 00 01", "+33612340001"),
+        ("anonymous", None),
+        ("+266696687", None),
+        ("", None),
+        (None, None),
+        ("client:alice", None),
+        ("12", None),
+    ],
+)
+def test_caller_numbers_are_normalised_or_unidentified(
+    raw: str | None, expected: str | None
+) -> None:
+    assert normalise_number(raw) == expected

@@ -1,0 +1,59 @@
+"""Console events through the transactional outbox (E-02).
+
+A service that changes something the consoles show adds a ``ConsoleEvent``
+row in the same transaction as the change, so an event exists if and only if
+the change was committed. A publisher (the console issue) pushes the rows over
+Socket.IO in ``seq`` order; a console resumes from its last ``seq``
+(``events_after``). Payloads hold ids and codes only, never personal data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tgd.db.models.operations import ConsoleEvent
+from tgd.ports import Clock
+
+# Event kinds (past tense, STYLE rule 6).
+ALERT_OPENED = "alert_opened"
+ALERT_ANSWERED = "alert_answered"
+ALERT_CALL_ENDED = "alert_call_ended"
+ALERT_BRIDGE_LOST = "alert_bridge_lost"  # R-24b: flagged to operators
+ALERT_CALLED_BACK = "alert_called_back"  # R-24b
+FORCE_ADDED = "force_added"
+OPERATOR_LEFT = "operator_left"
+COUNTER_CALL_ROUTED = "counter_call_routed"  # R-26
+POSITION_RECEIVED = "position_received"  # R-28
+POSITION_REQUESTED = "position_requested"  # R-28
+SUPERVISOR_ALARM = "supervisor_alarm"  # R-24c and gateway faults
+
+
+def add_event(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    territory_id: int | None,
+    clock: Clock,
+) -> ConsoleEvent:
+    """Add an event to the outbox in the caller's transaction (E-02); flushed with the change."""
+    event = ConsoleEvent(
+        kind=kind, payload=payload, territory_id=territory_id, created_at=clock.now()
+    )
+    session.add(event)
+    return event
+
+
+def events_after(session: Session, seq: int, *, limit: int = 500) -> list[ConsoleEvent]:
+    """Return the events after ``seq``, in order: what a reconnecting console missed (E-02)."""
+    return list(
+        session.scalars(
+            select(ConsoleEvent)
+            .where(ConsoleEvent.seq > seq)
+            .order_by(ConsoleEvent.seq)
+            .limit(limit)
+        )
+    )

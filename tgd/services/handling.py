@@ -1,0 +1,250 @@
+"""Operators' handling of an alert (R-23, R-27): claim, note, close; escalation and overflow.
+
+Claiming is one conditional UPDATE, so when two operators click at once
+exactly one wins (R-23). Escalation and overflow are catch-up queries on the
+alerts' ages, idempotent across processes (each marks what it did with a
+conditional UPDATE). Every change adds a console event in the same
+transaction (E-02) and an audit entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from tgd.db.models.alerts import Alert
+from tgd.db.models.users import User
+from tgd.domain.alerts import AlertNature, AlertState, Orientation
+from tgd.domain.errors import N_, Conflict, ValidationError
+from tgd.ports import Cipher, Clock
+from tgd.services import audit, events, vault
+
+ALERT_CLAIMED = "alert_claimed"
+ALERT_CLOSED = "alert_closed"
+ALERT_NOTE_ADDED = "alert_note_added"
+ALERT_ESCALATED = "alert_escalated"
+ALERT_OVERFLOWED = "alert_overflowed"
+NOTE_MAX = 4000
+
+
+def claim_alert(session: Session, alert: Alert, user: User, *, clock: Clock) -> None:
+    """Take an alert for this operator; refuse if another operator took it first (R-23)."""
+    now = clock.now()
+    result = session.execute(
+        update(Alert)
+        .where(Alert.id == alert.id, Alert.state == AlertState.RINGING)
+        .values(state=AlertState.CLAIMED, claimed_at=now, operator_id=user.id)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        session.refresh(alert)
+        raise Conflict(N_("Cette alerte a déjà été prise en charge par un autre téléassisteur."))
+    session.refresh(alert)
+    events.add_event(
+        session,
+        ALERT_CLAIMED,
+        {"alert_id": alert.id, "operator_id": user.id},
+        territory_id=alert.territory_id,
+        clock=clock,
+    )
+    audit.record(
+        session,
+        actor=f"user:{user.id}",
+        action="alert.claim",
+        object_type="alert",
+        object_id=alert.id,
+        clock=clock,
+    )
+
+
+def _note_key(session: Session, alert: Alert, *, cipher: Cipher, clock: Clock) -> int:
+    if alert.data_key_id is None:
+        alert.data_key_id = vault.create_key(session, cipher, purpose="alert", clock=clock).id
+    return alert.data_key_id
+
+
+def read_note(session: Session, alert: Alert, *, cipher: Cipher) -> str:
+    """Return the alert's note in clear (empty when none)."""
+    if alert.note_enc is None:
+        return ""
+    return vault.get_text(session, cipher, alert, "note_enc", key_id=alert.data_key_id) or ""
+
+
+def add_note(
+    session: Session, alert: Alert, user: User, text: str, *, cipher: Cipher, clock: Clock
+) -> None:
+    """Append a timestamped line to the alert's note (encrypted: it may name people)."""
+    text = text.strip()
+    if not text:
+        raise ValidationError(N_("La note est vide."))
+    previous = read_note(session, alert, cipher=cipher)
+    stamp = clock.now().strftime("%Y-%m-%d %H:%M UTC")
+    combined = f"{previous}\n[{stamp}] {text}".strip()
+    if len(combined) > NOTE_MAX:
+        raise ValidationError(N_("La note est trop longue (%(n)s caractères au plus)."), n=NOTE_MAX)
+    key_id = _note_key(session, alert, cipher=cipher, clock=clock)
+    vault.put_text(session, cipher, alert, "note_enc", combined, key_id=key_id)
+    events.add_event(
+        session,
+        ALERT_NOTE_ADDED,
+        {"alert_id": alert.id},
+        territory_id=alert.territory_id,
+        clock=clock,
+    )
+    audit.record(
+        session,
+        actor=f"user:{user.id}",
+        action="alert.note",
+        object_type="alert",
+        object_id=alert.id,
+        clock=clock,
+    )
+
+
+@dataclass(frozen=True)
+class Closure:
+    """What the operator records when closing an alert (R-27)."""
+
+    nature: AlertNature
+    orientation: Orientation
+    note: str = ""
+    non_compliance_cause: str = ""
+
+
+def close_alert(
+    session: Session, alert: Alert, user: User, closure: Closure, *, cipher: Cipher, clock: Clock
+) -> None:
+    """Close an alert with its nature, orientation and note (R-27)."""
+    if alert.state == AlertState.CLOSED:
+        raise Conflict(N_("Cette alerte est déjà close."))
+    if closure.nature in (AlertNature.NON_QUALIFIEE, AlertNature.CANARI):
+        raise ValidationError(N_("Choisissez la nature de l'appel."))
+    if closure.nature is AlertNature.NON_CONFORME and not closure.non_compliance_cause.strip():
+        raise ValidationError(N_("Indiquez la cause de la non-conformité."))
+    if closure.note.strip():
+        add_note(session, alert, user, closure.note, cipher=cipher, clock=clock)
+    alert.state = AlertState.CLOSED
+    alert.nature = closure.nature
+    alert.orientation = closure.orientation
+    alert.non_compliance_cause = closure.non_compliance_cause.strip() or None
+    alert.closed_at = clock.now()
+    alert.operator_id = alert.operator_id or user.id
+    alert.claimed_at = alert.claimed_at or clock.now()
+    session.flush()
+    events.add_event(
+        session,
+        ALERT_CLOSED,
+        {
+            "alert_id": alert.id,
+            "nature": closure.nature.value,
+            "orientation": closure.orientation.value,
+        },
+        territory_id=alert.territory_id,
+        clock=clock,
+    )
+    audit.record(
+        session,
+        actor=f"user:{user.id}",
+        action="alert.close",
+        object_type="alert",
+        object_id=alert.id,
+        details={"nature": closure.nature.value, "orientation": closure.orientation.value},
+        clock=clock,
+    )
+
+
+def escalate_due(
+    session: Session, *, after_seconds: int, clock: Clock, dry_run: bool = False
+) -> list[int]:
+    """Mark unclaimed alerts older than the delay as escalated (R-23); return their ids.
+
+    ``dry_run`` only returns the ids that are due, writing nothing.
+    """
+    limit = clock.now() - timedelta(seconds=after_seconds)
+    due = list(
+        session.scalars(
+            select(Alert.id).where(
+                Alert.state == AlertState.RINGING,
+                Alert.escalated_at.is_(None),
+                Alert.is_canary.is_(False),
+                Alert.ringing_at <= limit,
+            )
+        )
+    )
+    if dry_run:
+        return due
+    done = []
+    for alert_id in due:
+        result = session.execute(
+            update(Alert)
+            .where(Alert.id == alert_id, Alert.escalated_at.is_(None))
+            .values(escalated_at=clock.now())
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) == 1:  # another process may have done it
+            alert = session.get(Alert, alert_id)
+            assert alert is not None
+            events.add_event(
+                session,
+                ALERT_ESCALATED,
+                {"alert_id": alert_id},
+                territory_id=alert.territory_id,
+                clock=clock,
+            )
+            audit.record(
+                session,
+                actor="system:console",
+                action="alert.escalate",
+                object_type="alert",
+                object_id=alert_id,
+                clock=clock,
+            )
+            done.append(alert_id)
+    return done
+
+
+def overflow_candidates(session: Session, *, after_seconds: int, clock: Clock) -> list[Alert]:
+    """Return unclaimed alerts older than the overflow delay not yet overflowed (R-23b)."""
+    limit = clock.now() - timedelta(seconds=after_seconds)
+    return list(
+        session.scalars(
+            select(Alert).where(
+                Alert.state == AlertState.RINGING,
+                Alert.overflowed_at.is_(None),
+                Alert.is_canary.is_(False),
+                Alert.ringing_at <= limit,
+            )
+        )
+    )
+
+
+def mark_overflowed(session: Session, alert: Alert, *, number_known: bool, clock: Clock) -> bool:
+    """Record that an alert was overflowed (once, across processes); return True if it is ours."""
+    result = session.execute(
+        update(Alert)
+        .where(Alert.id == alert.id, Alert.overflowed_at.is_(None))
+        .values(overflowed_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return False
+    events.add_event(
+        session,
+        ALERT_OVERFLOWED,
+        {"alert_id": alert.id, "dialled": number_known},
+        territory_id=alert.territory_id,
+        clock=clock,
+    )
+    audit.record(
+        session,
+        actor="system:console",
+        action="alert.overflow",
+        object_type="alert",
+        object_id=alert.id,
+        details={"dialled": number_known},
+        clock=clock,
+    )
+    return True

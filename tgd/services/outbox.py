@@ -1,0 +1,104 @@
+"""Publication of console events (E-02): a gapless order, given under a lock, then pushed.
+
+Services add ``ConsoleEvent`` rows in their own transaction (``events.add_event``).
+Insert ids can commit out of order under concurrency (id 11 visible before id
+10), so consoles do not resume on them: ``publish_pending`` gives each
+committed, unpublished event the next ``published_seq`` in its own short
+transaction, serialised across processes (SQLite write lock taken at BEGIN,
+PostgreSQL advisory lock), and returns them for pushing. Every console resumes
+from the last ``published_seq`` it saw and never misses one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy.orm import Session
+
+from tgd.db.models.operations import ConsoleEvent
+from tgd.ports import Clock
+
+_PG_LOCK_KEY = 0x7467_6F75  # "tgou": the outbox publication lock
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class PublishedEvent:
+    """An event as consoles receive it: ids and codes only."""
+
+    seq: int
+    kind: str
+    payload: dict[str, Any]
+    territory_id: int | None
+    created_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the wire form sent over Socket.IO and by the catch-up API."""
+        return {
+            "seq": self.seq,
+            "kind": self.kind,
+            "payload": self.payload,
+            "territory_id": self.territory_id,
+            "created_at": self.created_at.isoformat().replace("+00:00", "Z"),
+        }
+
+
+def publish_pending(engine: Engine, *, clock: Clock) -> list[PublishedEvent]:
+    """Number the committed unpublished events in insert order; return them to push."""
+    with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        published = _publish_locked(conn, clock=clock)
+        conn.commit()
+    return published
+
+
+def _publish_locked(conn: Connection, *, clock: Clock) -> list[PublishedEvent]:
+    last = conn.scalar(select(func.max(ConsoleEvent.published_seq))) or 0
+    rows = conn.execute(
+        select(
+            ConsoleEvent.seq,
+            ConsoleEvent.kind,
+            ConsoleEvent.payload,
+            ConsoleEvent.territory_id,
+            ConsoleEvent.created_at,
+        )
+        .where(ConsoleEvent.published_seq.is_(None))
+        .order_by(ConsoleEvent.seq)
+        .limit(BATCH)
+    ).all()
+    now = clock.now()
+    published = []
+    for offset, row in enumerate(rows, start=1):
+        number = last + offset
+        conn.execute(
+            update(ConsoleEvent)
+            .where(ConsoleEvent.seq == row.seq)
+            .values(published_seq=number, published_at=now)
+        )
+        published.append(
+            PublishedEvent(number, row.kind, row.payload, row.territory_id, row.created_at)
+        )
+    return published
+
+
+def events_since(session: Session, after: int, *, limit: int = BATCH) -> list[PublishedEvent]:
+    """Return the published events after ``after``, in order (a console catching up)."""
+    rows = session.scalars(
+        select(ConsoleEvent)
+        .where(ConsoleEvent.published_seq > after)
+        .order_by(ConsoleEvent.published_seq)
+        .limit(limit)
+    )
+    return [
+        PublishedEvent(e.published_seq or 0, e.kind, e.payload, e.territory_id, e.created_at)
+        for e in rows
+    ]
+
+
+def last_published(session: Session) -> int:
+    """Return the highest published sequence number (0 when none)."""
+    return int(session.scalar(select(func.max(ConsoleEvent.published_seq))) or 0)

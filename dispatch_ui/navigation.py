@@ -28,6 +28,7 @@ STAFF = frozenset({Role.OPERATOR, Role.SUPERVISOR})
 NAV_ENTRIES = (
     NavEntry("console.index", _l("Console"), STAFF),
     NavEntry("console.supervision", _l("Supervision"), frozenset({Role.SUPERVISOR})),
+    NavEntry("intake.queue", _l("Navettes reçues"), STAFF),
     NavEntry("console.tasks", _l("Tâches"), STAFF),
     NavEntry("portal.index", _l("Navettes"), frozenset({Role.PARQUET})),
     NavEntry(
@@ -47,6 +48,7 @@ NAV_ENTRIES = (
     ),
     NavEntry("admin.index", _l("Administration"), frozenset({Role.ADMINISTRATOR})),
     NavEntry("zones.index", _l("Zones"), frozenset({Role.ADMINISTRATOR})),
+    NavEntry("lines_admin.index", _l("Parc de lignes"), frozenset({Role.ADMINISTRATOR})),
     NavEntry(
         "admin.audit_log", _l("Journal d'audit"), frozenset({Role.AUDITOR, Role.ADMINISTRATOR})
     ),

@@ -17,7 +17,7 @@ from flask_babel import gettext
 
 from tgd.db.models.users import User, UserSession
 from tgd.db.session import write_transaction
-from tgd.http import current_platform, db_session, is_safe_request
+from tgd.http import current_platform, db_session, is_safe_request, request_has_written
 from tgd.services import audit, auth
 from tgd.services.policy import Permission, has
 
@@ -65,8 +65,9 @@ def actor() -> str:
 
 def audit_here(action: str, **fields: Any) -> None:
     """Record an audit entry with the request's change (a read is audited on its own)."""
-    if is_safe_request():
-        audit_refusal(action, **fields)  # its own short transaction: reading requests never write
+    if is_safe_request() and not request_has_written():
+        # A reading request stays lock-free: its audit entry has a short transaction of its own.
+        audit_refusal(action, **fields)
         return
     platform = current_platform()
     audit.record(

@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from tgd.container import Platform, build_platform
 from tgd.db.session import check_durability
-from tgd.http import db_session, finish_request
+from tgd.http import db_session, finish_request, track_writes
 from tgd.logs import configure_logging
 from tgd.ports import Clock
 from tgd.settings import Settings, ensure_dev_secrets, load_settings
@@ -67,6 +67,7 @@ def create_app(
         TESTING=settings.mode == "test",
     )
     app.extensions["tgd"] = platform
+    track_writes(platform.sessions)
 
     Babel(app, locale_selector=_select_locale)
     csrf.init_app(app)

@@ -9,7 +9,8 @@ rolls it back on any error. A door that must be durable *before* it answers
 from __future__ import annotations
 
 from flask import current_app, g, request
-from sqlalchemy.orm import Session
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.container import Platform
 from tgd.db.session import begin_write
@@ -44,6 +45,28 @@ def db_session() -> Session:
 def is_safe_request() -> bool:
     """Tell whether the request only reads (GET, HEAD, OPTIONS)."""
     return request.method in SAFE_METHODS
+
+
+def request_has_written() -> bool:
+    """Tell whether the request's own transaction has changes (pending or flushed)."""
+    if "db_session" not in g:
+        return False
+    session: Session = g.db_session
+    return bool(session.new or session.dirty or session.deleted or session.info.get("wrote"))
+
+
+def track_writes(sessions: sessionmaker[Session]) -> None:
+    """Remember, per session, that a flush wrote something (see ``request_has_written``)."""
+
+    def _after_flush(session: Session, _context: object) -> None:
+        session.info["wrote"] = True
+
+    def _clear(session: Session, *_args: object) -> None:
+        session.info.pop("wrote", None)
+
+    event.listen(sessions, "after_flush", _after_flush)
+    event.listen(sessions, "after_commit", _clear)
+    event.listen(sessions, "after_rollback", _clear)
 
 
 def commit() -> None:

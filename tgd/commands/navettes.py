@@ -1,10 +1,210 @@
-"""`tgd` commands of the navettes capability."""
+"""`tgd` commands of the navettes capability: e-mail intake, parquet notices, line administration.
+
+- ``tgd intake smtp [--host 127.0.0.1] [--port 2525]``: the SMTP receiver for navettes sent
+  by e-mail (loopback only; the organisation's relay forwards to it).
+- ``tgd navettes notify --smtp-host H --smtp-port P --sender S``: e-mail each parquet that
+  new information awaits in its portal (R-14; no personal data in the mail).
+- ``tgd lines add|activate|swap``: stock, activation and terminal swap (R-01, R-18).
+"""
 
 from __future__ import annotations
 
+import json
+import signal
+import threading
+from datetime import UTC, datetime
+
 import click
+
+from tgd.cli import State, audit_anchor, friendly_errors, pass_state
+
+
+def _intake(main: click.Group) -> None:
+    @main.group(help="Réception des navettes par courriel ou télécopie.")
+    def intake() -> None:
+        """Intake commands."""
+
+    @intake.command("smtp", help="Reçoit les navettes par courriel (SMTP, boucle locale).")
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--port", default=2525, show_default=True, type=click.IntRange(1, 65535))
+    @pass_state
+    @friendly_errors
+    def intake_smtp(state: State, host: str, port: int) -> None:
+        from tgd.adapters.mail import SmtpIntake
+        from tgd.services import audit
+        from tgd.services import intake as intake_service
+
+        platform = state.platform
+
+        def store(raw: bytes) -> int:
+            with platform.sessions.begin() as session:
+                docs = intake_service.receive_email(
+                    session, raw, cipher=platform.cipher, clock=platform.clock
+                )
+                for doc in docs:
+                    audit.record(
+                        session,
+                        actor="system:intake",
+                        action="intake.received",
+                        object_type="intake_document",
+                        object_id=doc.id,
+                        clock=platform.clock,
+                    )
+            audit.seal(platform.engine, anchor_path=audit_anchor(state.settings))
+            return len(docs)
+
+        try:
+            server = SmtpIntake(store, host=host, port=port)
+        except ValueError:
+            raise click.UsageError("le récepteur n'écoute que sur la boucle locale") from None
+        server.start()
+        click.echo(f"Réception SMTP des navettes sur {host}:{server.port}")
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.stop()
+
+
+def _notify(main: click.Group) -> None:
+    @main.group(help="Navettes et informations aux parquets.")
+    def navettes() -> None:
+        """Navette commands."""
+
+    @navettes.command(
+        "notify", help="Avertit par courriel les parquets des informations en attente."
+    )
+    @click.option("--smtp-host", default="127.0.0.1", show_default=True)
+    @click.option("--smtp-port", default=25, show_default=True, type=int)
+    @click.option("--sender", default="tgd@localhost", show_default=True)
+    @pass_state
+    @friendly_errors
+    def navettes_notify(state: State, smtp_host: str, smtp_port: int, sender: str) -> None:
+        from tgd.adapters.mail import SmtpMailer
+        from tgd.services.navettes import notify_parquets
+
+        mailer = SmtpMailer(smtp_host, smtp_port, sender)
+        portal = state.settings.public_base_url.rstrip("/") + "/parquet/"
+        with state.transaction() as session:
+            sent = notify_parquets(
+                session, mailer=mailer, portal_url=portal, clock=state.platform.clock
+            )
+        click.echo(f"{sent} avis envoyé(s)")
+
+
+def _lines(main: click.Group) -> None:
+    group = main.commands.get("lines")
+    assert isinstance(group, click.Group)
+
+    @group.command("add", help="Met une ligne en stock (statut en_stock, Y = 1).")
+    @click.option("--juridiction", required=True, help="Code INSEE de la juridiction.")
+    @click.option("--order", "order_no", required=True, type=click.IntRange(1, 99))
+    @click.option("--msisdn", required=True)
+    @click.option("--iccid", default=None)
+    @click.option("--imei", default=None)
+    @pass_state
+    @friendly_errors
+    def lines_add(
+        state: State,
+        juridiction: str,
+        order_no: int,
+        msisdn: str,
+        iccid: str | None,
+        imei: str | None,
+    ) -> None:
+        from tgd.services import audit, line_admin
+
+        with state.transaction() as session:
+            record = line_admin.add_to_stock(
+                session,
+                juridiction_insee=juridiction,
+                order_no=order_no,
+                msisdn=msisdn,
+                iccid=iccid,
+                imei=imei,
+                clock=state.platform.clock,
+            )
+            audit.record(
+                session,
+                actor="system:cli",
+                action="line.add",
+                object_type="line",
+                object_id=record.line_id,
+                clock=state.platform.clock,
+            )
+            reference = record.reference
+        click.echo(json.dumps({"reference": reference, "status": "en_stock"}, ensure_ascii=False))
+
+    @group.command("activate", help="Active une ligne en stock (en_attente).")
+    @click.argument("reference")
+    @pass_state
+    @friendly_errors
+    def lines_activate(state: State, reference: str) -> None:
+        from tgd.services import audit, line_admin
+
+        with state.transaction() as session:
+            record = line_admin.current_record(session, reference)
+            line_admin.activate(session, record, user_id=None, clock=state.platform.clock)
+            audit.record(
+                session,
+                actor="system:cli",
+                action="line.activate",
+                object_type="line",
+                object_id=record.line_id,
+                clock=state.platform.clock,
+            )
+            reference = record.reference
+        click.echo(json.dumps({"reference": reference, "status": "en_attente"}, ensure_ascii=False))
+
+    @group.command("swap", help="Échange le terminal d'une ligne (même numéro, même référence).")
+    @click.argument("reference")
+    @click.option("--imei", required=True, help="IMEI du nouveau terminal.")
+    @click.option("--reported-at", required=True, help="Signalement de la panne (ISO 8601).")
+    @click.option("--cause", default="")
+    @pass_state
+    @friendly_errors
+    def lines_swap(state: State, reference: str, imei: str, reported_at: str, cause: str) -> None:
+        from tgd.services import audit, line_admin
+
+        try:
+            reported = datetime.fromisoformat(reported_at)
+        except ValueError:
+            raise click.BadParameter("date ISO 8601 attendue", param_hint="--reported-at") from None
+        if reported.tzinfo is None:
+            reported = reported.replace(tzinfo=UTC)
+        with state.transaction() as session:
+            record = line_admin.current_record(session, reference)
+            result = line_admin.swap_terminal(
+                session,
+                record.line,
+                new_imei=imei,
+                reported_at=reported,
+                cause=cause,
+                deadline_hours=state.settings.retention.swap_deadline_hours,
+                clock=state.platform.clock,
+            )
+            audit.record(
+                session,
+                actor="system:cli",
+                action="line.swap",
+                object_type="line",
+                object_id=record.line_id,
+                details={"late": result.is_late},
+                clock=state.platform.clock,
+            )
+            out = {
+                "reference": record.reference,
+                "delay_hours": round(result.delay.total_seconds() / 3600, 2),
+                "late": result.is_late,
+            }
+        click.echo(json.dumps(out, ensure_ascii=False))
 
 
 def register(main: click.Group) -> None:
     """Add this capability's commands to the ``tgd`` command."""
-    del main
+    _intake(main)
+    _notify(main)
+    _lines(main)

@@ -24,12 +24,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from tgd.db.models.alerts import Alert, CallLeg, WebhookReceipt
-from tgd.db.models.beneficiaries import BeneficiaryFile, CommissioningRecord
+from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.lines import Line, LineAssignment
 from tgd.domain.alerts import AlertNature, AlertState, LegRole
-from tgd.domain.lifecycle import CommissioningStep, FileState
 from tgd.ports import Cipher, Clock
-from tgd.services import audit, events, vault
+from tgd.services import audit, commissioning, events, vault
 
 log = logging.getLogger(__name__)
 
@@ -242,17 +241,8 @@ def record_test_call(
 ) -> None:
     """Hook for test calls: R-30 (last successful test) and R-11 step 3 during commissioning."""
     file.last_test_call_at = clock.now()
-    if file.state == FileState.EN_CREATION:
-        session.add(
-            CommissioningRecord(
-                file_id=file.id,
-                step=CommissioningStep.TEST_CALL_BY_PERSON,
-                succeeded=True,
-                alert_id=alert.id,
-                at=clock.now(),
-            )
-        )
     session.flush()
+    commissioning.record_test_call(session, alert, clock=clock)
 
 
 def ongoing_alert_for_line(session: Session, line_id: int) -> Alert | None:

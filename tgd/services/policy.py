@@ -31,6 +31,10 @@ class Permission(enum.StrEnum):
     ALERT_READ = "alert.read"  # nominative alert
     NAVETTE_READ = "navette.read"
     NAVETTE_SUBMIT = "navette.submit"
+    NAVETTE_PROCESS = (
+        "navette.process"  # operators: intake queue, files, commissioning (R-10..R-15)
+    )
+    LINE_ADMIN = "line.admin"  # stock, activation, terminal swap
     LINE_READ = "line.read"  # line, terminal, SIM (no personal data)
     CONSOLE = "console.use"
     SUPERVISE = "console.supervise"  # live board, operators connected, figures of the day
@@ -44,13 +48,14 @@ class Permission(enum.StrEnum):
 P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OPERATOR: frozenset(
-        {P.FILE_READ, P.ALERT_READ, P.NAVETTE_READ, P.LINE_READ, P.CONSOLE}
+        {P.FILE_READ, P.ALERT_READ, P.NAVETTE_READ, P.NAVETTE_PROCESS, P.LINE_READ, P.CONSOLE}
     ),
     Role.SUPERVISOR: frozenset(
         {
             P.FILE_READ,
             P.ALERT_READ,
             P.NAVETTE_READ,
+            P.NAVETTE_PROCESS,
             P.LINE_READ,
             P.CONSOLE,
             P.SUPERVISE,
@@ -71,7 +76,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ASSOCIATION: frozenset({P.FILE_READ, P.LINE_READ}),
     Role.COMMITTEE: frozenset({P.REPORT_ANONYMOUS}),  # anonymized data only
     Role.ADMINISTRATOR: frozenset(
-        {P.LINE_READ, P.USER_ADMIN, P.ZONE_ADMIN, P.AUDIT_READ}
+        {P.LINE_READ, P.LINE_ADMIN, P.USER_ADMIN, P.ZONE_ADMIN, P.AUDIT_READ}
     ),
     Role.AUDITOR: frozenset({P.AUDIT_READ}),
 }

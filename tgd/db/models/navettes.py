@@ -22,6 +22,7 @@ class Navette(Base):
     state: Mapped[NavetteState] = mapped_column(str_enum(NavetteState), index=True)
     juridiction_id: Mapped[int] = mapped_column(ForeignKey("juridictions.id"), index=True)
     file_id: Mapped[int | None] = mapped_column(ForeignKey("beneficiary_files.id"), index=True)
+    reference: Mapped[str | None] = mapped_column(String(24), index=True)  # the line's, anonymous
     data_key_id: Mapped[int | None] = mapped_column(ForeignKey("data_keys.id", ondelete="SET NULL"))
     payload_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     received_at: Mapped[datetime | None]  # the clock starts here
@@ -61,3 +62,4 @@ class ParquetMessage(Base):
     content_enc: Mapped[bytes] = mapped_column(LargeBinary)
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
+    notified_at: Mapped[datetime | None]  # e-mail notice sent (no personal data in it)

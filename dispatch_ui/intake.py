@@ -1,0 +1,353 @@
+"""The operators' side of navettes (R-10..R-15): queue with countdown, files, commissioning.
+
+The queue lists attributions waiting for their file with the time left on
+R-10's 15-minute clock (``static/js/countdown.js`` ticks it), documents
+received by e-mail or fax waiting to be keyed in, files under commissioning
+and termination tasks. Each page makes one service call; reads of
+nominative content are audited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import BooleanField
+
+from dispatch_ui.portal import (
+    FORMS,
+    SLUGS,
+    AttributionForm,
+    MessageForm,
+    association_choices,
+    content_of,
+    fill_form,
+    show_errors,
+)
+from dispatch_ui.security import audit_here, requires
+from tgd.db.models.beneficiaries import BeneficiaryFile
+from tgd.db.models.navettes import IntakeDocument, Navette
+from tgd.db.models.operations import Task
+from tgd.domain.lifecycle import CommissioningStep, FileState, NavetteKind, NavetteState
+from tgd.domain.navettes import KIND_LABELS, Attribution, FieldErrors
+from tgd.http import current_platform, db_session
+from tgd.services import commissioning, intake, navettes, policy, termination
+from tgd.services.policy import Permission
+
+bp = Blueprint("intake", __name__, url_prefix="/navettes-recues")
+
+STEP_LABELS = {
+    CommissioningStep.TEST_TERMINAL: _l("Essai du terminal"),
+    CommissioningStep.CHECK_ASSIGNMENT: _l("Vérification de l'affectation"),
+    CommissioningStep.TEST_CALL_BY_PERSON: _l("Appel d'essai de la personne"),
+}
+
+
+class ConfirmForm(FlaskForm):
+    """R-15: what the magistrate confirmed on the phone."""
+
+    measure_ended = BooleanField(_l("Le magistrat confirme la fin de la mesure"))
+    terminal_recovered = BooleanField(_l("Le terminal a été récupéré"))
+
+
+class StepForm(FlaskForm):
+    """A commissioning step's outcome (the buttons carry the step and the outcome)."""
+
+
+@bp.get("/")
+@requires(Permission.NAVETTE_PROCESS)
+def queue() -> Any:
+    """R-10: attributions with their countdown, documents to key in, commissioning, tasks."""
+    platform, session = current_platform(), db_session()
+    minutes = platform.settings.retention.navette_deadline_minutes
+    return render_template(
+        "intake/queue.html",
+        items=navettes.queue(session, clock=platform.clock),
+        documents=intake.pending(session, clock=platform.clock, minutes=minutes),
+        commissioning=session.scalars(
+            select(BeneficiaryFile)
+            .where(BeneficiaryFile.state == FileState.EN_CREATION)
+            .order_by(BeneficiaryFile.id)
+        ).all(),
+        tasks=termination.open_tasks(session),
+        kind_labels=KIND_LABELS,
+        now=platform.clock.now(),
+    )
+
+
+@bp.route("/<int:navette_id>/fiche", methods=["GET", "POST"])
+@requires(Permission.NAVETTE_PROCESS)
+def create_file(navette_id: int) -> Any:
+    """R-10: create the file from an attribution (the operator may correct the keying)."""
+    platform, session = current_platform(), db_session()
+    navette = policy.get_scoped(session, g.user, Navette, navette_id)
+    if navette.kind is not NavetteKind.ATTRIBUTION or navette.state is not NavetteState.RECUE:
+        abort(404)
+    form = AttributionForm()
+    form.association_id.choices = association_choices(None)
+    if request.method == "GET":
+        fill_form(form, navettes.read_content(session, navette, cipher=platform.cipher))
+        audit_here("navette.read", object_type="navette", object_id=navette.id)
+    elif form.validate_on_submit():
+        content = content_of(NavetteKind.ATTRIBUTION, form)
+        assert isinstance(content, Attribution)
+        try:
+            file = navettes.create_file(
+                session,
+                navette,
+                personal=content.personal,
+                association_id=content.association_id,
+                user=g.user,
+                cipher=platform.cipher,
+                clock=platform.clock,
+            )
+        except FieldErrors as err:
+            show_errors(form, err)
+        else:
+            audit_here(
+                "file.create",
+                object_type="file",
+                object_id=file.id,
+                details={"breach": navette.is_breach},
+            )
+            flash(
+                gettext("Fiche %(number)s créée : lancez la mise en service.", number=file.number),
+                "success",
+            )
+            return redirect(url_for("intake.commission", file_id=file.id))
+    return render_template(
+        "intake/create_file.html",
+        form=form,
+        navette=navette,
+        timezone=navettes.timezone_of(_juridiction(navette.juridiction_id)),
+    ), (400 if request.method == "POST" else 200)
+
+
+def _juridiction(juridiction_id: int) -> Any:
+    from tgd.db.models.territories import Juridiction
+
+    return db_session().get(Juridiction, juridiction_id)
+
+
+@bp.route("/fiches/<int:file_id>/mise-en-service", methods=["GET", "POST"])
+@requires(Permission.NAVETTE_PROCESS)
+def commission(file_id: int) -> Any:
+    """R-11: the three-step checklist; the third step is the person's real test call."""
+    platform, session = current_platform(), db_session()
+    file = policy.get_scoped(session, g.user, BeneficiaryFile, file_id)
+    form = StepForm()
+    if form.validate_on_submit():
+        action = request.form.get("step", "")
+        if action == "complete":
+            done = commissioning.complete_if_done(session, file, user=g.user, clock=platform.clock)
+            if not done:
+                flash(
+                    gettext(
+                        "La mise en service n'est pas terminée : les trois étapes doivent réussir."
+                    ),
+                    "error",
+                )
+        else:
+            try:
+                step = CommissioningStep(action)
+            except ValueError:
+                abort(400)
+            commissioning.record_step(
+                session,
+                file,
+                step,
+                succeeded=request.form.get("outcome") == "ok",
+                user=g.user,
+                clock=platform.clock,
+            )
+            audit_here(
+                "file.commissioning",
+                object_type="file",
+                object_id=file.id,
+                details={"step": step.value},
+            )
+        return redirect(url_for("intake.commission", file_id=file.id))
+    return render_template(
+        "intake/commission.html",
+        file=file,
+        form=form,
+        steps=commissioning.checklist(session, file),
+        labels=STEP_LABELS,
+        timezone=navettes.timezone_of(_juridiction(file.juridiction_id)),
+    )
+
+
+@bp.route("/fiches/<int:file_id>/parquet", methods=["GET", "POST"])
+@requires(Permission.NAVETTE_PROCESS)
+def inform_parquet(file_id: int) -> Any:
+    """R-14: send new information to the parquet référent."""
+    platform, session = current_platform(), db_session()
+    file = policy.get_scoped(session, g.user, BeneficiaryFile, file_id)
+    form = MessageForm()
+    if form.validate_on_submit():
+        try:
+            message = navettes.send_to_parquet(
+                session,
+                file,
+                text=form.text.data or "",
+                user=g.user,
+                cipher=platform.cipher,
+                clock=platform.clock,
+            )
+        except FieldErrors as err:
+            show_errors(form, err)
+        else:
+            audit_here("parquet_message.send", object_type="parquet_message", object_id=message.id)
+            flash(gettext("Information transmise au parquet."), "success")
+            return redirect(url_for("cases.show", file_id=file.id))
+    return render_template("intake/inform.html", form=form, file=file)
+
+
+@bp.route("/resiliations/<int:task_id>", methods=["GET", "POST"])
+@requires(Permission.NAVETTE_PROCESS)
+def confirm_termination(task_id: int) -> Any:
+    """R-15: record the magistrate's confirmation; then the file is closed and exported."""
+    platform, session = current_platform(), db_session()
+    task = session.get(Task, task_id)
+    if task is None or task.kind != termination.TASK_KIND or task.file_id is None:
+        abort(404)
+    file = policy.get_scoped(session, g.user, BeneficiaryFile, task.file_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        closure = termination.confirm(
+            session,
+            task,
+            measure_ended=bool(form.measure_ended.data),
+            terminal_recovered=bool(form.terminal_recovered.data),
+            user=g.user,
+            settings=platform.settings.retention,
+            cipher=platform.cipher,
+            clock=platform.clock,
+        )
+        audit_here(
+            "file.termination_confirm",
+            object_type="file",
+            object_id=file.id,
+            details={"closed": closure is not None},
+        )
+        if closure is None:
+            flash(
+                gettext("Confirmation incomplète enregistrée : la fiche reste ouverte."), "warning"
+            )
+        else:
+            flash(
+                gettext(
+                    "Fiche %(number)s clôturée, export transmis au parquet ; la ligne est "
+                    "réaffectable sous la référence %(ref)s à partir du %(date)s.",
+                    number=file.number,
+                    ref=closure.next_record.reference,
+                    date=closure.next_record.available_from.strftime("%d/%m/%Y")
+                    if closure.next_record.available_from
+                    else "—",
+                ),
+                "success",
+            )
+        return redirect(url_for("intake.queue"))
+    return render_template(
+        "intake/termination.html",
+        form=form,
+        task=task,
+        file=file,
+        steps=termination.steps_of(session, task),
+        timezone=navettes.timezone_of(_juridiction(file.juridiction_id)),
+    )
+
+
+@bp.get("/documents/<int:document_id>/original")
+@requires(Permission.NAVETTE_PROCESS)
+def original(document_id: int) -> Any:
+    """The received document itself (audited), for display beside the keying form."""
+    platform, session = current_platform(), db_session()
+    document = session.get(IntakeDocument, document_id)
+    if document is None:
+        abort(404)
+    content = intake.read_document(session, document, cipher=platform.cipher)
+    audit_here("intake.read", object_type="intake_document", object_id=document.id)
+    response = Response(content, mimetype=document.content_type)
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+    )
+    return response
+
+
+@bp.route("/documents/<int:document_id>/<slug>", methods=["GET", "POST"])
+@requires(Permission.NAVETTE_PROCESS)
+def key_in(document_id: int, slug: str) -> Any:
+    """Key in a navette received by e-mail or fax, the original shown beside the form."""
+    platform, session = current_platform(), db_session()
+    document = session.get(IntakeDocument, document_id)
+    if document is None or document.handled_at is not None:
+        abort(404)
+    if slug == "ecarter":
+        if request.method == "POST" and StepForm().validate_on_submit():
+            intake.set_aside(session, document, user=g.user, clock=platform.clock)
+            audit_here("intake.set_aside", object_type="intake_document", object_id=document.id)
+            flash(gettext("Document écarté."), "info")
+            return redirect(url_for("intake.queue"))
+        abort(405)
+    if slug not in SLUGS:
+        abort(404)
+    kind = SLUGS[slug]
+    form = FORMS[kind]()
+    if isinstance(form, AttributionForm):
+        form.association_id.choices = association_choices(None)
+    if form.validate_on_submit():
+        try:
+            navette = intake.key_in(
+                session,
+                document,
+                content_of(kind, form),
+                user=g.user,
+                deadline_minutes=platform.settings.retention.navette_deadline_minutes,
+                cipher=platform.cipher,
+                clock=platform.clock,
+            )
+        except FieldErrors as err:
+            show_errors(form, err)
+        else:
+            audit_here(
+                "navette.key_in",
+                object_type="navette",
+                object_id=navette.id,
+                details={"kind": kind.value},
+            )
+            flash(gettext("Navette saisie."), "success")
+            if kind is NavetteKind.ATTRIBUTION:
+                return redirect(url_for("intake.create_file", navette_id=navette.id))
+            return redirect(url_for("intake.queue"))
+    return render_template(
+        "intake/key_in.html",
+        form=form,
+        document=document,
+        kind=kind,
+        kind_label=KIND_LABELS[kind],
+        slugs=SLUGS,
+        kind_labels=KIND_LABELS,
+        set_aside_form=StepForm(),
+    ), (400 if request.method == "POST" else 200)
+
+
+def init_app(app: Flask) -> None:
+    """Register the intake blueprint."""
+    app.register_blueprint(bp)

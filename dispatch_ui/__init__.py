@@ -15,6 +15,7 @@ from dispatch_ui import (
     portal,
     realtime,
     reports,
+    schedules,
     security,
     web,
     zones_admin,
@@ -34,6 +35,7 @@ def init_app(app: Flask) -> None:
     zones_admin.init_app(app)
     portal.init_app(app)
     reports.init_app(app)
+    schedules.init_app(app)
     formatting.init_app(app)
     navigation.init_app(app)
     errors.init_app(app)

@@ -29,7 +29,8 @@ NAV_ENTRIES = (
     NavEntry("console.index", _l("Console"), STAFF),
     NavEntry("console.supervision", _l("Supervision"), frozenset({Role.SUPERVISOR})),
     NavEntry("intake.queue", _l("Navettes reçues"), STAFF),
-    NavEntry("console.tasks", _l("Tâches"), STAFF),
+    NavEntry("schedules.tasks", _l("Tâches"), STAFF),
+    NavEntry("schedules.breaches", _l("Délais dépassés"), frozenset({Role.SUPERVISOR})),
     NavEntry("portal.index", _l("Navettes"), frozenset({Role.PARQUET})),
     NavEntry(
         "cases.index",

@@ -1,10 +1,141 @@
-"""The reports pages of the people's door."""
+"""The reports page: committee, parquet and supervisor users download their reports (§7, R-51).
+
+Committee users choose among their own juridictions and get anonymized
+documents only; the parquet the same, plus the nominative annex of its
+alerts; supervisors any juridiction, département or the national roll-up.
+Every download is audited (``report.download``); a refused request is too.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Flask, Response, g, render_template
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, SelectField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Optional
+
+from dispatch_ui.security import audit_here, audit_refusal, requires
+from tgd.domain.errors import DomainError, Forbidden
+from tgd.http import commit, current_platform, db_session
+from tgd.services import policy, reports
+from tgd.services.policy import Permission
+from tgd.services.reports.period import half_year, previous_quarter, quarter
+from tgd.services.reports.scope import scopes_for
+
+bp = Blueprint("reports", __name__, url_prefix="/rapports")
+RANGE = "plage"
+
+
+class ReportForm(FlaskForm):
+    """Scope, period, format and, for the parquet, the nominative annex."""
+
+    scope = SelectField(_l("Périmètre"), validators=[DataRequired()])
+    period = SelectField(_l("Période"), validators=[DataRequired()])
+    date_from = DateField(_l("Du (pour une plage de dates)"), validators=[Optional()])
+    date_to = DateField(_l("Au (inclus)"), validators=[Optional()])
+    fmt = SelectField(
+        _l("Format"),
+        choices=[
+            SelectChoice("ods", _l("Tableur ODS (tous les tableaux)")),
+            SelectChoice("pdf", _l("PDF (rapport commenté)")),
+            SelectChoice("odt", _l("Texte ODT (rapport commenté)")),
+        ],
+        default="ods",
+    )
+    nominative = BooleanField(_l("Joindre l'annexe nominative des alertes (parquet)"))
+
+
+def _period_choices(today: date) -> list[tuple[str, str]]:
+    """Offer the last complete quarter first, then the current one, then older ones."""
+    last = previous_quarter(today)
+    current = quarter(today.year, (today.month - 1) // 3 + 1)
+    choices = [(last.code, last.label), (current.code, f"{current.label} (en cours)")]
+    year, number = last.start.year, (last.start.month - 1) // 3 + 1
+    for _ in range(7):
+        year, number = (year, number - 1) if number > 1 else (year - 1, 4)
+        older = quarter(year, number)
+        choices.append((older.code, older.label))
+    for year in (today.year, today.year - 1):
+        for number in (2, 1):
+            half = half_year(year, number)
+            if half.start <= today:
+                choices.append((half.code, half.label))
+    choices.append((RANGE, gettext("Plage de dates (ci-dessous)")))
+    return choices
+
+
+def _form() -> ReportForm:
+    form = ReportForm()
+    scopes = scopes_for(db_session(), g.user)
+    form.scope.choices = [SelectChoice(f"{s.kind}:{s.code}", s.label) for s in scopes]
+    today = current_platform().clock.now().astimezone(ZoneInfo("Europe/Paris")).date()
+    form.period.choices = [SelectChoice(code, label) for code, label in _period_choices(today)]
+    return form
+
+
+@bp.route("", methods=["GET", "POST"])
+@requires(Permission.REPORT_ANONYMOUS)
+def index() -> Any:
+    """Show the report form; on a valid request, send the document."""
+    form = _form()
+    may_annex = policy.has(g.user, Permission.REPORT_NOMINATIVE)
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_template("reports/index.html", form=form, may_annex=may_annex), status
+    kind, _, code = form.scope.data.partition(":")
+    nominative = bool(form.nominative.data)
+    platform = current_platform()
+    try:
+        scope, period, provisional = reports.prepare(
+            db_session(),
+            juridiction=code if kind == "juridiction" else None,
+            departement=code if kind == "departement" else None,
+            national=kind == "national",
+            period=None if form.period.data == RANGE else form.period.data,
+            date_from=form.date_from.data.isoformat() if form.date_from.data else None,
+            date_to=form.date_to.data.isoformat() if form.date_to.data else None,
+            nominative=nominative,
+            user=g.user,
+            clock=platform.clock,
+        )
+    except DomainError as err:
+        if isinstance(err, Forbidden):
+            commit()  # the session's own bookkeeping first: SQLite allows one writer (E-01)
+            audit_refusal("report.refused", details={"scope": kind, "nominative": nominative})
+        error = gettext(err.template, **err.params)
+        return render_template(
+            "reports/index.html", form=form, may_annex=may_annex, error=error
+        ), err.http_status
+    report, read = reports.build_report(
+        db_session(),
+        scope,
+        period,
+        provisional=provisional,
+        clock=platform.clock,
+        nominative=nominative,
+        cipher=platform.cipher,
+    )
+    body = reports.render(report, form.fmt.data)
+    audit_here(
+        "report.download",
+        object_type="report",
+        object_id=scope.code,
+        details=reports.audit_details(report, form.fmt.data, read),
+    )
+    response = Response(body, mimetype=reports.MEDIA_TYPES[form.fmt.data])
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{reports.filename(report, form.fmt.data)}"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def init_app(app: Flask) -> None:
     """Register the reports blueprint."""
-    del app
+    app.register_blueprint(bp)

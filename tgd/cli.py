@@ -277,11 +277,18 @@ def user_totp(state: State, username: str) -> None:
 @friendly_errors
 def run(state: State, host: str, port: int) -> None:
     from tgd.app import create_app
+    from tgd.jobs.scheduler import start_embedded
 
     app = create_app(state.settings, platform=state.platform)
     hub = app.extensions["tgd_hub"]
     hub.start()  # console events from other processes, escalation of unclaimed alerts
+    # Embedded mode: the jobs run in this process; with a dedicated `tgd scheduler` process
+    # running, the database lease keeps this one on standby.
+    scheduler = start_embedded(state.platform)
     click.echo(f"TGD en service sur http://{host}:{port}")
+    click.echo(
+        "Déclencher une alerte de démonstration : tgd simulate alert --line 'M 75 75056 01 1'"
+    )
     try:
         hub.socketio.run(
             app,
@@ -293,6 +300,7 @@ def run(state: State, host: str, port: int) -> None:
             log_output=False,
         )
     finally:
+        scheduler.shutdown()
         hub.stop()
 
 

@@ -1,10 +1,162 @@
-"""`tgd` commands of the jobs capability."""
+"""`tgd jobs list|run` and `tgd scheduler` (DESIGN §10, R-33), and `tgd retention` (R-16b)."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import click
+
+from tgd.cli import State, friendly_errors, pass_state
+
+
+def _parse_at(value: str, timezone: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"« {value} » n'est pas une date ISO 8601 (ex. 2027-03-24T03:00:00+01:00)"
+        ) from None
+    # A date without offset is read in the centre's time zone.
+    return at if at.tzinfo is not None else at.replace(tzinfo=ZoneInfo(timezone))
 
 
 def register(main: click.Group) -> None:
     """Add this capability's commands to the ``tgd`` command."""
-    del main
+
+    @main.group(help="Tâches planifiées (relances, destruction, délais de service).")
+    def jobs() -> None:
+        """Job commands."""
+
+    @jobs.command("list", help="Liste les tâches planifiées, leur dernière et prochaine exécution.")
+    @click.option("--json", "as_json", is_flag=True, help="Tableau JSON sur la sortie standard.")
+    @pass_state
+    @friendly_errors
+    def jobs_list(state: State, as_json: bool) -> None:
+        from tgd.jobs.status import job_statuses
+
+        platform = state.platform
+        with state.transaction() as session:
+            rows = [
+                {
+                    "name": s.name,
+                    "label": s.label,
+                    "rule": s.rule,
+                    "schedule": s.schedule,
+                    "last_run": s.last_run.started_at.isoformat() if s.last_run else None,
+                    "last_outcome": s.last_run.outcome if s.last_run else None,
+                    "next_run": s.next_run.isoformat() if s.next_run else None,
+                }
+                for s in job_statuses(session, state.settings, now=platform.clock.now())
+            ]
+        if as_json:
+            click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+            return
+        for r in rows:
+            last = f"{r['last_run']} ({r['last_outcome']})" if r["last_run"] else "jamais"
+            click.echo(f"{r['name']:<20} {r['label']}")
+            click.echo(f"{'':<20} dernière : {last} ; prochaine : {r['next_run']}")
+
+    @jobs.command("run", help="Exécute une tâche maintenant, ou comme si l'on était à --at.")
+    @click.argument("name")
+    @click.option("--at", "at", default=None, help="Date ISO 8601 (heure de Paris sans décalage).")
+    @pass_state
+    @friendly_errors
+    def jobs_run(state: State, name: str, at: str | None) -> None:
+        from tgd.adapters.clock import FrozenClock
+        from tgd.container import build_platform
+        from tgd.jobs import lease
+        from tgd.jobs.registry import JOBS
+        from tgd.jobs.runner import JobBusy, run_job
+        from tgd.services import audit
+
+        spec = JOBS.get(name)
+        if spec is None:
+            raise click.ClickException(
+                f"tâche inconnue « {name} » ; tâches : {', '.join(sorted(JOBS))}"
+            )
+        moment = _parse_at(at, state.settings.default_timezone) if at else None
+        platform = (
+            build_platform(state.settings, clock=FrozenClock(moment)) if moment else state.platform
+        )
+        try:
+            run = run_job(
+                spec,
+                settings=state.settings,
+                engine=platform.engine,
+                sessions=platform.sessions,
+                cipher=platform.cipher,
+                clock=platform.clock,
+                holder=f"cli:{lease.new_holder()}",
+                manual_at=moment,
+            )
+        except JobBusy:
+            raise click.ClickException(f"la tâche « {name} » est déjà en cours ailleurs") from None
+        finally:
+            if moment:
+                platform.engine.dispose()
+        audit.seal(state.platform.engine, anchor_path=state.settings.data_dir / "audit.anchor")
+        details = dict(run.details) if run else {}
+        details.pop("holder", None)
+        click.echo(
+            f"{name} : {run.outcome if run else 'ok'} {json.dumps(details, ensure_ascii=False)}"
+        )
+
+    @main.command(
+        "scheduler", help="Lance le planificateur (processus dédié, mode multi-processus)."
+    )
+    @click.option(
+        "--lease-seconds",
+        default=15,
+        show_default=True,
+        type=click.IntRange(1, 3600),
+        help="Durée du bail : un planificateur arrêté est remplacé après ce délai.",
+    )
+    @pass_state
+    @friendly_errors
+    def scheduler(state: State, lease_seconds: int) -> None:
+        from tgd.jobs.scheduler import run_forever
+        from tgd.logs import configure_logging
+
+        configure_logging(state.settings.log_level)
+        click.echo("planificateur démarré (un seul agit à la fois)")
+        run_forever(state.platform, lease_ttl=timedelta(seconds=lease_seconds))
+
+    @main.group(help="Conservation des données (R-16b).")
+    def retention() -> None:
+        """Retention commands."""
+
+    @retention.command("hold", help="Met un dossier sous conservation judiciaire (ou la lève).")
+    @click.argument("number")
+    @click.option("--lift", is_flag=True, help="Lève la conservation judiciaire.")
+    @pass_state
+    @friendly_errors
+    def retention_hold(state: State, number: str, lift: bool) -> None:
+        from sqlalchemy import select
+
+        from tgd.db.models.beneficiaries import BeneficiaryFile
+        from tgd.services import audit
+        from tgd.services import retention as service
+
+        platform = state.platform
+        with state.transaction() as session:
+            file = session.scalar(select(BeneficiaryFile).where(BeneficiaryFile.number == number))
+            if file is None:
+                raise click.ClickException(f"aucun dossier numéro « {number} »")
+            service.set_legal_hold(
+                session, file, on=not lift, actor="system:cli", clock=platform.clock
+            )
+        audit.seal(platform.engine, anchor_path=state.settings.data_dir / "audit.anchor")
+        click.echo(f"dossier {number} : conservation judiciaire {'levée' if lift else 'posée'}")
+
+    @retention.command("register", help="Exporte le registre des destructions (CSV).")
+    @pass_state
+    @friendly_errors
+    def retention_register(state: State) -> None:
+        from tgd.services import retention as service
+
+        with state.transaction() as session:
+            rows = service.register_rows(service.destruction_register(session))
+        header = list(service.REGISTER_COLUMNS)
+        click.echo(service.register_csv(header, rows).decode("utf-8-sig"), nl=False)

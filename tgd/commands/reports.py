@@ -1,10 +1,163 @@
-"""`tgd` commands of the reports capability."""
+"""`tgd` commands of the reports capability: ``tgd report`` and ``tgd cdr import`` (DESIGN §7).
+
+``tgd report`` checks everything (scope, period, the user's right to it)
+before it writes anything, and writes the file through a temporary name
+renamed at the end, so a refused or failed report leaves no file behind.
+Without ``--user`` the command acts for the centre (any scope, anonymized
+only); with it, the user's role and juridictions apply as on the reports
+page, and only a parquet user gets the nominative annex (R-51).
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
 import click
+
+from tgd.cli import State, audit_anchor, friendly_errors, pass_state
 
 
 def register(main: click.Group) -> None:
     """Add this capability's commands to the ``tgd`` command."""
-    del main
+    main.add_command(report)
+    main.add_command(cdr)
+
+
+@click.command("report", help="Produit le rapport d'un comité de suivi (ODS, ODT ou PDF).")
+@click.option("--juridiction", default=None, help="Code INSEE de la juridiction.")
+@click.option("--departement", default=None, help="Code du département (75, 2A, 974…).")
+@click.option("--national", is_flag=True, help="Rapport national.")
+@click.option("--period", default=None, help="Trimestre 2026-T3 (ou 2026-Q3), semestre 2026-S1.")
+@click.option("--from", "date_from", default=None, help="Premier jour (AAAA-MM-JJ).")
+@click.option("--to", "date_to", default=None, help="Dernier jour (AAAA-MM-JJ).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["ods", "odt", "pdf"]), default="ods", show_default=True
+)
+@click.option("--nominative", is_flag=True, help="Ajoute l'annexe nominative (parquet seulement).")
+@click.option("--user", "username", default=None, help="Produit le rapport au nom de ce compte.")
+@click.option(
+    "--out", "out", required=True, type=click.Path(dir_okay=False), help="Fichier produit."
+)
+@pass_state
+@friendly_errors
+def report(
+    state: State,
+    juridiction: str | None,
+    departement: str | None,
+    national: bool,
+    period: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    fmt: str,
+    nominative: bool,
+    username: str | None,
+    out: str,
+) -> None:
+    from sqlalchemy import select
+
+    from tgd.db.models.users import User
+    from tgd.domain.errors import N_, NotFound
+    from tgd.services import audit, reports
+
+    platform = state.platform
+    target = Path(out)
+    if not target.parent.is_dir():
+        raise click.ClickException(f"le dossier {target.parent} n'existe pas")
+    with state.transaction() as session:
+        user = None
+        if username:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise NotFound(N_("Compte inconnu : %(name)s."), name=username[:64])
+        scope, wanted, provisional = reports.prepare(
+            session,
+            juridiction=juridiction,
+            departement=departement,
+            national=national,
+            period=period,
+            date_from=date_from,
+            date_to=date_to,
+            nominative=nominative,
+            user=user,
+            clock=platform.clock,
+        )
+        built, read = reports.build_report(
+            session,
+            scope,
+            wanted,
+            provisional=provisional,
+            clock=platform.clock,
+            nominative=nominative,
+            cipher=platform.cipher,
+        )
+        _write_atomically(target, lambda handle: reports.write(built, fmt, handle))
+        audit.record(
+            session,
+            actor=f"user:{user.id}" if user else "system:cli",
+            action="report.download",
+            object_type="report",
+            object_id=scope.code,
+            details=reports.audit_details(built, fmt, read),
+            clock=platform.clock,
+        )
+    audit.seal(platform.engine, anchor_path=audit_anchor(state.settings))
+    state_text = "provisoire" if provisional else "définitif"
+    click.echo(f"Rapport {state_text} écrit dans {target} ({built.title}).")
+
+
+def _write_atomically(target: Path, produce: Callable[[IO[bytes]], None]) -> None:
+    """Write through a temporary file in the same folder, renamed once complete."""
+    handle, temporary = tempfile.mkstemp(prefix=".tgd-report-", dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            produce(stream)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+@click.group("cdr", help="Relevés d'appels de l'opérateur (numéros appelés, durées).")
+def cdr() -> None:
+    """Carrier call-record commands."""
+
+
+@cdr.command("import", help="Importe un journal d'appels Twilio (CSV ou JSON).")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@pass_state
+@friendly_errors
+def cdr_import(state: State, path: str) -> None:
+    from tgd.services import audit
+    from tgd.services import cdr_import as service
+
+    platform = state.platform
+    gateway = state.settings.gateway
+    centre = tuple(
+        n for n in (gateway.alert_number, gateway.test_call_number, gateway.canary_number) if n
+    )
+    content = Path(path).read_bytes()
+    with state.transaction() as session:
+        result = service.import_call_log(
+            session,
+            content,
+            filename=Path(path).name,
+            centre_numbers=centre,
+            cipher=platform.cipher,
+            clock=platform.clock,
+        )
+        audit.record(
+            session,
+            actor="system:cli",
+            action="cdr.import",
+            details=result.as_details(),
+            clock=platform.clock,
+        )
+    audit.seal(platform.engine, anchor_path=audit_anchor(state.settings))
+    click.echo(
+        f"{result.imported} appel(s) importé(s), {result.duplicates} déjà connu(s), "
+        f"{result.known_alerts} passé(s) par la passerelle, {result.ignored} sans ligne TGD."
+    )

@@ -9,6 +9,7 @@ from tgd.db.models.beneficiaries import (
     FileVersion,
     TemporaryInfo,
 )
+from tgd.db.models.cdr import CarrierCallRecord
 from tgd.db.models.forces import ForceUnit, PriorityNumberChange, Zone
 from tgd.db.models.incidents import Incident, IncidentKind
 from tgd.db.models.keys import DataKey
@@ -20,6 +21,7 @@ from tgd.db.models.operations import (
     GeocodeCache,
     JobRun,
     SchedulerLease,
+    ServiceLevelBreach,
     Task,
     TaskStep,
 )
@@ -37,6 +39,7 @@ __all__ = [
     "AuditEntry",
     "BeneficiaryFile",
     "CallLeg",
+    "CarrierCallRecord",
     "CommissioningRecord",
     "ConsoleEvent",
     "DataKey",
@@ -61,6 +64,7 @@ __all__ = [
     "PositionRequest",
     "PriorityNumberChange",
     "SchedulerLease",
+    "ServiceLevelBreach",
     "Sim",
     "Swap",
     "Task",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tgd.db.base import Base, utcnow
@@ -97,6 +97,27 @@ class DestructionRecord(Base):
     destroyed_at: Mapped[datetime] = mapped_column(default=utcnow)
     rule: Mapped[str] = mapped_column(String(40))
     count: Mapped[int] = mapped_column(default=1)
+
+
+class ServiceLevelBreach(Base):
+    """R-32: a service-level clock that ran out (navette 15 min, swap 24 h, unclaimed alert)."""
+
+    __tablename__ = "service_level_breaches"
+    __table_args__ = (UniqueConstraint("kind", "subject_type", "subject_id"),)  # idempotent job
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24), index=True)  # navette_15min, swap_24h…
+    subject_type: Mapped[str] = mapped_column(String(16))  # navette, swap, incident, alert
+    subject_id: Mapped[int]
+    territory_id: Mapped[int | None] = mapped_column(ForeignKey("territories.id"), index=True)
+    juridiction_id: Mapped[int | None] = mapped_column(ForeignKey("juridictions.id"))
+    reference: Mapped[str | None] = mapped_column(String(24))  # anonymous, like reports
+    started_at: Mapped[datetime]  # when the clock started (reception, report, ring)
+    deadline_at: Mapped[datetime]
+    limit_seconds: Mapped[int]
+    ended_at: Mapped[datetime | None]  # when it was finally done (None: still running)
+    delay_seconds: Mapped[int | None]  # ended_at - started_at once done
+    detected_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class GeocodeCache(Base):

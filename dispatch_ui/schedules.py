@@ -1,0 +1,161 @@
+"""Schedules for people: chase tasks with guided steps (R-30), jobs and retention periods for
+administrators (R-33, R-16b), service-level breaches for supervisors (R-32), the destruction
+register for auditors (R-16, R-31)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, RadioField
+from wtforms.validators import DataRequired
+
+from dispatch_ui.security import audit_here, requires
+from tgd.domain.errors import DomainError
+from tgd.domain.schedules import (
+    CHASE_OUTCOME_LABELS,
+    CHASE_STEP_LABELS,
+    STEP_OUTCOMES,
+    ChaseOutcome,
+    ChaseStep,
+)
+from tgd.http import current_platform, db_session
+from tgd.jobs import status
+from tgd.services import retention, service_levels, tests_chase
+from tgd.services.policy import Permission
+
+bp = Blueprint("schedules", __name__)
+
+
+class StepForm(FlaskForm):
+    """The outcome of the expected step, and the operator's override of the call hours."""
+
+    step = HiddenField(validators=[DataRequired()])
+    outcome = RadioField(_l("Résultat"), validators=[DataRequired()], choices=[])
+    override = BooleanField(_l("Appeler quand même (heure tardive ou matinale chez la personne)"))
+
+
+def _step_form(view: tests_chase.TaskView) -> StepForm | None:
+    if view.next_step is None:
+        return None
+    form = StepForm()
+    form.step.data = view.next_step.value
+    form.outcome.choices = [
+        (o.value, gettext(CHASE_OUTCOME_LABELS[o])) for o in STEP_OUTCOMES[view.next_step]
+    ]
+    return form
+
+
+@bp.get("/taches")
+@requires(Permission.CONSOLE)
+def tasks() -> Any:
+    """List the open test-call chases, earliest first (references only)."""
+    done = request.args.get("terminees") == "1"
+    views = tests_chase.list_tasks(db_session(), include_done=done)
+    return render_template("schedules/tasks.html", views=views, done=done)
+
+
+@bp.get("/taches/<int:task_id>")
+@requires(Permission.CONSOLE)
+def task(task_id: int) -> Any:
+    """Show a chase with its steps and the form for the next one."""
+    view = tests_chase.task_view(
+        db_session(), tests_chase.get_task(db_session(), task_id), clock=current_platform().clock
+    )
+    return render_template(
+        "schedules/task.html",
+        v=view,
+        form=_step_form(view),
+        step_labels={k.value: v for k, v in CHASE_STEP_LABELS.items()},
+        outcome_labels={k.value: v for k, v in CHASE_OUTCOME_LABELS.items()},
+    )
+
+
+@bp.post("/taches/<int:task_id>/etape")
+@requires(Permission.CONSOLE)
+def record_step(task_id: int) -> Any:
+    """Record the outcome of the expected step, with its time (R-30)."""
+    found = tests_chase.get_task(db_session(), task_id)
+    form = StepForm()
+    form.outcome.choices = [(o.value, o.value) for o in ChaseOutcome]
+    if not form.validate_on_submit():
+        flash(gettext("Choisissez un résultat."), "error")
+        return redirect(url_for("schedules.task", task_id=task_id))
+    try:
+        tests_chase.record_step(
+            db_session(),
+            found,
+            step=ChaseStep(form.step.data),
+            outcome=ChaseOutcome(form.outcome.data),
+            user_id=g.user.id,
+            override_hours=bool(form.override.data),
+            clock=current_platform().clock,
+        )
+    except DomainError as err:
+        flash(gettext(err.template, **err.params), "error")
+        return redirect(url_for("schedules.task", task_id=task_id))
+    except ValueError:
+        flash(gettext("Étape inconnue."), "error")
+        return redirect(url_for("schedules.task", task_id=task_id))
+    flash(gettext("Étape enregistrée."), "success")
+    return redirect(url_for("schedules.task", task_id=task_id))
+
+
+@bp.get("/planification")
+@requires(Permission.USER_ADMIN)
+def jobs() -> Any:
+    """Show each job's last and next run, the leader, and the retention periods (R-16b)."""
+    platform = current_platform()
+    session = db_session()
+    return render_template(
+        "schedules/jobs.html",
+        statuses=status.job_statuses(session, platform.settings, now=platform.clock.now()),
+        runs=status.recent_runs(session),
+        holder=status.scheduler_holder(session),
+        periods=platform.settings.retention,
+        due=retention.closed_files(session, months=platform.settings.retention.closed_file_months),
+    )
+
+
+@bp.get("/delais")
+@requires(Permission.SUPERVISE)
+def breaches() -> Any:
+    """Show the service-level breaches to supervisors (R-32)."""
+    kind = request.args.get("type") or None
+    if kind not in (None, *service_levels.KIND_LABELS):
+        kind = None
+    return render_template(
+        "schedules/breaches.html",
+        breaches=service_levels.list_breaches(db_session(), kind=kind),
+        labels=service_levels.KIND_LABELS,
+        kind=kind,
+    )
+
+
+@bp.get("/registre-destructions")
+@requires(Permission.AUDIT_READ)
+def register() -> Any:
+    """Show the destruction register, or export it as CSV or ODS for auditors."""
+    records = retention.destruction_register(db_session())
+    fmt = request.args.get("format")
+    if fmt not in ("csv", "ods"):
+        return render_template("schedules/register.html", records=records)
+    header = [gettext(c) for c in retention.REGISTER_COLUMNS]
+    rows = retention.register_rows(records)
+    audit_here("destruction_register.export", details={"format": fmt, "rows": len(rows)})
+    if fmt == "csv":
+        body, mimetype = retention.register_csv(header, rows), "text/csv; charset=utf-8"
+    else:
+        body = retention.register_ods(header, rows, title=gettext("Registre"))
+        mimetype = "application/vnd.oasis.opendocument.spreadsheet"
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f"attachment; filename=registre-destructions.{fmt}"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the schedules blueprint."""
+    app.register_blueprint(bp)

@@ -1,0 +1,135 @@
+"""One scheduler acts at a time (E-06, R-33): the lease, takeover, catch-up of missed runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tgd.container import Platform
+from tgd.db.models import JobRun
+from tgd.jobs import lease
+from tgd.jobs.registry import JOBS
+from tgd.jobs.scheduler import missed_jobs, start_embedded
+
+
+def test_a_second_holder_waits_until_the_lease_expires(platform: Platform) -> None:
+    ttl = timedelta(seconds=30)
+    assert lease.acquire(platform.sessions, "scheduler", "a", ttl) is not None
+    assert lease.acquire(platform.sessions, "scheduler", "b", ttl) is None
+    assert lease.acquire(platform.sessions, "scheduler", "a", ttl) is not None  # renewal
+    # "a" dies: its last renewal has run out (a negative lifetime stands for the wait).
+    assert lease.acquire(platform.sessions, "scheduler", "a", -ttl) is not None
+    assert lease.acquire(platform.sessions, "scheduler", "b", ttl) is not None
+    assert lease.current_holder(platform.sessions) == "b"
+    assert lease.acquire(platform.sessions, "scheduler", "a", ttl) is None
+
+
+def test_missed_runs_are_caught_up_and_recent_ones_are_not(platform: Platform) -> None:
+    now = datetime(2026, 11, 24, 9, 7, tzinfo=UTC)  # 10:07 in Paris
+    with platform.sessions.begin() as s:
+        assert set(missed_jobs(s, JOBS, platform.settings, now=now)) == set(JOBS)  # never ran
+        for name, started in (
+            ("destruction", datetime(2026, 11, 23, 1, 30, tzinfo=UTC)),  # before last night 02:30
+            ("test_chase", now - timedelta(minutes=5)),
+            ("service_levels", now - timedelta(seconds=20)),
+            ("positions_retention", now - timedelta(minutes=1)),
+            ("audit_seal", now - timedelta(seconds=2)),
+        ):
+            s.add(JobRun(job=name, started_at=started, covered_until=started, outcome="ok"))
+    with platform.sessions() as s:
+        assert missed_jobs(s, JOBS, platform.settings, now=now) == ["destruction"]
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.1)
+
+
+def test_embedded_scheduler_leads_and_catches_up_at_start(platform: Platform) -> None:
+    handle = start_embedded(platform, lease_ttl=timedelta(seconds=3))
+    try:
+        _wait_for(lambda: lease.current_holder(platform.sessions) == handle.holder, 10)
+
+        def ran() -> set[str]:
+            with platform.sessions() as s:
+                return set(s.scalars(select(JobRun.job)))
+
+        # Never run before: each job (but the quiet sealer with nothing to seal) runs at once.
+        _wait_for(lambda: ran() >= set(JOBS) - {"audit_seal"}, 20)
+    finally:
+        handle.shutdown()
+    assert lease.current_holder(platform.sessions) is None  # given up on shutdown
+
+
+def _holder_pid(platform: Platform) -> int | None:
+    holder = lease.current_holder(platform.sessions)
+    return int(holder.split(":")[1]) if holder else None
+
+
+def test_two_scheduler_processes_one_leader_takeover_after_sigkill(
+    platform: Platform, tmp_path: Path
+) -> None:
+    settings = platform.settings
+    env = {
+        **os.environ,
+        "TGD_MODE": "test",
+        "TGD_DATA_DIR": str(settings.data_dir),
+        "TGD_DATABASE_URL": settings.database_url,
+        "TGD_SECRET_KEY": settings.secret_key,
+        "TGD_MASTER_KEY_FILE": str(tmp_path / "proc-master.key"),
+        "TGD_TWILIO_AUTH_TOKEN": settings.twilio.auth_token,
+        "TGD_SECURITY_PASSWORD_HASHING": "fast",
+    }
+    env.pop("TGD_CONFIG", None)
+    command = [
+        sys.executable,
+        "-c",
+        "from tgd.cli import main; main()",
+        "scheduler",
+        "--lease-seconds",
+        "2",
+    ]
+    procs = [
+        subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(2)
+    ]
+    try:
+        pids = {p.pid for p in procs}
+        _wait_for(lambda: _holder_pid(platform) in pids, 15)
+        leader_pid = _holder_pid(platform)
+        assert leader_pid is not None
+
+        def runners() -> set[str]:
+            with platform.sessions() as s:
+                return {r.details["holder"].split(":")[1] for r in s.scalars(select(JobRun))}
+
+        _wait_for(lambda: bool(runners()), 10)
+        assert runners() == {str(leader_pid)}  # only the leader ran jobs
+        leader = next(p for p in procs if p.pid == leader_pid)
+        other = next(p for p in procs if p.pid != leader_pid)
+        leader.send_signal(signal.SIGKILL)
+        leader.wait(5)
+        _wait_for(lambda: _holder_pid(platform) == other.pid, 10)
+        assert other.poll() is None
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                pytest.fail("scheduler did not stop on SIGTERM")

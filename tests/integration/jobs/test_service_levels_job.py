@@ -1,0 +1,114 @@
+"""Service-level clocks (R-32): navette 15 min, swap 24 h, unclaimed alerts; recorded once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from tests.integration.jobs.conftest import RunJob
+from tgd.adapters.clock import FrozenClock
+from tgd.container import Platform
+from tgd.db.models import Alert, Juridiction, Line, Navette, ServiceLevelBreach, Swap, Terminal
+from tgd.domain.alerts import AlertNature, AlertState
+from tgd.domain.lifecycle import NavetteKind, NavetteSource, NavetteState
+from tgd.services import service_levels
+
+
+def _breaches(platform: Platform) -> list[ServiceLevelBreach]:
+    with platform.sessions() as s:
+        return list(s.scalars(select(ServiceLevelBreach).order_by(ServiceLevelBreach.id)))
+
+
+def test_clocks_that_ran_out_are_recorded_once_with_their_figures(
+    demo: None, platform: Platform, clock: FrozenClock, run: RunJob
+) -> None:
+    now = clock.now()
+    with platform.sessions.begin() as s:
+        jur = s.scalars(select(Juridiction).where(Juridiction.insee == "75056")).one()
+        line = s.scalars(select(Line).where(Line.juridiction_id == jur.id)).first()
+        assert line is not None
+        late = Navette(
+            kind=NavetteKind.ATTRIBUTION,
+            source=NavetteSource.PORTAIL,
+            state=NavetteState.RECUE,
+            juridiction_id=jur.id,
+            received_at=now - timedelta(minutes=20),
+        )
+        on_time = Navette(
+            kind=NavetteKind.ATTRIBUTION,
+            source=NavetteSource.FAX,
+            state=NavetteState.TRAITEE,
+            juridiction_id=jur.id,
+            received_at=now - timedelta(minutes=40),
+            processed_at=now - timedelta(minutes=30),
+        )
+        terminal = Terminal(imei="356000000000999")
+        s.add_all([late, on_time, terminal])
+        s.flush()
+        s.add(
+            Swap(
+                line_id=line.id,
+                new_terminal_id=terminal.id,
+                reported_at=now - timedelta(hours=40),
+                swapped_at=now - timedelta(hours=10),  # 30 hours
+            )
+        )
+        ringing = Alert(
+            call_sid="CAsla-1",
+            line_id=line.id,
+            territory_id=jur.territory_id,
+            reference="M 75 75056 01 1",
+            conference_name="tgd-sla-1",
+            state=AlertState.RINGING,
+            nature=AlertNature.NON_QUALIFIEE,
+            ringing_at=now - timedelta(seconds=25),
+        )
+        claimed_fast = Alert(
+            call_sid="CAsla-2",
+            line_id=line.id,
+            conference_name="tgd-sla-2",
+            state=AlertState.CLAIMED,
+            nature=AlertNature.NON_QUALIFIEE,
+            ringing_at=now - timedelta(seconds=60),
+            claimed_at=now - timedelta(seconds=55),
+        )
+        canary = Alert(
+            call_sid="CAsla-3",
+            conference_name="tgd-sla-3",
+            state=AlertState.RINGING,
+            nature=AlertNature.CANARI,
+            is_canary=True,
+            ringing_at=now - timedelta(seconds=60),
+        )
+        s.add_all([ringing, claimed_fast, canary])
+        s.flush()
+        late_id, ringing_id = late.id, ringing.id
+    run("service_levels")
+    found = {(b.kind, b.subject_type): b for b in _breaches(platform)}
+    assert set(found) == {
+        ("navette_15min", "navette"),
+        ("swap_24h", "swap"),
+        ("alerte_non_prise", "alert"),
+    }
+    assert found[("navette_15min", "navette")].subject_id == late_id
+    assert found[("swap_24h", "swap")].delay_seconds == 30 * 3600
+    assert found[("alerte_non_prise", "alert")].ended_at is None
+    with platform.sessions() as s:
+        navette = s.get(Navette, late_id)
+        assert navette is not None and navette.is_breach
+    # The operator claims it 40 s after the ring: the breach gets its final figure, once.
+    with platform.sessions.begin() as s:
+        alert = s.get(Alert, ringing_id)
+        assert alert is not None
+        alert.claimed_at = alert.ringing_at + timedelta(seconds=40)
+    clock.advance(minutes=1)
+    run("service_levels")
+    run("service_levels")
+    breaches = _breaches(platform)
+    assert len(breaches) == 3
+    unclaimed = next(b for b in breaches if b.kind == "alerte_non_prise")
+    assert unclaimed.delay_seconds == 40 and unclaimed.limit_seconds == 10
+    with platform.sessions() as s:
+        counts = service_levels.count_breaches(s, clock.now() - timedelta(days=2), clock.now())
+    assert counts == {"navette_15min": 1, "swap_24h": 1, "alerte_non_prise": 1}

@@ -1,0 +1,57 @@
+"""The jobs, by name (``tgd jobs list``): module, French label, rule and schedule of each."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from tgd.domain.errors import N_
+from tgd.jobs import audit_seal, chase, destruction, positions_retention, service_levels
+from tgd.jobs.runner import JobSpec
+
+JOBS: dict[str, JobSpec] = {
+    spec.name: spec
+    for spec in (
+        JobSpec(
+            "audit_seal",
+            N_("Scellement du journal d'audit"),
+            audit_seal.run,
+            lambda s: IntervalTrigger(seconds=5),
+            "R-53",
+            quiet=True,
+            max_duration=timedelta(minutes=5),
+        ),
+        JobSpec(
+            "service_levels",
+            N_("Contrôle des délais de service"),
+            service_levels.run,
+            lambda s: IntervalTrigger(seconds=60),
+            "R-32",
+        ),
+        JobSpec(
+            "test_chase",
+            N_("Relance des essais bimensuels"),
+            chase.run,
+            # Every 15 minutes: each territory's local midnight is caught within 15 minutes.
+            lambda s: CronTrigger(minute="*/15", timezone="UTC"),
+            "R-30",
+        ),
+        JobSpec(
+            "positions_retention",
+            N_("Purge des positions (durée de conservation)"),
+            positions_retention.run,
+            lambda s: CronTrigger(minute=5, timezone="UTC"),
+            "R-16b",
+        ),
+        JobSpec(
+            "destruction",
+            N_("Destruction des dossiers clôturés depuis quatre mois"),
+            destruction.run,
+            # R-31: nightly, in the centre's time zone; the query takes everything due up to now.
+            lambda s: CronTrigger(hour=2, minute=30, timezone=s.default_timezone),
+            "R-16, R-31",
+        ),
+    )
+}

@@ -1,0 +1,299 @@
+"""Service-level clocks (R-32): navette to file in 15 minutes, swap in 24 hours, unclaimed alerts.
+
+``check_service_levels`` is a catch-up query (E-06): it looks at everything
+whose clock ran out up to now — still running past its deadline, or finished
+late — and records one ``ServiceLevelBreach`` per subject (unique on kind,
+subject type and id, so the job is idempotent), then fills in the final
+delay of breaches whose subject has since been done. Breaches carry the
+reference and figures only, never personal data; supervisors see them and
+the reports count them (``count_breaches``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, true
+from sqlalchemy.orm import Session
+
+from tgd.db.models.alerts import Alert
+from tgd.db.models.incidents import Incident, IncidentKind
+from tgd.db.models.lines import Line, LineAssignment, Swap
+from tgd.db.models.navettes import Navette
+from tgd.db.models.operations import ServiceLevelBreach
+from tgd.db.models.territories import Juridiction
+from tgd.domain.errors import N_
+from tgd.domain.lifecycle import NavetteKind
+from tgd.ports import Clock
+from tgd.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NAVETTE = "navette_15min"  # R-10
+SWAP = "swap_24h"  # R-18
+UNCLAIMED = "alerte_non_prise"  # R-23
+KIND_LABELS = {
+    NAVETTE: N_("Fiche créée plus de 15 minutes après la navette"),
+    SWAP: N_("Échange de terminal au-delà de 24 heures"),
+    UNCLAIMED: N_("Alerte non prise en charge à temps"),
+}
+# Faults that call for a swap of the handset (R-18).
+SWAP_FAULTS = (IncidentKind.PANNE_TERMINAL, IncidentKind.BATTERIE, IncidentKind.PERTE_VOL)
+
+
+@dataclass(frozen=True)
+class Clocked:
+    """One subject whose clock is checked."""
+
+    kind: str
+    subject_type: str
+    subject_id: int
+    started_at: datetime
+    ended_at: datetime | None
+    limit: timedelta
+    territory_id: int | None
+    juridiction_id: int | None
+    reference: str | None
+
+
+@dataclass(frozen=True)
+class LevelsRun:
+    """What one run did."""
+
+    recorded: int
+    finished: int
+
+
+def _late(item: Clocked, now: datetime) -> bool:
+    deadline = item.started_at + item.limit
+    return (item.ended_at or now) > deadline
+
+
+def _since(column: Any, since: datetime | None) -> Any:
+    # Catch-up window: subjects still running, or finished since the last covered instant.
+    return true() if since is None else or_(column.is_(None), column >= since)
+
+
+def _navettes(
+    session: Session, settings: Settings, now: datetime, since: datetime | None
+) -> Iterable[Clocked]:
+    limit = timedelta(minutes=settings.retention.navette_deadline_minutes)
+    rows = session.execute(
+        select(Navette, Juridiction.territory_id)
+        .join(Juridiction, Juridiction.id == Navette.juridiction_id)
+        .where(
+            Navette.kind == NavetteKind.ATTRIBUTION,
+            Navette.received_at.is_not(None),
+            Navette.received_at < now - limit,
+            _since(Navette.processed_at, since),
+        )
+    ).all()
+    for navette, territory_id in rows:
+        assert navette.received_at is not None
+        yield Clocked(
+            NAVETTE,
+            "navette",
+            navette.id,
+            navette.received_at,
+            navette.processed_at,
+            limit,
+            territory_id,
+            navette.juridiction_id,
+            None,
+        )
+
+
+def _swaps(
+    session: Session, settings: Settings, now: datetime, since: datetime | None
+) -> Iterable[Clocked]:
+    limit = timedelta(hours=settings.retention.swap_deadline_hours)
+    line_cols = (Line.id, Line.juridiction_id, Juridiction.territory_id)
+    for swap, _, juridiction_id, territory_id in session.execute(
+        select(Swap, *line_cols)
+        .join(Line, Line.id == Swap.line_id)
+        .join(Juridiction, Juridiction.id == Line.juridiction_id)
+        .where(Swap.reported_at < now - limit, _since(Swap.swapped_at, since))
+    ).all():
+        yield Clocked(
+            SWAP,
+            "swap",
+            swap.id,
+            swap.reported_at,
+            swap.swapped_at,
+            limit,
+            territory_id,
+            juridiction_id,
+            _reference(session, swap.line_id),
+        )
+    swapped = select(Swap.incident_id).where(Swap.incident_id.is_not(None))
+    for incident, _, juridiction_id, territory_id in session.execute(
+        select(Incident, *line_cols)
+        .join(Line, Line.id == Incident.line_id)
+        .join(Juridiction, Juridiction.id == Line.juridiction_id)
+        .where(
+            Incident.kind.in_(SWAP_FAULTS),
+            Incident.reported_at < now - limit,
+            Incident.id.not_in(swapped),
+            _since(Incident.resolved_at, since),
+        )
+    ).all():
+        yield Clocked(
+            SWAP,
+            "incident",
+            incident.id,
+            incident.reported_at,
+            incident.resolved_at,
+            limit,
+            territory_id,
+            juridiction_id,
+            _reference(session, incident.line_id),
+        )
+
+
+def _alerts(
+    session: Session, settings: Settings, now: datetime, since: datetime | None
+) -> Iterable[Clocked]:
+    limit = timedelta(seconds=settings.alerts.escalate_after_seconds)
+    rows = session.execute(
+        select(Alert, Line.juridiction_id)
+        .join(Line, Line.id == Alert.line_id, isouter=True)
+        .where(
+            Alert.is_canary.is_(False),  # R-24c: canaries never count
+            Alert.ringing_at < now - limit,
+            _since(func.coalesce(Alert.claimed_at, Alert.closed_at), since),
+        )
+        .order_by(Alert.id)
+    ).all()
+    for alert, juridiction_id in rows:
+        ended = alert.claimed_at
+        if ended is None and alert.closed_at is not None:
+            ended = alert.closed_at  # closed without a claim (caller hung up): the clock stops
+        yield Clocked(
+            UNCLAIMED,
+            "alert",
+            alert.id,
+            alert.ringing_at,
+            ended,
+            limit,
+            alert.territory_id,
+            juridiction_id,
+            alert.reference,
+        )
+
+
+def _reference(session: Session, line_id: int | None) -> str | None:
+    if line_id is None:
+        return None
+    return session.scalar(
+        select(LineAssignment.reference).where(
+            LineAssignment.line_id == line_id, LineAssignment.is_current.is_(True)
+        )
+    )
+
+
+def check_service_levels(
+    session: Session, *, settings: Settings, since: datetime | None = None, clock: Clock
+) -> LevelsRun:
+    """Record every clock that ran out up to now; complete breaches whose subject is done."""
+    now = clock.now()
+    existing = {
+        (b.kind, b.subject_type, b.subject_id): b
+        for b in session.scalars(
+            select(ServiceLevelBreach).where(ServiceLevelBreach.ended_at.is_(None))
+        )
+    }
+    recorded = finished = 0
+    for source in (_navettes, _swaps, _alerts):
+        for item in source(session, settings, now, since):
+            key = (item.kind, item.subject_type, item.subject_id)
+            breach = existing.get(key)
+            if breach is not None:
+                if item.ended_at is not None:
+                    _finish(breach, item.ended_at)
+                    finished += 1
+                continue
+            if not _late(item, now) or _known(session, key):
+                continue
+            breach = ServiceLevelBreach(
+                kind=item.kind,
+                subject_type=item.subject_type,
+                subject_id=item.subject_id,
+                territory_id=item.territory_id,
+                juridiction_id=item.juridiction_id,
+                reference=item.reference,
+                started_at=item.started_at,
+                deadline_at=item.started_at + item.limit,
+                limit_seconds=int(item.limit.total_seconds()),
+                detected_at=now,
+            )
+            if item.ended_at is not None:
+                _finish(breach, item.ended_at)
+            session.add(breach)
+            recorded += 1
+            if item.kind == NAVETTE:
+                navette = session.get(Navette, item.subject_id)
+                if navette is not None:
+                    navette.is_breach = True  # R-10: the navette's own flag, for its screens
+    session.flush()
+    if recorded or finished:
+        log.info("service levels: %s breach(es) recorded, %s completed", recorded, finished)
+    return LevelsRun(recorded=recorded, finished=finished)
+
+
+def _known(session: Session, key: tuple[str, str, int]) -> bool:
+    kind, subject_type, subject_id = key
+    return (
+        session.scalar(
+            select(ServiceLevelBreach.id).where(
+                ServiceLevelBreach.kind == kind,
+                ServiceLevelBreach.subject_type == subject_type,
+                ServiceLevelBreach.subject_id == subject_id,
+            )
+        )
+        is not None
+    )
+
+
+def _finish(breach: ServiceLevelBreach, ended_at: datetime) -> None:
+    breach.ended_at = ended_at
+    breach.delay_seconds = int((ended_at - breach.started_at).total_seconds())
+
+
+def list_breaches(
+    session: Session, *, kind: str | None = None, limit: int = 500
+) -> list[ServiceLevelBreach]:
+    """Return breaches for supervisors, newest first."""
+    query = select(ServiceLevelBreach)
+    if kind:
+        query = query.where(ServiceLevelBreach.kind == kind)
+    return list(
+        session.scalars(
+            query.order_by(
+                ServiceLevelBreach.started_at.desc(), ServiceLevelBreach.id.desc()
+            ).limit(limit)
+        )
+    )
+
+
+def count_breaches(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    *,
+    juridiction_ids: Iterable[int] | None = None,
+) -> dict[str, int]:
+    """For the reports: breaches whose clock started in [start, end), by kind."""
+    query = (
+        select(ServiceLevelBreach.kind, func.count(ServiceLevelBreach.id))
+        .where(ServiceLevelBreach.started_at >= start, ServiceLevelBreach.started_at < end)
+        .group_by(ServiceLevelBreach.kind)
+    )
+    if juridiction_ids is not None:
+        query = query.where(ServiceLevelBreach.juridiction_id.in_(list(juridiction_ids)))
+    counts = {kind: 0 for kind in KIND_LABELS}
+    counts.update({kind: int(n) for kind, n in session.execute(query).all()})
+    return counts

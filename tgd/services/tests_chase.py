@@ -1,0 +1,288 @@
+"""Test-call chase (R-30): follow-up tasks for lines without a successful test for 15 days.
+
+The chase job (``open_due_chases``) is a catch-up query: every active file
+whose last successful test is overdue *now*, on its territory's calendar
+(R-34), gets one ``Task`` of kind ``test_chase`` (``dedup_key`` names the
+file and the test it follows, so running the job twice creates nothing the
+second time). Open tasks whose file was tested since, or is no longer
+active, are closed by the same job with a step saying why. Operators record
+the guided steps (``record_step``): call the terminal, remind the person of
+the twice-monthly tests, else call the other numbers, else contact the
+association référente at once; each step is a ``TaskStep`` with its outcome
+and time. Calls are proposed at reasonable local hours (the task's
+``due_at``); an operator may override. None of this goes to the parquet: the
+tasks and their steps stay queryable for the committee tables (late tests).
+
+"Last successful test" is the later of ``BeneficiaryFile.last_test_call_at``
+(set by the gateway when a test call arrives) and the latest test alert
+(``Alert.is_test``) of the file; a file never tested counts from its
+commissioning (R-11 ends with a test call).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tgd.db.models.alerts import Alert
+from tgd.db.models.beneficiaries import BeneficiaryFile
+from tgd.db.models.lines import LineAssignment
+from tgd.db.models.operations import Task, TaskStep
+from tgd.db.models.territories import Juridiction, Territory
+from tgd.domain.errors import N_, NotFound, ValidationError
+from tgd.domain.lifecycle import FileState
+from tgd.domain.schedules import (
+    CALL_STEPS,
+    ChaseOutcome,
+    ChaseStep,
+    chase_due_at,
+    check_chase_step,
+    is_call_hour,
+    next_call_time,
+    next_chase_step,
+)
+from tgd.ports import Clock
+from tgd.services import audit
+
+log = logging.getLogger(__name__)
+
+KIND = "test_chase"
+OPEN, DONE = "open", "done"
+
+
+@dataclass(frozen=True)
+class ChaseRun:
+    """What one run of the chase job did."""
+
+    opened: int
+    closed: int
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """A chase task as operators see it (no personal data: reference and times)."""
+
+    task: Task
+    reference: str | None
+    file_number: str | None
+    timezone: str
+    last_test_at: datetime | None
+    steps: list[TaskStep]
+    next_step: ChaseStep | None
+    is_call_hour: bool
+
+
+def last_successful_tests(
+    session: Session, file_id: int | None = None
+) -> dict[int, datetime | None]:
+    """Return, per active file (or for one file), the instant of its last successful test."""
+    alerts = select(Alert.file_id, func.max(Alert.ringing_at)).where(
+        Alert.is_test.is_(True), Alert.file_id.is_not(None)
+    )
+    files = select(BeneficiaryFile.id, BeneficiaryFile.last_test_call_at)
+    if file_id is None:
+        files = files.where(BeneficiaryFile.state == FileState.ATTRIBUE)
+    else:
+        alerts = alerts.where(Alert.file_id == file_id)
+        files = files.where(BeneficiaryFile.id == file_id)
+    tested = dict(session.execute(alerts.group_by(Alert.file_id)).all())
+    result: dict[int, datetime | None] = {}
+    for file_id_, column in session.execute(files).all():
+        candidates = [t for t in (column, tested.get(file_id_)) if t is not None]
+        result[file_id_] = max(candidates) if candidates else None
+    return result
+
+
+def _active_files(session: Session) -> list[tuple[BeneficiaryFile, str, int]]:
+    rows = session.execute(
+        select(BeneficiaryFile, Territory.timezone, LineAssignment.line_id)
+        .join(Juridiction, Juridiction.id == BeneficiaryFile.juridiction_id)
+        .join(Territory, Territory.id == Juridiction.territory_id)
+        .join(LineAssignment, LineAssignment.id == BeneficiaryFile.assignment_id)
+        .where(BeneficiaryFile.state == FileState.ATTRIBUE)
+        .order_by(BeneficiaryFile.id)
+    ).all()
+    return list(rows)
+
+
+def _last_test(file: BeneficiaryFile, last_tests: dict[int, datetime | None]) -> datetime:
+    # Never tested: the clock runs from the commissioning (R-11 ends with a test call).
+    return last_tests.get(file.id) or file.commissioned_at or file.created_at
+
+
+def _key(
+    file_id: int | None,
+    last_tests: dict[int, datetime | None],
+    files_by_id: dict[int, BeneficiaryFile],
+) -> str | None:
+    # One chase per file and per test it follows: the job never opens it twice.
+    if file_id is None or file_id not in files_by_id:
+        return None
+    last = _last_test(files_by_id[file_id], last_tests)
+    return f"{KIND}:{file_id}:{last.astimezone(UTC).isoformat()}"
+
+
+def open_due_chases(session: Session, *, overdue_days: int, clock: Clock) -> ChaseRun:
+    """Open a chase task for every file overdue now; close tasks that are no longer needed."""
+    now = clock.now()
+    last_tests = last_successful_tests(session)
+    opened = 0
+    active_files = _active_files(session)
+    files_by_id = {file.id: file for file, _, _ in active_files}
+    for file, timezone, line_id in active_files:
+        last = _last_test(file, last_tests)
+        due = chase_due_at(last, timezone, overdue_days)
+        if now < due:
+            continue
+        key = _key(file.id, last_tests, files_by_id)
+        if session.scalar(select(Task.id).where(Task.dedup_key == key)) is not None:
+            continue
+        task = Task(
+            kind=KIND,
+            file_id=file.id,
+            line_id=line_id,
+            status=OPEN,
+            # R-30: proposed at a reasonable local hour, from the day it fell due.
+            due_at=next_call_time(max(due, now), timezone),
+            created_at=now,
+            dedup_key=key,
+        )
+        session.add(task)
+        session.flush()
+        audit.record(
+            session,
+            actor="system:scheduler",
+            action="task.open",
+            object_type="task",
+            object_id=task.id,
+            details={"kind": KIND, "file": file.id, "overdue_since": due.isoformat()},
+            clock=clock,
+        )
+        opened += 1
+    closed = 0
+    for task in session.scalars(select(Task).where(Task.kind == KIND, Task.status == OPEN)):
+        active = task.file_id in last_tests
+        if active and task.dedup_key == _key(task.file_id, last_tests, files_by_id):
+            continue  # still the same episode: no test since
+        reason = ChaseStep.ESSAI_RECU if active else ChaseStep.DOSSIER_CLOS
+        session.add(TaskStep(task_id=task.id, step=reason, outcome=ChaseOutcome.FAIT, at=now))
+        task.status, task.closed_at = DONE, now
+        closed += 1
+    session.flush()
+    if opened or closed:
+        log.info("test chase: %s task(s) opened, %s closed", opened, closed)
+    return ChaseRun(opened=opened, closed=closed)
+
+
+def list_tasks(session: Session, *, include_done: bool = False, limit: int = 200) -> list[TaskView]:
+    """Return chase tasks, open first by due time, with what operators need to act."""
+    query = select(Task).where(Task.kind == KIND)
+    if not include_done:
+        query = query.where(Task.status == OPEN)
+    tasks = session.scalars(query.order_by(Task.status.desc(), Task.due_at, Task.id).limit(limit))
+    return [task_view(session, t, clock=None) for t in tasks]
+
+
+def get_task(session: Session, task_id: int) -> Task:
+    """Return a chase task, or raise ``NotFound``."""
+    task = session.get(Task, task_id)
+    if task is None or task.kind != KIND:
+        raise NotFound(N_("Cette tâche n'existe pas."))
+    return task
+
+
+def task_view(session: Session, task: Task, *, clock: Clock | None) -> TaskView:
+    """Describe a task: reference, time zone, last test, steps done and the next one."""
+    row = None
+    if task.file_id is not None:
+        row = session.execute(
+            select(LineAssignment.reference, BeneficiaryFile.number, Territory.timezone)
+            .join(BeneficiaryFile, BeneficiaryFile.assignment_id == LineAssignment.id)
+            .join(Juridiction, Juridiction.id == BeneficiaryFile.juridiction_id)
+            .join(Territory, Territory.id == Juridiction.territory_id)
+            .where(BeneficiaryFile.id == task.file_id)
+        ).first()
+    reference, number, timezone = row if row is not None else (None, None, "Europe/Paris")
+    steps = list(
+        session.scalars(select(TaskStep).where(TaskStep.task_id == task.id).order_by(TaskStep.id))
+    )
+    history = [(s.step, s.outcome) for s in steps]
+    last = last_successful_tests(session, task.file_id).get(task.file_id) if task.file_id else None
+    return TaskView(
+        task=task,
+        reference=reference,
+        file_number=number,
+        timezone=timezone,
+        last_test_at=last,
+        steps=steps,
+        next_step=next_chase_step(history) if task.status == OPEN else None,
+        is_call_hour=is_call_hour(clock.now(), timezone) if clock else True,
+    )
+
+
+def record_step(
+    session: Session,
+    task: Task,
+    *,
+    step: ChaseStep,
+    outcome: ChaseOutcome,
+    user_id: int,
+    override_hours: bool = False,
+    clock: Clock,
+) -> TaskStep:
+    """Record one guided step with its outcome and time; close the task after its last step."""
+    if task.status != OPEN:
+        raise ValidationError(N_("Cette relance est terminée."))
+    view = task_view(session, task, clock=clock)
+    check_chase_step([(s.step, s.outcome) for s in view.steps], step, outcome)
+    if step in CALL_STEPS and not view.is_call_hour and not override_hours:
+        # R-30: calls at reasonable local hours unless the operator decides otherwise.
+        raise ValidationError(
+            N_(
+                "Il est tard ou tôt chez la personne : cochez « appeler quand même » "
+                "pour enregistrer cet appel."
+            )
+        )
+    now = clock.now()
+    row = TaskStep(task_id=task.id, step=step, outcome=outcome, user_id=user_id, at=now)
+    session.add(row)
+    if task.assignee_id is None:
+        task.assignee_id = user_id
+    if next_chase_step([*((s.step, s.outcome) for s in view.steps), (step, outcome)]) is None:
+        task.status, task.closed_at = DONE, now
+    session.flush()
+    audit.record(
+        session,
+        actor=f"user:{user_id}",
+        action="task.step",
+        object_type="task",
+        object_id=task.id,
+        details={"step": step.value, "outcome": outcome.value, "override": override_hours},
+        clock=clock,
+    )
+    return row
+
+
+def late_tests(session: Session, start: datetime, end: datetime) -> list[dict[str, object]]:
+    """For the committee tables: chase tasks opened in [start, end), by reference (anonymous)."""
+    rows = session.execute(
+        select(Task.id, Task.created_at, Task.closed_at, Task.status, LineAssignment.reference)
+        .join(BeneficiaryFile, BeneficiaryFile.id == Task.file_id, isouter=True)
+        .join(LineAssignment, LineAssignment.id == BeneficiaryFile.assignment_id, isouter=True)
+        .where(Task.kind == KIND, Task.created_at >= start, Task.created_at < end)
+        .order_by(Task.created_at)
+    ).all()
+    return [
+        {
+            "task_id": r.id,
+            "reference": r.reference,
+            "opened_at": r.created_at,
+            "closed_at": r.closed_at,
+            "status": r.status,
+        }
+        for r in rows
+    ]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from tgd.adapters.crypto import CryptoError, KeyFileCipher
 from tgd.container import Platform, build_platform
 from tgd.domain.errors import DomainError
-from tgd.settings import Settings, SettingsError, load_settings
+from tgd.settings import Settings, SettingsError, ensure_dev_secrets, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,7 +34,7 @@ class State:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings()
+            self._settings = ensure_dev_secrets(load_settings())
         return self._settings
 
     @property

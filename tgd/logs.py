@@ -56,3 +56,4 @@ def configure_logging(level: str = "INFO") -> None:
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     root.setLevel(level)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise

@@ -293,13 +293,32 @@ def _check(settings: Settings) -> None:
 
 
 def ensure_dev_secrets(settings: Settings) -> Settings:
-    """Outside production, generate and persist a secret key when none is given."""
-    if settings.secret_key or settings.is_production:
+    """Outside production, generate and persist the secrets that were not given.
+
+    The Flask secret key and the Twilio auth token are written once into the data
+    directory (mode 600), so the platform and the ``tgd simulate`` commands of the same
+    embedded instance sign and check webhooks with the same token.
+    """
+    if settings.is_production:
         return settings
-    path = settings.data_dir / "secret.key"
+    if not settings.secret_key:
+        settings = dataclasses.replace(settings, secret_key=_dev_secret(settings, "secret.key"))
+    if not settings.twilio.auth_token:
+        token = _dev_secret(settings, "twilio_auth_token", length=16, hex_only=True)
+        settings = dataclasses.replace(
+            settings, twilio=dataclasses.replace(settings.twilio, auth_token=token)
+        )
+    return settings
+
+
+def _dev_secret(settings: Settings, name: str, *, length: int = 48, hex_only: bool = False) -> str:
+    path = settings.data_dir / name
     if not path.exists():
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()  # another process wrote it first
         with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(48))
-    return dataclasses.replace(settings, secret_key=path.read_text().strip())
+            fh.write(secrets.token_hex(length) if hex_only else secrets.token_urlsafe(length))
+    return path.read_text().strip()

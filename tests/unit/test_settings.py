@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,20 @@ def test_development_secret_key_is_generated_once(tmp_path: Path) -> None:
     again = ensure_dev_secrets(settings).secret_key
     assert first == again and len(first) > 40
     assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_development_twilio_token_is_shared_by_the_platform_and_the_simulator(
+    tmp_path: Path,
+) -> None:
+    # Both read the same data directory, so the simulator signs what the platform checks.
+    server = ensure_dev_secrets(load_settings(environ={"TGD_DATA_DIR": str(tmp_path)}))
+    simulator = ensure_dev_secrets(load_settings(environ={"TGD_DATA_DIR": str(tmp_path)}))
+    assert server.twilio.auth_token == simulator.twilio.auth_token
+    assert len(server.twilio.auth_token) == 32
+
+
+def test_production_never_generates_secrets(tmp_path: Path) -> None:
+    settings = load_settings(environ={"TGD_DATA_DIR": str(tmp_path)})
+    production = dataclasses.replace(settings, mode="production")
+    assert ensure_dev_secrets(production).twilio.auth_token == ""
+    assert not (tmp_path / "twilio_auth_token").exists()

@@ -14,6 +14,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from tgd.adapters.crypto import CryptoError, KeyFileCipher
@@ -71,6 +72,14 @@ def friendly_errors(func: F) -> F:
             sys.exit(1)
         except CryptoError as exc:
             click.echo(f"Erreur de chiffrement : {exc}", err=True)
+            sys.exit(1)
+        except (OperationalError, ProgrammingError) as exc:
+            reason = str(exc.orig) if exc.orig is not None else type(exc).__name__
+            click.echo(
+                f"Erreur de base de données : {reason} "
+                "(la base est-elle joignable et migrée ? « tgd db upgrade »)",
+                err=True,
+            )
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
@@ -136,6 +145,7 @@ def demo() -> None:
 def demo_load(state: State) -> None:
     from tgd.services import audit
     from tgd.services.demo import is_loaded, load_demo
+    from tgd.services.demo_history import add_history
 
     if state.settings.is_production:
         raise click.ClickException("les données de démonstration sont refusées en production")
@@ -145,6 +155,12 @@ def demo_load(state: State) -> None:
             click.echo("Données de démonstration déjà chargées.")
         else:
             load_demo(session, cipher=platform.cipher, clock=platform.clock)
+            add_history(
+                session,
+                retention=state.settings.retention,
+                cipher=platform.cipher,
+                clock=platform.clock,
+            )
             mark_demo_accounts_enrolled(session, clock=platform.clock)
             click.echo("Données de démonstration chargées.")
     audit.seal(platform.engine, anchor_path=audit_anchor(state.settings))

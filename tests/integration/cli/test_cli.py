@@ -58,8 +58,10 @@ def test_lines_list_json_has_the_public_fields(loaded: dict[str, str]) -> None:
     assert any(r["reference"] == "M 975 97502 01 1" and r["status"] == "affecte" for r in rows)
 
 
-def test_alerts_list_json_is_an_array(loaded: dict[str, str]) -> None:
-    assert json.loads(tgd(loaded, "alerts", "list", "--json").output) == []
+def test_alerts_list_json_has_the_public_fields(loaded: dict[str, str]) -> None:
+    rows = json.loads(tgd(loaded, "alerts", "list", "--json").output)
+    assert {"id", "call_sid", "line_reference", "state", "nature", "created_at"} <= set(rows[0])
+    assert all(r["created_at"].endswith("Z") for r in rows)
 
 
 def test_downgrade_to_base_then_upgrade(loaded: dict[str, str]) -> None:
@@ -138,3 +140,15 @@ def test_bad_configuration_exits_2_with_the_reason(env: dict[str, str]) -> None:
     result = tgd({**env, "TGD_MODE": "production"}, "lines", "list")
     assert result.exit_code == 2
     assert "production needs it" in result.output
+
+
+def test_unmigrated_database_gets_a_clear_message(env: dict[str, str]) -> None:
+    result = tgd(env, "lines", "list")
+    assert result.exit_code == 1
+    assert "tgd db upgrade" in result.output
+
+
+def test_demo_load_adds_last_quarter_and_a_closed_file(loaded: dict[str, str]) -> None:
+    rows = json.loads(tgd(loaded, "lines", "list", "--json").output)
+    assert any(r["reference"] == "M 75 75056 07 2" and r["status"] == "en_attente" for r in rows)
+    assert len(json.loads(tgd(loaded, "alerts", "list", "--json").output)) >= 30

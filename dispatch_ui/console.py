@@ -347,6 +347,26 @@ def add_force(alert_id: int) -> Any:
     return _ok()
 
 
+@api.post("/alerts/<int:alert_id>/callback")
+@requires(Permission.CONSOLE)
+def call_back(alert_id: int) -> Any:
+    """Call the person back into the bridge (after a cut, or to check on them)."""
+    platform = current_platform()
+    found = _get_alert(alert_id)
+    dispatch.call_back(
+        db_session(),
+        found,
+        user_id=g.user.id,
+        telephony=_telephony(),
+        gateway=platform.settings.gateway,
+        callbacks=_callbacks(),
+        cipher=platform.cipher,
+        clock=platform.clock,
+    )
+    audit_here("alert.call_back", object_type="alert", object_id=found.id)
+    return _ok()
+
+
 @api.post("/alerts/<int:alert_id>/leave")
 @requires(Permission.CONSOLE)
 def leave(alert_id: int) -> Any:

@@ -448,6 +448,48 @@ def _watchdog(
     )
 
 
+def call_back(
+    session: Session,
+    alert: Alert,
+    *,
+    user_id: int,
+    telephony: Telephony,
+    gateway: GatewaySettings,
+    callbacks: Callbacks,
+    cipher: Cipher,
+    clock: Clock,
+) -> CallLeg:
+    """Call the person back into the alert's bridge at the operator's request (R-20, R-24)."""
+    if alert.state == AlertState.CLOSED:
+        raise Conflict(N_("L'alerte est close : rappelez depuis une nouvelle alerte."))
+    number = _terminal_number(session, alert, cipher=cipher)
+    if number is None:
+        raise Conflict(N_("Numéro de l'appelant inconnu : rappel impossible."))
+    try:
+        call_sid = _dial_in(alert, number, telephony, gateway, callbacks, ends_bridge=True)
+    except TelephonyError as exc:
+        raise Conflict(N_("Le rappel n'a pas pu être passé : %(error)s"), error=str(exc)) from None
+    alert.callback_count += 1
+    leg = CallLeg(
+        alert_id=alert.id,
+        call_sid=call_sid,
+        role=LegRole.CALLBACK,
+        user_id=user_id,
+        status="queued",
+        started_at=clock.now(),
+    )
+    session.add(leg)
+    session.flush()
+    events.add_event(
+        session,
+        events.ALERT_CALLED_BACK,
+        {"alert_id": alert.id, "attempt": alert.callback_count, "by_operator": True},
+        territory_id=alert.territory_id,
+        clock=clock,
+    )
+    return leg
+
+
 def _terminal_number(session: Session, alert: Alert, *, cipher: Cipher) -> str | None:
     if alert.line_id is not None:
         line = session.get(Line, alert.line_id)

@@ -218,6 +218,7 @@
     document.getElementById("btn-prendre").disabled = d.state !== "ringing";
     document.getElementById("btn-forces").disabled = !d.proposal.unit_id;
     document.getElementById("btn-position").disabled = !d.identified;
+    document.getElementById("btn-rappel").disabled = !d.identified;
     els.otherUnit.textContent = "";
     d.units.forEach(function (u) {
       var option = el("option", u.name + " — " + u.number);
@@ -294,6 +295,7 @@
     act("force", { unit_id: parseInt(els.otherUnit.value, 10) });
   });
   document.getElementById("btn-quitter").addEventListener("click", function () { act("leave"); });
+  document.getElementById("btn-rappel").addEventListener("click", function () { act("callback"); });
   document.getElementById("btn-position").addEventListener("click", function () { act("position"); });
   document.getElementById("btn-note").addEventListener("click", function () {
     var field = document.getElementById("note");

@@ -210,3 +210,16 @@ def test_supervisor_sees_the_board_and_the_figures_of_the_day(
     page = login("superviseur").get("/console/supervision").get_data(as_text=True)
     assert "M 75 75056 01 1" in page and "Niveaux de service du jour" in page
     assert operator.get("/console/supervision").status_code == 403
+
+
+def test_operator_calls_the_person_back_into_the_bridge(
+    login: Login, carrier: TwilioClient, platform: Platform, fake: FakeTwilio
+) -> None:
+    operator = login("operateur")
+    open_alert(carrier)
+    aid = alert_id(platform)
+    assert post(operator, f"/api/console/alerts/{aid}/callback").status_code == 200
+    with platform.sessions() as s:
+        roles = s.scalars(select(CallLeg.role).where(CallLeg.alert_id == aid)).all()
+    assert LegRole.CALLBACK in roles
+    assert any("+33612340001" in str(r) for r in fake.requests)

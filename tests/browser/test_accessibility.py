@@ -1,0 +1,108 @@
+"""Accessibility (RGAA / WCAG 2.1 AA) of the main screens, checked with axe-core in Chromium.
+
+axe-core comes from the npm registry with the front-end packages (package-lock.json); it
+is injected into each page and run against the WCAG 2.1 A and AA rules. Serious and
+critical violations fail the test, with the rule, the help text and the elements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.browser.live import CHROMIUM_ARGS, Live, free_port, login, platform_env, prepare, running
+
+pytest.importorskip("playwright")
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    data = tmp_path_factory.mktemp("a11y-live")
+    port = free_port()
+    env = platform_env(data, port)
+    prepare(env)
+    with running(env, port, data / "server.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed: run `make assets` (npm ci)")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def violations(page: Page) -> list[str]:
+    """Run axe on the page; describe its serious and critical violations."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", TAGS
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — "
+        + ", ".join(str(n["target"]) for n in v["nodes"][:3])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.fixture(scope="module")
+def contexts(browser: Browser, live: Live) -> dict[str | None, BrowserContext]:
+    """One logged-in browser context per account (a TOTP code is accepted once)."""
+    return {}
+
+
+def page_for(
+    browser: Browser, live: Live, contexts: dict[str | None, BrowserContext], username: str | None
+) -> Page:
+    if username not in contexts:
+        # bypass_csp: axe is injected as an inline script, which our CSP rightly refuses.
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+        if username:
+            login(context.new_page(), live.url, username)
+        contexts[username] = context
+    return contexts[username].new_page()
+
+
+@pytest.mark.parametrize(
+    ("username", "path"),
+    [
+        (None, "/connexion"),
+        ("operateur", "/console"),
+        ("operateur", "/dossiers"),
+        ("superviseur", "/console/supervision"),
+        ("parquet.paris", "/parquet/"),
+        ("admin", "/admin/zones/"),
+    ],
+)
+def test_screen_has_no_serious_accessibility_violation(
+    browser: Browser,
+    live: Live,
+    contexts: dict[str | None, BrowserContext],
+    username: str | None,
+    path: str,
+) -> None:
+    page = page_for(browser, live, contexts, username)
+    page.goto(live.url + path)
+    page.wait_for_load_state("networkidle")
+    assert violations(page) == []
+
+
+def test_console_with_an_alert_on_screen(
+    browser: Browser, live: Live, contexts: dict[str | None, BrowserContext]
+) -> None:
+    operator = page_for(browser, live, contexts, "operateur")
+    operator.goto(live.url + "/console")
+    live.simulate_alert("M 75 75056 01 1")
+    operator.locator("#file-alertes button").first.click()
+    operator.wait_for_selector("#force h3")
+    assert violations(operator) == []

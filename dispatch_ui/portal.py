@@ -28,7 +28,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from dispatch_ui.security import audit_here, requires
@@ -50,6 +50,7 @@ from tgd.domain.navettes import (
 )
 from tgd.http import current_platform, db_session
 from tgd.services import cases, exports, navettes, policy
+from tgd.services import retention as retention_service
 from tgd.services.policy import Permission
 
 bp = Blueprint("portal", __name__, url_prefix="/parquet")
@@ -390,6 +391,46 @@ def _juridiction(juridiction_id: int) -> Any:
     from tgd.db.models.territories import Juridiction
 
     return db_session().get(Juridiction, juridiction_id)
+
+
+class RetentionForm(FlaskForm):
+    """R-16b: legal hold and the positions' retention of one file."""
+
+    legal_hold = BooleanField(
+        _l("Conservation judiciaire (procédure pénale) : suspendre la destruction")
+    )
+    positions_days = SelectField(_l("Durée de conservation des positions"), choices=[], default="")
+
+
+@bp.route("/dossiers/<int:file_id>/conservation", methods=["GET", "POST"])
+@requires(Permission.NAVETTE_SUBMIT)
+def retention(file_id: int) -> Any:
+    """R-16b: the parquet puts a file under legal hold or extends its positions' retention."""
+    platform, session = current_platform(), db_session()
+    file = policy.get_scoped(session, g.user, BeneficiaryFile, file_id)
+    periods = platform.settings.retention
+    form = RetentionForm(
+        legal_hold=file.legal_hold, positions_days=str(file.positions_retention_days or "")
+    )
+    form.positions_days.choices = [
+        ("", gettext("%(n)s jours (durée normale)", n=periods.positions_days))
+    ] + [
+        (str(d), gettext("%(n)s jours", n=d))
+        for d in range(periods.positions_days + 1, periods.positions_max_days + 1)
+    ]
+    if request.method == "POST" and form.validate_on_submit():
+        actor = f"user:{g.user.id}"
+        days = int(form.positions_days.data) if form.positions_days.data else None
+        retention_service.set_legal_hold(
+            session, file, on=bool(form.legal_hold.data), actor=actor, clock=platform.clock
+        )
+        retention_service.set_positions_retention(
+            session, file, days, settings=periods, actor=actor, clock=platform.clock
+        )
+        flash(gettext("Conservation du dossier %(n)s enregistrée.", n=file.number), "success")
+        return redirect(url_for("portal.index"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("portal/retention.html", form=form, file=file, periods=periods), status
 
 
 @bp.get("/messages/<int:message_id>")

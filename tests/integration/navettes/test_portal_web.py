@@ -8,6 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from tgd.container import Platform
+from tgd.db.models import AuditEntry, Juridiction
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.navettes import Navette
 from tgd.domain.lifecycle import FileState
@@ -139,3 +140,38 @@ def test_parquet_reads_information_from_the_centre(login: Login, platform: Platf
         as_text=True
     )
     assert login("parquet.reunion").get(f"/parquet/messages/{link}").status_code == 404
+
+
+def test_parquet_puts_its_file_under_legal_hold_and_extends_positions(
+    login: Callable[[str], FlaskClient], platform: Platform
+) -> None:
+    client = login("parquet.paris")
+    with platform.sessions() as s:
+        paris = s.scalars(select(Juridiction).where(Juridiction.insee == "75056")).one()
+        file_id = s.scalars(
+            select(BeneficiaryFile.id).where(BeneficiaryFile.juridiction_id == paris.id)
+        ).first()
+    url = f"/parquet/dossiers/{file_id}/conservation"
+    page = client.get(url).get_data(as_text=True)
+    assert "Conservation judiciaire" in page and "8 jours" in page and "9 jours" not in page
+    response = client.post(
+        url, data={"csrf_token": csrf_of(page), "legal_hold": "y", "positions_days": "8"}
+    )
+    assert response.status_code == 302
+    refused = client.post(url, data={"csrf_token": csrf_of(page), "positions_days": "30"})
+    assert refused.status_code == 400  # not one of the allowed durations
+    with platform.sessions() as s:
+        file = s.get(BeneficiaryFile, file_id)
+        assert file is not None and file.legal_hold and file.positions_retention_days == 8
+        assert "file.legal_hold" in s.scalars(select(AuditEntry.action)).all()
+
+
+def test_other_courts_file_retention_is_not_found(
+    login: Callable[[str], FlaskClient], platform: Platform
+) -> None:
+    with platform.sessions() as s:
+        reunion = s.scalars(select(Juridiction).where(Juridiction.insee == "97411")).one()
+        other = s.scalars(
+            select(BeneficiaryFile.id).where(BeneficiaryFile.juridiction_id == reunion.id)
+        ).first()
+    assert login("parquet.paris").get(f"/parquet/dossiers/{other}/conservation").status_code == 404

@@ -50,7 +50,10 @@ def test_jobs_run_at_destroys_exactly_the_files_due(
             main, ["jobs", "run", "destruction", "--at", "2027-03-23T10:29"], env=env
         )
         assert early.exit_code == 0, early.output
-        assert '"count": 0' in early.output
+        # Only the demo's file closed five months ago (tgd/services/demo_history.py) is due.
+        assert '"count": 1' in early.output
+        with platform.sessions() as s:
+            assert s.get(BeneficiaryFile, file.id).state is FileState.CLOTURE  # type: ignore[union-attr]
         due = runner.invoke(
             main, ["jobs", "run", "destruction", "--at", "2027-03-23T10:30:00+01:00"], env=env
         )
@@ -59,7 +62,7 @@ def test_jobs_run_at_destroys_exactly_the_files_due(
         with platform.sessions() as s:
             states = {f.number: f.state for f in s.scalars(select(BeneficiaryFile))}
         assert states[number] is FileState.DETRUIT
-        assert sum(state is FileState.DETRUIT for state in states.values()) == 1
+        assert sum(state is FileState.DETRUIT for state in states.values()) == 2
         register = runner.invoke(main, ["retention", "register"], env=env)
         assert number in register.output and "M 75 75056 04 1" in register.output
         verify = runner.invoke(main, ["audit", "verify"], env=env)

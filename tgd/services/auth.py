@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session
 
 from tgd.db.models.users import User, UserSession
 from tgd.domain.errors import N_, DomainError
+from tgd.domain.roles import Role
 from tgd.ports import Cipher, Clock
 from tgd.services import users
 
+CONSOLE_ROLES = frozenset({Role.OPERATOR, Role.SUPERVISOR})
 MAX_FAILURES = 5  # then the account is locked for LOCK_MINUTES
 LOCK_MINUTES = 15
 TOTP_WINDOW = 1  # accept the previous and next 30-second step (clock drift)
@@ -164,7 +166,9 @@ def _end_reason(record: UserSession, policy: SessionPolicy, now: datetime) -> st
         return "revoked"
     if now - record.created_at > policy.lifetime:
         return "expired"
-    if now - record.last_seen_at > policy.idle:
+    # E-08: the inactivity timeout is for portal users. An operator's console may stay quiet
+    # for hours and must still show the next alert at once: it lives for the shift.
+    if user.role not in CONSOLE_ROLES and now - record.last_seen_at > policy.idle:
         return "idle"
     return None
 

@@ -149,6 +149,17 @@ def test_idle_session_expires(login: Login, clock: FrozenClock, platform: Platfo
         assert "session.ended" in s.scalars(select(AuditEntry.action)).all()
 
 
+def test_quiet_console_is_not_logged_out_before_the_end_of_the_shift(
+    login: Login, clock: FrozenClock
+) -> None:
+    # E-08: no alert for hours must not log the operator out before the next one.
+    client = login("operateur")
+    clock.advance(hours=11, minutes=50)
+    assert client.get("/dossiers").status_code == 200
+    clock.advance(minutes=11)
+    assert client.get("/dossiers").status_code == 302
+
+
 def test_active_session_stays_until_the_end_of_the_shift(login: Login, clock: FrozenClock) -> None:
     client = login("operateur")
     for _ in range(12 * 6 - 1):  # every 10 minutes for 12 hours

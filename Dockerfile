@@ -9,8 +9,9 @@ RUN mkdir -p dispatch_ui/static && bash scripts/build_assets.sh
 
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 TGD_MODE=production TGD_DATA_DIR=/var/lib/tgd
-RUN groupadd --system tgd && useradd --system --gid tgd --home-dir /var/lib/tgd tgd \
-    && mkdir -p /var/lib/tgd && chown tgd:tgd /var/lib/tgd
+RUN groupadd --system --gid 10001 tgd \
+    && useradd --system --uid 10001 --gid tgd --home-dir /var/lib/tgd tgd \
+    && mkdir -p /var/lib/tgd && chown 10001:10001 /var/lib/tgd
 WORKDIR /app
 COPY pyproject.toml README.md alembic.ini ./
 COPY tgd tgd
@@ -20,7 +21,7 @@ COPY migrations migrations
 COPY --from=assets /src/dispatch_ui/static/vendor dispatch_ui/static/vendor
 RUN pip install --no-cache-dir -e . gunicorn==23.0.0 \
     && pybabel compile -d dispatch_ui/translations
-USER tgd
+USER 10001
 EXPOSE 5000
 HEALTHCHECK --interval=30s --timeout=5s CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:5000/healthz').status != 200)"]
 CMD ["gunicorn", "--bind", "0.0.0.0:5000", "--workers", "1", "--threads", "16", "tgd.wsgi:app"]

@@ -426,23 +426,7 @@ def _watchdog(
             session, "callback_failed", {"alert_id": alert.id, "error": str(exc)}, clock=clock
         )
         return
-    alert.callback_count += 1
-    session.add(
-        CallLeg(
-            alert_id=alert.id,
-            call_sid=call_sid,
-            role=LegRole.CALLBACK,
-            status="queued",
-            started_at=clock.now(),
-        )
-    )
-    events.add_event(
-        session,
-        events.ALERT_CALLED_BACK,
-        {"alert_id": alert.id, "attempt": alert.callback_count},
-        territory_id=alert.territory_id,
-        clock=clock,
-    )
+    _record_callback(session, alert, call_sid, user_id=None, clock=clock)
     log.warning(
         "alert=%s bridge lost: terminal called back (attempt %s)", alert.id, alert.callback_count
     )
@@ -469,6 +453,13 @@ def call_back(
         call_sid = _dial_in(alert, number, telephony, gateway, callbacks, ends_bridge=True)
     except TelephonyError as exc:
         raise Conflict(N_("Le rappel n'a pas pu être passé : %(error)s"), error=str(exc)) from None
+    return _record_callback(session, alert, call_sid, user_id=user_id, clock=clock)
+
+
+def _record_callback(
+    session: Session, alert: Alert, call_sid: str, *, user_id: int | None, clock: Clock
+) -> CallLeg:
+    """Count a call-back of the terminal, keep its leg and announce it (R-24b)."""
     alert.callback_count += 1
     leg = CallLeg(
         alert_id=alert.id,
@@ -483,7 +474,7 @@ def call_back(
     events.add_event(
         session,
         events.ALERT_CALLED_BACK,
-        {"alert_id": alert.id, "attempt": alert.callback_count, "by_operator": True},
+        {"alert_id": alert.id, "attempt": alert.callback_count, "by_operator": user_id is not None},
         territory_id=alert.territory_id,
         clock=clock,
     )

@@ -10,7 +10,7 @@ form. Every read of nominative content is audited.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import (
     Blueprint,
@@ -433,15 +433,24 @@ def retention(file_id: int) -> Any:
     return render_template("portal/retention.html", form=form, file=file, periods=periods), status
 
 
+R = TypeVar("R", ParquetMessage, FileExport)
+
+
+def _with_scoped_file(model: type[R], row_id: int) -> tuple[R, BeneficiaryFile]:
+    """Fetch a row that belongs to a file, and that file if the user may see it (else 404)."""
+    session = db_session()
+    row = session.get(model, row_id)
+    if row is None:
+        abort(404)
+    return row, policy.get_scoped(session, g.user, BeneficiaryFile, row.file_id)
+
+
 @bp.get("/messages/<int:message_id>")
 @requires(Permission.FILE_READ)
 def message(message_id: int) -> Any:
     """R-14: read information sent by the centre about one of the parquet's files."""
     platform, session = current_platform(), db_session()
-    found = session.get(ParquetMessage, message_id)
-    if found is None:
-        abort(404)
-    file = policy.get_scoped(session, g.user, BeneficiaryFile, found.file_id)
+    found, file = _with_scoped_file(ParquetMessage, message_id)
     text = navettes.read_message(
         session, found, user=g.user, cipher=platform.cipher, clock=platform.clock
     )
@@ -454,10 +463,7 @@ def message(message_id: int) -> Any:
 def download(export_id: int) -> Any:
     """R-15: download the closure export of one of the parquet's files (audited)."""
     platform, session = current_platform(), db_session()
-    export = session.get(FileExport, export_id)
-    if export is None:
-        abort(404)
-    file = policy.get_scoped(session, g.user, BeneficiaryFile, export.file_id)
+    export, file = _with_scoped_file(FileExport, export_id)
     content = exports.read_export(session, export, cipher=platform.cipher)
     audit_here(
         "file.export_download",

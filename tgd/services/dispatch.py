@@ -183,15 +183,7 @@ def add_force(
         alert, unit.priority_number, telephony, gateway, callbacks, ends_bridge=False
     )
     now = clock.now()
-    leg = CallLeg(
-        alert_id=alert.id,
-        call_sid=call_sid,
-        role=LegRole.POLICE,
-        unit_id=unit.id,
-        status="queued",
-        started_at=now,
-    )
-    session.add(leg)
+    leg = _dialled_leg(session, alert, call_sid, LegRole.POLICE, unit_id=unit.id, clock=clock)
     alert.unit_id = unit.id
     alert.police_called_at = alert.police_called_at or now  # R-29: answer-to-police
     session.flush()
@@ -218,17 +210,7 @@ def join_operator(
 ) -> CallLeg:
     """Dial an operator's phone into the alert's bridge; the operator never ends it (R-24b)."""
     call_sid = _dial_in(alert, number, telephony, gateway, callbacks, ends_bridge=False)
-    leg = CallLeg(
-        alert_id=alert.id,
-        call_sid=call_sid,
-        role=LegRole.OPERATOR,
-        user_id=user_id,
-        status="queued",
-        started_at=clock.now(),
-    )
-    session.add(leg)
-    session.flush()
-    return leg
+    return _dialled_leg(session, alert, call_sid, LegRole.OPERATOR, user_id=user_id, clock=clock)
 
 
 def operator_leave(
@@ -456,21 +438,37 @@ def call_back(
     return _record_callback(session, alert, call_sid, user_id=user_id, clock=clock)
 
 
-def _record_callback(
-    session: Session, alert: Alert, call_sid: str, *, user_id: int | None, clock: Clock
+def _dialled_leg(
+    session: Session,
+    alert: Alert,
+    call_sid: str,
+    role: LegRole,
+    *,
+    user_id: int | None = None,
+    unit_id: int | None = None,
+    clock: Clock,
 ) -> CallLeg:
-    """Count a call-back of the terminal, keep its leg and announce it (R-24b)."""
-    alert.callback_count += 1
+    """Keep the leg of a call we just dialled into the alert's bridge (queued at the carrier)."""
     leg = CallLeg(
         alert_id=alert.id,
         call_sid=call_sid,
-        role=LegRole.CALLBACK,
+        role=role,
         user_id=user_id,
+        unit_id=unit_id,
         status="queued",
         started_at=clock.now(),
     )
     session.add(leg)
     session.flush()
+    return leg
+
+
+def _record_callback(
+    session: Session, alert: Alert, call_sid: str, *, user_id: int | None, clock: Clock
+) -> CallLeg:
+    """Count a call-back of the terminal, keep its leg and announce it (R-24b)."""
+    alert.callback_count += 1
+    leg = _dialled_leg(session, alert, call_sid, LegRole.CALLBACK, user_id=user_id, clock=clock)
     events.add_event(
         session,
         events.ALERT_CALLED_BACK,

@@ -19,9 +19,11 @@ COPY handset_gateway handset_gateway
 COPY dispatch_ui dispatch_ui
 COPY migrations migrations
 COPY --from=assets /src/dispatch_ui/static/vendor dispatch_ui/static/vendor
-RUN pip install --no-cache-dir -e . gunicorn==23.0.0 \
+RUN pip install --no-cache-dir -e . \
     && pybabel compile -d dispatch_ui/translations
 USER 10001
 EXPOSE 5000
 HEALTHCHECK --interval=30s --timeout=5s CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:5000/healthz').status != 200)"]
-CMD ["gunicorn", "--bind", "0.0.0.0:5000", "--workers", "1", "--threads", "16", "tgd.wsgi:app"]
+# One app process (gunicorn's threaded worker, built by `tgd run`); the scheduler runs as
+# its own container: docker run IMAGE tgd scheduler
+CMD ["tgd", "run", "--host", "0.0.0.0", "--port", "5000", "--no-scheduler"]

@@ -23,7 +23,7 @@ from dispatch_ui.security import (
     public,
 )
 from tgd.app import limiter
-from tgd.http import commit, current_platform, db_session
+from tgd.http import commit, current_platform, db_session, request_reader
 from tgd.services import auth, users
 
 bp = Blueprint("auth", __name__, url_prefix="/connexion")
@@ -64,11 +64,13 @@ def login() -> Any:
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form)
     platform = current_platform()
+    # argon2 runs in a reading transaction: no one waits on the write lock meanwhile.
+    check = auth.verify_password(
+        request_reader(), form.username.data or "", form.password.data or "", clock=platform.clock
+    )
     sess = db_session()
     try:
-        user = auth.check_password(
-            sess, form.username.data or "", form.password.data or "", clock=platform.clock
-        )
+        user = auth.record_password_check(sess, check, clock=platform.clock)
     except auth.LoginRefused as refused:
         commit()  # keep the failure count even though we answer 401
         audit_refusal(

@@ -48,7 +48,7 @@ from tgd.domain.navettes import (
     Termination,
     Update,
 )
-from tgd.http import current_platform, db_session
+from tgd.http import current_platform, db_session, write_from_here
 from tgd.services import cases, exports, navettes, policy
 from tgd.services import retention as retention_service
 from tgd.services.policy import Permission
@@ -449,8 +449,9 @@ def _with_scoped_file(model: type[R], row_id: int) -> tuple[R, BeneficiaryFile]:
 @requires(Permission.FILE_READ)
 def message(message_id: int) -> Any:
     """R-14: read information sent by the centre about one of the parquet's files."""
-    platform, session = current_platform(), db_session()
+    platform = current_platform()
     found, file = _with_scoped_file(ParquetMessage, message_id)
+    session = write_from_here()  # the first reading marks the message read
     text = navettes.read_message(
         session, found, user=g.user, cipher=platform.cipher, clock=platform.clock
     )

@@ -16,8 +16,15 @@ from flask import Flask, abort, flash, g, redirect, request, session, url_for
 from flask_babel import gettext
 
 from tgd.db.models.users import User, UserSession
-from tgd.db.session import write_transaction
-from tgd.http import current_platform, db_session, is_safe_request, request_has_written
+from tgd.db.writes import Priority, begin_write
+from tgd.http import (
+    current_platform,
+    db_session,
+    end_read,
+    request_reader,
+    request_writes,
+    rollback,
+)
 from tgd.services import audit, auth
 from tgd.services.policy import Permission, has
 
@@ -65,9 +72,10 @@ def actor() -> str:
 
 def audit_here(action: str, **fields: Any) -> None:
     """Record an audit entry with the request's change (a read is audited on its own)."""
-    if is_safe_request() and not request_has_written():
-        # A reading request stays lock-free: its audit entry has a short transaction of its own.
-        audit_refusal(action, **fields)
+    if not request_writes():
+        # A reading request stays a reader: its entry has a short write transaction of its
+        # own, committed before the page that it audits is sent.
+        _record_committed(action, **fields)
         return
     platform = current_platform()
     audit.record(
@@ -78,11 +86,20 @@ def audit_here(action: str, **fields: Any) -> None:
         clock=platform.clock,
         **fields,
     )
-    g.audited = True
 
 
 def audit_refusal(action: str, **fields: Any) -> None:
-    """Record an audit entry in its own transaction: the request itself will roll back."""
+    """Record an audit entry that survives the request's refusal (the request keeps nothing).
+
+    A writing request's own transaction is rolled back first: a second write transaction
+    beside it would wait for it until the busy timeout (the write discipline).
+    """
+    if request_writes():
+        rollback()
+    _record_committed(action, **fields)
+
+
+def _record_committed(action: str, **fields: Any) -> None:
     platform = current_platform()
     audit.record_committed(
         platform.sessions,
@@ -90,9 +107,9 @@ def audit_refusal(action: str, **fields: Any) -> None:
         action=action,
         source=client_address(),
         clock=platform.clock,
+        priority=Priority.PEOPLE,
         **fields,
     )
-    g.audited = True
 
 
 def session_policy() -> auth.SessionPolicy:
@@ -101,36 +118,47 @@ def session_policy() -> auth.SessionPolicy:
     return auth.SessionPolicy(
         idle=timedelta(minutes=security.idle_timeout_minutes),
         lifetime=timedelta(hours=security.session_lifetime_hours),
+        touch_every=timedelta(seconds=security.session_touch_seconds),
     )
 
 
 def load_user() -> None:
-    """Resolve the session cookie to ``g.user`` (fully logged in) or ``g.pending`` (TOTP due)."""
+    """Resolve the session cookie to ``g.user`` (fully logged in) or ``g.pending`` (TOTP due).
+
+    The lookup is a short read of the request's session; refreshing ``last_seen_at`` or
+    ending the session is a short write of that same session, after the read and before
+    the view (never a second writer beside the request's own).
+    """
     g.user, g.pending = None, None
     token = session.get(SESSION_KEY)
-    if not token or request.endpoint in (None, "static", "healthz"):
+    if not token or request.endpoint in (None, "static", "healthz", "readyz", "metrics"):
         return
     platform = current_platform()
-    record, ended = auth.check_session(
-        db_session(), token, policy=session_policy(), clock=platform.clock
-    )
-    if ended is not None or (record is not None and auth.needs_touch(record, platform.clock)):
-        with write_transaction(platform.sessions) as writer:
-            record, ended = auth.resolve_session(
-                writer, token, policy=session_policy(), clock=platform.clock
+    reader = request_reader()
+    record, ended = auth.check_session(reader, token, policy=session_policy(), clock=platform.clock)
+    end_read()
+    if ended is not None or (
+        record is not None and auth.needs_touch(record, session_policy(), platform.clock)
+    ):
+        begin_write(reader, priority=Priority.PEOPLE, label="session refresh")
+        record, ended = auth.resolve_session(
+            reader, token, policy=session_policy(), clock=platform.clock
+        )
+        if ended is not None:
+            audit.record(
+                reader,
+                actor="system:sessions",
+                action="session.ended",
+                object_type="user",
+                object_id=ended.user_id,
+                source=client_address(),
+                details={"reason": ended.end_reason or ""},
+                clock=platform.clock,
             )
-        if record is not None:
-            record = db_session().get(UserSession, record.id)
+        reader.commit()
     if record is None:
         session.pop(SESSION_KEY, None)
         flash(gettext("Votre session a expiré : reconnectez-vous."), "info")
-        if ended is not None:
-            audit_refusal(
-                "session.ended",
-                object_type="user",
-                object_id=ended.user_id,
-                details={"reason": ended.end_reason or ""},
-            )
         return
     if record.second_factor_at is None:
         g.pending = record
@@ -149,11 +177,5 @@ def current_user() -> User | None:
 
 
 def init_app(app: Flask) -> None:
-    """Resolve the user before every request and seal audit entries after it."""
+    """Resolve the user before every request (the audit sealer job chains the entries)."""
     app.before_request(load_user)
-
-    @app.teardown_request
-    def _seal(_error: BaseException | None) -> None:
-        if g.pop("audited", False):
-            platform = current_platform()
-            audit.seal(platform.engine, anchor_path=platform.settings.data_dir / "audit.anchor")

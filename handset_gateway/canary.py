@@ -22,7 +22,7 @@ from tgd.adapters.fake_twilio.carrier import Carrier, new_sid
 from tgd.container import Platform
 from tgd.db.models.alerts import Alert
 from tgd.db.models.operations import ConsoleEvent
-from tgd.db.session import unit_of_work
+from tgd.db.writes import write_transaction
 from tgd.services import alerts, events
 
 
@@ -71,7 +71,7 @@ def run_canary(platform: Platform, *, url: str, poll_s: float = 0.05) -> CanaryR
     except OSError:
         pass  # the platform did not answer: that is what the alarm is for
     elapsed = time.monotonic() - start
-    with unit_of_work(platform.sessions) as session:
+    with write_transaction(platform.sessions, label="canary") as session:
         alerts.raise_supervisor_alarm(
             session,
             "canary_failed",
@@ -113,7 +113,7 @@ def _published(platform: Platform, alert_id: int) -> int | None:
 
 
 def _acknowledge(platform: Platform, alert_id: int) -> None:
-    with unit_of_work(platform.sessions) as session:
+    with write_transaction(platform.sessions, label="canary") as session:
         alert = session.get(Alert, alert_id)
         assert alert is not None
         alerts.close_canary(session, alert, clock=platform.clock)

@@ -32,7 +32,7 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
     url = config.attributes.get("database_url") or load_settings().database_url
-    engine = make_engine(url, sqlite_foreign_keys=False)
+    engine = make_engine(url, sqlite_foreign_keys=False, watch_writes=False)
     with engine.connect() as conn:
         _configure(conn)
         with context.begin_transaction():

@@ -8,6 +8,7 @@ empty database built from the models (migrations have their own tests).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from tgd.adapters.crypto import EnvelopeCipher, MasterKeyRing
 from tgd.container import Platform
 from tgd.db.base import Base
 from tgd.db.session import make_engine, make_session_factory
+from tgd.db.writes import WRITER_OPTION, write_transaction
 from tgd.services.users import configure_hashing
 from tgd.settings import Settings, load_settings
 
@@ -81,8 +83,12 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def engine(settings: Settings) -> Iterator[Engine]:
-    """Give an engine on a database with every table created."""
-    engine = make_engine(settings.database_url)
+    """Give an engine on a database with every table created.
+
+    Strict: a write outside a write transaction raises (``tgd.db.writes``), in the code
+    under test and in the tests' own set-up alike.
+    """
+    engine = make_engine(settings.database_url, strict_writes=True)
     Base.metadata.create_all(engine)
     yield engine
     engine.dispose()
@@ -118,8 +124,14 @@ def platform(
 
 @pytest.fixture
 def session(platform: Platform) -> Iterator[Session]:
-    """Give a session; the test commits what it wants to be seen by others."""
-    with platform.sessions() as session:
+    """Give the test's own session; it commits what it wants to be seen by others.
+
+    The test's set-up and checks may write as they please: the write discipline is
+    enforced on the code under test (which must never be handed this session while
+    the app writes in the same thread).
+    """
+    unchecked = platform.engine.execution_options(**{WRITER_OPTION: True})
+    with platform.sessions(bind=unchecked) as session:
         yield session
         session.rollback()
 
@@ -129,7 +141,7 @@ def demo(platform: Platform) -> None:
     """Load the demo data, committed."""
     from tgd.services.demo import load_demo
 
-    with platform.sessions.begin() as session:
+    with write_transaction(platform.sessions) as session:
         load_demo(session, cipher=platform.cipher, clock=platform.clock)
 
 
@@ -140,6 +152,16 @@ def app(platform: Platform) -> Flask:
 
     app = create_app(platform.settings, platform=platform)
     limiter.reset()  # the limiter's memory storage outlives one app: start each test clean
+    hub = app.extensions["tgd_hub"]
+
+    @app.teardown_request
+    def _publish_now(_error: BaseException | None) -> None:
+        # In production the hub's own thread publishes what a commit added, at once; tests
+        # publish at the end of each request instead, so what they assert is deterministic.
+        # As in the hub's thread, a failure (the database gone) never fails the request.
+        with contextlib.suppress(Exception):
+            hub.publish()
+
     return app
 
 

@@ -48,9 +48,21 @@ class State:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        from tgd.db.session import unit_of_work
+        """One write transaction for the command (``tgd.db.writes``): keep it short."""
+        from tgd.db.writes import Priority, write_transaction
 
-        with unit_of_work(self.platform.sessions) as session:
+        label = f"tgd {click.get_current_context().command_path.removeprefix('tgd ')}"
+        with write_transaction(
+            self.platform.sessions, priority=Priority.PEOPLE, label=label
+        ) as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """One reading transaction for the command (listings, reports)."""
+        from tgd.db.session import read_transaction
+
+        with read_transaction(self.platform.sessions) as session:
             yield session
 
 
@@ -286,38 +298,34 @@ def user_totp(state: State, username: str) -> None:
 # --- server ---------------------------------------------------------------------------------
 
 
-@main.command("run", help="Lance la plateforme (mode embarqué).")
+@main.command("run", help="Lance la plateforme (serveur de production gunicorn).")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--threads",
+    default=256,
+    show_default=True,
+    type=click.IntRange(8, 4096),
+    help="Fils du processus (une console connectée en occupe un).",
+)
+@click.option(
+    "--scheduler/--no-scheduler",
+    default=True,
+    show_default=True,
+    help="Tâches planifiées et escalade dans ce processus (mode embarqué).",
+)
 @pass_state
 @friendly_errors
-def run(state: State, host: str, port: int) -> None:
-    from tgd.app import create_app
-    from tgd.jobs.scheduler import start_embedded
+def run(state: State, host: str, port: int, threads: int, scheduler: bool) -> None:
+    from tgd.server import ServerOptions, serve
 
-    app = create_app(state.settings, platform=state.platform)
-    hub = app.extensions["tgd_hub"]
-    hub.start()  # console events from other processes, escalation of unclaimed alerts
-    # Embedded mode: the jobs run in this process; with a dedicated `tgd scheduler` process
-    # running, the database lease keeps this one on standby (R-33).
-    scheduler = start_embedded(state.platform)
+    settings = state.settings
     click.echo(f"TGD en service sur http://{host}:{port}")
-    click.echo(
-        "Déclencher une alerte de démonstration : tgd simulate alert --line 'M 75 75056 01 1'"
-    )
-    try:
-        hub.socketio.run(
-            app,
-            host=host,
-            port=port,
-            use_reloader=False,
-            debug=False,
-            allow_unsafe_werkzeug=True,
-            log_output=False,
+    if not settings.is_production:
+        click.echo(
+            "Déclencher une alerte de démonstration : tgd simulate alert --line 'M 75 75056 01 1'"
         )
-    finally:
-        scheduler.shutdown()
-        hub.stop()
+    serve(settings, ServerOptions(host=host, port=port, threads=threads, scheduler=scheduler))
 
 
 # --- listings -------------------------------------------------------------------------------
@@ -335,7 +343,7 @@ def lines() -> None:
 def lines_list(state: State, as_json: bool) -> None:
     from tgd.services.lines import list_lines
 
-    with state.transaction() as session:
+    with state.reading() as session:
         views = list_lines(session)
     if as_json:
         click.echo(json.dumps([v.as_json() for v in views], ensure_ascii=False, indent=2))
@@ -357,7 +365,7 @@ def alerts() -> None:
 def alerts_list(state: State, as_json: bool, limit: int) -> None:
     from tgd.services.alerts import list_alerts
 
-    with state.transaction() as session:
+    with state.reading() as session:
         rows = list_alerts(session, limit=limit)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -384,7 +392,7 @@ def audit_verify(state: State) -> None:
     platform = state.platform
     anchor = audit_anchor(state.settings)
     audit_service.seal(platform.engine, anchor_path=anchor)
-    with state.transaction() as session:
+    with state.reading() as session:
         report = audit_service.verify(session, anchor_path=anchor, clock=platform.clock)
     if report.ok:
         click.echo(f"journal d'audit intègre : {report.checked} entrées vérifiées")

@@ -1,9 +1,15 @@
 """Flask glue shared by the two doors: the platform of the current app and the request session.
 
-One transaction per request (Indico's habit): the first call to
-``db_session()`` opens it; the app commits it after a successful response and
-rolls it back on any error. A door that must be durable *before* it answers
-(the gateway, E-01) calls ``commit()`` itself.
+One session per request (Indico's habit), under the write discipline of
+``tgd.db.writes``. Who is asking is resolved first, in a short reading
+transaction of that session (``request_reader``) that ends before the view runs.
+The view's first ``db_session()`` then opens the request's transaction: a reader
+for GET, HEAD and OPTIONS, a writer (the write gate, then ``BEGIN IMMEDIATE``) for
+any other method, so a writing request holds the database only from its view's
+first query to its commit. The app commits after a successful response and rolls
+back on any error. A door that must be durable *before* it answers (the gateway,
+E-01) commits itself; a view that must call the carrier commits first
+(``commit()``), then calls, then records the outcome in a new transaction.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.container import Platform
-from tgd.db.session import begin_write
+from tgd.db.writes import Priority, begin_write, is_writer
 
 
 def current_platform() -> Platform:
@@ -25,26 +31,61 @@ def current_platform() -> Platform:
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def db_session() -> Session:
-    """Return the request's session, opening it on first use.
-
-    Requests that may write (POST…) start as writers (``begin_write``): on SQLite they
-    queue for the write lock instead of failing when another writer committed after
-    their first read. Reading requests stay lock-free; the little they write (audit of
-    a read, session bookkeeping) goes through ``write_transaction`` of its own.
-    """
+def _session() -> Session:
     if "db_session" not in g:
-        session = current_platform().sessions()
-        if request.method not in SAFE_METHODS:
-            begin_write(session)
-        g.db_session = session
+        g.db_session = current_platform().sessions()
     result: Session = g.db_session
     return result
+
+
+def request_label() -> str:
+    """Name the unit of work for the write gate's log (method and route, no ids)."""
+    rule = request.url_rule.rule if request.url_rule is not None else request.path
+    return f"{request.method} {rule}"
+
+
+def db_session() -> Session:
+    """Return the request's session; a writing request's transaction begins as a writer."""
+    if not is_safe_request():
+        return write_from_here()
+    return _session()
+
+
+def write_from_here() -> Session:
+    """Make the request's session a writer from now on (its reading transaction ends first).
+
+    Writing requests get this from ``db_session()``; a reading page that must record
+    something (a read receipt) calls it before it writes.
+    """
+    session = _session()
+    if not is_writer(session):
+        if session.in_transaction():
+            session.commit()  # the read ends here; objects stay loaded
+        begin_write(session, priority=Priority.PEOPLE, label=request_label())
+    return session
+
+
+def request_reader() -> Session:
+    """Return the request's session for a read that ends before the view (``end_read``)."""
+    return _session()
+
+
+def end_read() -> None:
+    """End the request's reading transaction (nothing was written; objects stay loaded)."""
+    session: Session | None = g.get("db_session")
+    if session is not None and session.in_transaction() and not is_writer(session):
+        session.commit()
 
 
 def is_safe_request() -> bool:
     """Tell whether the request only reads (GET, HEAD, OPTIONS)."""
     return request.method in SAFE_METHODS
+
+
+def request_writes() -> bool:
+    """Tell whether the request's session holds a write transaction now."""
+    session: Session | None = g.get("db_session")
+    return session is not None and is_writer(session)
 
 
 def request_has_written() -> bool:
@@ -70,9 +111,15 @@ def track_writes(sessions: sessionmaker[Session]) -> None:
 
 
 def commit() -> None:
-    """Commit the request's transaction now (before answering a carrier, E-01)."""
+    """Commit the request's transaction now (before calling the carrier, E-01)."""
     if "db_session" in g:
         g.db_session.commit()
+
+
+def rollback() -> None:
+    """Roll the request's transaction back now (a refused request keeps nothing)."""
+    if "db_session" in g:
+        g.db_session.rollback()
 
 
 def finish_request(error: BaseException | None, *, success: bool) -> None:

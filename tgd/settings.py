@@ -33,6 +33,8 @@ class SettingsError(Exception):
 class SecuritySettings:
     session_lifetime_hours: int = 12  # E-08: one shift
     idle_timeout_minutes: int = 15  # E-08: portal users
+    # How often a session's last_seen_at is written (a short write, never on every request).
+    session_touch_seconds: int = 30
     # login POSTs per address (an operations room shares one address at shift change);
     # each account is also locked after 5 failures, whatever the address.
     login_attempts_per_minute: int = 20

@@ -82,18 +82,18 @@ def prepare(env: dict[str, str]) -> None:
 
 
 @contextmanager
-def running(env: dict[str, str], port: int, log: Path) -> Iterator[Live]:
-    """Start ``tgd run`` and stop it at the end."""
+def running(env: dict[str, str], port: int, log: Path, *options: str) -> Iterator[Live]:
+    """Start ``tgd run`` (with ``options``) and stop it at the end."""
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [TGD, "run", "--host", "127.0.0.1", "--port", str(port)],
+            [TGD, "run", "--host", "127.0.0.1", "--port", str(port), *options],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 90  # a loaded CI machine boots slowly
             while True:
                 try:
                     with urllib.request.urlopen(url + "/healthz", timeout=2) as response:  # noqa: S310

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.db.models.operations import GeocodeCache
+from tgd.db.writes import write_transaction
 from tgd.ports import Clock, Geocoder
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class CachedGeocoder:
                 return (hit.lat, hit.lon) if hit.lat is not None and hit.lon is not None else None
         found = self._inner.locate(address)
         try:
-            with self._sessions.begin() as session:
+            with write_transaction(self._sessions, label="geocode cache") as session:
                 session.add(
                     GeocodeCache(
                         address_hash=key,

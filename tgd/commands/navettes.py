@@ -31,13 +31,14 @@ def _intake(main: click.Group) -> None:
     @friendly_errors
     def intake_smtp(state: State, host: str, port: int) -> None:
         from tgd.adapters.mail import SmtpIntake
+        from tgd.db.writes import write_transaction
         from tgd.services import audit
         from tgd.services import intake as intake_service
 
         platform = state.platform
 
         def store(raw: bytes) -> int:
-            with platform.sessions.begin() as session:
+            with write_transaction(platform.sessions, label="e-mail intake") as session:
                 docs = intake_service.receive_email(
                     session, raw, cipher=platform.cipher, clock=platform.clock
                 )
@@ -88,10 +89,9 @@ def _notify(main: click.Group) -> None:
 
         mailer = SmtpMailer(smtp_host, smtp_port, sender)
         portal = state.settings.public_base_url.rstrip("/") + "/parquet/"
-        with state.transaction() as session:
-            sent = notify_parquets(
-                session, mailer=mailer, portal_url=portal, clock=state.platform.clock
-            )
+        sent = notify_parquets(
+            state.platform.sessions, mailer=mailer, portal_url=portal, clock=state.platform.clock
+        )
         click.echo(f"{sent} avis envoyé(s)")
 
 

@@ -2,7 +2,8 @@
 
 ``tgd report`` checks everything (scope, period, the user's right to it)
 before it writes anything, and writes the file through a temporary name
-renamed at the end, so a refused or failed report leaves no file behind.
+renamed once its audit entry is committed: a refused or failed report leaves
+no file behind, and a written file always has its ``report.download`` entry.
 Without ``--user`` the command acts for the centre (any scope, anonymized
 only); with it, the user's role and juridictions apply as on the reports
 page, and only a parquet user gets the nominative annex (R-51).
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -67,7 +69,7 @@ def report(
     target = Path(out)
     if not target.parent.is_dir():
         raise click.ClickException(f"le dossier {target.parent} n'existe pas")
-    with state.transaction() as session:
+    with state.reading() as session:
         user = None
         if username:
             user = session.scalar(select(User).where(User.username == username))
@@ -94,31 +96,41 @@ def report(
             nominative=nominative,
             cipher=platform.cipher,
         )
-        _write_atomically(target, lambda handle: reports.write(built, fmt, handle))
-        audit.record(
-            session,
-            actor=f"user:{user.id}" if user else "system:cli",
-            action="report.download",
-            object_type="report",
-            object_id=scope.code,
-            details=reports.audit_details(built, fmt, read),
-            clock=platform.clock,
-        )
+        actor = f"user:{user.id}" if user else "system:cli"
+    # The file and its audit entry go together, or neither: written aside, audited in one
+    # short write transaction, and only then put in place.
+    with _written_aside(target, lambda handle: reports.write(built, fmt, handle)) as publish:
+        with state.transaction() as session:
+            audit.record(
+                session,
+                actor=actor,
+                action="report.download",
+                object_type="report",
+                object_id=scope.code,
+                details=reports.audit_details(built, fmt, read),
+                clock=platform.clock,
+            )
+        publish()
     audit.seal(platform.engine, anchor_path=audit_anchor(state.settings))
     state_text = "provisoire" if provisional else "définitif"
     click.echo(f"Rapport {state_text} écrit dans {target} ({built.title}).")
 
 
-def _write_atomically(target: Path, produce: Callable[[IO[bytes]], None]) -> None:
-    """Write through a temporary file in the same folder, renamed once complete."""
+@contextmanager
+def _written_aside(
+    target: Path, produce: Callable[[IO[bytes]], None]
+) -> Iterator[Callable[[], None]]:
+    """Write into a temporary file beside ``target``; ``publish()`` renames it into place.
+
+    A temporary file that was not published (the audit failed) is removed.
+    """
     handle, temporary = tempfile.mkstemp(prefix=".tgd-report-", dir=target.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
             produce(stream)
-        os.replace(temporary, target)
-    except BaseException:
+        yield lambda: os.replace(temporary, target)
+    finally:
         Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 @click.group("cdr", help="Relevés d'appels de l'opérateur (numéros appelés, durées).")

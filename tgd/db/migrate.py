@@ -37,7 +37,7 @@ def current(database_url: str) -> str | None:
 
     from tgd.db.session import make_engine
 
-    engine = make_engine(database_url)
+    engine = make_engine(database_url, watch_writes=False)
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()

@@ -16,6 +16,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from tgd.db.writes import watch_engine
+
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
@@ -29,21 +31,41 @@ class DurabilityError(RuntimeError):
     """The database is not set up to keep every committed alert (E-01)."""
 
 
-def make_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs: Any) -> Engine:
-    """Create an engine with the durability settings of E-01.
+def make_engine(
+    url: str,
+    *,
+    sqlite_foreign_keys: bool = True,
+    watch_writes: bool = True,
+    strict_writes: bool = False,
+    **kwargs: Any,
+) -> Engine:
+    """Create an engine with the durability settings of E-01 and the write discipline.
 
     ``sqlite_foreign_keys=False`` is for migrations only: SQLite rebuilds a table to alter
     it, which foreign keys would forbid; the migration checks them at the end instead.
+    ``watch_writes`` reports writes made outside a write transaction (``tgd.db.writes``);
+    ``strict_writes`` turns that report into an exception.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        # Connections are cheap file handles; every server thread may read at once, and
+        # writers wait at the write gate before they take one, so the pool never runs dry.
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 200)
+        kwargs.setdefault("pool_timeout", 10)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         if not sqlite_foreign_keys:
             event.listen(engine, "connect", _sqlite_foreign_keys_off)
         event.listen(engine, "begin", _sqlite_on_begin)
-        return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    else:
+        kwargs.setdefault("pool_size", 20)
+        kwargs.setdefault("max_overflow", 20)
+        kwargs.setdefault("pool_timeout", 10)
+        engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    if watch_writes:
+        watch_engine(engine, strict=strict_writes)
+    return engine
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -93,33 +115,11 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """Run one use case in one transaction: commit on success, roll back on any error."""
+def read_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """Run a reading unit of work; it may not write (see ``tgd.db.writes``)."""
     session = factory()
     try:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     finally:
+        session.rollback()
         session.close()
-
-
-def begin_write(session: Session) -> None:
-    """Start the session's transaction as a writer (SQLite: take the write lock at BEGIN).
-
-    In WAL mode a transaction that reads, then writes after another writer committed,
-    fails at once with SQLITE_BUSY_SNAPSHOT whatever the busy timeout; taking the lock
-    first makes it wait its turn instead. Call before the first statement; no effect on
-    PostgreSQL.
-    """
-    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-
-
-@contextmanager
-def write_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """Run a short writing transaction in its own session, committed at the end."""
-    with unit_of_work(factory) as session:
-        begin_write(session)
-        yield session

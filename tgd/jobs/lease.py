@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.db.models.operations import SchedulerLease
+from tgd.db.writes import Priority, write_transaction
 
 SCHEDULER = "scheduler"
 
@@ -37,36 +38,42 @@ def wall_now() -> datetime:
 
 
 def acquire(
-    sessions: sessionmaker[Session], name: str, holder: str, ttl: timedelta
+    sessions: sessionmaker[Session],
+    name: str,
+    holder: str,
+    ttl: timedelta,
+    *,
+    timeout: float | None = None,
 ) -> datetime | None:
     """Take or renew the lease; return until when it is held, or None when another holds it."""
     now = wall_now()
     until = now + ttl
-    with sessions.begin() as session:
-        result = session.execute(
-            update(SchedulerLease)
-            .where(
-                SchedulerLease.name == name,
-                or_(SchedulerLease.holder == holder, SchedulerLease.expires_at < now),
-            )
-            .values(holder=holder, expires_at=until)
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(result, "rowcount", 0) == 1:
-            return until
-        if session.scalar(select(SchedulerLease.name).where(SchedulerLease.name == name)):
-            return None
     try:
-        with sessions.begin() as session:
+        with write_transaction(
+            sessions, priority=Priority.PEOPLE, timeout=timeout, label=f"lease {name}"
+        ) as session:
+            result = session.execute(
+                update(SchedulerLease)
+                .where(
+                    SchedulerLease.name == name,
+                    or_(SchedulerLease.holder == holder, SchedulerLease.expires_at < now),
+                )
+                .values(holder=holder, expires_at=until)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(result, "rowcount", 0) == 1:
+                return until
+            if session.scalar(select(SchedulerLease.name).where(SchedulerLease.name == name)):
+                return None
             session.add(SchedulerLease(name=name, holder=holder, expires_at=until))
     except IntegrityError:
-        return None  # another process inserted it first
+        return None  # another process inserted it first (PostgreSQL)
     return until
 
 
 def release(sessions: sessionmaker[Session], name: str, holder: str) -> None:
     """Give the lease up at once (clean shutdown), if we still hold it."""
-    with sessions.begin() as session:
+    with write_transaction(sessions, priority=Priority.PEOPLE, label=f"lease {name}") as session:
         session.execute(
             delete(SchedulerLease).where(
                 SchedulerLease.name == name, SchedulerLease.holder == holder

@@ -36,6 +36,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, func, select, text,
 from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.db.models.audit import AuditEntry
+from tgd.db.writes import Priority, write_connection, write_transaction
 from tgd.ports import Clock
 
 GENESIS_HASH = "0" * 64
@@ -167,9 +168,14 @@ def record_committed(
     source: str | None = None,
     details: Mapping[str, Any] | None = None,
     clock: Clock,
+    priority: Priority = Priority.BACKGROUND,
 ) -> None:
-    """Record an entry in its own committed transaction: for refusals whose request rolls back."""
-    with sessions.begin() as session:
+    """Record an entry in its own short write transaction (refusals, reads of a reading request).
+
+    The caller must not hold a write transaction (``tgd.db.writes``): a refused request
+    rolls its own back first.
+    """
+    with write_transaction(sessions, priority=priority, label=f"audit {action}") as session:
         record(
             session,
             actor=actor,
@@ -182,7 +188,7 @@ def record_committed(
         )
 
 
-def seal(engine: Engine, *, anchor_path: Path | None = None, batch_size: int = 1000) -> int:
+def seal(engine: Engine, *, anchor_path: Path | None = None, batch_size: int = 200) -> int:
     """Chain every committed unsealed entry in the sealer's own transactions; return the count."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -321,15 +327,10 @@ def compute_entry_hash(
 
 
 def _seal_batch(engine: Engine, batch_size: int) -> tuple[int, tuple[int, str, datetime] | None]:
-    conn = engine.connect()
-    if engine.dialect.name == "sqlite":
-        # BEGIN IMMEDIATE takes the write lock before we read the head: two sealers queue
-        # instead of both reading the same head.
-        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-    elif engine.dialect.name == "postgresql":
-        # Each statement must see what the previous sealer committed while we waited.
-        conn = conn.execution_options(isolation_level="READ COMMITTED")
-    with conn, conn.begin():
+    # The write gate, then BEGIN IMMEDIATE: two sealers queue instead of both reading the
+    # same head. On PostgreSQL (READ COMMITTED, so each statement sees what the previous
+    # sealer committed while we waited) an advisory lock serialises sealers across processes.
+    with write_connection(engine, priority=Priority.BACKGROUND, label="audit seal") as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEAL_LOCK_KEY})
         return _seal_locked(conn, batch_size)

@@ -29,7 +29,6 @@ CONSOLE_ROLES = frozenset({Role.OPERATOR, Role.SUPERVISOR})
 MAX_FAILURES = 5  # then the account is locked for LOCK_MINUTES
 LOCK_MINUTES = 15
 TOTP_WINDOW = 1  # accept the previous and next 30-second step (clock drift)
-SEEN_WRITE_EVERY = timedelta(seconds=30)  # don't write last_seen_at on every request
 _dummy_hashes: dict[str, str] = {}
 
 
@@ -58,34 +57,68 @@ class SessionPolicy:
 
     idle: timedelta
     lifetime: timedelta
+    touch_every: timedelta = timedelta(seconds=30)  # last_seen_at is not written every request
 
 
 def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def check_password(session: Session, username: str, password: str, *, clock: Clock) -> User:
-    """Return the user whose password this is, or raise ``LoginRefused``; count failures."""
+@dataclass(frozen=True)
+class PasswordCheck:
+    """The verdict on a password, computed without writing (argon2 is slow on purpose)."""
+
+    user_id: int | None
+    reason: str | None  # None when accepted; else unknown_user, locked, password, inactive
+    new_hash: str | None = None  # the password re-hashed at today's cost, when due
+
+
+def verify_password(
+    session: Session, username: str, password: str, *, clock: Clock
+) -> PasswordCheck:
+    """Check a password against the stored hash; read only, so no write lock is held meanwhile."""
     user = users.find_user(session, username)
     if user is None:
         users.verify_password(User(password_hash=_dummy_hash()), password)  # same cost
-        raise LoginRefused(N_("Identifiant ou mot de passe incorrect."), reason="unknown_user")
-    now = clock.now()
-    if user.locked_until is not None and user.locked_until > now:
-        raise LoginRefused(
-            N_("Trop de tentatives : ce compte est bloqué quelques minutes. Réessayez plus tard."),
-            reason="locked",
-            user_id=user.id,
-        )
+        return PasswordCheck(None, "unknown_user")
+    if user.locked_until is not None and user.locked_until > clock.now():
+        return PasswordCheck(user.id, "locked")
     if not users.verify_password(user, password):
-        _count_failure(user, now)
-        raise LoginRefused(
-            N_("Identifiant ou mot de passe incorrect."), reason="password", user_id=user.id
-        )
+        return PasswordCheck(user.id, "password")
     if not user.is_active:
-        raise LoginRefused(N_("Ce compte est désactivé."), reason="inactive", user_id=user.id)
-    if users.needs_rehash(user):
-        user.password_hash = users.hash_password(password)
+        return PasswordCheck(user.id, "inactive")
+    new_hash = users.hash_password(password) if users.needs_rehash(user) else None
+    return PasswordCheck(user.id, None, new_hash)
+
+
+_REFUSALS = {
+    "unknown_user": N_("Identifiant ou mot de passe incorrect."),
+    "password": N_("Identifiant ou mot de passe incorrect."),
+    "locked": N_(
+        "Trop de tentatives : ce compte est bloqué quelques minutes. Réessayez plus tard."
+    ),
+    "inactive": N_("Ce compte est désactivé."),
+}
+
+
+def record_password_check(session: Session, check: PasswordCheck, *, clock: Clock) -> User:
+    """Apply a verdict in a write transaction: count a failure (R-50) or return the user.
+
+    Raises ``LoginRefused`` after recording what must be kept (the failure count).
+    """
+    user = (
+        session.get(User, check.user_id, populate_existing=True, with_for_update=True)
+        if check.user_id is not None
+        else None
+    )
+    if check.reason is not None or user is None:
+        reason = check.reason or "unknown_user"
+        if reason == "password" and user is not None:
+            _count_failure(user, clock.now())
+            session.flush()
+        raise LoginRefused(_REFUSALS[reason], reason=reason, user_id=check.user_id)
+    if check.new_hash is not None:
+        user.password_hash = check.new_hash
     return user
 
 
@@ -190,9 +223,9 @@ def check_session(
     return record, None
 
 
-def needs_touch(record: UserSession, clock: Clock) -> bool:
+def needs_touch(record: UserSession, policy: SessionPolicy, clock: Clock) -> bool:
     """Tell whether ``last_seen_at`` is old enough to be written again."""
-    return clock.now() - record.last_seen_at > SEEN_WRITE_EVERY
+    return clock.now() - record.last_seen_at > policy.touch_every
 
 
 def resolve_session(
@@ -210,7 +243,7 @@ def resolve_session(
     if reason is not None:
         end_session(session, record, reason=reason, clock=clock)
         return None, record
-    if needs_touch(record, clock):
+    if needs_touch(record, policy, clock):
         record.last_seen_at = clock.now()
     return record, None
 

@@ -16,10 +16,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.adapters.crypto import KeyFileCipher
 from tgd.db.models.keys import DataKey
+from tgd.db.writes import write_transaction
 from tgd.ports import Clock
 from tgd.services import audit, vault
 
 MAX_PASSES = 3  # a process that had not yet seen the new key file may wrap under the old key
+BATCH = 200  # data keys re-wrapped per write transaction: each stays a few milliseconds
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,15 @@ def rotate_master_key(
     rewrapped = 0
     remaining = 0
     for _ in range(MAX_PASSES):
-        with sessions.begin() as session:
-            rewrapped += vault.rotate_master_key(session, cipher, clock=clock)
+        while True:  # short batches: alerts never wait behind a whole rotation
+            with write_transaction(sessions, label="master key rotation") as session:
+                moved = vault.rotate_master_key(
+                    session, cipher, clock=clock, under=old_ids, limit=BATCH
+                )
+            rewrapped += moved
+            if moved < BATCH:
+                break
+        with sessions() as session:
             remaining = _count_under(session, old_ids)
         if remaining == 0:
             break
@@ -64,7 +73,7 @@ def rotate_master_key(
             ring = ring.without(key_id)
         cipher.save(ring)
         dropped = old_ids
-    with sessions.begin() as session:
+    with write_transaction(sessions, label="master key rotation") as session:
         audit.record(
             session,
             actor=actor,

@@ -20,7 +20,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from tgd.adapters.mail import Mailer
 from tgd.db.models.beneficiaries import BeneficiaryFile, TemporaryInfo
@@ -28,6 +28,7 @@ from tgd.db.models.lines import Line, LineAssignment
 from tgd.db.models.navettes import IntakeDocument, Navette, ParquetMessage
 from tgd.db.models.territories import Juridiction
 from tgd.db.models.users import User
+from tgd.db.writes import write_transaction
 from tgd.domain.beneficiary import PersonalData
 from tgd.domain.errors import N_, Conflict
 from tgd.domain.lifecycle import FileState, LineStatus, NavetteKind, NavetteSource, NavetteState
@@ -533,21 +534,27 @@ def messages_for(session: Session, user: User) -> list[tuple[ParquetMessage, Ben
     return [(m, f) for m, f in session.execute(policy.scoped(query, user, BeneficiaryFile))]
 
 
-def notify_parquets(session: Session, *, mailer: Mailer, portal_url: str, clock: Clock) -> int:
+def notify_parquets(
+    sessions: sessionmaker[Session], *, mailer: Mailer, portal_url: str, clock: Clock
+) -> int:
     """R-14: tell each parquet by e-mail that new information awaits in its portal.
 
     The mail names only the file number and the portal: no personal data (E-11).
-    Messages whose court has no e-mail address stay pending. Returns the count sent.
+    Messages whose court has no e-mail address stay pending. Each mail is sent outside
+    any transaction, then marked sent in a short one of its own (a relay failure leaves
+    the rest pending; a crash between the two sends that notice again, never loses it).
+    Returns the count sent.
     """
-    rows = session.execute(
-        select(ParquetMessage, BeneficiaryFile.number, Juridiction.parquet_email)
-        .join(BeneficiaryFile, ParquetMessage.file_id == BeneficiaryFile.id)
-        .join(Juridiction, BeneficiaryFile.juridiction_id == Juridiction.id)
-        .where(ParquetMessage.notified_at.is_(None), Juridiction.parquet_email.is_not(None))
-        .order_by(ParquetMessage.id)
-    ).all()
+    with sessions() as session:
+        pending = session.execute(
+            select(ParquetMessage.id, BeneficiaryFile.number, Juridiction.parquet_email)
+            .join(BeneficiaryFile, ParquetMessage.file_id == BeneficiaryFile.id)
+            .join(Juridiction, BeneficiaryFile.juridiction_id == Juridiction.id)
+            .where(ParquetMessage.notified_at.is_(None), Juridiction.parquet_email.is_not(None))
+            .order_by(ParquetMessage.id)
+        ).all()
     sent = 0
-    for message, number, address in rows:
+    for message_id, number, address in pending:
         mailer.send(
             to=str(address),
             subject=f"TGD — nouvelle information sur la fiche {number}",
@@ -559,7 +566,9 @@ def notify_parquets(session: Session, *, mailer: Mailer, portal_url: str, clock:
                 "Ce message ne contient aucune donnée personnelle.\n"
             ),
         )
-        message.notified_at = clock.now()
-        session.flush()  # one at a time: a relay failure leaves the rest pending
+        with write_transaction(sessions, label="parquet notice") as session:
+            message = session.get(ParquetMessage, message_id)
+            if message is not None:
+                message.notified_at = clock.now()
         sent += 1
     return sent

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from tgd.db.models.operations import ConsoleEvent
+from tgd.db.writes import Priority, write_connection
 from tgd.ports import Clock
 
 _PG_LOCK_KEY = 0x7467_6F75  # "tgou": the outbox publication lock
@@ -48,12 +49,22 @@ class PublishedEvent:
 
 def publish_pending(engine: Engine, *, clock: Clock) -> list[PublishedEvent]:
     """Number the committed unpublished events in insert order; return them to push."""
-    with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
+    if not has_pending(engine):
+        return []
+    with write_connection(engine, priority=Priority.PEOPLE, label="outbox numbering") as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-        published = _publish_locked(conn, clock=clock)
-        conn.commit()
-    return published
+        return _publish_locked(conn, clock=clock)
+
+
+def has_pending(engine: Engine) -> bool:
+    """Tell, without writing, whether committed events wait for their number."""
+    with engine.connect() as conn:
+        pending = conn.scalar(
+            select(ConsoleEvent.seq).where(ConsoleEvent.published_seq.is_(None)).limit(1)
+        )
+        conn.rollback()
+    return pending is not None
 
 
 def _publish_locked(conn: Connection, *, clock: Clock) -> list[PublishedEvent]:
@@ -70,18 +81,23 @@ def _publish_locked(conn: Connection, *, clock: Clock) -> list[PublishedEvent]:
         .order_by(ConsoleEvent.seq)
         .limit(BATCH)
     ).all()
+    if not rows:
+        return []
     now = clock.now()
-    published = []
-    for offset, row in enumerate(rows, start=1):
-        number = last + offset
-        conn.execute(
-            update(ConsoleEvent)
-            .where(ConsoleEvent.seq == row.seq)
-            .values(published_seq=number, published_at=now)
-        )
-        published.append(
-            PublishedEvent(number, row.kind, row.payload, row.territory_id, row.created_at)
-        )
+    published = [
+        PublishedEvent(last + offset, row.kind, row.payload, row.territory_id, row.created_at)
+        for offset, row in enumerate(rows, start=1)
+    ]
+    table = cast(Table, ConsoleEvent.__table__)
+    conn.execute(
+        update(table)
+        .where(table.c.seq == bindparam("b_seq"))
+        .values(published_seq=bindparam("b_number"), published_at=bindparam("b_at")),
+        [
+            {"b_seq": row.seq, "b_number": event.seq, "b_at": now}
+            for row, event in zip(rows, published, strict=True)
+        ],
+    )
     return published
 
 

@@ -32,6 +32,7 @@ from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.operations import DestructionRecord, JobRun
 from tgd.db.models.positions import Position
 from tgd.db.models.territories import Juridiction, Territory
+from tgd.db.writes import write_transaction
 from tgd.domain.errors import N_, Conflict
 from tgd.domain.lifecycle import FileState
 from tgd.domain.retention import destruction_due_at
@@ -118,7 +119,7 @@ def destroy_due_files(
             run.held += 1  # R-16b: suspended until the parquet lifts the hold
             continue
         try:
-            with sessions.begin() as session:
+            with write_transaction(sessions, label="destruction of a file") as session:
                 file = session.scalar(
                     select(BeneficiaryFile)
                     .where(BeneficiaryFile.id == item.file_id)
@@ -159,23 +160,28 @@ def _rotate(
 def rotation_pending(sessions: sessionmaker[Session]) -> bool:
     """Tell whether files were destroyed after the last rotation (a run stopped half-way)."""
     with sessions() as session:
-        last_destroyed = session.scalar(
-            select(func.max(DestructionRecord.destroyed_at)).where(
-                DestructionRecord.category == "fiche"
-            )
+        return rotation_pending_in(session)
+
+
+def rotation_pending_in(session: Session) -> bool:
+    """``rotation_pending`` in the caller's session."""
+    last_destroyed = session.scalar(
+        select(func.max(DestructionRecord.destroyed_at)).where(
+            DestructionRecord.category == "fiche"
         )
-        if last_destroyed is None:
-            return False
-        rotated = [
-            datetime.fromisoformat(r.details["rotated_at"])
-            for r in session.scalars(
-                select(JobRun)
-                .where(JobRun.job == DESTRUCTION_JOB, JobRun.outcome == "ok")
-                .order_by(JobRun.id.desc())
-                .limit(50)
-            )
-            if r.details.get("rotated_at")
-        ]
+    )
+    if last_destroyed is None:
+        return False
+    rotated = [
+        datetime.fromisoformat(r.details["rotated_at"])
+        for r in session.scalars(
+            select(JobRun)
+            .where(JobRun.job == DESTRUCTION_JOB, JobRun.outcome == "ok")
+            .order_by(JobRun.id.desc())
+            .limit(50)
+        )
+        if r.details.get("rotated_at")
+    ]
     return not rotated or max(rotated) < last_destroyed
 
 

@@ -93,10 +93,23 @@ def shred_key(session: Session, cipher: Cipher, data_key_id: int) -> None:
     session.flush()
 
 
-def rotate_master_key(session: Session, cipher: Cipher, *, clock: Clock) -> int:
-    """Re-wrap every data key under the current master key; the data is untouched."""
+def rotate_master_key(
+    session: Session,
+    cipher: Cipher,
+    *,
+    clock: Clock,
+    under: tuple[str, ...] | None = None,
+    limit: int | None = None,
+) -> int:
+    """Re-wrap data keys under the current master key: all, or at most ``limit`` of those
+    wrapped under the master keys ``under``. The data is untouched; return how many moved."""
+    query = select(DataKey).order_by(DataKey.id)
+    if under is not None:
+        query = query.where(DataKey.master_key_id.in_(under))
+    if limit is not None:
+        query = query.limit(limit)
     count = 0
-    for row in session.scalars(select(DataKey).execution_options(yield_per=500)):
+    for row in session.scalars(query.execution_options(yield_per=500)):
         current = WrappedKey(master_key_id=row.master_key_id, wrapped=row.wrapped)
         rewrapped = cipher.rewrap(current)
         if rewrapped != current:

@@ -76,6 +76,7 @@ class Server:
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: gunicorn's master and worker
             )
         for _ in range(200):
             try:
@@ -87,8 +88,9 @@ class Server:
         raise AssertionError("server did not start:\n" + self.log.read_text())
 
     def kill(self) -> None:
+        """SIGKILL the whole server at once (master and worker), as a power cut would."""
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
     def stop(self) -> None:

@@ -13,6 +13,7 @@ from tests.integration.web.conftest import enrolled, login  # noqa: F401 - share
 from tgd.adapters.crypto import KeyFileCipher, MasterKeyRing
 from tgd.container import Platform
 from tgd.db.models import BeneficiaryFile, JobRun
+from tgd.db.writes import write_transaction
 from tgd.domain.lifecycle import FileState
 from tgd.jobs.registry import JOBS
 from tgd.jobs.runner import run_job
@@ -57,7 +58,7 @@ def run(platform: Platform) -> RunJob:
 
 def close_file(platform: Platform, closed_at: datetime) -> int:
     """Close the demo file whose termination was requested (M 75 75056 04 1), at ``closed_at``."""
-    with platform.sessions.begin() as session:
+    with write_transaction(platform.sessions) as session:
         file = session.scalars(
             select(BeneficiaryFile).where(BeneficiaryFile.state == FileState.RESILIATION_DEMANDEE)
         ).one()

@@ -12,6 +12,7 @@ from tests.integration.jobs.conftest import RunJob
 from tgd.adapters.clock import FrozenClock
 from tgd.container import Platform
 from tgd.db.models import Alert, BeneficiaryFile, Juridiction, Task, TaskStep, Territory
+from tgd.db.writes import write_transaction
 from tgd.domain.alerts import AlertNature, AlertState
 from tgd.domain.errors import ValidationError
 from tgd.domain.lifecycle import FileState
@@ -23,7 +24,7 @@ NOUMEA, CAYENNE = ZoneInfo("Pacific/Noumea"), ZoneInfo("America/Cayenne")
 
 def _file_in(platform: Platform, territory_code: str, zone: ZoneInfo, last: datetime) -> int:
     """Move a demo territory to ``zone``; every active file tested at ``last`` (others: later)."""
-    with platform.sessions.begin() as s:
+    with write_transaction(platform.sessions) as s:
         s.execute(
             update(Territory).where(Territory.code == territory_code).values(timezone=zone.key)
         )
@@ -75,7 +76,9 @@ def test_a_test_call_received_meanwhile_closes_the_chase(
     clock.set(datetime(2026, 12, 18, 10, 0, tzinfo=NOUMEA))
     run("test_chase")
     (task,) = _open_tasks(platform)
-    with platform.sessions.begin() as s:  # the gateway records a test call as a test alert
+    with write_transaction(
+        platform.sessions
+    ) as s:  # the gateway records a test call as a test alert
         s.add(
             Alert(
                 call_sid="CAtest-chase",
@@ -103,7 +106,7 @@ def test_guided_steps_are_recorded_with_outcome_and_time(
     clock.set(datetime(2026, 12, 17, 23, 0, tzinfo=NOUMEA))  # late evening in Nouméa
     run("test_chase")
     (task,) = _open_tasks(platform)
-    with platform.sessions.begin() as s:
+    with write_transaction(platform.sessions) as s:
         task = s.get(Task, task.id)  # type: ignore[assignment]
         assert task is not None
         with pytest.raises(ValidationError, match="appeler quand même"):

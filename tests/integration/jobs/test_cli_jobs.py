@@ -12,6 +12,7 @@ from sqlalchemy import select
 from tgd.cli import main
 from tgd.container import build_platform
 from tgd.db.models import BeneficiaryFile
+from tgd.db.writes import write_transaction
 from tgd.domain.lifecycle import FileState
 from tgd.settings import Settings
 
@@ -37,7 +38,7 @@ def test_jobs_run_at_destroys_exactly_the_files_due(
     assert runner.invoke(main, ["demo", "load"], env=env).exit_code == 0
     platform = build_platform(settings)
     try:
-        with platform.sessions.begin() as s:
+        with write_transaction(platform.sessions) as s:
             file = s.scalars(
                 select(BeneficiaryFile).where(
                     BeneficiaryFile.state == FileState.RESILIATION_DEMANDEE

@@ -23,6 +23,7 @@ from tgd.db.models import (
     Position,
 )
 from tgd.db.session import make_engine, make_session_factory
+from tgd.db.writes import write_transaction
 from tgd.domain.alerts import AlertNature, AlertState, PositionSource
 from tgd.domain.lifecycle import FileState
 from tgd.services import files, retention
@@ -75,7 +76,7 @@ def test_legal_hold_suspends_destruction_until_lifted(
     demo: None, platform: Platform, clock: FrozenClock, run: RunJob
 ) -> None:
     file_id = close_file(platform, CLOSED)
-    with platform.sessions.begin() as session:
+    with write_transaction(platform.sessions) as session:
         file = session.get(BeneficiaryFile, file_id)
         assert file is not None
         retention.set_legal_hold(session, file, on=True, actor="user:1", clock=clock)
@@ -83,7 +84,7 @@ def test_legal_hold_suspends_destruction_until_lifted(
     job = run("destruction")
     assert job is not None and job.details["held"] == 1 and job.details["count"] == 0
     assert _state(platform, file_id) is FileState.CLOTURE
-    with platform.sessions.begin() as session:
+    with write_transaction(platform.sessions) as session:
         file = session.get(BeneficiaryFile, file_id)
         assert file is not None
         retention.set_legal_hold(session, file, on=False, actor="user:1", clock=clock)
@@ -165,7 +166,7 @@ def test_destruction_keeps_anonymous_figures_and_writes_the_register(
     demo: None, platform: Platform, clock: FrozenClock, run: RunJob
 ) -> None:
     file_id = close_file(platform, CLOSED)
-    with platform.sessions.begin() as s:
+    with write_transaction(platform.sessions) as s:
         s.add(
             Alert(
                 call_sid="CAjobs1",
@@ -202,7 +203,7 @@ def test_positions_are_kept_three_days_or_the_parquets_extension(
     demo: None, platform: Platform, clock: FrozenClock, run: RunJob
 ) -> None:
     now = clock.now()
-    with platform.sessions.begin() as s:
+    with write_transaction(platform.sessions) as s:
         attribue = s.scalars(
             select(BeneficiaryFile)
             .where(BeneficiaryFile.state == FileState.ATTRIBUE)

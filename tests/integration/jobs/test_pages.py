@@ -15,13 +15,14 @@ from tests.integration.web.conftest import csrf_of
 from tgd.adapters.clock import FrozenClock
 from tgd.container import Platform
 from tgd.db.models import BeneficiaryFile, Task, TaskStep
+from tgd.db.writes import write_transaction
 from tgd.domain.lifecycle import FileState
 
 Login = Callable[[str], FlaskClient]
 
 
 def _chase(platform: Platform, clock: FrozenClock, run: RunJob) -> int:
-    with platform.sessions.begin() as s:
+    with write_transaction(platform.sessions) as s:
         s.execute(
             update(BeneficiaryFile)
             .where(BeneficiaryFile.state == FileState.ATTRIBUE)

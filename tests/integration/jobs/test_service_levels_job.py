@@ -10,6 +10,7 @@ from tests.integration.jobs.conftest import RunJob
 from tgd.adapters.clock import FrozenClock
 from tgd.container import Platform
 from tgd.db.models import Alert, Juridiction, Line, Navette, ServiceLevelBreach, Swap, Terminal
+from tgd.db.writes import write_transaction
 from tgd.domain.alerts import AlertNature, AlertState
 from tgd.domain.lifecycle import NavetteKind, NavetteSource, NavetteState
 from tgd.services import service_levels
@@ -24,7 +25,7 @@ def test_clocks_that_ran_out_are_recorded_once_with_their_figures(
     demo: None, platform: Platform, clock: FrozenClock, run: RunJob
 ) -> None:
     now = clock.now()
-    with platform.sessions.begin() as s:
+    with write_transaction(platform.sessions) as s:
         jur = s.scalars(select(Juridiction).where(Juridiction.insee == "75056")).one()
         line = s.scalars(select(Line).where(Line.juridiction_id == jur.id)).first()
         assert line is not None
@@ -98,7 +99,7 @@ def test_clocks_that_ran_out_are_recorded_once_with_their_figures(
         navette = s.get(Navette, late_id)
         assert navette is not None and navette.is_breach
     # The operator claims it 40 s after the ring: the breach gets its final figure, once.
-    with platform.sessions.begin() as s:
+    with write_transaction(platform.sessions) as s:
         alert = s.get(Alert, ringing_id)
         assert alert is not None
         alert.claimed_at = alert.ringing_at + timedelta(seconds=40)

@@ -13,6 +13,7 @@ from tgd.container import Platform
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.navettes import IntakeDocument
 from tgd.db.models.territories import Juridiction
+from tgd.db.writes import write_transaction
 from tgd.domain.beneficiary import Address, PersonalData
 from tgd.domain.lifecycle import NavetteSource, NavetteState
 from tgd.domain.navettes import Attribution
@@ -42,7 +43,7 @@ def _mail(message_id: str) -> EmailMessage:
 
 def test_email_navette_reaches_the_queue_through_smtp(platform: Platform, demo: None) -> None:
     def store(raw: bytes) -> int:
-        with platform.sessions.begin() as session:
+        with write_transaction(platform.sessions) as session:
             return len(
                 intake.receive_email(session, raw, cipher=platform.cipher, clock=platform.clock)
             )
@@ -55,7 +56,7 @@ def test_email_navette_reaches_the_queue_through_smtp(platform: Platform, demo: 
             smtp.send_message(_mail("<n1@tj-paris.example>"))  # redelivered: stored once
     finally:
         server.stop()
-    with platform.sessions.begin() as session:
+    with write_transaction(platform.sessions) as session:
         docs = session.scalars(select(IntakeDocument)).all()
         assert len(docs) == 1
         doc = docs[0]
@@ -101,7 +102,7 @@ def test_parquet_notice_by_smtp_holds_no_personal_data(platform: Platform, demo:
     relay = SmtpIntake(store, host="127.0.0.1", port=_free_port())
     relay.start()
     try:
-        with platform.sessions.begin() as session:
+        with write_transaction(platform.sessions) as session:
             paris = session.scalar(select(Juridiction).where(Juridiction.insee == "75056"))
             assert paris is not None
             paris.parquet_email = "parquet.tgd@tj-paris.example"
@@ -117,18 +118,18 @@ def test_parquet_notice_by_smtp_holds_no_personal_data(platform: Platform, demo:
                 cipher=platform.cipher,
                 clock=platform.clock,
             )
-            sent = navettes.notify_parquets(
-                session,
-                mailer=SmtpMailer("127.0.0.1", relay.port, "tgd@centre.example"),
-                portal_url="http://tgd.test/parquet/",
-                clock=platform.clock,
-            )
-            assert sent == 1
-            again = navettes.notify_parquets(
-                session, mailer=MemoryMailer(), portal_url="x", clock=platform.clock
-            )
-            assert again == 0
             number = first.number
+        sent = navettes.notify_parquets(
+            platform.sessions,
+            mailer=SmtpMailer("127.0.0.1", relay.port, "tgd@centre.example"),
+            portal_url="http://tgd.test/parquet/",
+            clock=platform.clock,
+        )
+        assert sent == 1
+        again = navettes.notify_parquets(
+            platform.sessions, mailer=MemoryMailer(), portal_url="x", clock=platform.clock
+        )
+        assert again == 0
     finally:
         relay.stop()
     assert len(received) == 1

@@ -35,6 +35,7 @@ from tgd.db.models import (
     Task,
     Terminal,
 )
+from tgd.db.writes import write_transaction
 from tgd.domain.alerts import AlertNature, AlertState, LegRole, Orientation
 from tgd.domain.lifecycle import FileState, NavetteKind, NavetteSource, NavetteState
 from tgd.services import cdr_import
@@ -132,7 +133,7 @@ def _tests(session: Session, file: BeneficiaryFile, days: list[tuple[int, int]])
 @pytest.fixture
 def history(demo: None, platform: Platform) -> History:
     """Give the demo data a third quarter of 2026 of history (see the module docstring)."""
-    with platform.sessions.begin() as s:
+    with write_transaction(platform.sessions) as s:
         for line in s.scalars(select(Line)):
             line.created_at = paris(5, 1)
         files = {
@@ -311,7 +312,7 @@ def login(app: Any, platform: Platform, history: History, monkeypatch: pytest.Mo
     from tgd.services.users import mark_enrolled
 
     accounts = {a.username: a for a in DEMO_ACCOUNTS}
-    with platform.sessions.begin() as s:
+    with write_transaction(platform.sessions) as s:
         mark_enrolled(s, list(accounts), clock=platform.clock)
     monkeypatch.setattr(limiter, "enabled", False)
 

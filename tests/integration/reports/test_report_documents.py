@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from tgd.container import Platform
 from tgd.db.models import Alert, BeneficiaryFile, User
+from tgd.db.writes import write_transaction
 from tgd.services import destruction, reports
 from tgd.services.demo import DEMO_PERSONS
 from tgd.services.reports.model import Report
@@ -113,7 +114,7 @@ def test_figures_are_identical_after_destruction(
 ) -> None:
     before = _report(session, platform, None)
     session.rollback()
-    with platform.sessions.begin() as s:
+    with write_transaction(platform.sessions) as s:
         file = s.get(BeneficiaryFile, history.closed_file_id)  # type: ignore[attr-defined]
         assert file is not None
         destruction.destroy_file(
@@ -128,7 +129,7 @@ def test_figures_are_identical_after_destruction(
 def test_annex_says_when_a_name_was_destroyed(
     history: object, platform: Platform, session: Session
 ) -> None:
-    with platform.sessions.begin() as s:
+    with write_transaction(platform.sessions) as s:
         alert = s.get(Alert, history.police_alert_id)  # type: ignore[attr-defined]
         assert alert is not None and alert.file_id is not None
         file = s.get(BeneficiaryFile, alert.file_id)

@@ -13,6 +13,7 @@ from tgd.adapters.crypto import CryptoError, KeyDestroyed, KeyFileCipher, Master
 from tgd.container import Platform
 from tgd.db.models import Alert, BeneficiaryFile, DataKey, DestructionRecord, FileVersion
 from tgd.db.session import make_engine, make_session_factory
+from tgd.db.writes import write_transaction
 from tgd.domain.alerts import AlertNature, AlertState
 from tgd.domain.errors import Conflict
 from tgd.domain.lifecycle import FileState
@@ -35,7 +36,7 @@ def platform(platform: Platform, key_file_cipher: KeyFileCipher) -> Platform:
 
 def _closed_file(platform: Platform) -> int:
     """Close the demo file of M 75 75056 04 1 (termination requested) and give it an alert."""
-    with platform.sessions.begin() as s:
+    with write_transaction(platform.sessions) as s:
         file = s.scalars(
             select(BeneficiaryFile).where(BeneficiaryFile.state == FileState.RESILIATION_DEMANDEE)
         ).one()
@@ -56,7 +57,7 @@ def _closed_file(platform: Platform) -> int:
 
 
 def _destroy(platform: Platform, file_id: int) -> None:
-    with platform.sessions.begin() as s:
+    with write_transaction(platform.sessions) as s:
         file = s.get(BeneficiaryFile, file_id)
         assert file is not None
         destruction.destroy_file(
@@ -128,7 +129,7 @@ def test_copy_taken_before_destruction_is_unreadable_afterwards(
 
 def test_legal_hold_suspends_destruction(demo: None, platform: Platform) -> None:
     file_id = _closed_file(platform)
-    with platform.sessions.begin() as s:
+    with write_transaction(platform.sessions) as s:
         file = s.get(BeneficiaryFile, file_id)
         assert file is not None
         file.legal_hold = True

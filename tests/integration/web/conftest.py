@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 
 from tgd.app import limiter
 from tgd.container import Platform
+from tgd.db.writes import write_transaction
 from tgd.services.demo import DEMO_ACCOUNTS
 from tgd.services.users import mark_enrolled
 
@@ -42,7 +43,7 @@ def totp_now(platform: Platform, username: str, *, step_offset: int = 0) -> str:
 @pytest.fixture
 def enrolled(demo: None, platform: Platform) -> None:
     """Demo data with the demo accounts' TOTP enrolled (as `tgd demo load` does)."""
-    with platform.sessions.begin() as session:
+    with write_transaction(platform.sessions) as session:
         mark_enrolled(session, list(ACCOUNTS), clock=platform.clock)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from tgd.container import Platform
 from tgd.db.models import Alert, BeneficiaryFile, Juridiction, Line, Navette, Territory
+from tgd.db.writes import write_transaction
 from tgd.domain.alerts import AlertNature, AlertState
 from tgd.domain.lifecycle import NavetteKind, NavetteSource, NavetteState
 
@@ -48,7 +49,7 @@ def objects(enrolled: None, platform: Platform) -> dict[str, dict[str, int]]:
     """One object of each kind in Paris (own) and in La Réunion (other)."""
     now = platform.clock.now()
     ids: dict[str, dict[str, int]] = {}
-    with platform.sessions.begin() as s:
+    with write_transaction(platform.sessions) as s:
         for side, insee in (("own", "75056"), ("other", "97411")):
             jur = s.scalars(select(Juridiction).where(Juridiction.insee == insee)).one()
             file = s.scalars(
@@ -112,7 +113,7 @@ def test_other_courts_file_looks_exactly_like_a_missing_one(
 def test_parquet_does_not_see_alerts_without_police_action(
     login: Login, objects: dict[str, dict[str, int]], platform: Platform
 ) -> None:
-    with platform.sessions.begin() as s:
+    with write_transaction(platform.sessions) as s:
         alert = s.get(Alert, objects["own"]["alert"])
         assert alert is not None
         alert.police_called_at = None

@@ -1,0 +1,163 @@
+"""The write gate (issue 11): one writer at a time, alerts first, no second writer per thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from tgd.db.session import make_engine, make_session_factory, read_transaction
+from tgd.db.writes import (
+    Priority,
+    WriteDisciplineError,
+    WriteGate,
+    WriteGateTimeout,
+    begin_write,
+    gate_for,
+    holds_write,
+    write_connection,
+    write_transaction,
+)
+
+
+def _hold_in_thread(gate: WriteGate, started: threading.Event, release: threading.Event) -> None:
+    token = gate.acquire(Priority.BACKGROUND, label="holder")
+    started.set()
+    release.wait(5)
+    gate.release(token)
+
+
+def test_alert_writers_pass_every_other_waiting_writer() -> None:
+    gate = WriteGate("test", capacity=1)
+    started, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_in_thread, args=(gate, started, release))
+    holder.start()
+    started.wait(5)
+    order: list[str] = []
+
+    def writer(name: str, priority: Priority) -> None:
+        token = gate.acquire(priority, label=name)
+        order.append(name)
+        gate.release(token)
+
+    waiting = [
+        threading.Thread(target=writer, args=("job", Priority.BACKGROUND)),
+        threading.Thread(target=writer, args=("click-1", Priority.PEOPLE)),
+        threading.Thread(target=writer, args=("click-2", Priority.PEOPLE)),
+        threading.Thread(target=writer, args=("alert", Priority.ALERT)),
+    ]
+    for thread in waiting:  # they queue in this order while the holder writes
+        thread.start()
+        time.sleep(0.05)
+    release.set()
+    for thread in [holder, *waiting]:
+        thread.join(5)
+    assert order == ["alert", "click-1", "click-2", "job"]
+
+
+def test_a_second_write_transaction_in_one_unit_of_work_is_refused_at_once() -> None:
+    gate = WriteGate("test", capacity=1)
+    token = gate.acquire(Priority.PEOPLE, label="POST /note")
+    started = time.monotonic()
+    with pytest.raises(WriteDisciplineError, match="POST /note"):
+        gate.acquire(Priority.PEOPLE, label="audit of a refusal")
+    assert time.monotonic() - started < 0.5  # no wait for a busy timeout: refused at once
+    gate.release(token)
+    gate.release(gate.acquire(Priority.PEOPLE))  # once released, the thread may write again
+
+
+def test_a_writer_gives_up_after_its_timeout_and_the_queue_goes_on() -> None:
+    gate = WriteGate("test", capacity=1)
+    started, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_in_thread, args=(gate, started, release))
+    holder.start()
+    started.wait(5)
+    with pytest.raises(WriteGateTimeout):
+        gate.acquire(Priority.ALERT, timeout=0.1)
+    release.set()
+    holder.join(5)
+    gate.release(gate.acquire(Priority.ALERT, timeout=1))  # the abandoned place is skipped
+    assert gate.stats.timeouts == 1
+
+
+def test_postgresql_gate_admits_several_writers_up_to_its_capacity() -> None:
+    gate = WriteGate("pg", capacity=2)
+    inside: list[int] = []
+    peak: list[int] = []
+    lock = threading.Lock()
+
+    def writer() -> None:
+        token = gate.acquire(Priority.PEOPLE)
+        with lock:
+            inside.append(1)
+            peak.append(len(inside))
+        time.sleep(0.05)
+        with lock:
+            inside.pop()
+        gate.release(token)
+
+    threads = [threading.Thread(target=writer) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert max(peak) == 2
+
+
+@pytest.fixture
+def sqlite(tmp_path: Path) -> Engine:
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}", strict_writes=True)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))  # DDL: not checked
+    return engine
+
+
+def test_engines_on_one_database_share_one_gate(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'same.db'}"
+    assert gate_for(make_engine(url)) is gate_for(make_engine(url))
+
+
+def test_a_write_outside_a_write_transaction_is_refused_on_a_strict_engine(
+    sqlite: Engine,
+) -> None:
+    sessions = make_session_factory(sqlite)
+    with read_transaction(sessions) as session, pytest.raises(WriteDisciplineError):
+        session.execute(text("INSERT INTO t (v) VALUES ('x')"))
+    with write_transaction(sessions, label="proper") as session:
+        session.execute(text("INSERT INTO t (v) VALUES ('x')"))
+    assert not holds_write(sqlite)  # released once committed
+
+
+def test_a_reader_cannot_turn_writer_half_way(sqlite: Engine) -> None:
+    sessions = make_session_factory(sqlite)
+    with sessions() as session:
+        session.execute(text("SELECT 1"))
+        with pytest.raises(WriteDisciplineError, match="started as a reader"):
+            begin_write(session)
+
+
+def test_the_slot_is_held_until_the_commit_and_no_longer(sqlite: Engine) -> None:
+    sessions = make_session_factory(sqlite)
+    with write_transaction(sessions) as session:
+        session.execute(text("INSERT INTO t (v) VALUES ('x')"))
+        assert holds_write(sqlite)
+        # The stall that lost an alert, refused at once.
+        with pytest.raises(WriteDisciplineError), write_connection(sqlite, label="seal"):
+            pass
+    assert not holds_write(sqlite)
+    with write_connection(sqlite) as conn:
+        conn.execute(text("INSERT INTO t (v) VALUES ('y')"))
+    assert not holds_write(sqlite)
+
+
+def test_a_failed_transaction_gives_its_slot_back(sqlite: Engine) -> None:
+    sessions = make_session_factory(sqlite)
+    with pytest.raises(RuntimeError), write_transaction(sessions) as session:
+        session.execute(text("INSERT INTO t (v) VALUES ('x')"))
+        raise RuntimeError("boom")
+    assert not holds_write(sqlite)
+    with read_transaction(sessions) as session:
+        assert session.scalar(text("SELECT count(*) FROM t")) == 0

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
 from flask import Flask, request, session
@@ -25,24 +24,21 @@ from sqlalchemy.orm import Session
 from dispatch_ui.security import SESSION_KEY, session_policy
 from tgd.container import Platform
 from tgd.db.models.operations import ConsoleEvent
-from tgd.ports import Telephony
-from tgd.services import auth, dispatch, outbox
-from tgd.services.escalation import run_escalation
+from tgd.db.writes import Priority, write_transaction
+from tgd.services import auth, outbox
 from tgd.services.policy import Permission, has
 
 log = logging.getLogger(__name__)
 ROOM = "console"
 POLL_SECONDS = 0.5
-ESCALATION_SECONDS = 1.0
 
 
 class Hub:
     """Publishes committed outbox events to the consoles' room."""
 
-    def __init__(self, socketio: SocketIO, platform: Platform, telephony: Telephony | None) -> None:
+    def __init__(self, socketio: SocketIO, platform: Platform) -> None:
         self.socketio = socketio
         self.platform = platform
-        self.telephony = telephony
         self._wake = threading.Event()
         self._pending = threading.Event()
         self._stop = threading.Event()
@@ -59,23 +55,13 @@ class Hub:
         return len(events)
 
     def notify(self) -> None:
-        """Note that events were committed; they are published once the request is done.
+        """Note that events were committed: the hub's thread publishes them at once.
 
-        Publishing inside the commit hook could wait on a database lock held by another
-        session of the same thread (SQLite has one writer), so it is deferred.
+        Never in the committing thread: publishing is a write transaction of its own, and
+        the request or webhook that committed must answer without waiting for it.
         """
         self._pending.set()
         self._wake.set()
-
-    def publish_if_pending(self) -> None:
-        """Publish now if a commit added events (end of a request)."""
-        if self._pending.is_set():
-            self._pending.clear()
-            try:
-                self.publish()
-            except Exception:  # the background loop retries; the request is already answered
-                log.exception("console events could not be published now; retrying in background")
-                self._wake.set()
 
     def start(self) -> None:
         """Start the background loop (events from other processes, retries)."""
@@ -91,31 +77,11 @@ class Hub:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def escalate(self) -> None:
-        """Escalate and overflow unclaimed alerts (R-23, R-23b)."""
-        settings = self.platform.settings
-        base = settings.twilio.public_base_url.rstrip("/")
-        callbacks = dispatch.Callbacks(
-            call_status=f"{base}/gateway/twilio/voice/status",
-            conference_status=f"{base}/gateway/twilio/conference/status",
-        )
-        run_escalation(
-            self.platform.sessions,
-            settings=settings,
-            telephony=self.telephony,
-            callbacks=callbacks,
-            clock=self.platform.clock,
-        )
-
     def _run(self) -> None:
-        last_escalation = 0.0
         while not self._stop.is_set():
             self._wake.wait(POLL_SECONDS)
             self._wake.clear()
             try:
-                if time.monotonic() - last_escalation >= ESCALATION_SECONDS:
-                    last_escalation = time.monotonic()
-                    self.escalate()
                 self._pending.clear()
                 self.publish()
             except Exception:
@@ -147,17 +113,24 @@ def _socket_user(platform: Platform) -> Any:
     if not token:
         return None
     with platform.sessions() as db:
-        record, _ended = auth.resolve_session(
-            db, token, policy=session_policy(), clock=platform.clock
+        record, ended = auth.check_session(db, token, policy=session_policy(), clock=platform.clock)
+        if ended is not None:
+            record = None
+        user_id = record.user.id if record is not None else None
+        allowed = (
+            record is not None
+            and record.second_factor_at is not None
+            and has(record.user, Permission.CONSOLE)
         )
-        db.commit()
-        if (
-            record is None
-            or record.second_factor_at is None
-            or not has(record.user, Permission.CONSOLE)
-        ):
-            return None
-        return record.user.id
+    if ended is not None or (
+        record is not None and auth.needs_touch(record, session_policy(), platform.clock)
+    ):
+        # The session's bookkeeping is a short write of its own, after the read (E-08).
+        with write_transaction(
+            platform.sessions, priority=Priority.PEOPLE, label="socket session"
+        ) as db:
+            auth.resolve_session(db, token, policy=session_policy(), clock=platform.clock)
+    return user_id if allowed else None
 
 
 def init_app(app: Flask) -> None:
@@ -174,13 +147,9 @@ def init_app(app: Flask) -> None:
         logger=False,
         engineio_logger=False,
     )
-    hub = Hub(socketio, platform, app.extensions.get("tgd.telephony"))
+    hub = Hub(socketio, platform)
     app.extensions["tgd_hub"] = hub
     _watch_sessions(platform, hub)
-
-    @app.teardown_request
-    def _publish(_error: BaseException | None) -> None:
-        hub.publish_if_pending()
 
     @socketio.on("connect")
     def _connect(_auth: Any = None) -> bool:

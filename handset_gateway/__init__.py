@@ -18,7 +18,9 @@ def init_app(app: Flask, *, csrf: CSRFProtect) -> None:
     from handset_gateway.views import bp
 
     platform: Platform = app.extensions["tgd"]
-    app.extensions["tgd.telephony"] = build_telephony(platform.settings)
+    if platform.telephony is None:
+        platform.telephony = build_telephony(platform.settings)
+    app.extensions["tgd.telephony"] = platform.telephony
     csrf.exempt(bp)
     app.register_blueprint(bp)
     if platform.settings.twilio.backend == "fake" and platform.settings.mode == "development":

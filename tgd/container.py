@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from tgd.adapters.clock import SystemClock
 from tgd.adapters.crypto import EnvelopeCipher, KeyFileCipher, MasterKeyRing
 from tgd.adapters.geocoder import BanGeocoder, CachedGeocoder, FakeGeocoder
+from tgd.adapters.twilio_telephony import build_telephony
 from tgd.db.session import make_engine, make_session_factory
-from tgd.ports import Clock, Geocoder
+from tgd.ports import Clock, Geocoder, Telephony
 from tgd.services import users
 from tgd.settings import Settings
 
@@ -32,6 +33,7 @@ class Platform:
     cipher: EnvelopeCipher
     clock: Clock
     geocoder: Geocoder | None = None
+    telephony: Telephony | None = None
 
 
 def ensure_key_file(settings: Settings) -> Path:
@@ -47,7 +49,8 @@ def build_platform(settings: Settings, *, clock: Clock | None = None) -> Platfor
     """Wire engine, sessions, cipher and clock from settings."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     users.configure_hashing(settings.security.password_hashing)
-    engine = make_engine(settings.database_url)
+    # A violation of the write discipline raises in tests; elsewhere it is logged loudly.
+    engine = make_engine(settings.database_url, strict_writes=settings.mode == "test")
     sessions = make_session_factory(engine)
     clock = clock or SystemClock()
     return Platform(
@@ -57,6 +60,7 @@ def build_platform(settings: Settings, *, clock: Clock | None = None) -> Platfor
         cipher=KeyFileCipher(ensure_key_file(settings)),
         clock=clock,
         geocoder=build_geocoder(settings, sessions, clock),
+        telephony=build_telephony(settings),
     )
 
 

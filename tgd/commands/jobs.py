@@ -22,6 +22,24 @@ def _parse_at(value: str, timezone: str) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=ZoneInfo(timezone))
 
 
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _state_line(row: dict[str, object]) -> str:
+    """Say in French whether the job is done: an operator reads this line first."""
+    if row["failures_in_a_row"]:
+        return (
+            f"EN ÉCHEC : {row['failures_in_a_row']} exécution(s) de suite "
+            f"({row['last_failure_reason']})"
+        )
+    if row["pending"] == "rotation":
+        return "INCOMPLÈTE : rotation de la clé maîtresse à terminer (destruction non aboutie)"
+    if row["last_success"] is None:
+        return "jamais exécutée"
+    return "à jour"
+
+
 def register(main: click.Group) -> None:
     """Add this capability's commands to the ``tgd`` command."""
 
@@ -37,16 +55,24 @@ def register(main: click.Group) -> None:
         from tgd.jobs.status import job_statuses
 
         platform = state.platform
-        with state.transaction() as session:
+        with state.reading() as session:
             rows = [
                 {
                     "name": s.name,
                     "label": s.label,
                     "rule": s.rule,
                     "schedule": s.schedule,
-                    "last_run": s.last_run.started_at.isoformat() if s.last_run else None,
+                    "last_run": _iso(s.last_run.started_at if s.last_run else None),
                     "last_outcome": s.last_run.outcome if s.last_run else None,
-                    "next_run": s.next_run.isoformat() if s.next_run else None,
+                    "last_success": _iso(s.last_success.started_at if s.last_success else None),
+                    "last_failure": _iso(s.last_failure.started_at if s.last_failure else None),
+                    "last_failure_reason": (
+                        s.last_failure.details.get("error") if s.last_failure else None
+                    ),
+                    "failures_in_a_row": s.failures_in_a_row,
+                    "pending": s.pending,
+                    "healthy": s.healthy,
+                    "next_run": _iso(s.next_run),
                 }
                 for s in job_statuses(session, state.settings, now=platform.clock.now())
             ]
@@ -54,9 +80,13 @@ def register(main: click.Group) -> None:
             click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
             return
         for r in rows:
-            last = f"{r['last_run']} ({r['last_outcome']})" if r["last_run"] else "jamais"
             click.echo(f"{r['name']:<20} {r['label']}")
-            click.echo(f"{'':<20} dernière : {last} ; prochaine : {r['next_run']}")
+            click.echo(f"{'':<20} {_state_line(r)}")
+            past_failure = f" ; dernier échec : {r['last_failure']}" if r["last_failure"] else ""
+            click.echo(
+                f"{'':<20} dernière réussite : {r['last_success'] or 'jamais'} ; "
+                f"prochaine : {r['next_run']}{past_failure}"
+            )
 
     @jobs.command("run", help="Exécute une tâche maintenant, ou comme si l'on était à --at.")
     @click.argument("name")
@@ -156,7 +186,7 @@ def register(main: click.Group) -> None:
     def retention_register(state: State) -> None:
         from tgd.services import retention as service
 
-        with state.transaction() as session:
+        with state.reading() as session:
             rows = service.register_rows(service.destruction_register(session))
         header = list(service.REGISTER_COLUMNS)
         click.echo(service.register_csv(header, rows).decode("utf-8-sig"), nl=False)

@@ -10,7 +10,7 @@ from tgd.services import tests_chase
 
 def run(context: JobContext) -> dict[str, Any]:
     """Open the chases due up to now and close those no longer needed."""
-    with context.sessions.begin() as session:
+    with context.write() as session:
         done = tests_chase.open_due_chases(
             session,
             overdue_days=context.settings.retention.test_call_overdue_days,

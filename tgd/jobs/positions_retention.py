@@ -10,7 +10,7 @@ from tgd.services import retention
 
 def run(context: JobContext) -> dict[str, Any]:
     """Delete positions older than 3 days, or the file's extension (at most 8 days)."""
-    with context.sessions.begin() as session:
+    with context.write() as session:
         count = retention.purge_positions(
             session, settings=context.settings.retention, clock=context.clock
         )

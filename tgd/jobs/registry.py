@@ -8,12 +8,30 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from tgd.domain.errors import N_
-from tgd.jobs import audit_seal, chase, destruction, positions_retention, service_levels
+from tgd.jobs import (
+    audit_seal,
+    chase,
+    destruction,
+    escalation,
+    positions_retention,
+    service_levels,
+)
 from tgd.jobs.runner import JobSpec
 
 JOBS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
+        JobSpec(
+            "escalation",
+            N_("Escalade et débordement des alertes non prises"),
+            escalation.run,
+            lambda s: IntervalTrigger(seconds=1),
+            "R-23, R-23b",
+            quiet=True,
+            max_duration=timedelta(minutes=1),
+            leased=False,
+            retry_delays=(0.05, 0.1, 0.2, 0.5),  # the next run is a second away anyway
+        ),
         JobSpec(
             "audit_seal",
             N_("Scellement du journal d'audit"),

@@ -31,7 +31,13 @@ from sqlalchemy.orm import Session
 from tgd.container import Platform
 from tgd.jobs import lease
 from tgd.jobs.registry import JOBS
-from tgd.jobs.runner import JobBusy, JobSpec, last_scheduled_start, run_job
+from tgd.jobs.runner import (
+    JobBusy,
+    JobSpec,
+    consecutive_failures,
+    last_scheduled_start,
+    run_job,
+)
 from tgd.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,6 +63,8 @@ class Scheduler:
         self.holder = lease.new_holder()
         self._leader_until: datetime | None = None
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._catch_up_thread: threading.Thread | None = None
         options: dict[str, Any] = {
             "timezone": UTC,
             "job_defaults": {"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -76,26 +84,50 @@ class Scheduler:
 
     def heartbeat(self) -> None:
         """Renew or take the lease; on becoming leader, catch up the missed runs."""
-        until = lease.acquire(self.platform.sessions, lease.SCHEDULER, self.holder, self.lease_ttl)
+        until = lease.acquire(
+            self.platform.sessions,
+            lease.SCHEDULER,
+            self.holder,
+            self.lease_ttl,
+            timeout=self.lease_ttl.total_seconds() / 3,  # a renewal too late is no renewal
+        )
         with self._lock:
             was_leader = self._leader_until is not None
             self._leader_until = until
         if until is not None and not was_leader:
             log.info("scheduler %s is the leader", self.holder)
-            self.catch_up()
+            self._start_catch_up()
         elif until is None and was_leader:
             log.warning("scheduler %s lost the lease: standing by", self.holder)
 
-    def catch_up(self) -> None:
-        """R-33: run at once every job whose last real run is older than its last fire time."""
+    def catch_up(self) -> list[str]:
+        """R-33: run, one after another, every job missed while no leader ran it.
+
+        Missed: never ran, its schedule fired since its last real run, or its last run
+        failed. One after another: a start-up is not a burst of jobs fighting for the
+        write gate, and what is due at start (a destruction) is done at start.
+        """
         now = lease.wall_now()
         with self.platform.sessions() as session:
             missed = missed_jobs(session, self.jobs, self.platform.settings, now=now)
         for name in missed:
-            job = self.aps.get_job(name)
-            if job is not None:
-                log.info("scheduler: catching up %s", name)
-                job.modify(next_run_time=now)
+            if self._stop.is_set() or not self.is_leader:
+                break
+            log.info("scheduler: catching up %s", name)
+            self.run(name)
+        return missed
+
+    def _start_catch_up(self) -> None:
+        # Its own thread: the heartbeat keeps renewing the lease while the jobs run.
+        thread = threading.Thread(target=self._catch_up_safely, name="tgd-catch-up", daemon=True)
+        self._catch_up_thread = thread
+        thread.start()
+
+    def _catch_up_safely(self) -> None:
+        try:
+            self.catch_up()
+        except Exception:  # each job records its own failure; the schedule goes on
+            log.exception("scheduler: catch-up stopped")
 
     # --- running -------------------------------------------------------------------------
 
@@ -113,9 +145,12 @@ class Scheduler:
                 cipher=platform.cipher,
                 clock=platform.clock,
                 holder=self.holder,
+                telephony=platform.telephony,
             )
         except JobBusy:
             log.info("job %s already running elsewhere", name)
+        except Exception:  # recorded by run_job, alarmed when it keeps failing
+            log.debug("job %s failed (recorded)", name)
 
     def start(self) -> None:
         """Schedule the heartbeat and the jobs, then start (blocks for ``blocking=True``)."""
@@ -135,8 +170,11 @@ class Scheduler:
 
     def shutdown(self) -> None:
         """Stop the jobs, wait for running ones, and give the lease up."""
+        self._stop.set()
         if self.aps.running:
             self.aps.shutdown(wait=True)
+        if self._catch_up_thread is not None:
+            self._catch_up_thread.join(timeout=60)
         lease.release(self.platform.sessions, lease.SCHEDULER, self.holder)
         with self._lock:
             self._leader_until = None
@@ -157,7 +195,7 @@ def missed_jobs(
     missed = []
     for name, spec in jobs.items():
         last = last_scheduled_start(session, name)
-        if last is None:
+        if last is None or consecutive_failures(session, name):
             missed.append(name)
             continue
         following = spec.trigger(settings).get_next_fire_time(last, last)

@@ -10,7 +10,7 @@ from tgd.services import service_levels
 
 def run(context: JobContext) -> dict[str, Any]:
     """Record every clock that ran out since the last run, and complete finished breaches."""
-    with context.sessions.begin() as session:
+    with context.write() as session:
         done = service_levels.check_service_levels(
             session, settings=context.settings, since=context.since, clock=context.clock
         )

@@ -270,9 +270,14 @@ def close_canary(session: Session, alert: Alert, *, clock: Clock) -> None:
 
 
 def raise_supervisor_alarm(
-    session: Session, reason: str, details: dict[str, Any], *, clock: Clock
+    session: Session,
+    reason: str,
+    details: dict[str, Any],
+    *,
+    clock: Clock,
+    actor: str = "system:gateway",
 ) -> None:
-    """Put a supervisor alarm in the outbox and the audit log (R-24c, gateway faults)."""
+    """Put a supervisor alarm in the outbox and the audit log (R-24c, gateway and job faults)."""
     events.add_event(
         session,
         events.SUPERVISOR_ALARM,
@@ -282,8 +287,8 @@ def raise_supervisor_alarm(
     )
     audit.record(
         session,
-        actor="system:gateway",
-        action="gateway.alarm",
+        actor=actor,
+        action=f"{actor.split(':', 1)[-1]}.alarm",
         details={"reason": reason, **details},
         clock=clock,
     )

@@ -1,25 +1,46 @@
 """Unclaimed alerts (R-23, R-23b): escalate at 10 s, overflow to the backup line at 30 s.
 
-``run_escalation`` is a catch-up pass, safe to run every second from any
-number of processes: each alert is escalated or overflowed once (conditional
-UPDATEs in ``handling``). Overflow dials the territory's backup centre (or the
-configured overflow number) into the alert's bridge, so the caller is never
-left alone.
+``run_escalation`` is a catch-up pass, run every second by the scheduler's
+leader (E-06: one process at a time, the ``escalation`` job), and safe to run
+more often or from several places: each alert is escalated or overflowed once
+(conditional UPDATEs in ``handling``). Overflow dials the territory's backup
+centre (or the configured overflow number) into the alert's bridge, so the
+caller is never left alone; its leg has the ``overflow`` role, so an operator's
+hand-over never hangs it up.
+
+Under the write discipline (``tgd.db.writes``) a pass is a few short
+transactions of at most ``BATCH`` alerts each, so an alert arriving meanwhile
+waits for one batch at most; the carrier is called between transactions, never
+inside one: the overflow leg is recorded first (``dialling``), then dialled,
+then completed with the carrier's call id (or marked ``failed``).
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from tgd.db.models.alerts import Alert, CallLeg
 from tgd.db.models.territories import Territory
-from tgd.db.session import write_transaction
+from tgd.db.writes import Priority, write_transaction
+from tgd.domain.alerts import LegRole
 from tgd.ports import Clock, Telephony, TelephonyError
 from tgd.services import dispatch, handling
 from tgd.settings import Settings
 
 log = logging.getLogger(__name__)
+BATCH = 20  # alerts per write transaction
+
+
+@dataclass(frozen=True)
+class _Dial:
+    alert_id: int
+    leg_id: int
+    conference: str
+    number: str
 
 
 def run_escalation(
@@ -31,48 +52,98 @@ def run_escalation(
     clock: Clock,
 ) -> tuple[int, int]:
     """Escalate and overflow what is due; return (escalated, overflowed)."""
-    with sessions() as reader:  # a cheap look first: the write lock is taken only when needed
-        overflow_due = handling.overflow_candidates(
-            reader, after_seconds=settings.alerts.overflow_after_seconds, clock=clock
-        )
+    alerts = settings.alerts
+    with sessions() as reader:  # a cheap look first: the write gate is taken only when needed
         escalation_due = handling.escalate_due(
-            reader, after_seconds=settings.alerts.escalate_after_seconds, clock=clock, dry_run=True
+            reader, after_seconds=alerts.escalate_after_seconds, clock=clock, dry_run=True
         )
-    escalated: list[int] = []
-    if escalation_due:
-        with write_transaction(sessions) as session:
-            escalated = handling.escalate_due(
-                session, after_seconds=settings.alerts.escalate_after_seconds, clock=clock
+        overflow_due = [
+            a.id
+            for a in handling.overflow_candidates(
+                reader, after_seconds=alerts.overflow_after_seconds, clock=clock
             )
+        ]
+    escalated = 0
+    for batch in _batches(escalation_due):
+        with _writer(sessions) as session:
+            escalated += len(handling.escalate_ids(session, batch, clock=clock))
+    dials: list[_Dial] = []
     overflowed = 0
-    if not overflow_due:
-        return len(escalated), 0
-    with write_transaction(sessions) as session:
-        due = handling.overflow_candidates(
-            session, after_seconds=settings.alerts.overflow_after_seconds, clock=clock
-        )
-        for alert in due:
-            territory = session.get(Territory, alert.territory_id) if alert.territory_id else None
-            number = (
-                territory.backup_number if territory else None
-            ) or settings.alerts.overflow_number
-            if not handling.mark_overflowed(session, alert, number_known=bool(number), clock=clock):
-                continue
-            overflowed += 1
-            if number and telephony is not None:
-                try:
-                    dispatch.join_operator(
-                        session,
-                        alert,
-                        number=number,
-                        user_id=None,
-                        telephony=telephony,
-                        gateway=settings.gateway,
-                        callbacks=callbacks,
-                        clock=clock,
-                    )
-                except TelephonyError:
-                    log.exception("alert=%s overflow dial failed", alert.id)
-            else:
-                log.error("alert=%s unclaimed past overflow delay and no backup number", alert.id)
-    return len(escalated), overflowed
+    for batch in _batches(overflow_due):
+        with _writer(sessions) as session:
+            for alert_id in batch:
+                ours, dial = _overflow_one(session, alert_id, settings=settings, clock=clock)
+                overflowed += ours
+                if dial is not None:
+                    dials.append(dial)
+    for dial in dials:
+        _dial_overflow(sessions, dial, settings=settings, telephony=telephony, callbacks=callbacks)
+    return escalated, overflowed
+
+
+def _batches(ids: list[int]) -> list[list[int]]:
+    return [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
+
+
+def _writer(sessions: sessionmaker[Session]) -> AbstractContextManager[Session]:
+    return write_transaction(sessions, priority=Priority.PEOPLE, label="escalation")
+
+
+def _overflow_one(
+    session: Session, alert_id: int, *, settings: Settings, clock: Clock
+) -> tuple[bool, _Dial | None]:
+    """Mark one alert overflowed; say whether it was ours to do, and the call to place."""
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        return False, None
+    territory = session.get(Territory, alert.territory_id) if alert.territory_id else None
+    number = (territory.backup_number if territory else None) or settings.alerts.overflow_number
+    if not handling.mark_overflowed(session, alert, number_known=bool(number), clock=clock):
+        return False, None
+    if not number:
+        log.error("alert=%s unclaimed past overflow delay and no backup number", alert.id)
+        return True, None
+    leg = CallLeg(
+        alert_id=alert.id,
+        call_sid=None,
+        role=LegRole.OVERFLOW,
+        status="dialling",
+        started_at=clock.now(),
+    )
+    session.add(leg)
+    session.flush()
+    return True, _Dial(alert.id, leg.id, alert.conference_name, number)
+
+
+def _dial_overflow(
+    sessions: sessionmaker[Session],
+    dial: _Dial,
+    *,
+    settings: Settings,
+    telephony: Telephony | None,
+    callbacks: dispatch.Callbacks,
+) -> None:
+    """Call the backup line into the bridge (no transaction open), then record the outcome."""
+    call_sid: str | None = None
+    if telephony is not None:
+        try:
+            call_sid = telephony.add_participant(
+                dial.conference,
+                to=dial.number,
+                from_=settings.gateway.alert_number,
+                end_conference_on_exit=False,  # R-24b: only the caller's leg ends the bridge
+                status_callback=callbacks.call_status,
+                conference_status_callback=callbacks.conference_status,
+            )
+        except TelephonyError:
+            log.exception("alert=%s overflow dial failed", dial.alert_id)
+    with _writer(sessions) as session:
+        leg = session.get(CallLeg, dial.leg_id)
+        if leg is None:
+            return
+        if call_sid is None:
+            leg.status = "failed"
+        else:
+            leg.call_sid = call_sid
+            if leg.status == "dialling":
+                leg.status = "queued"

@@ -176,15 +176,24 @@ def escalate_due(
     )
     if dry_run:
         return due
+    return escalate_ids(session, due, clock=clock)
+
+
+def escalate_ids(session: Session, alert_ids: list[int], *, clock: Clock) -> list[int]:
+    """Mark these alerts escalated unless done already (by another run); return those marked."""
     done = []
-    for alert_id in due:
+    for alert_id in alert_ids:
         result = session.execute(
             update(Alert)
-            .where(Alert.id == alert_id, Alert.escalated_at.is_(None))
+            .where(
+                Alert.id == alert_id,
+                Alert.escalated_at.is_(None),
+                Alert.state == AlertState.RINGING,
+            )
             .values(escalated_at=clock.now())
             .execution_options(synchronize_session=False)
         )
-        if getattr(result, "rowcount", 0) == 1:  # another process may have done it
+        if getattr(result, "rowcount", 0) == 1:  # another run may have done it
             alert = session.get(Alert, alert_id)
             assert alert is not None
             events.add_event(
@@ -225,7 +234,11 @@ def mark_overflowed(session: Session, alert: Alert, *, number_known: bool, clock
     """Record that an alert was overflowed (once, across processes); return True if it is ours."""
     result = session.execute(
         update(Alert)
-        .where(Alert.id == alert.id, Alert.overflowed_at.is_(None))
+        .where(
+            Alert.id == alert.id,
+            Alert.overflowed_at.is_(None),
+            Alert.state == AlertState.RINGING,
+        )
         .values(overflowed_at=clock.now())
         .execution_options(synchronize_session=False)
     )

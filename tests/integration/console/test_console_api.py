@@ -16,6 +16,8 @@ from tgd.adapters.fake_twilio import FakeTwilio
 from tgd.container import Platform
 from tgd.db.models import Alert, AuditEntry, CallLeg
 from tgd.domain.alerts import AlertState, LegRole
+from tgd.services import dispatch
+from tgd.services.escalation import run_escalation
 
 Login = Callable[[str], FlaskClient]
 
@@ -183,22 +185,33 @@ def test_unclaimed_alert_escalates_then_overflows(
     app: Flask, carrier: TwilioClient, platform: Platform, clock: FrozenClock, fake: FakeTwilio
 ) -> None:
     open_alert(carrier)
-    hub = app.extensions["tgd_hub"]
+
+    def escalate() -> None:
+        run_escalation(
+            platform.sessions,
+            settings=platform.settings,
+            telephony=app.extensions["tgd.telephony"],
+            callbacks=dispatch.Callbacks("http://tgd.test/status", "http://tgd.test/conference"),
+            clock=clock,
+        )
+
     clock.advance(seconds=platform.settings.alerts.escalate_after_seconds + 1)
-    hub.escalate()
+    escalate()
     with platform.sessions() as s:
         alert = s.get(Alert, alert_id(platform))
         assert alert is not None and alert.escalated_at is not None and alert.overflowed_at is None
     clock.advance(seconds=platform.settings.alerts.overflow_after_seconds)
-    hub.escalate()
-    hub.escalate()  # idempotent: a second pass does nothing more
+    escalate()
+    escalate()  # idempotent: a second pass does nothing more
     with platform.sessions() as s:
         alert = s.get(Alert, alert_id(platform))
         assert alert is not None and alert.overflowed_at is not None
         overflow_legs = s.scalars(
-            select(CallLeg).where(CallLeg.alert_id == alert.id, CallLeg.role == LegRole.OPERATOR)
+            select(CallLeg).where(CallLeg.alert_id == alert.id, CallLeg.role == LegRole.OVERFLOW)
         ).all()
-        assert len(overflow_legs) == 1
+        assert len(overflow_legs) == 1 and overflow_legs[0].call_sid is not None
+    dials = [r for r in fake.requests if r.path.endswith("/Participants.json")]
+    assert len(dials) == 1  # the backup line was dialled once, after the commit
 
 
 def test_supervisor_sees_the_board_and_the_figures_of_the_day(

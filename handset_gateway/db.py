@@ -1,16 +1,25 @@
-"""The gateway's write transactions: short, serialised, bounded in time, committed before answering.
+"""The gateway's writes: one writer thread, group commit, first in line, bounded in time.
 
-E-01: the carrier gets its answer only after the commit. On SQLite the
-transaction starts with ``BEGIN IMMEDIATE`` (writers queue on the lock
-instead of failing on a stale read snapshot, so 50 concurrent deliveries
-of one ``CallSid`` serialise cleanly, E-03) and waits at most
-``gateway.record_timeout_ms`` for the lock; on PostgreSQL ``lock_timeout``
-and ``statement_timeout`` bound it the same way. The voice webhook uses
-this bound to bridge the caller to the fallback in time when the database
-is locked or gone (Twilio allows 15 s in all). The same deadline covers the wait
-for a connection: at most ``MAX_WRITERS`` gateway transactions hold one at a time
-(writers are serialised by the database anyway), so a burst never exhausts the
-pool and never waits for the pool's own 30 s timeout.
+E-01: the carrier gets its answer only after the commit that holds its alert. Every
+gateway write (a call, a status callback, a position) is a *unit*: a function of a
+session, handed to the process's ``GatewayWriter``. Its one thread takes the units
+waiting, runs each in a savepoint of one transaction, commits them together (one
+``fsync`` for the batch) and only then wakes each request with its result, or with
+the error of its own unit (its savepoint rolled back, the others committed).
+
+Why one writer: SQLite admits one writer anyway, so a burst of webhooks in many
+threads only queued on the lock and fought for the GIL; one thread writing batches
+turns a burst into a few short transactions. The writer takes the database's write
+gate with ``Priority.ALERT`` (``tgd.db.writes``): between two batches it waits only
+for the one transaction in progress, never behind people's clicks or jobs. On
+SQLite it begins with ``BEGIN IMMEDIATE``.
+
+Each unit's wait is bounded by ``gateway.record_timeout_ms``: a unit not started by
+then is dropped and its request told at once (``WriteGateTimeout``), so the voice
+webhook can still bridge the caller to the fallback within Twilio's 15 s; a unit
+already started is awaited (its commit may hold its alert). The database's own
+bounds follow the same deadline: SQLite's ``busy_timeout`` (a lock held by another
+process), PostgreSQL's ``lock_timeout`` and ``statement_timeout``.
 """
 
 from __future__ import annotations
@@ -18,78 +27,193 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from tgd.container import Platform
+from tgd.db.writes import WRITER_OPTION, Priority, WriteGateTimeout, gate_for
 
 log = logging.getLogger(__name__)
-MAX_WRITERS = 8
-_gates: weakref.WeakKeyDictionary[Engine, threading.BoundedSemaphore] = weakref.WeakKeyDictionary()
-_gates_lock = threading.Lock()
+T = TypeVar("T")
+MAX_BATCH = 64  # units per transaction: a batch stays a few tens of milliseconds at most
+STARTED_GRACE = 30.0  # seconds a request waits for a unit already started (its commit)
 
 
-def _gate(engine: Engine) -> threading.BoundedSemaphore:
-    with _gates_lock:
-        gate = _gates.get(engine)
-        if gate is None:
-            gate = _gates[engine] = threading.BoundedSemaphore(MAX_WRITERS)
-        return gate
+@dataclass(eq=False)
+class _Unit(Generic[T]):
+    work: Callable[[Session], T]
+    label: str
+    deadline: float
+    done: threading.Event = field(default_factory=threading.Event)
+    started: bool = False
+    cancelled: bool = False
+    result: Any = None
+    error: BaseException | None = None
 
 
-@contextmanager
-def write_transaction(platform: Platform, *, timeout_ms: int) -> Iterator[Session]:
-    """Run one gateway write: commit on success (before the answer), roll back on any error."""
-    engine = platform.engine
-    deadline = time.monotonic() + timeout_ms / 1000
-    gate = _gate(engine)
-    if not gate.acquire(timeout=timeout_ms / 1000):
-        raise PoolTimeout("gateway writers: no connection within the record timeout")
-    try:
-        with _transaction(platform, engine, deadline) as session:
-            yield session
-    finally:
-        gate.release()
+class GatewayWriter:
+    """The process's single gateway writer: units in, batches committed, results out."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self._queue: deque[_Unit[Any]] = deque()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self.batches = 0
+        self.units = 0
+
+    def run(self, work: Callable[[Session], T], *, timeout_ms: int, label: str) -> T:
+        """Run ``work(session)`` in the next batch; return its result once committed."""
+        unit: _Unit[T] = _Unit(work, label, time.monotonic() + timeout_ms / 1000)
+        with self._cond:
+            self._ensure_thread()
+            self._queue.append(unit)
+            self._cond.notify()
+        if not unit.done.wait(timeout_ms / 1000):
+            with self._cond:
+                if not unit.started:
+                    unit.cancelled = True
+                    raise WriteGateTimeout(
+                        f"gateway writer: {label} not started within {timeout_ms} ms"
+                    )
+            unit.done.wait(STARTED_GRACE)  # started: its commit decides, wait for it
+            if not unit.done.is_set():
+                raise WriteGateTimeout(f"gateway writer: {label} started but not committed")
+        if unit.error is not None:
+            raise unit.error
+        result: T = unit.result
+        return result
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(
+                target=self._loop, name="tgd-gateway-writer", daemon=True
+            )
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            batch = self._next_batch()
+            try:
+                self._write(batch)
+            except BaseException as exc:  # the batch's commit failed: every unit hears it
+                for unit in batch:
+                    if unit.error is None:
+                        unit.error = exc
+            finally:
+                for unit in batch:
+                    unit.done.set()
+
+    def _next_batch(self) -> list[_Unit[Any]]:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                batch: list[_Unit[Any]] = []
+                while self._queue and len(batch) < MAX_BATCH:
+                    unit = self._queue.popleft()
+                    if unit.cancelled:
+                        continue
+                    if unit.deadline <= now:  # its request is giving up: drop it unwritten
+                        unit.cancelled = True
+                        unit.error = WriteGateTimeout(f"gateway writer: {unit.label} expired")
+                        unit.done.set()
+                        continue
+                    unit.started = True
+                    batch.append(unit)
+                if batch:
+                    return batch
+                self._cond.wait()
+
+    def _write(self, batch: list[_Unit[Any]]) -> None:
+        engine = self.platform.engine
+        deadline = max(unit.deadline for unit in batch)
+        wait = max(deadline - time.monotonic(), 0.001)
+        gate = gate_for(engine)
+        token = gate.acquire(Priority.ALERT, timeout=wait, label=f"gateway x{len(batch)}")
+        try:
+            with _transaction(self.platform, engine, deadline) as session:
+                for unit in batch:
+                    try:
+                        with session.begin_nested():
+                            unit.result = unit.work(session)
+                    except Exception as exc:  # only this unit's savepoint is rolled back
+                        unit.error = exc
+        finally:
+            gate.release(token)
+        self.batches += 1
+        self.units += len(batch)
 
 
-@contextmanager
-def _transaction(platform: Platform, engine: Engine, deadline: float) -> Iterator[Session]:
-    timeout_ms = max(1, round((deadline - time.monotonic()) * 1000))
-    conn = engine.connect()
-    previous: int | None = None
-    try:
-        if engine.dialect.name == "sqlite":
-            raw = conn.connection.dbapi_connection
+def writer_of(platform: Platform) -> GatewayWriter:
+    """Return the process's gateway writer for this platform (made on first use)."""
+    writer: GatewayWriter | None = getattr(platform, "_gateway_writer", None)
+    if writer is None:
+        with _writers_lock:
+            writer = getattr(platform, "_gateway_writer", None)
+            if writer is None:
+                writer = GatewayWriter(platform)
+                platform._gateway_writer = writer  # type: ignore[attr-defined]
+    return writer
+
+
+_writers_lock = threading.Lock()
+
+
+def write(platform: Platform, work: Callable[[Session], T], *, timeout_ms: int, label: str) -> T:
+    """Run one gateway unit: committed before this returns (E-01), or an error raised."""
+    return writer_of(platform).run(work, timeout_ms=timeout_ms, label=label)
+
+
+class _transaction:
+    """One batch's transaction, bounded by the batch's deadline."""
+
+    def __init__(self, platform: Platform, engine: Engine, deadline: float) -> None:
+        self.platform, self.engine, self.deadline = platform, engine, deadline
+        self.previous: int | None = None
+
+    def __enter__(self) -> Session:
+        remaining_ms = max(1, round((self.deadline - time.monotonic()) * 1000))
+        self.conn = self.engine.connect().execution_options(
+            sqlite_begin="IMMEDIATE", **{WRITER_OPTION: True}
+        )
+        if self.engine.dialect.name == "sqlite":
+            raw = self.conn.connection.dbapi_connection
             assert raw is not None
             cursor = raw.cursor()
-            previous = int(cursor.execute("PRAGMA busy_timeout").fetchone()[0])
-            cursor.execute(f"PRAGMA busy_timeout={int(timeout_ms)}")
+            self.previous = int(cursor.execute("PRAGMA busy_timeout").fetchone()[0])
+            cursor.execute(f"PRAGMA busy_timeout={int(remaining_ms)}")
             cursor.close()
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-        session = platform.sessions(bind=conn)
+        self.session = self.platform.sessions(bind=self.conn)
+        if self.engine.dialect.name == "postgresql":
+            self.session.execute(text(f"SET LOCAL lock_timeout = {int(remaining_ms)}"))
+            self.session.execute(text(f"SET LOCAL statement_timeout = {int(remaining_ms)}"))
+        return self.session
+
+    def __exit__(self, exc_type: Any, exc: Any, _tb: Any) -> None:
         try:
-            if engine.dialect.name == "postgresql":
-                ms = int(timeout_ms)
-                session.execute(text(f"SET LOCAL lock_timeout = {ms}"))
-                session.execute(text(f"SET LOCAL statement_timeout = {ms}"))
-            yield session
-            session.commit()
+            if exc_type is None:
+                self.session.commit()
+            else:
+                self.session.rollback()
         except BaseException:
-            session.rollback()
+            self.session.rollback()
             raise
         finally:
-            session.close()
-    finally:
-        if previous is not None:
-            try:
-                raw = conn.connection.dbapi_connection
+            self.session.close()
+            self._restore()
+
+    def _restore(self) -> None:
+        try:
+            if self.previous is not None:
+                raw = self.conn.connection.dbapi_connection
                 if raw is not None:
-                    raw.execute(f"PRAGMA busy_timeout={previous}")
-            except Exception:  # a broken connection is dropped from the pool below
-                conn.invalidate()
-        conn.close()
+                    raw.execute(f"PRAGMA busy_timeout={self.previous}")
+        except Exception:  # a broken connection is dropped from the pool below
+            self.conn.invalidate()
+        finally:
+            self.conn.close()

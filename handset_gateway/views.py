@@ -2,7 +2,8 @@
 
 Every route is authenticated (R-54): Twilio's signature for ``/gateway/twilio/…``,
 the terminal's HMAC for ``/gateway/positions``. Every write is committed before
-the answer (E-01) in a short bounded transaction (``db.write_transaction``).
+the answer (E-01) by the gateway writer (``db.write``: one writer thread, group
+commit, first in line, bounded in time).
 Bad input gets a precise 4xx with an English JSON body; the voice webhook never
 refuses a signed call: whatever fails, it answers TwiML that bridges the caller.
 """
@@ -12,16 +13,20 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from handset_gateway import twiml
-from handset_gateway.db import write_transaction
+from handset_gateway.db import write
 from handset_gateway.security import refuse, twilio_signed
+from tgd.container import Platform
+from tgd.db.writes import WriteGateTimeout
 from tgd.domain.positions import PositionError
 from tgd.http import current_platform
 from tgd.ports import Telephony
@@ -29,6 +34,7 @@ from tgd.services import dispatch, positions
 from tgd.services.alerts import IncomingCall, answer_once, new_conference_name, normalise_number
 from tgd.settings import Settings
 
+T = TypeVar("T")
 bp = Blueprint("gateway", __name__, url_prefix="/gateway")
 log = logging.getLogger(__name__)
 _CALL_SID_RE = re.compile(r"[A-Za-z0-9]{2,64}")
@@ -61,8 +67,9 @@ def voice() -> Response:
         to_number=normalise_number(form.get("To")),
     )
     try:
-        with write_transaction(platform, timeout_ms=settings.gateway.record_timeout_ms) as session:
-            body = dispatch.receive_call(
+        body = write(
+            platform,
+            lambda session: dispatch.receive_call(
                 session,
                 call,
                 render=partial(twiml.render, callbacks=callbacks),
@@ -71,7 +78,10 @@ def voice() -> Response:
                 counter_call_number=settings.twilio.counter_call_number,
                 cipher=platform.cipher,
                 clock=platform.clock,
-            )
+            ),
+            timeout_ms=settings.gateway.record_timeout_ms,
+            label="voice",
+        )
     except Exception as exc:  # R-21: whatever failed, the caller is bridged, never dropped
         conference = new_conference_name()
         log.critical(
@@ -95,10 +105,8 @@ def voice_status() -> Any:
     if not sid or not status:
         return _error(400, "missing_field", "CallSid and CallStatus are required")
     duration = form.get("CallDuration", "")
-    with write_transaction(
-        platform, timeout_ms=platform.settings.gateway.record_timeout_ms
-    ) as session:
 
+    def unit(session: Session) -> str:
         def produce() -> str:
             dispatch.record_call_status(
                 session,
@@ -112,7 +120,9 @@ def voice_status() -> Any:
         body, _ = answer_once(
             session, f"call-status:{sid}:{status}"[:160], produce, clock=platform.clock
         )
-    return _xml(body)
+        return body
+
+    return _xml(_write(platform, unit, "call status"))
 
 
 @bp.post("/twilio/conference/status")
@@ -131,24 +141,25 @@ def conference_status() -> Any:
             400, "missing_field", "ConferenceSid, FriendlyName and StatusCallbackEvent are required"
         )
     key = f"conference:{event.conference_sid}:{event.event}:{event.call_sid or ''}"[:160]
-    with write_transaction(
-        platform, timeout_ms=platform.settings.gateway.record_timeout_ms
-    ) as session:
+    adapter, callbacks = telephony(), callback_urls(platform.settings)
 
+    def unit(session: Session) -> str:
         def produce() -> str:
             dispatch.record_conference_event(
                 session,
                 event,
-                telephony=telephony(),
+                telephony=adapter,
                 gateway=platform.settings.gateway,
-                callbacks=callback_urls(platform.settings),
+                callbacks=callbacks,
                 cipher=platform.cipher,
                 clock=platform.clock,
             )
             return twiml.empty_voice()
 
         body, _ = answer_once(session, key, produce, clock=platform.clock)
-    return _xml(body)
+        return body
+
+    return _xml(_write(platform, unit, "conference status"))
 
 
 @bp.post("/twilio/sms")
@@ -159,10 +170,9 @@ def sms() -> Any:
     if not form.get("MessageSid") or "Body" not in form:
         return _error(400, "missing_field", "MessageSid and Body are required")
     try:
-        with write_transaction(
-            platform, timeout_ms=platform.settings.gateway.record_timeout_ms
-        ) as session:
-            positions.receive_sms(
+        _write(
+            platform,
+            lambda session: positions.receive_sms(
                 session,
                 message_sid=form["MessageSid"],
                 from_number=normalise_number(form.get("From")),
@@ -170,7 +180,9 @@ def sms() -> Any:
                 tolerance=_tolerance(platform.settings),
                 cipher=platform.cipher,
                 clock=platform.clock,
-            )
+            ),
+            "sms",
+        )
     except PositionError as exc:
         log.warning("position SMS refused: %s (%s)", exc.code, exc.field)
         return _error(exc.http_status, exc.code, exc.message, field=exc.field)
@@ -181,21 +193,23 @@ def sms() -> Any:
 def signed_position() -> Any:
     """Store a position posted by a data-capable terminal, signed with its line secret (R-54)."""
     platform, headers = current_platform(), request.headers
+    payload = request.get_data(cache=False)
     try:
-        with write_transaction(
-            platform, timeout_ms=platform.settings.gateway.record_timeout_ms
-        ) as session:
-            position = positions.receive_signed(
+        position = _write(
+            platform,
+            lambda session: positions.receive_signed(
                 session,
                 key_id=headers.get("X-TGD-Key", ""),
                 timestamp=headers.get("X-TGD-Timestamp", ""),
                 nonce=headers.get("X-TGD-Nonce", ""),
                 signature=headers.get("X-TGD-Signature", ""),
-                body=request.get_data(cache=False),
+                body=payload,
                 tolerance=_tolerance(platform.settings),
                 cipher=platform.cipher,
                 clock=platform.clock,
-            )
+            ),
+            "position",
+        )
     except PositionError as exc:
         if exc.http_status in (403, 409):
             return refuse(
@@ -207,10 +221,18 @@ def signed_position() -> Any:
 
 
 @bp.errorhandler(SQLAlchemyError)
-def database_unavailable(exc: SQLAlchemyError) -> Any:
+@bp.errorhandler(WriteGateTimeout)
+def database_unavailable(exc: Exception) -> Any:
     """Status callbacks and positions when the database fails: 503, logged loudly."""
     log.critical("GATEWAY: database failure on %s (%s)", request.path, type(exc).__name__)
     return _error(503, "unavailable", "database unavailable, retry later")
+
+
+def _write(platform: Platform, work: Callable[[Session], T], label: str) -> T:
+    """Run one gateway unit in the writer's next batch, committed before the answer (E-01)."""
+    return write(
+        platform, work, timeout_ms=platform.settings.gateway.record_timeout_ms, label=label
+    )
 
 
 def _call_sid(raw: str) -> str:

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_BATCH = 64  # units per transaction: a batch stays a few tens of milliseconds at most
 STARTED_GRACE = 30.0  # seconds a request waits for a unit already started (its commit)
+IDLE_EXIT = 60.0  # seconds without a unit before the writer's thread ends
 
 
 @dataclass(eq=False)
@@ -99,6 +100,8 @@ class GatewayWriter:
     def _loop(self) -> None:
         while True:
             batch = self._next_batch()
+            if not batch:  # idle for a while: the thread ends, the next unit starts another
+                return
             try:
                 self._write(batch)
             except BaseException as exc:  # the batch's commit failed: every unit hears it
@@ -127,7 +130,9 @@ class GatewayWriter:
                     batch.append(unit)
                 if batch:
                     return batch
-                self._cond.wait()
+                if not self._cond.wait(IDLE_EXIT) and not self._queue:
+                    self._thread = None
+                    return []
 
     def _write(self, batch: list[_Unit[Any]]) -> None:
         engine = self.platform.engine

@@ -13,12 +13,13 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from tgd.adapters.anchor_syslog import build_anchor_copy
 from tgd.adapters.clock import SystemClock
 from tgd.adapters.crypto import EnvelopeCipher, KeyFileCipher, MasterKeyRing
 from tgd.adapters.geocoder import BanGeocoder, CachedGeocoder, FakeGeocoder
 from tgd.adapters.twilio_telephony import build_telephony
 from tgd.db.session import make_engine, make_session_factory
-from tgd.ports import Clock, Geocoder, Telephony
+from tgd.ports import AnchorCopy, Clock, Geocoder, Telephony
 from tgd.services import users
 from tgd.settings import Settings
 
@@ -34,6 +35,7 @@ class Platform:
     clock: Clock
     geocoder: Geocoder | None = None
     telephony: Telephony | None = None
+    anchor_copy: AnchorCopy | None = None
 
 
 def ensure_key_file(settings: Settings) -> Path:
@@ -61,6 +63,7 @@ def build_platform(settings: Settings, *, clock: Clock | None = None) -> Platfor
         clock=clock,
         geocoder=build_geocoder(settings, sessions, clock),
         telephony=build_telephony(settings),
+        anchor_copy=build_anchor_copy(settings.audit.anchor_syslog),
     )
 
 

@@ -6,6 +6,7 @@ from configuration (STYLE rule 4).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -99,3 +100,8 @@ class Geocoder(Protocol):
     def locate(self, address: str) -> tuple[float, float] | None:
         """Return (lat, lon) for the address, or None when it cannot be found."""
         ...
+
+
+# R-53: a copy of each audit anchor line sent off the database's host (syslog, a log store),
+# where whoever can rewrite the database cannot rewrite the anchors.
+AnchorCopy = Callable[[str], None]

@@ -105,6 +105,17 @@ class GeocoderSettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    # R-53: the append-only history of the chain's heads. It must live where the database's
+    # writers cannot rewrite it: another disk or host (see docs/security.md). Empty: in the
+    # data directory, which only protects against truncation by someone without file access.
+    anchor_path: Path | None = None
+    # A copy of each anchor line to syslog, for shipping off the host: "" (none), "/dev/log"
+    # (the local daemon, which forwards), or "host:port" (UDP).
+    anchor_syslog: str = ""
+
+
+@dataclass(frozen=True)
 class MapSettings:
     tile_url: str = ""  # empty: zones and points on a plain background (offline room)
     tile_attribution: str = ""
@@ -128,6 +139,7 @@ class Settings:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     map: MapSettings = field(default_factory=MapSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
     geocoder: GeocoderSettings = field(default_factory=GeocoderSettings)
 
     @property
@@ -139,6 +151,11 @@ class Settings:
     def master_key_path(self) -> Path:
         """Return where the master key ring lives."""
         return self.master_key_file or self.data_dir / "master.key"
+
+    @property
+    def audit_anchor_path(self) -> Path:
+        """Return where the audit chain's anchors are appended (R-53)."""
+        return self.audit.anchor_path or self.data_dir / "audit.anchor"
 
 
 SECRET_KEYS = {("", "secret_key"), ("twilio", "auth_token")}

@@ -99,7 +99,6 @@ def register(main: click.Group) -> None:
         from tgd.jobs import lease
         from tgd.jobs.registry import JOBS
         from tgd.jobs.runner import JobBusy, run_job
-        from tgd.services import audit
 
         spec = JOBS.get(name)
         if spec is None:
@@ -126,7 +125,6 @@ def register(main: click.Group) -> None:
         finally:
             if moment:
                 platform.engine.dispose()
-        audit.seal(state.platform.engine, anchor_path=state.settings.data_dir / "audit.anchor")
         details = dict(run.details) if run else {}
         details.pop("holder", None)
         click.echo(
@@ -166,7 +164,6 @@ def register(main: click.Group) -> None:
         from sqlalchemy import select
 
         from tgd.db.models.beneficiaries import BeneficiaryFile
-        from tgd.services import audit
         from tgd.services import retention as service
 
         platform = state.platform
@@ -177,7 +174,6 @@ def register(main: click.Group) -> None:
             service.set_legal_hold(
                 session, file, on=not lift, actor="system:cli", clock=platform.clock
             )
-        audit.seal(platform.engine, anchor_path=state.settings.data_dir / "audit.anchor")
         click.echo(f"dossier {number} : conservation judiciaire {'levée' if lift else 'posée'}")
 
     @retention.command("register", help="Exporte le registre des destructions (CSV).")

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import click
 
-from tgd.cli import State, audit_anchor, friendly_errors, pass_state
+from tgd.cli import State, friendly_errors, pass_state
 
 
 def _intake(main: click.Group) -> None:
@@ -51,7 +51,6 @@ def _intake(main: click.Group) -> None:
                         object_id=doc.id,
                         clock=platform.clock,
                     )
-            audit.seal(platform.engine, anchor_path=audit_anchor(state.settings))
             return len(docs)
 
         try:

@@ -20,7 +20,7 @@ from typing import IO
 
 import click
 
-from tgd.cli import State, audit_anchor, friendly_errors, pass_state
+from tgd.cli import State, friendly_errors, pass_state
 
 
 def register(main: click.Group) -> None:
@@ -111,7 +111,6 @@ def report(
                 clock=platform.clock,
             )
         publish()
-    audit.seal(platform.engine, anchor_path=audit_anchor(state.settings))
     state_text = "provisoire" if provisional else "définitif"
     click.echo(f"Rapport {state_text} écrit dans {target} ({built.title}).")
 
@@ -168,7 +167,6 @@ def cdr_import(state: State, path: str) -> None:
             details=result.as_details(),
             clock=platform.clock,
         )
-    audit.seal(platform.engine, anchor_path=audit_anchor(state.settings))
     click.echo(
         f"{result.imported} appel(s) importé(s), {result.duplicates} déjà connu(s), "
         f"{result.known_alerts} passé(s) par la passerelle, {result.ignored} sans ligne TGD."

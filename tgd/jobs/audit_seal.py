@@ -1,4 +1,10 @@
-"""Job: seal the audit entries committed since the last run (R-53), every few seconds."""
+"""Job: seal the audit entries committed since the last run (R-53), every few seconds.
+
+The sealer is the only one to chain entries (requests and commands only record them).
+Before it extends the chain it checks that the chain still reaches the last anchored
+head; when it does not (someone rewrote the log), nothing is sealed, supervisors are
+alarmed and the run fails, again at every run until an auditor has looked.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,25 @@ from typing import Any
 
 from tgd.jobs.runner import JobContext
 from tgd.services import audit
+from tgd.services.alerts import raise_supervisor_alarm
 
 
 def run(context: JobContext) -> dict[str, Any]:
     """Chain every committed unsealed entry and append the head to the anchor file."""
-    sealed = audit.seal(context.engine, anchor_path=context.settings.data_dir / "audit.anchor")
+    try:
+        sealed = audit.seal(
+            context.engine,
+            anchor_path=context.settings.audit_anchor_path,
+            anchor_copy=context.anchor_copy,
+        )
+    except audit.AuditChainBroken as broken:
+        with context.write() as session:
+            raise_supervisor_alarm(
+                session,
+                "audit_chain_broken",
+                {"problem": str(broken)},
+                clock=context.clock,
+                actor="system:audit",
+            )
+        raise
     return {"count": sealed}

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tgd.db.models.operations import JobRun
 from tgd.db.writes import Priority, WriteGateTimeout, write_transaction
 from tgd.jobs import lease
-from tgd.ports import Cipher, Clock, Telephony
+from tgd.ports import AnchorCopy, Cipher, Clock, Telephony
 from tgd.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class JobContext:
     since: datetime | None = None
     name: str = ""
     telephony: Telephony | None = None
+    anchor_copy: AnchorCopy | None = None
 
     def write(self) -> AbstractContextManager[Session]:
         """Open one short write transaction of this job (background priority)."""
@@ -151,6 +152,7 @@ def run_job(
     manual_at: datetime | None = None,
     retry_delays: tuple[float, ...] | None = None,
     telephony: Telephony | None = None,
+    anchor_copy: AnchorCopy | None = None,
 ) -> JobRun | None:
     """Run a job once under its lease and record the run; re-raise what it raised."""
     lock = f"job:{spec.name}"
@@ -172,6 +174,7 @@ def run_job(
             since=since,
             name=spec.name,
             telephony=telephony,
+            anchor_copy=anchor_copy,
         )
         try:
             details, retries = retrying(

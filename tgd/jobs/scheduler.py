@@ -146,6 +146,7 @@ class Scheduler:
                 clock=platform.clock,
                 holder=self.holder,
                 telephony=platform.telephony,
+                anchor_copy=platform.anchor_copy,
             )
         except JobBusy:
             log.info("job %s already running elsewhere", name)

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.db.models.audit import AuditEntry
 from tgd.db.writes import Priority, write_connection, write_transaction
-from tgd.ports import Clock
+from tgd.ports import AnchorCopy, Clock
 
 GENESIS_HASH = "0" * 64
 
@@ -188,14 +188,30 @@ def record_committed(
         )
 
 
-def seal(engine: Engine, *, anchor_path: Path | None = None, batch_size: int = 200) -> int:
-    """Chain every committed unsealed entry in the sealer's own transactions; return the count."""
+class AuditChainBroken(RuntimeError):
+    """The chain no longer reaches what was anchored: it was rewritten. Nothing is sealed."""
+
+
+def seal(
+    engine: Engine,
+    *,
+    anchor_path: Path | None = None,
+    batch_size: int = 200,
+    anchor_copy: AnchorCopy | None = None,
+) -> int:
+    """Chain every committed unsealed entry in the sealer's own transactions; return the count.
+
+    With an anchor file, the chain must first still reach the last anchored head (the
+    entry anchored last, and every entry sealed after it, recomputed from it): a chain
+    that was edited and recomputed is never extended, and ``AuditChainBroken`` is raised.
+    """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    anchored = _last_anchor(anchor_path) if anchor_path is not None else None
     total = 0
     head: tuple[int, str, datetime] | None = None
     while True:
-        sealed, batch_head = _seal_batch(engine, batch_size)
+        sealed, batch_head = _seal_batch(engine, batch_size, anchored if total == 0 else None)
         total += sealed
         head = batch_head or head
         if sealed < batch_size:
@@ -203,6 +219,8 @@ def seal(engine: Engine, *, anchor_path: Path | None = None, batch_size: int = 2
     if anchor_path is not None and head is not None:
         # Written after the commit: an anchor never names an entry that was rolled back.
         _append_anchor(anchor_path, head)
+        if anchor_copy is not None:
+            anchor_copy(_anchor_line(head))
     return total
 
 
@@ -215,7 +233,8 @@ def verify(
 ) -> AuditReport:
     """Recompute the hash chain and report every sign of tampering or of a stalled sealer."""
     problems: list[str] = []
-    anchor = _read_anchor(anchor_path, problems) if anchor_path is not None else None
+    anchors = _read_anchors(anchor_path, problems) if anchor_path is not None else {}
+    anchor = max(anchors.items()) if anchors else None
     anchored_hash: str | None = None
     expected_seq = 1
     expected_prev = GENESIS_HASH
@@ -253,6 +272,13 @@ def verify(
                 problems.append(f"{where}: hash mismatch, content altered or entry_hash forged")
         if anchor is not None and seq == anchor[0]:
             anchored_hash = row.entry_hash
+        elif seq in anchors and row.entry_hash != anchors[seq]:
+            # Every anchored head must still be there: a rewrite that kept the last one in
+            # line (by forging the anchor file's last line) still breaks the earlier ones.
+            problems.append(
+                f"anchor chain_seq={seq}: entry_hash differs from the anchored hash, "
+                "chain rewritten"
+            )
         expected_seq = max(expected_seq, seq + 1)
         expected_prev = row.entry_hash or ""
     if anchor is not None:
@@ -326,14 +352,37 @@ def compute_entry_hash(
     return hashlib.sha256(prev_hash.encode("ascii") + _canonical_json(content)).hexdigest()
 
 
-def _seal_batch(engine: Engine, batch_size: int) -> tuple[int, tuple[int, str, datetime] | None]:
+def _seal_batch(
+    engine: Engine, batch_size: int, anchored: tuple[int, str] | None
+) -> tuple[int, tuple[int, str, datetime] | None]:
     # The write gate, then BEGIN IMMEDIATE: two sealers queue instead of both reading the
     # same head. On PostgreSQL (READ COMMITTED, so each statement sees what the previous
     # sealer committed while we waited) an advisory lock serialises sealers across processes.
     with write_connection(engine, priority=Priority.BACKGROUND, label="audit seal") as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEAL_LOCK_KEY})
+        if anchored is not None:
+            _check_reaches_anchor(conn, anchored)
         return _seal_locked(conn, batch_size)
+
+
+def _check_reaches_anchor(conn: Connection, anchored: tuple[int, str]) -> None:
+    """Refuse to extend a chain that does not lead from the anchored head to its own head."""
+    anchor_seq, anchor_hash = anchored
+    rows = conn.execute(
+        select(*_COLUMNS).where(_TABLE.c.chain_seq >= anchor_seq).order_by(_TABLE.c.chain_seq)
+    ).all()
+    if not rows or rows[0].chain_seq != anchor_seq:
+        raise AuditChainBroken(f"chain_seq={anchor_seq} is missing: the log was truncated")
+    if rows[0].entry_hash != anchor_hash:
+        raise AuditChainBroken(f"chain_seq={anchor_seq} no longer has the anchored hash")
+    prev = anchor_hash
+    for expected, row in enumerate(rows[1:], start=anchor_seq + 1):
+        if row.chain_seq != expected:
+            raise AuditChainBroken(f"chain_seq={expected} is missing after the anchored head")
+        if row.prev_hash != prev or _digest_row(prev, row) != row.entry_hash:
+            raise AuditChainBroken(f"chain_seq={expected} does not follow the anchored head")
+        prev = row.entry_hash
 
 
 def _seal_locked(conn: Connection, batch_size: int) -> tuple[int, tuple[int, str, datetime] | None]:
@@ -390,11 +439,12 @@ def _digest_row(prev_hash: str, row: Any, *, chain_seq: int | None = None) -> st
 
 
 def _append_anchor(path: Path, head: tuple[int, str, datetime]) -> None:
-    seq, entry_hash, at = head
     is_new = not path.exists()
+    if is_new:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
     try:
-        os.write(fd, f"{seq} {entry_hash} {_iso(at)}\n".encode("ascii"))
+        os.write(fd, f"{_anchor_line(head)}\n".encode("ascii"))
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -407,20 +457,35 @@ def _append_anchor(path: Path, head: tuple[int, str, datetime]) -> None:
             os.close(dir_fd)
 
 
-def _read_anchor(path: Path, problems: list[str]) -> tuple[int, str] | None:
+def _read_anchors(path: Path, problems: list[str]) -> dict[int, str]:
+    """Every anchored head of the file (chain_seq -> hash); malformed lines are reported."""
+    anchors: dict[int, str] = {}
     if not path.exists():
-        return None
-    best: tuple[int, str] | None = None
+        return anchors
     with path.open(encoding="ascii", errors="replace") as lines:
         for number, line in enumerate(lines, start=1):
             parts = line.split()
             if len(parts) != 3 or not parts[0].isdigit() or not _HEX64_RE.fullmatch(parts[1]):
                 problems.append(f"anchor file {path} line {number}: malformed")
                 continue
-            # The highest head, not the last line: two sealers may append out of order.
-            if best is None or int(parts[0]) > best[0]:
-                best = (int(parts[0]), parts[1])
-    return best
+            seq = int(parts[0])
+            if anchors.get(seq, parts[1]) != parts[1]:
+                problems.append(f"anchor file {path} line {number}: chain_seq={seq} anchored twice")
+            anchors[seq] = parts[1]
+    return anchors
+
+
+def _last_anchor(path: Path | None) -> tuple[int, str] | None:
+    """The highest anchored head (two sealers may have appended out of order)."""
+    if path is None:
+        return None
+    anchors = _read_anchors(path, [])
+    return max(anchors.items()) if anchors else None
+
+
+def _anchor_line(head: tuple[int, str, datetime]) -> str:
+    seq, entry_hash, at = head
+    return f"{seq} {entry_hash} {_iso(at)}"
 
 
 def _stale_unsealed(session: Session, before: datetime) -> tuple[int, int, datetime] | None:

@@ -21,6 +21,7 @@ from tgd.db.models.audit import AuditEntry
 from tgd.db.session import make_engine
 from tgd.services.audit import (
     GENESIS_HASH,
+    AuditChainBroken,
     AuditReport,
     compute_entry_hash,
     export,
@@ -399,6 +400,68 @@ def test_malformed_anchor_line_is_reported(
         f.write("garbage\n")
     report = _check(sqlite_engine, clock, anchor_path=anchor)
     assert report.problems == [f"anchor file {anchor} line 2: malformed"]
+
+
+def test_sealer_refuses_to_extend_a_rewritten_chain(
+    engine: Engine, clock: FrozenClock, tmp_path: Path
+) -> None:
+    # Issue 12, item 10: an edit, the chain recomputed after it, then the next sealing.
+    anchor = tmp_path / "audit.anchor"
+    ids = _record_some(engine, clock)
+    seal(engine, anchor_path=anchor)
+    _tamper(engine, ids[1], actor="user:999")
+    _recompute(engine, 2)
+    waiting = _record_some(engine, clock, 2)
+    with pytest.raises(AuditChainBroken, match="chain_seq=5"):
+        seal(engine, anchor_path=anchor)
+    assert anchor.read_text().count("\n") == 1  # the anchor did not move onto the forgery
+    assert [_row(engine, i).chain_seq for i in waiting] == [None, None]  # nothing extended
+    assert not _check(engine, clock, anchor_path=anchor).ok
+
+
+def test_sealer_checks_entries_sealed_after_the_last_anchor(
+    engine: Engine, clock: FrozenClock, tmp_path: Path
+) -> None:
+    anchor = tmp_path / "audit.anchor"
+    ids = _record_some(engine, clock, 3)
+    seal(engine, anchor_path=anchor)
+    ids += _record_some(engine, clock, 2)
+    seal(engine)  # sealed without anchoring (a crash before the anchor line)
+    _tamper(engine, ids[4], actor="user:999")
+    _record_some(engine, clock, 1)
+    with pytest.raises(AuditChainBroken, match="chain_seq=5 does not follow"):
+        seal(engine, anchor_path=anchor)
+
+
+def test_every_anchored_head_is_verified_not_only_the_last(
+    engine: Engine, clock: FrozenClock, tmp_path: Path
+) -> None:
+    anchor = tmp_path / "audit.anchor"
+    ids = _record_some(engine, clock, 3)
+    seal(engine, anchor_path=anchor)  # anchors chain_seq=3
+    ids += _record_some(engine, clock, 2)
+    seal(engine, anchor_path=anchor)  # anchors chain_seq=5
+    _tamper(engine, ids[1], actor="user:999")
+    _recompute(engine, 2)
+    # The forger can append (the file is append-only) a line anchoring the forged head...
+    forged = _row(engine, ids[4]).entry_hash
+    with anchor.open("a") as f:
+        f.write(f"5 {forged} {T0.isoformat(timespec='microseconds')}\n")
+    report = _check(engine, clock, anchor_path=anchor)
+    # ...but the earlier head and the first line anchoring 5 still give the rewrite away.
+    assert "anchor chain_seq=3: entry_hash differs from the anchored hash, chain rewritten" in (
+        report.problems
+    )
+    assert f"anchor file {anchor} line 3: chain_seq=5 anchored twice" in report.problems
+
+
+def test_anchor_lines_are_copied_off_the_host(
+    sqlite_engine: Engine, clock: FrozenClock, tmp_path: Path
+) -> None:
+    shipped: list[str] = []
+    _record_some(sqlite_engine, clock, 2)
+    seal(sqlite_engine, anchor_path=tmp_path / "audit.anchor", anchor_copy=shipped.append)
+    assert shipped == (tmp_path / "audit.anchor").read_text().splitlines()
 
 
 # -- sealer --------------------------------------------------------------------------------

@@ -39,5 +39,10 @@ lint: venv ## Lint and type-check
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+bench: venv assets translations ## Benchmarks in real conditions (gateway, then console), figures printed
+	bash scripts/system_packages.sh test
+	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/console.py
+
 clean: ## Remove the virtualenv, node_modules, built assets and local data
 	rm -rf $(VENV) node_modules dispatch_ui/static/vendor var

@@ -1,18 +1,25 @@
-"""Benchmark of the voice webhook (issue 4, E-12, E-12b): prints figures, is not a timed test.
+"""Benchmark of the voice webhook in real conditions (issue 11, E-12, E-12b): prints figures.
 
-Starts, on loopback, a live platform (``tgd run``, SQLite in WAL with
-``synchronous=FULL``, demo data) and a bare Flask app returning fixed TwiML on
-the same server kind (Werkzeug, threaded). Then:
+Not a timed test. By default everything runs as in production: ``tgd run``
+(gunicorn, one process) with its scheduler, its start-up catch-up and escalation
+on (the bench's alerts pile up unclaimed, so they escalate at 10 s and overflow
+at 30 s, dialling the in-process fake carrier), and ``--consoles`` logged-in
+Socket.IO consoles connected, receiving every event. Then:
 
 1. open loop (E-12b): signed voice webhooks sent on a fixed schedule
-   (``--rate`` per second for ``--seconds``), each with a new CallSid, from
-   demo lines and unknown numbers; latency counted from the *scheduled* send
-   time to the answer, which comes after the alert's commit (E-01);
-2. the same schedule against the bare endpoint;
-3. saturation: ``--workers`` closed-loop senders for a few seconds against each,
-   reported as webhooks per second and as a ratio.
+   (``--rate`` per second for ``--seconds``), each with a new CallSid, from demo
+   lines and unknown numbers; latency counted from the *scheduled* send time to
+   the answer, which comes after the alert's commit (E-01);
+2. saturation: ``--workers`` closed-loop senders for ``--saturation-seconds``;
+3. the same open loop and saturation against a bare Flask endpoint returning
+   fixed TwiML, on the same server kind (gunicorn gthread, one worker), in the
+   same run: the ratio says what the platform costs on top of the server.
 
-Usage: ``.venv/bin/python bench/gateway.py [--rate 50] [--seconds 20] [--workers 50]``.
+Run on SQLite (embedded mode), then on PostgreSQL (a throwaway server started
+here, skipped with a message when it cannot start).
+
+Usage: ``.venv/bin/python bench/gateway.py [--rate 50] [--seconds 60] [--consoles 50]``
+(``make bench`` runs it with the defaults).
 """
 
 from __future__ import annotations
@@ -20,9 +27,8 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import re
 import secrets
-import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -33,10 +39,17 @@ import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import socketio
 from twilio.request_validator import RequestValidator
 
-TOKEN = "bench0123456789abcdef0123456789ab"  # noqa: S105 - a throwaway instance
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.console import login, start_postgres  # noqa: E402
+from tests.browser.live import TOKEN, free_port, platform_env, prepare, running  # noqa: E402
+
 LINES = ["+33612340001", "+33612340002", "+262692340001", "+508551001", "+33699999999"]
 FIXED_TWIML = (
     '<?xml version="1.0" encoding="UTF-8"?><Response><Dial timeout="60"><Conference beep="false" '
@@ -46,9 +59,9 @@ FIXED_TWIML = (
 
 
 def bare_server(port: int) -> None:
-    """Serve a bare Flask endpoint returning fixed TwiML (the baseline)."""
+    """Serve a bare Flask endpoint returning fixed TwiML, on tgd's own server kind."""
     from flask import Flask, Response
-    from werkzeug.serving import run_simple
+    from gunicorn.app.base import BaseApplication
 
     app = Flask("bare")
 
@@ -60,19 +73,28 @@ def bare_server(port: int) -> None:
     def health() -> str:
         return "ok"
 
-    run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False)
+    class Bare(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in {
+                "bind": [f"127.0.0.1:{port}"],
+                "workers": 1,
+                "worker_class": "gthread",
+                "threads": 256,
+                "accesslog": None,
+                "control_socket_disable": True,
+                "loglevel": "warning",
+            }.items():
+                self.cfg.set(key, value)
 
+        def load(self) -> Flask:
+            return app
 
-def free_port() -> int:
-    """Return a free TCP port on loopback."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    Bare().run()
 
 
 def wait_healthy(port: int) -> None:
     """Wait until the server on ``port`` answers /healthz."""
-    for _ in range(200):
+    for _ in range(600):
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             conn.request("GET", "/healthz")
@@ -81,12 +103,12 @@ def wait_healthy(port: int) -> None:
                 return
             conn.close()
         except OSError:
-            time.sleep(0.05)
+            time.sleep(0.1)
     raise SystemExit(f"server on port {port} did not start")
 
 
 class Sender:
-    """Sends one signed voice webhook per call and times it."""
+    """Sends one signed voice webhook per call (a new connection each, as Twilio does)."""
 
     def __init__(self, port: int) -> None:
         self.port = port
@@ -121,7 +143,9 @@ class Sender:
                 },
             )
             response = conn.getresponse()
-            response.read()
+            body = response.read()
+            if response.status == 200 and b"<Conference" not in body:
+                return 299  # answered, but with the fallback: the alert was not recorded
             return response.status
         finally:
             conn.close()
@@ -156,20 +180,25 @@ def open_loop(send: Callable[[], int], rate: float, seconds: float) -> tuple[lis
     return latencies, errors
 
 
-def closed_loop(send: Callable[[], int], workers: int, seconds: float) -> float:
-    """Saturation throughput: ``workers`` senders as fast as they can."""
+def closed_loop(send: Callable[[], int], workers: int, seconds: float) -> tuple[float, int]:
+    """Saturation throughput: ``workers`` senders as fast as they can; (per second, errors)."""
     stop = time.perf_counter() + seconds
     done = [0] * workers
+    failed = [0] * workers
 
     def worker(k: int) -> None:
         while time.perf_counter() < stop:
-            if send() == 200:
-                done[k] += 1
+            try:
+                ok = send() == 200
+            except OSError:
+                ok = False
+            done[k] += ok
+            failed[k] += not ok
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(worker, range(workers)))
-    return sum(done) / (time.perf_counter() - started)
+    return sum(done) / (time.perf_counter() - started), sum(failed)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -178,79 +207,129 @@ def pct(values: list[float], p: float) -> float:
     return 1000 * ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def connect_consoles(url: str, cookie: str, count: int) -> tuple[list[Any], list[int]]:
+    """Connect ``count`` Socket.IO consoles; count the events they receive."""
+    received = [0]
+    lock = threading.Lock()
+    clients = []
+
+    def on_event(_data: dict[str, Any]) -> None:
+        with lock:
+            received[0] += 1
+
+    for _ in range(count):
+        client = socketio.Client(reconnection=True)
+        client.on("console_event", on_event)
+        client.connect(url, headers={"Cookie": cookie}, transports=["websocket"], wait_timeout=20)
+        clients.append(client)
+    return clients, received
+
+
+def report(name: str, latencies: list[float], errors: int, seconds: float) -> None:
+    achieved = len(latencies) / seconds
+    print(
+        f"  {name:<8} n={len(latencies)} errors={errors} achieved={achieved:.1f}/s "
+        f"p50={pct(latencies, 50):.1f} ms p90={pct(latencies, 90):.1f} ms "
+        f"p99={pct(latencies, 99):.1f} ms max={1000 * max(latencies):.1f} ms "
+        f"mean={1000 * statistics.mean(latencies):.1f} ms"
+    )
+
+
+def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -> None:
+    """One run against the platform and the bare server, in real conditions."""
+    bare_port = free_port()
+    bare = subprocess.Popen(
+        [sys.executable, __file__, "--bare-server", str(bare_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    log = data / "server.log"
+    try:
+        with running(env, port, log) as live:
+            wait_healthy(bare_port)
+            time.sleep(args.warmup)  # the scheduler's start-up catch-up runs first
+            clients, received = connect_consoles(live.url, login(live.url), args.consoles)
+            gateway, baseline = Sender(port), Sender(bare_port)
+            print(
+                f"{label}: {os.cpu_count()} cores, scheduler and escalation on, "
+                f"{len(clients)} consoles connected"
+            )
+            print(f"open loop: {args.rate:g} webhooks/s for {args.seconds:g} s, new CallSid each")
+            results = {}
+            for name, sender in (("gateway", gateway), ("bare", baseline)):
+                started = time.perf_counter()
+                latencies, errors = open_loop(sender.send, args.rate, args.seconds)
+                results[name] = latencies
+                report(name, latencies, errors, time.perf_counter() - started)
+            gw, base = results["gateway"], results["bare"]
+            print(
+                f"  ratio gateway/bare: p50 {pct(gw, 50) / pct(base, 50):.2f}x, "
+                f"p99 {pct(gw, 99) / pct(base, 99):.2f}x; console events received "
+                f"{received[0]}"
+            )
+            print(f"saturation: {args.workers} closed-loop senders, {args.saturation_seconds:g} s")
+            sat_gateway, gw_failed = closed_loop(
+                gateway.send, args.workers, args.saturation_seconds
+            )
+            sat_bare, _ = closed_loop(baseline.send, args.workers, args.saturation_seconds)
+            print(
+                f"  gateway {sat_gateway:.0f} webhooks/s ({gw_failed} not recorded or failed), "
+                f"bare {sat_bare:.0f}/s, ratio {sat_gateway / sat_bare:.2f}"
+            )
+            for client in clients:
+                client.disconnect()
+    finally:
+        bare.terminate()
+        bare.wait(timeout=10)
+    text = log.read_text(errors="replace")
+    lost = text.count("ALERT NOT RECORDED")
+    slow = re.findall(r"held the .* write gate for (\d+) ms \(([^)]*)\)", text)
+    print(f"  server log: {lost} alert(s) not recorded, {len(slow)} slow write transaction(s)")
+    by_label: dict[str, list[int]] = {}
+    for ms, what in slow:
+        by_label.setdefault(what, []).append(int(ms))
+    for what, values in sorted(by_label.items(), key=lambda kv: -len(kv[1]))[:6]:
+        print(f"    {what}: {len(values)} over 50 ms, longest {max(values)} ms")
+
+
 def main() -> None:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=50.0)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=50)
+    parser.add_argument("--saturation-seconds", type=float, default=10.0)
+    parser.add_argument("--consoles", type=int, default=50)
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--bare-server", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server is not None:
         bare_server(args.bare_server)
         return
-    tgd = str(Path(sys.executable).parent / "tgd")
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    extra = {"alerts_overflow_number": "+33600000099", "log_level": "WARNING"}
     with tempfile.TemporaryDirectory(prefix="tgd-bench-") as tmp:
+        data, port = Path(tmp), free_port()
+        env = platform_env(data, port, **extra)
+        prepare(env)
+        measure("SQLite, embedded mode", env, port, data, args)
+    if args.skip_postgres:
+        return
+    with tempfile.TemporaryDirectory(prefix="tgd-bench-pg-") as tmp:
         data = Path(tmp)
-        port, bare_port = free_port(), free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TGD_")}
-        env.update(
-            TGD_DATA_DIR=str(data),
-            TGD_DATABASE_URL=f"sqlite:///{data / 'tgd.db'}",
-            TGD_TWILIO_AUTH_TOKEN=TOKEN,
-            TGD_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-            TGD_LOG_LEVEL="WARNING",
-        )
-        for command in (["db", "upgrade"], ["demo", "load"]):
-            subprocess.run([tgd, *command], env=env, check=True, capture_output=True)
-        log = (data / "server.log").open("wb")
-        servers = [
-            subprocess.Popen([tgd, "run", "--port", str(port)], env=env, stdout=log, stderr=log),
-            subprocess.Popen(
-                [sys.executable, __file__, "--bare-server", str(bare_port)], stdout=log, stderr=log
-            ),
-        ]
+        _, database_url = start_postgres(data)
+        if database_url is None:
+            print("PostgreSQL: skipped (the server could not be started)")
+            return
         try:
-            wait_healthy(port)
-            wait_healthy(bare_port)
-            gateway, bare = Sender(port), Sender(bare_port)
-            print(f"open loop: {args.rate:g} webhooks/s for {args.seconds:g} s, new CallSid each")
-            results = {}
-            for name, sender in (("gateway", gateway), ("bare", bare)):
-                started = time.perf_counter()
-                latencies, errors = open_loop(sender.send, args.rate, args.seconds)
-                achieved = len(latencies) / (time.perf_counter() - started)
-                results[name] = latencies
-                print(
-                    f"  {name:<8} n={len(latencies)} errors={errors} achieved={achieved:.1f}/s "
-                    f"p50={pct(latencies, 50):.1f} ms p90={pct(latencies, 90):.1f} ms "
-                    f"p99={pct(latencies, 99):.1f} ms max={1000 * max(latencies):.1f} ms "
-                    f"mean={1000 * statistics.mean(latencies):.1f} ms"
-                )
-            gw, base = results["gateway"], results["bare"]
-            print(
-                f"  ratio gateway/bare: p50 {pct(gw, 50) / pct(base, 50):.2f}x, "
-                f"p99 {pct(gw, 99) / pct(base, 99):.2f}x"
-            )
-            with sqlite3.connect(data / "tgd.db") as db:
-                stored = db.execute("SELECT count(*) FROM alerts").fetchone()[0]
-            db.close()
-            print(f"  alerts committed: {stored} (sent {len(results['gateway'])})")
-            print(f"saturation: {args.workers} closed-loop senders, 5 s each")
-            sat_gateway = closed_loop(gateway.send, args.workers, 5)
-            sat_bare = closed_loop(bare.send, args.workers, 5)
-            print(
-                f"  gateway {sat_gateway:.0f} webhooks/s, bare {sat_bare:.0f}/s, "
-                f"ratio {sat_gateway / sat_bare:.2f}"
-            )
+            port = free_port()
+            env = platform_env(data, port, database_url=database_url, **extra)
+            prepare(env)
+            measure("PostgreSQL, one process", env, port, data, args)
         finally:
-            for server in servers:
-                server.terminate()
-                server.wait(timeout=10)
-            log.close()
-            errors = [ln for ln in (data / "server.log").read_text().splitlines() if "ERROR" in ln]
-            if errors:
-                print("server errors (last 5):", *errors[-5:], sep="\n  ")
+            pgdir = (data / "pgdir").read_text()
+            subprocess.run(["bash", str(ROOT / "scripts/pg_server.sh"), "stop", pgdir], check=False)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from tgd.db.session import make_engine, make_session_factory
 from tgd.db.writes import write_transaction
 from tgd.domain.alerts import AlertNature, AlertState, PositionSource
 from tgd.domain.lifecycle import FileState
+from tgd.jobs.status import job_statuses
 from tgd.services import files, retention
 
 # Closed on 23 November 2026 at 10:30 Paris (CET): due 23 March 2027 10:30 CET = 09:30 UTC.
@@ -241,3 +242,47 @@ def test_positions_are_kept_three_days_or_the_parquets_extension(
         assert (record.count, record.reference, record.rule) == (3, None, "R-16b")
     second = run("positions_retention")
     assert second is not None and second.details["count"] == 0
+
+
+class _RotationFailsOnce(KeyFileCipher):
+    """The production cipher, whose first re-wrap fails (a lock, a full disk…)."""
+
+    failures = 1
+
+    def rewrap(self, key: WrappedKey) -> WrappedKey:
+        if _RotationFailsOnce.failures:
+            _RotationFailsOnce.failures -= 1
+            raise RuntimeError("simulated failure in the middle of a rotation")
+        return super().rewrap(key)
+
+
+def test_a_destruction_whose_rotation_failed_is_not_done_until_the_rotation_completes(
+    demo: None, platform: Platform, clock: FrozenClock, run: RunJob
+) -> None:
+    # Issue 12, item 11: destruction is all or nothing (R-52).
+    assert isinstance(platform.cipher, KeyFileCipher)
+    path = platform.cipher.path
+    old_master = platform.cipher.ring.current_id
+    platform.cipher = _RotationFailsOnce(path)
+    close_file(platform, CLOSED)
+    clock.set(DUE)
+    with pytest.raises(RuntimeError, match="simulated"):
+        run("destruction")
+    with platform.sessions() as s:
+        destruction = next(
+            j for j in job_statuses(s, platform.settings, now=DUE) if j.name == "destruction"
+        )
+    assert not destruction.healthy
+    assert destruction.pending == "rotation" and destruction.failures_in_a_row == 1
+    assert old_master in platform.cipher.ring.ids  # a copy taken before is still readable…
+    retry = run("destruction")  # …until the next run completes the rotation
+    assert retry is not None and retry.details["count"] == 0 and retry.details["rotated_at"]
+    assert old_master not in KeyFileCipher(path).ring.ids
+    with platform.sessions() as s:
+        assert (
+            s.scalar(select(func.count(DataKey.id)).where(DataKey.master_key_id == old_master)) == 0
+        )
+        destruction = next(
+            j for j in job_statuses(s, platform.settings, now=DUE) if j.name == "destruction"
+        )
+    assert destruction.healthy

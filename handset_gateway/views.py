@@ -141,25 +141,44 @@ def conference_status() -> Any:
             400, "missing_field", "ConferenceSid, FriendlyName and StatusCallbackEvent are required"
         )
     key = f"conference:{event.conference_sid}:{event.event}:{event.call_sid or ''}"[:160]
-    adapter, callbacks = telephony(), callback_urls(platform.settings)
+    redials: list[dispatch.Redial] = []
 
     def unit(session: Session) -> str:
         def produce() -> str:
-            dispatch.record_conference_event(
+            redial = dispatch.record_conference_event(
                 session,
                 event,
-                telephony=adapter,
                 gateway=platform.settings.gateway,
-                callbacks=callbacks,
                 cipher=platform.cipher,
                 clock=platform.clock,
             )
+            if redial is not None:
+                redials.append(redial)
             return twiml.empty_voice()
 
         body, _ = answer_once(session, key, produce, clock=platform.clock)
         return body
 
-    return _xml(_write(platform, unit, "conference status"))
+    body = _write(platform, unit, "conference status")
+    for redial in redials:  # R-24b: called back once the bridge's loss is committed
+        call_sid, error = dispatch.place_redial(
+            redial,
+            telephony=telephony(),
+            gateway=platform.settings.gateway,
+            callbacks=callback_urls(platform.settings),
+        )
+        _write(
+            platform,
+            partial(
+                dispatch.complete_redial,
+                redial=redial,
+                call_sid=call_sid,
+                error=error,
+                clock=platform.clock,
+            ),
+            "call-back",
+        )
+    return _xml(body)
 
 
 @bp.post("/twilio/sms")

@@ -327,23 +327,38 @@ def record_call_status(
     session.flush()
 
 
+@dataclass(frozen=True)
+class Redial:
+    """A call-back of the terminal decided in a transaction, to place after its commit (R-24b).
+
+    Carriers are never called inside a write transaction (``tgd.db.writes``): the
+    watchdog records the call-back's leg (``dialling``) and counts the attempt, the door
+    dials once the transaction is committed, then ``complete_redial`` records the
+    outcome. The number stays in memory, never in a log.
+    """
+
+    alert_id: int
+    leg_id: int
+    conference: str
+    number: str
+
+
 def record_conference_event(
     session: Session,
     event: ConferenceEvent,
     *,
-    telephony: Telephony,
     gateway: GatewaySettings,
-    callbacks: Callbacks,
     cipher: Cipher,
     clock: Clock,
-) -> None:
-    """Follow the bridge; when it ends while the alert is open, call the terminal back (R-24b)."""
+) -> Redial | None:
+    """Follow the bridge; when it ends while the alert is open, decide the call-back (R-24b)."""
     alert = session.scalar(select(Alert).where(Alert.conference_name == event.friendly_name))
     if alert is None:
         log.info("conference event for an unknown bridge ignored event=%s", event.event)
-        return
+        return None
     now = clock.now()
     leg = None
+    redial = None
     if event.call_sid:
         leg = session.scalar(select(CallLeg).where(CallLeg.call_sid == event.call_sid))
     if event.event == "conference-start":
@@ -362,31 +377,17 @@ def record_conference_event(
     elif event.event == "participant-leave" and leg is not None:
         leg.ended_at = leg.ended_at or now
     elif event.event == "conference-end" and alert.state != AlertState.CLOSED:
-        _watchdog(
-            session,
-            alert,
-            telephony=telephony,
-            gateway=gateway,
-            callbacks=callbacks,
-            cipher=cipher,
-            clock=clock,
-        )
+        redial = _watchdog(session, alert, gateway=gateway, cipher=cipher, clock=clock)
     session.flush()
+    return redial
 
 
 def _watchdog(
-    session: Session,
-    alert: Alert,
-    *,
-    telephony: Telephony,
-    gateway: GatewaySettings,
-    callbacks: Callbacks,
-    cipher: Cipher,
-    clock: Clock,
-) -> None:
-    """R-24b: the bridge ended with the alert open: flag it and call the terminal back at once."""
+    session: Session, alert: Alert, *, gateway: GatewaySettings, cipher: Cipher, clock: Clock
+) -> Redial | None:
+    """R-24b: the bridge ended with the alert open: flag it and decide to call the terminal back."""
     if alert.is_test or alert.is_canary:
-        return  # a test call that ends is the normal case; no call-back
+        return None  # a test call that ends is the normal case; no call-back
     alert.bridge_lost_at = clock.now()
     events.add_event(
         session,
@@ -400,15 +401,62 @@ def _watchdog(
         log.warning(
             "alert=%s bridge lost, no call-back (number known=%s)", alert.id, number is not None
         )
-        return
+        return None
+    alert.callback_count += 1
+    leg = CallLeg(
+        alert_id=alert.id,
+        call_sid=None,
+        role=LegRole.CALLBACK,
+        status="dialling",
+        started_at=clock.now(),
+    )
+    session.add(leg)
+    session.flush()
+    return Redial(alert.id, leg.id, alert.conference_name, number)
+
+
+def place_redial(
+    redial: Redial, *, telephony: Telephony, gateway: GatewaySettings, callbacks: Callbacks
+) -> tuple[str | None, str | None]:
+    """Dial the terminal back into its bridge (no transaction open); (call id, error)."""
     try:
-        call_sid = _dial_in(alert, number, telephony, gateway, callbacks, ends_bridge=True)
+        call_sid = telephony.add_participant(
+            redial.conference,
+            to=redial.number,
+            from_=gateway.alert_number,
+            end_conference_on_exit=True,
+            status_callback=callbacks.call_status,
+            conference_status_callback=callbacks.conference_status,
+        )
     except TelephonyError as exc:
+        return None, str(exc)
+    return call_sid, None
+
+
+def complete_redial(
+    session: Session, redial: Redial, *, call_sid: str | None, error: str | None, clock: Clock
+) -> None:
+    """Record a watchdog call-back's outcome: its call id, or the alarm that it failed."""
+    leg = session.get(CallLeg, redial.leg_id)
+    alert = session.get(Alert, redial.alert_id)
+    if leg is None or alert is None:
+        return
+    if call_sid is None:
+        leg.status, leg.ended_at = "failed", clock.now()
         raise_supervisor_alarm(
-            session, "callback_failed", {"alert_id": alert.id, "error": str(exc)}, clock=clock
+            session, "callback_failed", {"alert_id": alert.id, "error": error or ""}, clock=clock
         )
         return
-    _record_callback(session, alert, call_sid, user_id=None, clock=clock)
+    leg.call_sid = call_sid
+    if leg.status == "dialling":
+        leg.status = "queued"
+    events.add_event(
+        session,
+        events.ALERT_CALLED_BACK,
+        {"alert_id": alert.id, "attempt": alert.callback_count, "by_operator": False},
+        territory_id=alert.territory_id,
+        clock=clock,
+    )
     log.warning(
         "alert=%s bridge lost: terminal called back (attempt %s)", alert.id, alert.callback_count
     )

@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from dispatch_ui.security import audit_refusal
+from tgd.db.writes import WriteGateTimeout
 from tgd.domain.errors import N_, DomainError
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ MESSAGES = {
     413: N_("Le fichier envoyé est trop volumineux."),
     429: N_("Trop de tentatives : veuillez patienter avant de réessayer."),
     500: N_("Une erreur interne est survenue. L'équipe technique a été prévenue."),
+    503: N_("Le service est momentanément surchargé : réessayez dans quelques secondes."),
 }
 
 
@@ -59,6 +61,12 @@ def init_app(app: Flask) -> None:
     def _http(err: HTTPException) -> tuple[Any, int]:
         status = err.code or 500
         return render_error(status, gettext(MESSAGES.get(status, MESSAGES[400])))
+
+    @app.errorhandler(WriteGateTimeout)
+    def _busy(err: WriteGateTimeout) -> tuple[Any, int]:
+        # The database stayed busy past the writer's wait: nothing was written, try again.
+        log.error("write gate timeout on %s %s: %s", request.method, request.path, err)
+        return render_error(503, gettext(MESSAGES[503]))
 
     @app.errorhandler(Exception)
     def _crash(err: Exception) -> tuple[Any, int]:

@@ -15,6 +15,7 @@ from dispatch_ui import (
     portal,
     realtime,
     reports,
+    restrictions_admin,
     schedules,
     security,
     web,
@@ -33,6 +34,7 @@ def init_app(app: Flask) -> None:
     console.init_app(app)
     realtime.init_app(app)
     zones_admin.init_app(app)
+    restrictions_admin.init_app(app)
     portal.init_app(app)
     reports.init_app(app)
     schedules.init_app(app)

@@ -9,6 +9,7 @@ from dispatch_ui import (
     auth,
     cases,
     console,
+    coverage_admin,
     errors,
     formatting,
     navigation,
@@ -34,6 +35,7 @@ def init_app(app: Flask) -> None:
     console.init_app(app)
     realtime.init_app(app)
     zones_admin.init_app(app)
+    coverage_admin.init_app(app)
     restrictions_admin.init_app(app)
     portal.init_app(app)
     reports.init_app(app)

@@ -12,6 +12,7 @@ from dispatch_ui import (
     coverage_admin,
     errors,
     formatting,
+    line_health,
     navigation,
     portal,
     realtime,
@@ -40,6 +41,7 @@ def init_app(app: Flask) -> None:
     portal.init_app(app)
     reports.init_app(app)
     schedules.init_app(app)
+    line_health.init_app(app)
     formatting.init_app(app)
     navigation.init_app(app)
     errors.init_app(app)

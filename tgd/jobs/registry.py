@@ -8,7 +8,14 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from tgd.domain.errors import N_
-from tgd.jobs import audit_seal, chase, destruction, positions_retention, service_levels
+from tgd.jobs import (
+    audit_seal,
+    chase,
+    destruction,
+    line_health,
+    positions_retention,
+    service_levels,
+)
 from tgd.jobs.runner import JobSpec
 
 JOBS: dict[str, JobSpec] = {
@@ -37,6 +44,14 @@ JOBS: dict[str, JobSpec] = {
             # Every 15 minutes: each territory's local midnight is caught within 15 minutes.
             lambda s: CronTrigger(minute="*/15", timezone="UTC"),
             "R-30",
+        ),
+        JobSpec(
+            "line_health",
+            N_("Santé des lignes (silences, usages suspects)"),
+            line_health.run,
+            # Every 15 minutes, before the hourly purge of positions (it keeps their last time).
+            lambda s: CronTrigger(minute="*/15", timezone="UTC"),
+            "R-18, R-30",
         ),
         JobSpec(
             "positions_retention",

@@ -143,7 +143,7 @@ def demo() -> None:
 @pass_state
 @friendly_errors
 def demo_load(state: State) -> None:
-    from tgd.services import audit
+    from tgd.services import audit, demo_lineops
     from tgd.services.demo import is_loaded, load_demo
     from tgd.services.demo_history import add_history
 
@@ -161,6 +161,7 @@ def demo_load(state: State) -> None:
                 cipher=platform.cipher,
                 clock=platform.clock,
             )
+            demo_lineops.load(session, cipher=platform.cipher, clock=platform.clock)
             mark_demo_accounts_enrolled(session, clock=platform.clock)
             click.echo("Données de démonstration chargées.")
     audit.seal(platform.engine, anchor_path=audit_anchor(state.settings))

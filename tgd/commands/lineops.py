@@ -182,9 +182,8 @@ def _coverage(main: click.Group) -> None:
                 f"{k} {'—' if r[k] is None else str(r[k]) + ' %'}"
                 for k in ("urbain", "routes", "rail")
             )
-            click.echo(
-                f"{r['territory']:<4} carte {r['coverage_since'] or 'non fournie':<34} {shares}"
-            )
+            since = str(r["coverage_since"] or "")[:10] or "non fournie"
+            click.echo(f"{r['territory']:<4} carte {since:<12} {shares}")
 
 
 def register(main: click.Group) -> None:

@@ -85,7 +85,7 @@ def normalise_allowed(raw: str, region: str = "FR") -> str:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         raise ValidationError(N_("Le numéro « %(raw)s » n'est pas lisible."), raw=text) from None
-    if not phonenumbers.is_valid_number(number):
+    if not phonenumbers.is_possible_number(number):  # as every number of the platform
         raise ValidationError(N_("Le numéro « %(raw)s » n'est pas un numéro valide."), raw=text)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

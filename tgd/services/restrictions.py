@@ -22,7 +22,7 @@ import io
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -340,7 +340,8 @@ def carrier_rows(
         version = view.restriction
         if version is None:
             continue
-        since = version.created_at.isoformat().replace("+00:00", "Z")
+        since = version.created_at.astimezone(UTC).replace(microsecond=0).isoformat()
+        since = since.replace("+00:00", "Z")
         for number, voice, sms in centre:
             rows.append((view.msisdn, number, voice, sms, "centre", since))
         allow = read_version(session, version, cipher=cipher)

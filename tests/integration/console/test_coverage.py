@@ -218,3 +218,21 @@ def test_cli_imports_and_shows_coverage(
     shown = runner.invoke(main, ["coverage", "show", "--json"])
     rows = {r["territory"]: r for r in json.loads(shown.output)}
     assert rows["75"]["coverage_since"] is not None and rows["974"]["coverage_since"] is None
+
+
+def test_demo_shows_a_white_zone_figures_and_a_restricted_line(
+    demo: None, platform: Platform
+) -> None:
+    from tgd.services import demo_lineops, restrictions
+
+    with platform.sessions.begin() as session:
+        demo_lineops.load(session, cipher=platform.cipher, clock=platform.clock)
+    with platform.sessions() as session:
+        (paris,) = [t for t in coverage.summary(session) if t.territory.code == "75"]
+        assert all(f.share_pct is not None and 0 < f.share_pct <= 100 for f in paris.figures)
+        cache = coverage.CoverageCache()
+        assert coverage.statuses(session, {"home": (48.8640, 2.3990)}, cache=cache) == {
+            "home": coverage.CoverageStatus.OUTSIDE
+        }
+        line = session.scalar(select(Line).where(Line.msisdn == LINE_2))
+        assert line is not None and restrictions.current_restriction(session, line) is not None

@@ -24,6 +24,7 @@ from tgd.services import policy, restrictions
 from tgd.services.policy import Permission
 
 bp = Blueprint("restrictions", __name__, url_prefix="/admin/restrictions")
+LIFT = "lever"  # the lifting form's prefix: its fields differ from the setting form's
 
 
 class RequestForm(FlaskForm):
@@ -92,7 +93,10 @@ def line(line_id: int) -> Any:
         form.voice.data = "\n".join(sorted(detail.allow_list.voice))
         form.sms.data = "\n".join(sorted(detail.allow_list.sms))
     return render_template(
-        "restrictions/line.html", d=detail, form=form, lift_form=LiftForm(formdata=None)
+        "restrictions/line.html",
+        d=detail,
+        form=form,
+        lift_form=LiftForm(prefix=LIFT, formdata=None),
     ), (400 if request.method == "POST" else 200)
 
 
@@ -102,7 +106,7 @@ def lift(line_id: int) -> Any:
     """Lift the line's restriction at the parquet's request."""
     platform, session = current_platform(), db_session()
     found = policy.get_scoped(session, g.user, Line, line_id)
-    form = LiftForm()
+    form = LiftForm(prefix=LIFT)
     if not form.validate_on_submit():
         flash(gettext("Indiquez la référence et la date de la demande du parquet."), "error")
         return redirect(url_for("restrictions.line", line_id=line_id))

@@ -93,7 +93,8 @@ def test_lifting_keeps_the_history_and_needs_the_parquets_request(
     url = f"/admin/restrictions/lignes/{line_id}"
     token = csrf_of(admin.get(url).get_data(as_text=True))
     refused = admin.post(
-        f"{url}/lever", data={"csrf_token": token, "request_ref": "", "requested_on": ""}
+        f"{url}/lever",
+        data={"lever-csrf_token": token, "lever-request_ref": "", "lever-requested_on": ""},
     )
     assert refused.status_code == 302
     with platform.sessions() as session:
@@ -102,9 +103,9 @@ def test_lifting_keeps_the_history_and_needs_the_parquets_request(
     admin.post(
         f"{url}/lever",
         data={
-            "csrf_token": token,
-            "request_ref": "courrier 2026/131",
-            "requested_on": "2026-11-22",
+            "lever-csrf_token": token,
+            "lever-request_ref": "courrier 2026/131",
+            "lever-requested_on": "2026-11-22",
         },
     )
     with platform.sessions() as session:

@@ -19,17 +19,19 @@ import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
-from pyproj import CRS, Transformer
 from shapely import STRtree
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
 from tgd.domain.errors import N_
+
+if TYPE_CHECKING:
+    from pyproj import Transformer
 
 MAX_FEATURES = 200_000
 # Names a legacy GeoJSON ``crs`` member may give for WGS 84 longitude/latitude.
@@ -274,6 +276,8 @@ class Measure:
 
 def local_projection(geometry: BaseGeometry) -> Transformer:
     """Return a WGS 84 → local Lambert azimuthal equal-area transformer centred on the geometry."""
+    from pyproj import CRS, Transformer  # only when measuring: keeps every process's start light
+
     minx, miny, maxx, maxy = geometry.bounds
     lat0, lon0 = (miny + maxy) / 2, (minx + maxx) / 2
     laea = CRS.from_proj4(

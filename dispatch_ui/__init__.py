@@ -9,12 +9,15 @@ from dispatch_ui import (
     auth,
     cases,
     console,
+    coverage_admin,
     errors,
     formatting,
+    line_health,
     navigation,
     portal,
     realtime,
     reports,
+    restrictions_admin,
     schedules,
     security,
     web,
@@ -33,9 +36,12 @@ def init_app(app: Flask) -> None:
     console.init_app(app)
     realtime.init_app(app)
     zones_admin.init_app(app)
+    coverage_admin.init_app(app)
+    restrictions_admin.init_app(app)
     portal.init_app(app)
     reports.init_app(app)
     schedules.init_app(app)
+    line_health.init_app(app)
     formatting.init_app(app)
     navigation.init_app(app)
     errors.init_app(app)

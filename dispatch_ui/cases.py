@@ -6,13 +6,14 @@ from typing import Any
 
 from flask import Blueprint, Flask, g, render_template
 
+from dispatch_ui.coverage_admin import cache as coverage_cache
 from dispatch_ui.security import audit_here, requires
 from tgd.db.models.alerts import Alert
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.lines import Line
 from tgd.db.models.navettes import Navette
 from tgd.http import current_platform, db_session
-from tgd.services import cases, lines, policy
+from tgd.services import cases, coverage, lines, policy
 from tgd.services.policy import Permission
 
 bp = Blueprint("cases", __name__)
@@ -33,7 +34,8 @@ def show(file_id: int) -> Any:
     file = policy.get_scoped(db_session(), g.user, BeneficiaryFile, file_id)
     view = cases.file_view(db_session(), file, cipher=platform.cipher, clock=platform.clock)
     audit_here("file.read", object_type="file", object_id=file.id)
-    return render_template("cases/show.html", v=view)
+    covered = coverage.file_statuses(db_session(), view.personal, cache=coverage_cache())
+    return render_template("cases/show.html", v=view, coverage=covered)
 
 
 @bp.get("/alertes/<int:alert_id>")

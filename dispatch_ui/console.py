@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, current_app, g, jsonify, render_template, re
 from flask_babel import gettext
 from sqlalchemy import select
 
+from dispatch_ui.coverage_admin import cache as coverage_cache
 from dispatch_ui.formatting import local_time
 from dispatch_ui.security import audit_here, requires
 from tgd.db.models.alerts import Alert
@@ -21,7 +22,9 @@ from tgd.db.models.forces import ForceUnit, Zone
 from tgd.db.models.lines import Line
 from tgd.db.models.users import User
 from tgd.domain.alerts import AlertNature, Orientation
+from tgd.domain.coverage import CoverageStatus
 from tgd.domain.errors import N_, NotFound, ValidationError
+from tgd.domain.restrictions import Channel
 from tgd.domain.zones import PositionKind
 from tgd.http import current_platform, db_session
 from tgd.ports import Telephony
@@ -237,6 +240,7 @@ def alert(alert_id: int) -> Any:
         clock=platform.clock,
         zones=_zones(),
         default_timezone=platform.settings.default_timezone,
+        coverage=coverage_cache(),
     )
     audit_here("alert.read", object_type="alert", object_id=found.id)
     if detail.file is not None:
@@ -273,8 +277,43 @@ def alert(alert_id: int) -> Any:
             {"id": u.id, "name": u.name, "kind": u.kind.value, "number": u.priority_number}
             for u in detail.units
         ],
+        coverage={k: v.value for k, v in detail.extra.get("coverage", {}).items()},
+        warnings=_warnings(detail),
     )
     return jsonify(body)
+
+
+COVERAGE_WARNINGS = {
+    "residence": N_("Domicile hors de la couverture du réseau (zone blanche)."),
+    "workplace": N_("Lieu de travail hors de la couverture du réseau (zone blanche)."),
+    "position": N_(
+        "Dernière position hors de la couverture du réseau (zone blanche) : "
+        "la communication peut couper."
+    ),
+}
+
+
+def _warnings(detail: console_service.AlertDetail) -> list[str]:
+    """Coverage and call-restriction warnings, in the operator's language (issue 15)."""
+    found = [
+        str(gettext(COVERAGE_WARNINGS[name]))
+        for name, status in detail.extra.get("coverage", {}).items()
+        if status is CoverageStatus.OUTSIDE
+    ]
+    channel = detail.alert.restricted_channel
+    if channel is Channel.VOICE:
+        found.append(
+            str(
+                gettext(
+                    "Appel vers un numéro hors de la liste autorisée de la ligne (%(number)s) : "
+                    "la personne a été mise en relation avec le centre.",
+                    number=detail.extra.get("dialled") or "?",
+                )
+            )
+        )
+    elif channel is Channel.SMS:
+        found.append(str(gettext("SMS vers un numéro hors de la liste autorisée : non transmis.")))
+    return found
 
 
 @api.get("/zones")

@@ -50,6 +50,8 @@ NAV_ENTRIES = (
     NavEntry("admin.index", _l("Administration"), frozenset({Role.ADMINISTRATOR})),
     NavEntry("zones.index", _l("Zones"), frozenset({Role.ADMINISTRATOR})),
     NavEntry("lines_admin.index", _l("Parc de lignes"), frozenset({Role.ADMINISTRATOR})),
+    NavEntry("restrictions.index", _l("Restrictions d'appel"), frozenset({Role.ADMINISTRATOR})),
+    NavEntry("coverage.index", _l("Couverture"), frozenset({Role.ADMINISTRATOR})),
     NavEntry(
         "admin.audit_log", _l("Journal d'audit"), frozenset({Role.AUDITOR, Role.ADMINISTRATOR})
     ),

@@ -24,7 +24,7 @@ from tgd.domain.schedules import (
 )
 from tgd.http import current_platform, db_session
 from tgd.jobs import status
-from tgd.services import retention, service_levels, tests_chase
+from tgd.services import line_health, retention, service_levels, tests_chase
 from tgd.services.policy import Permission
 
 bp = Blueprint("schedules", __name__)
@@ -55,7 +55,12 @@ def tasks() -> Any:
     """List the open test-call chases, earliest first (references only)."""
     done = request.args.get("terminees") == "1"
     views = tests_chase.list_tasks(db_session(), include_done=done)
-    return render_template("schedules/tasks.html", views=views, done=done)
+    health = line_health.list_tasks(  # issue 15: line health
+        db_session(),
+        default_timezone=current_platform().settings.default_timezone,
+        include_done=done,
+    )
+    return render_template("schedules/tasks.html", views=views, health=health, done=done)
 
 
 @bp.get("/taches/<int:task_id>")

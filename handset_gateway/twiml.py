@@ -11,6 +11,7 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from tgd.services.alerts import CallRoute
 from tgd.services.dispatch import Callbacks
+from tgd.services.restrictions import SmsRoute
 
 CONFERENCE_EVENTS = "start end join leave"
 DIAL_TIMEOUT_S = 60
@@ -33,7 +34,7 @@ def render(route: CallRoute, callbacks: Callbacks) -> str:
         )
         response.append(dial)
     elif route.dial:
-        response.append(_dial_number(route.dial))
+        response.append(_dial_number(route.dial, caller_id=route.caller_id))
     return str(response)
 
 
@@ -46,8 +47,8 @@ def fallback(number: str | None, conference: str, callbacks: Callbacks) -> str:
     return render(CallRoute(conference=conference), callbacks)
 
 
-def _dial_number(number: str) -> Dial:
-    dial = Dial(timeout=DIAL_TIMEOUT_S)
+def _dial_number(number: str, *, caller_id: str | None = None) -> Dial:
+    dial = Dial(timeout=DIAL_TIMEOUT_S, **({"caller_id": caller_id} if caller_id else {}))
     dial.number(number)
     return dial
 
@@ -55,6 +56,17 @@ def _dial_number(number: str) -> Dial:
 def empty_messaging() -> str:
     """An empty messaging answer: we never reply to a terminal's SMS (discretion)."""
     return str(MessagingResponse())
+
+
+def relay_message(route: SmsRoute, body: str) -> str:
+    """Put a terminal's SMS through to an allowed number (Annexe 2 I.1), or answer nothing."""
+    response = MessagingResponse()
+    if route.relay_to:
+        if route.sender:
+            response.message(body, to=route.relay_to, from_=route.sender)
+        else:
+            response.message(body, to=route.relay_to)
+    return str(response)
 
 
 def empty_voice() -> str:

@@ -30,7 +30,7 @@ from tgd.db.writes import WriteGateTimeout
 from tgd.domain.positions import PositionError
 from tgd.http import current_platform
 from tgd.ports import Telephony
-from tgd.services import dispatch, positions
+from tgd.services import dispatch, positions, restrictions
 from tgd.services.alerts import IncomingCall, answer_once, new_conference_name, normalise_number
 from tgd.settings import Settings
 
@@ -76,6 +76,7 @@ def voice() -> Response:
                 gateway=settings.gateway,
                 alerts=settings.alerts,
                 counter_call_number=settings.twilio.counter_call_number,
+                restrictions=settings.restrictions,
                 cipher=platform.cipher,
                 clock=platform.clock,
             ),
@@ -184,14 +185,28 @@ def conference_status() -> Any:
 @bp.post("/twilio/sms")
 @twilio_signed
 def sms() -> Any:
-    """Store a position sent by SMS (AML or simple format, R-28); never reply to the terminal."""
+    """Store a position sent by SMS (R-28), or route an SMS to a third party (Annexe 2 I.1)."""
     platform, form = current_platform(), request.form
+    settings = platform.settings
     if not form.get("MessageSid") or "Body" not in form:
         return _error(400, "missing_field", "MessageSid and Body are required")
     try:
-        _write(
-            platform,
-            lambda session: positions.receive_sms(
+
+        def unit(session: Session) -> Any:
+            route = restrictions.route_outgoing_sms(
+                session,
+                message_sid=form["MessageSid"],
+                from_number=normalise_number(form.get("From")),
+                to_number=normalise_number(form.get("To")),
+                gateway=settings.gateway,
+                restrictions=settings.restrictions,
+                counter_call_number=settings.twilio.counter_call_number,
+                cipher=platform.cipher,
+                clock=platform.clock,
+            )
+            if route is not None:
+                return route
+            positions.receive_sms(
                 session,
                 message_sid=form["MessageSid"],
                 from_number=normalise_number(form.get("From")),
@@ -199,9 +214,12 @@ def sms() -> Any:
                 tolerance=_tolerance(platform.settings),
                 cipher=platform.cipher,
                 clock=platform.clock,
-            ),
-            "sms",
-        )
+            )
+            return None
+
+        route = _write(platform, unit, "sms")
+        if route is not None:
+            return _xml(twiml.relay_message(route, form["Body"]))
     except PositionError as exc:
         log.warning("position SMS refused: %s (%s)", exc.code, exc.field)
         return _error(exc.http_status, exc.code, exc.message, field=exc.field)

@@ -156,6 +156,7 @@ def demo() -> None:
 @pass_state
 @friendly_errors
 def demo_load(state: State) -> None:
+    from tgd.services import demo_lineops
     from tgd.services.demo import is_loaded, load_demo
     from tgd.services.demo_history import add_history
 
@@ -173,6 +174,7 @@ def demo_load(state: State) -> None:
                 cipher=platform.cipher,
                 clock=platform.clock,
             )
+            demo_lineops.load(session, cipher=platform.cipher, clock=platform.clock)
             mark_demo_accounts_enrolled(session, clock=platform.clock)
             click.echo("Données de démonstration chargées.")
     print_demo_accounts()

@@ -122,6 +122,33 @@ class MapSettings:
 
 
 @dataclass(frozen=True)
+class RestrictionSettings:
+    # Annexe 2 I.1: the carrier routes the terminals' calls and SMS to numbers other than the
+    # centre's through the gateway's webhooks, which then enforce each line's allow-list. Off:
+    # every call from a terminal is an alert, whatever number it dialled (R-20, R-22).
+    gateway_outbound: bool = False
+    # The centre's numbers besides gateway.alert_number, gateway.test_call_number and
+    # twilio.counter_call_number: a call or SMS to one of them is never a third-party call.
+    centre_numbers: tuple[str, ...] = ()
+    # Caller id of a call or SMS put through: the line's own number ("terminal": the person
+    # can be called back, nothing shows the centre) or the centre's alert number ("centre").
+    caller_id: Literal["terminal", "centre"] = "terminal"
+
+
+@dataclass(frozen=True)
+class LineHealthSettings:
+    # A line in service with no call, no position and no test for this long is flagged.
+    silence_days: int = 21
+    # At least short_calls calls shorter than short_call_seconds within the window.
+    short_call_seconds: int = 10
+    short_calls: int = 5
+    short_calls_window_hours: int = 24
+    # At least accidental_alerts alerts closed as accidental within the window.
+    accidental_alerts: int = 3
+    accidental_window_days: int = 7
+
+
+@dataclass(frozen=True)
 class Settings:
     mode: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path("var")
@@ -141,6 +168,8 @@ class Settings:
     map: MapSettings = field(default_factory=MapSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     geocoder: GeocoderSettings = field(default_factory=GeocoderSettings)
+    restrictions: RestrictionSettings = field(default_factory=RestrictionSettings)
+    line_health: LineHealthSettings = field(default_factory=LineHealthSettings)
 
     @property
     def is_production(self) -> bool:
@@ -307,6 +336,10 @@ def _check(settings: Settings) -> None:
         )
     if settings.is_production and settings.security.password_hashing != "standard":  # noqa: S105
         raise SettingsError("setting 'security.password_hashing' must be 'standard' in production")
+    health = settings.line_health
+    for name in dataclasses.asdict(health):
+        if getattr(health, name) < 1:
+            raise SettingsError(f"setting 'line_health.{name}' must be at least 1")
     if settings.is_production and settings.twilio.backend == "fake":
         raise SettingsError("setting 'twilio.backend' is 'fake': production needs 'twilio'")
 

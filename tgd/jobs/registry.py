@@ -13,6 +13,7 @@ from tgd.jobs import (
     chase,
     destruction,
     escalation,
+    line_health,
     positions_retention,
     service_levels,
 )
@@ -55,6 +56,14 @@ JOBS: dict[str, JobSpec] = {
             # Every 15 minutes: each territory's local midnight is caught within 15 minutes.
             lambda s: CronTrigger(minute="*/15", timezone="UTC"),
             "R-30",
+        ),
+        JobSpec(
+            "line_health",
+            N_("Santé des lignes (silences, usages suspects)"),
+            line_health.run,
+            # Every 15 minutes, before the hourly purge of positions (it keeps their last time).
+            lambda s: CronTrigger(minute="*/15", timezone="UTC"),
+            "R-18, R-30",
         ),
         JobSpec(
             "positions_retention",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,10 +27,17 @@ from tgd.db.models.alerts import Alert, CallLeg, WebhookReceipt
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.lines import Line, LineAssignment
 from tgd.domain.alerts import AlertNature, AlertState, LegRole
+from tgd.domain.restrictions import Channel
 from tgd.ports import Cipher, Clock
 from tgd.services import audit, commissioning, events, vault
 
 log = logging.getLogger(__name__)
+
+# R-27, report table 9: the cause recorded for a refused call or SMS (Annexe 2 I.1).
+REFUSED_CAUSES = {
+    Channel.VOICE: "appel vers un numéro hors de la liste autorisée de la ligne",
+    Channel.SMS: "SMS vers un numéro hors de la liste autorisée de la ligne (non transmis)",
+}
 
 # What carriers put in From when the caller hides the number (Twilio uses these).
 WITHHELD = frozenset(
@@ -45,6 +52,9 @@ class CallKind(enum.StrEnum):
     TEST = "test"  # the terminal's test key dials the test number (R-30, R-11 step 3)
     CANARY = "canary"  # R-24c
     COUNTER_CALL = "counter_call"  # R-26
+    # Annexe 2 I.1: a terminal's call to a third party that the carrier routes through us
+    # (only with [restrictions] gateway_outbound); see ``services.restrictions``.
+    OUTGOING = "outgoing"
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,7 @@ class CallRoute:
     end_conference_on_exit: bool = True  # R-24b: only the caller's leg ends the bridge
     dial: str | None = None
     alert_id: int | None = None
+    caller_id: str | None = None  # the caller id shown when dialling on (None: the carrier's)
 
 
 def normalise_number(raw: str | None) -> str | None:
@@ -115,22 +126,41 @@ def _receipt(session: Session, key: str) -> str | None:
 
 
 def classify(
-    call: IncomingCall, *, test_number: str, canary_number: str, counter_number: str
+    call: IncomingCall,
+    *,
+    test_number: str,
+    canary_number: str,
+    counter_number: str,
+    outgoing_enabled: bool = False,
+    centre_numbers: Collection[str] = (),
 ) -> CallKind:
-    """Tell an alert from a test call, a canary and a counter-call, by the numbers."""
+    """Tell an alert from a test call, a canary, a counter-call and a call to a third party."""
     if counter_number and call.to_number == counter_number:
         return CallKind.COUNTER_CALL
     if canary_number and call.from_number == canary_number:
         return CallKind.CANARY
     if test_number and call.to_number == test_number:
         return CallKind.TEST
+    if outgoing_enabled and call.to_number is not None and call.to_number not in centre_numbers:
+        return CallKind.OUTGOING  # Annexe 2 I.1: a number that is not the centre's
     return CallKind.ALERT
 
 
 def open_alert(
-    session: Session, call: IncomingCall, *, kind: CallKind, cipher: Cipher, clock: Clock
+    session: Session,
+    call: IncomingCall,
+    *,
+    kind: CallKind,
+    cipher: Cipher,
+    clock: Clock,
+    refused: Channel | None = None,
 ) -> Alert:
-    """Record an incoming terminal call as an alert with its caller leg, and announce it."""
+    """Record an incoming terminal call as an alert with its caller leg, and announce it.
+
+    ``refused`` marks a terminal's call or SMS to a number outside its line's allow-list
+    (Annexe 2 I.1): the alert is of nature « non conforme » with its cause, and keeps the
+    number dialled, encrypted.
+    """
     now = clock.now()
     line, assignment, file = (
         identify(session, call.from_number) if kind != CallKind.CANARY else (None, None, None)
@@ -166,6 +196,13 @@ def open_alert(
             )
     elif line is not None and file is None:
         alert.data_key_id = ensure_line_key(session, line, cipher=cipher, clock=clock)
+    if refused is not None:
+        alert.nature = AlertNature.NON_CONFORME
+        alert.non_compliance_cause = REFUSED_CAUSES[refused]
+        alert.restricted_channel = refused
+        if call.to_number and alert.data_key_id is not None:
+            number, key_id = call.to_number, alert.data_key_id
+            vault.put_text(session, cipher, alert, "dialled_number_enc", number, key_id=key_id)
     session.add(
         CallLeg(
             alert_id=alert.id,
@@ -185,17 +222,21 @@ def open_alert(
             "identified": line is not None,
             "is_test": alert.is_test,
             "is_canary": alert.is_canary,
+            "restricted": refused.value if refused else None,
         },
         territory_id=alert.territory_id,
         clock=clock,
     )
+    details: dict[str, Any] = {"kind": kind.value, "identified": line is not None}
+    if refused is not None:
+        details["restricted"] = refused.value
     audit.record(
         session,
         actor="carrier",
         action="alert.opened",
         object_type="alert",
         object_id=alert.id,
-        details={"kind": kind.value, "identified": line is not None},
+        details=details,
         clock=clock,
     )
     if alert.is_test and file is not None:
@@ -305,6 +346,7 @@ def alert_as_json(alert: Alert) -> dict[str, Any]:
         "nature": alert.nature.value,
         "is_test": alert.is_test,
         "is_canary": alert.is_canary,
+        "restricted_channel": alert.restricted_channel.value if alert.restricted_channel else None,
         "file_id": alert.file_id,
         "conference": alert.conference_name,
         "answered_at": _iso(alert.answered_at),

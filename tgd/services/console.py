@@ -35,6 +35,7 @@ from tgd.domain.zones import (
 )
 from tgd.ports import Cipher, Clock, Geocoder
 from tgd.services import cases, vault
+from tgd.services import coverage as coverage_service
 
 RECENT_POSITIONS = 20
 WORK_HOURS = range(8, 19)  # local hours when the workplace is the likely place (Mon–Fri)
@@ -185,8 +186,9 @@ def alert_detail(
     zones: ZoneCache,
     default_timezone: str,
     geocoder: Geocoder | None = None,
+    coverage: coverage_service.CoverageCache | None = None,
 ) -> AlertDetail:
-    """Gather the alert, its decrypted file and positions, and the proposed unit."""
+    """Gather the alert, its decrypted file and positions, the proposed unit and coverage."""
     territory = session.get(Territory, alert.territory_id) if alert.territory_id else None
     timezone = territory.timezone if territory else default_timezone
     file_row = session.get(BeneficiaryFile, alert.file_id) if alert.file_id else None
@@ -204,6 +206,28 @@ def alert_detail(
         timezone=timezone,
         geocoder=geocoder,
     )
+    extra: dict[str, Any] = {}
+    if coverage is not None:  # issue 15: residence, workplace, position outside coverage
+        extra["coverage"] = coverage_service.statuses(
+            session,
+            {
+                "residence": coverage_service.address_point(file.personal.residence)
+                if file
+                else None,
+                "workplace": coverage_service.address_point(file.personal.workplace)
+                if file
+                else None,
+                "position": (fixes[0].lat, fixes[0].lon) if fixes else None,
+            },
+            cache=coverage,
+        )
+    if alert.restricted_channel is not None and alert.dialled_number_enc is not None:
+        try:  # Annexe 2 I.1: the number the terminal tried, outside its allow-list
+            extra["dialled"] = vault.get_text(
+                session, cipher, alert, "dialled_number_enc", key_id=alert.data_key_id
+            )
+        except CryptoError:
+            extra["dialled"] = None
     units_query = select(ForceUnit).where(ForceUnit.is_active.is_(True)).order_by(ForceUnit.name)
     if alert.territory_id:
         units_query = units_query.where(ForceUnit.territory_id == alert.territory_id)
@@ -214,6 +238,7 @@ def alert_detail(
         fixes=fixes,
         proposal=proposal,
         units=list(session.scalars(units_query)),
+        extra=extra,
     )
 
 

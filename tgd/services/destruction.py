@@ -2,12 +2,13 @@
 
 ``destroy_file`` removes every nominative row of the file (versions,
 temporary information, positions, exports, messages to the parquet, navette
-contents, alert notes) and deletes its data keys, so any ciphertext left in
-a copy is unreadable. What the reports need stays, anonymous: the file row
-(number, reference via its line, dates, state ``detruit``), its alerts
-(times, nature, orientation) and a line in the destruction register. The
-caller commits, then runs a master-key rotation that drops the old master
-key (``keys.rotate_master_key(drop_old=True)``) so copies taken before the
+contents, alert notes, the line's allow-list set for this person) and
+deletes its data keys, so any ciphertext left in a copy is unreadable. What
+the reports need stays, anonymous: the file row (number, reference via its
+line, dates, state ``detruit``), its alerts (times, nature, orientation) and
+a line in the destruction register. The caller commits, then runs a master-
+key rotation that drops the old master key
+(``keys.rotate_master_key(drop_old=True)``) so copies taken before the
 destruction become unreadable too.
 """
 
@@ -22,6 +23,7 @@ from tgd.db.models.lines import LineAssignment
 from tgd.db.models.navettes import IntakeDocument, Navette, ParquetMessage
 from tgd.db.models.operations import DestructionRecord
 from tgd.db.models.positions import Position
+from tgd.db.models.restrictions import LineRestriction
 from tgd.domain.errors import N_, Conflict
 from tgd.domain.lifecycle import FileState, check_file_transition
 from tgd.ports import Cipher, Clock
@@ -58,7 +60,11 @@ def destroy_file(
     session.execute(
         update(Alert)
         .where(Alert.file_id == file.id)
-        .values(note_enc=None, caller_number_enc=None, data_key_id=None)
+        .values(note_enc=None, caller_number_enc=None, dialled_number_enc=None, data_key_id=None)
+    )
+    # Annexe 2 I.1: the allow-list set for this person names third parties; it goes too.
+    session.execute(
+        delete(LineRestriction).where(LineRestriction.assignment_id == file.assignment_id)
     )
     file.data_key_id = None
     session.flush()

@@ -41,10 +41,12 @@ from tgd.services.alerts import (
     open_alert,
     raise_supervisor_alarm,
 )
-from tgd.settings import AlertSettings, GatewaySettings
+from tgd.services.restrictions import centre_numbers, route_outgoing_call
+from tgd.settings import AlertSettings, GatewaySettings, RestrictionSettings
 
 log = logging.getLogger(__name__)
 
+NO_OUTBOUND = RestrictionSettings()  # terminals' calls to third parties are not routed through us
 ENDED_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 
@@ -74,15 +76,19 @@ def receive_call(
     gateway: GatewaySettings,
     alerts: AlertSettings,
     counter_call_number: str,
+    restrictions: RestrictionSettings = NO_OUTBOUND,
     cipher: Cipher,
     clock: Clock,
 ) -> str:
     """Record an incoming call once and return its rendered answer (R-21, E-03)."""
+    centre = centre_numbers(gateway, restrictions, counter_call_number)
     kind = classify(
         call,
         test_number=gateway.test_call_number,
         canary_number=gateway.canary_number,
         counter_number=counter_call_number,
+        outgoing_enabled=restrictions.gateway_outbound,
+        centre_numbers=centre,
     )
 
     def produce() -> str:
@@ -90,7 +96,21 @@ def receive_call(
             return render(
                 route_counter_call(session, call, gateway=gateway, alerts=alerts, clock=clock)
             )
-        alert = open_alert(session, call, kind=kind, cipher=cipher, clock=clock)
+        if kind == CallKind.OUTGOING:
+            # Annexe 2 I.1: put through what the allow-list permits, else non-compliant use.
+            route = route_outgoing_call(
+                session,
+                call,
+                gateway=gateway,
+                restrictions=restrictions,
+                centre=centre,
+                cipher=cipher,
+                clock=clock,
+            )
+            if route is not None:
+                return render(route)
+        alert_kind = CallKind.ALERT if kind == CallKind.OUTGOING else kind
+        alert = open_alert(session, call, kind=alert_kind, cipher=cipher, clock=clock)
         return render(CallRoute(conference=alert.conference_name, alert_id=alert.id))
 
     body, _ = answer_once(session, f"voice:{call.call_sid}", produce, clock=clock)

@@ -122,14 +122,20 @@ def close_alert(
         raise Conflict(N_("Cette alerte est déjà close."))
     if closure.nature in (AlertNature.NON_QUALIFIEE, AlertNature.CANARI):
         raise ValidationError(N_("Choisissez la nature de l'appel."))
-    if closure.nature is AlertNature.NON_CONFORME and not closure.non_compliance_cause.strip():
+    # A call the gateway refused (Annexe 2 I.1) already carries its cause; the operator may
+    # give a more precise one, and the refusal stays counted whatever the nature (table 9).
+    gateway_cause = alert.non_compliance_cause if alert.restricted_channel else None
+    cause = closure.non_compliance_cause.strip() or gateway_cause or ""
+    if closure.nature is AlertNature.NON_CONFORME and not cause:
         raise ValidationError(N_("Indiquez la cause de la non-conformité."))
     if closure.note.strip():
         add_note(session, alert, user, closure.note, cipher=cipher, clock=clock)
     alert.state = AlertState.CLOSED
     alert.nature = closure.nature
     alert.orientation = closure.orientation
-    alert.non_compliance_cause = closure.non_compliance_cause.strip() or None
+    alert.non_compliance_cause = (
+        cause if closure.nature is AlertNature.NON_CONFORME or gateway_cause else None
+    ) or None
     alert.closed_at = clock.now()
     alert.operator_id = alert.operator_id or user.id
     alert.claimed_at = alert.claimed_at or clock.now()

@@ -156,6 +156,7 @@
     els.detailTitle.textContent = title;
     var meta = el("p", (d.reference ? d.reference + " · " : "") + d.ringing_local + " · " + statusText(d), "fr-text--sm");
     els.detail.appendChild(meta);
+    (d.warnings || []).forEach(function (w) { els.detail.appendChild(el("p", w, "tgd-temp")); });
     if (!d.file) {
       els.detail.appendChild(el("p", T.noFile));
     } else {
@@ -247,6 +248,7 @@
       window.L.tileLayer(config.tileUrl, { attribution: config.tileAttribution || "" }).addTo(map);
     }
     map.setView([46.6, 2.4], 5);
+    if (window.TGDCoverage) { window.TGDCoverage.attach(map); }  /* coverage.js (issue 15) */
     pointsLayer = window.L.layerGroup().addTo(map);
     api("GET", "/api/console/zones").then(function (geojson) {
       zonesLayer = window.L.geoJSON(geojson, {

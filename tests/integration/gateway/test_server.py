@@ -78,13 +78,14 @@ class Server:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: gunicorn's master and worker
             )
-        for _ in range(200):
+        deadline = time.monotonic() + 90  # gunicorn boots its worker; a loaded CI is slow
+        while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:  # noqa: S310
                     if response.status == 200:
                         return self
             except OSError:
-                time.sleep(0.05)
+                time.sleep(0.1)
         raise AssertionError("server did not start:\n" + self.log.read_text())
 
     def kill(self) -> None:
@@ -96,7 +97,11 @@ class Server:
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=10)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
 
     def carrier(self) -> Carrier:
         return Carrier(platform_url=self.url, public_base_url=self.url, auth_token=TOKEN)

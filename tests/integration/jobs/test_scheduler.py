@@ -41,6 +41,7 @@ def test_missed_runs_are_caught_up_and_recent_ones_are_not(platform: Platform) -
         for name, started in (
             ("destruction", datetime(2026, 11, 23, 1, 30, tzinfo=UTC)),  # before last night 02:30
             ("test_chase", now - timedelta(minutes=5)),
+            ("line_health", now - timedelta(minutes=5)),
             ("service_levels", now - timedelta(seconds=20)),
             ("positions_retention", now - timedelta(minutes=1)),
             ("audit_seal", now - timedelta(seconds=2)),

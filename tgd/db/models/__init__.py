@@ -10,9 +10,11 @@ from tgd.db.models.beneficiaries import (
     TemporaryInfo,
 )
 from tgd.db.models.cdr import CarrierCallRecord
+from tgd.db.models.coverage import CoverageLayer, CoverageMeasure
 from tgd.db.models.forces import ForceUnit, PriorityNumberChange, Zone
 from tgd.db.models.incidents import Incident, IncidentKind
 from tgd.db.models.keys import DataKey
+from tgd.db.models.line_health import LineActivity
 from tgd.db.models.lines import Line, LineAssignment, LineStatusChange, Sim, Swap, Terminal
 from tgd.db.models.navettes import IntakeDocument, Navette, ParquetMessage
 from tgd.db.models.operations import (
@@ -31,6 +33,7 @@ from tgd.db.models.positions import (
     TerminalCredential,
     TerminalNonce,
 )
+from tgd.db.models.restrictions import LineRestriction
 from tgd.db.models.territories import Juridiction, Territory
 from tgd.db.models.users import Organisation, OrganisationKind, User, UserSession
 
@@ -42,6 +45,8 @@ __all__ = [
     "CarrierCallRecord",
     "CommissioningRecord",
     "ConsoleEvent",
+    "CoverageLayer",
+    "CoverageMeasure",
     "DataKey",
     "DestructionRecord",
     "FileExport",
@@ -54,7 +59,9 @@ __all__ = [
     "JobRun",
     "Juridiction",
     "Line",
+    "LineActivity",
     "LineAssignment",
+    "LineRestriction",
     "LineStatusChange",
     "Navette",
     "Organisation",

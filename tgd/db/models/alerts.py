@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tgd.db.base import Base, str_enum, utcnow
 from tgd.domain.alerts import AlertNature, AlertState, LegRole, Orientation
+from tgd.domain.restrictions import Channel
 
 
 class Alert(Base):
@@ -52,6 +53,10 @@ class Alert(Base):
     closed_at: Mapped[datetime | None]
     note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     non_compliance_cause: Mapped[str | None] = mapped_column(Text)  # R-27, no personal data
+    # Annexe 2 I.1: the terminal tried to reach a number outside its line's allow-list on this
+    # channel ("voix", "sms"); the number it tried is personal data, kept encrypted.
+    restricted_channel: Mapped[Channel | None] = mapped_column(str_enum(Channel, length=8))
+    dialled_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -78,6 +78,7 @@ def build_report(
     cipher: Cipher | None = None,
 ) -> tuple[Report, list[int]]:
     """Build the report; return it with the ids of the files whose names the annex read."""
+    from tgd.services.coverage import coverage_table
     from tgd.services.reports.annex import nominative_annex
     from tgd.services.reports.tables import build_tables, load, service_levels
 
@@ -92,6 +93,9 @@ def build_report(
         service_levels=levels,
         breaches=breaches,
         figures=figures,
+        coverage=coverage_table(
+            session, scope, at=min(period.bounds(scope.timezone)[1], clock.now())
+        ),
     )
     read: list[int] = []
     if nominative:

@@ -80,6 +80,7 @@ class Report:
     figures: dict[str, Any]
     charts: list[Chart] = field(default_factory=list)
     annex: list[Table] = field(default_factory=list)  # nominative, for the parquet alone
+    coverage: Table | None = None  # the carrier's coverage figures (Annexe 2 I.3)
 
     @property
     def is_nominative(self) -> bool:
@@ -94,4 +95,5 @@ class Report:
 
     def all_tables(self) -> list[Table]:
         """Return every table in document order."""
-        return [*self.tables, self.service_levels, self.breaches, *self.annex]
+        extra = [self.coverage] if self.coverage is not None else []
+        return [*self.tables, self.service_levels, self.breaches, *extra, *self.annex]

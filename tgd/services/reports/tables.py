@@ -35,6 +35,7 @@ from tgd.db.models.operations import Task
 from tgd.db.models.territories import Juridiction, Territory
 from tgd.domain.alerts import AlertNature, LegRole, Orientation
 from tgd.domain.lifecycle import LineStatus, NavetteKind
+from tgd.domain.restrictions import Channel
 from tgd.services.reports.model import Cell, Column, Scope, Table
 from tgd.services.reports.period import Period
 
@@ -82,6 +83,10 @@ COUNTERPART_LABELS = {
     "prive": "numéro privé (masqué)",
 }
 UNIDENTIFIED = "appelant non identifié"
+REFUSED_LABELS = {
+    Channel.VOICE: "numéro hors liste autorisée (appel refusé)",
+    Channel.SMS: "numéro hors liste autorisée (SMS refusé)",
+}
 
 
 @functools.lru_cache(maxsize=64)
@@ -138,6 +143,7 @@ class _Alert:
     non_compliance_cause: str | None
     overflowed: bool
     bridge_lost: bool
+    restricted_channel: Channel | None  # Annexe 2 I.1: refused, outside the allow-list
     duration_s: int | None = None
     local_ringing: str | None = None
     timezone: str | None = None
@@ -145,6 +151,11 @@ class _Alert:
     @property
     def is_test_call(self) -> bool:
         return self.is_test or self.nature is AlertNature.ESSAI
+
+    @property
+    def is_non_compliant(self) -> bool:
+        # R-27 and Annexe 2 I.1: qualified so, or refused by the gateway whatever the nature.
+        return self.nature is AlertNature.NON_CONFORME or self.restricted_channel is not None
 
     @property
     def pickup_s(self) -> int | None:
@@ -500,6 +511,7 @@ def _load_alerts(
             Alert.non_compliance_cause,
             Alert.overflowed_at.is_not(None),
             bridge_lost.is_not(None) if bridge_lost is not None else Alert.id.is_(None),
+            Alert.restricted_channel,
         )
         .outerjoin(Line, Alert.line_id == Line.id)
         .where(
@@ -774,13 +786,19 @@ def table_numbers_called(data: Dataset) -> Table:
         if a.line_id is None:
             continue
         kind = "centre (essai)" if a.is_test_call else "centre (alerte)"
+        called = COUNTERPART_LABELS["centre"]
+        if a.restricted_channel is not None:  # Annexe 2 I.1: the number tried is never shown
+            called = REFUSED_LABELS[a.restricted_channel]
+            kind = "refusé (hors liste), mis en relation avec le centre"
+            if a.restricted_channel is Channel.SMS:
+                kind = "refusé (hors liste), non transmis"
         rows.append(
             (
                 _ref(data, a),
                 a.ringing_at,
                 [
                     _alert_time(data, a),
-                    COUNTERPART_LABELS["centre"],
+                    called,
                     kind,
                     a.duration_s,
                     "passerelle TGD",
@@ -998,7 +1016,7 @@ def table_calls_received(data: Dataset) -> Table:
             [
                 _ref(data, a),
                 _alert_time(data, a),
-                "essai" if a.is_test_call else "alerte",
+                _call_type(a),
                 NATURE_LABELS[a.nature],
                 ORIENTATION_LABELS[a.orientation],
                 a.duration_s,
@@ -1027,6 +1045,14 @@ def table_calls_received(data: Dataset) -> Table:
         rows,
         number=7,
     )
+
+
+def _call_type(a: _Alert) -> str:
+    if a.restricted_channel is Channel.SMS:
+        return "SMS hors liste (refusé)"
+    if a.restricted_channel is Channel.VOICE:
+        return "appel hors liste (refusé)"
+    return "essai" if a.is_test_call else "alerte"
 
 
 def table_natures(data: Dataset) -> Table:
@@ -1065,16 +1091,20 @@ def table_non_compliant(data: Dataset) -> Table:
             _ref(data, a),
             _alert_time(data, a),
             a.non_compliance_cause or "non précisée",
-            ORIENTATION_LABELS[a.orientation],
+            "SMS non transmis"
+            if a.restricted_channel is Channel.SMS
+            else ORIENTATION_LABELS[a.orientation],
             a.duration_s,
         ]
         for a in data.alerts
-        if a.nature is AlertNature.NON_CONFORME
+        if a.is_non_compliant
     ]
     return Table(
         "non_conformes",
         "Appels non conformes au dispositif",
-        "Appels qualifiés de non conformes, leur cause et leur traitement.",
+        "Appels qualifiés de non conformes, et appels ou SMS vers un numéro hors de la liste "
+        "autorisée de la ligne refusés par la passerelle (CCP, annexe 2, I.1), leur cause et "
+        "leur traitement.",
         [
             Column("Référence"),
             Column("Reçu le"),
@@ -1247,7 +1277,7 @@ def service_levels(data: Dataset) -> tuple[Table, Table, dict[str, Any]]:
         "alerts": len(calls),
         "tests": len(data.alerts) - len(calls),
         "police_called": sum(1 for a in data.alerts if a.police_called_at),
-        "non_compliant": sum(1 for a in data.alerts if a.nature is AlertNature.NON_CONFORME),
+        "non_compliant": sum(1 for a in data.alerts if a.is_non_compliant),
         "late_tests": len(late_tests(data)),
         "incidents": len(data.incidents),
         "swaps": len(data.swaps),

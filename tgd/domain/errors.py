@@ -21,7 +21,8 @@ class DomainError(Exception):
 
     http_status = 400
 
-    def __init__(self, template: str, **params: Any) -> None:
+    def __init__(self, template: str, /, **params: Any) -> None:
+        # Positional-only: any parameter name (even "template") may be used in a message.
         self.template = template
         self.params = params
         super().__init__(self.message)

@@ -139,7 +139,7 @@ def check_assignable(record: LineAssignment, now: datetime, timezone: str) -> No
         )
 
 
-def _reference_error(template: str, **params: object) -> FieldErrors:
+def _reference_error(template: str, /, **params: object) -> FieldErrors:
     return FieldErrors({"reference": [(template, dict(params))]})
 
 

@@ -31,7 +31,9 @@ def show(file_id: int) -> Any:
     """Show a beneficiary file; every opening is audited."""
     platform = current_platform()
     file = policy.get_scoped(db_session(), g.user, BeneficiaryFile, file_id)
-    view = cases.file_view(db_session(), file, cipher=platform.cipher, clock=platform.clock)
+    view = cases.file_view(
+        db_session(), file, viewer=g.user, cipher=platform.cipher, clock=platform.clock
+    )
     audit_here("file.read", object_type="file", object_id=file.id)
     return render_template("cases/show.html", v=view)
 

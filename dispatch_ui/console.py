@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from dispatch_ui.formatting import local_time
 from dispatch_ui.security import audit_here, requires
+from tgd.db.base import MAX_ID
 from tgd.db.models.alerts import Alert
 from tgd.db.models.forces import ForceUnit, Zone
 from tgd.db.models.lines import Line
@@ -156,7 +157,7 @@ def board() -> Any:
 def events() -> Any:
     """What a console missed since ``after`` (the HTTP twin of the socket's ``resume``)."""
     after = request.args.get("after", "0")
-    if not after.isdigit():
+    if not after.isdigit() or len(after) > 18:  # a sequence number, not a 64-bit overflow
         raise ValidationError(N_("Paramètre « after » invalide."))
     missed = outbox.events_since(db_session(), int(after))
     return jsonify(events=[e.as_json() for e in missed])
@@ -237,6 +238,7 @@ def alert(alert_id: int) -> Any:
         clock=platform.clock,
         zones=_zones(),
         default_timezone=platform.settings.default_timezone,
+        viewer=g.user,
     )
     audit_here("alert.read", object_type="alert", object_id=found.id)
     if detail.file is not None:
@@ -329,7 +331,11 @@ def add_force(alert_id: int) -> Any:
     platform = current_platform()
     found = _get_alert(alert_id)
     unit_id = (request.get_json(silent=True) or {}).get("unit_id")
-    unit = db_session().get(ForceUnit, unit_id) if isinstance(unit_id, int) else None
+    unit = (
+        db_session().get(ForceUnit, unit_id)
+        if isinstance(unit_id, int) and 0 < unit_id <= MAX_ID
+        else None
+    )
     if unit is None or not unit.is_active:
         raise NotFound(N_("Unité inconnue."))
     dispatch.add_force(

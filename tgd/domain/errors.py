@@ -37,6 +37,11 @@ class ValidationError(DomainError):
     """Input does not have the form the domain expects."""
 
 
+# One answer for a missing object and for one the user may not see (R-51): the 404 page
+# and ``policy.get_scoped`` both say this, so no answer tells the two apart.
+NOT_FOUND_OR_HIDDEN = N_("Cette page n'existe pas ou vous n'y avez pas accès.")
+
+
 class NotFound(DomainError):
     """The object does not exist, or the user may not know that it does."""
 

@@ -24,6 +24,7 @@ from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.forces import ForceUnit, Zone
 from tgd.db.models.positions import Position
 from tgd.db.models.territories import Territory
+from tgd.db.models.users import User
 from tgd.domain.alerts import AlertState, PositionSource
 from tgd.domain.zones import (
     Candidate,
@@ -184,6 +185,7 @@ def alert_detail(
     clock: Clock,
     zones: ZoneCache,
     default_timezone: str,
+    viewer: User,
     geocoder: Geocoder | None = None,
 ) -> AlertDetail:
     """Gather the alert, its decrypted file and positions, and the proposed unit."""
@@ -192,7 +194,7 @@ def alert_detail(
     file_row = session.get(BeneficiaryFile, alert.file_id) if alert.file_id else None
     file = None
     if file_row is not None and file_row.data_key_id is not None:
-        file = cases.file_view(session, file_row, cipher=cipher, clock=clock)
+        file = cases.file_view(session, file_row, viewer=viewer, cipher=cipher, clock=clock)
     fixes = fixes_for(session, alert, cipher=cipher)
     proposal = propose(
         session,

@@ -7,10 +7,14 @@ Flask app, the CLI, the gateway and the scheduler all use.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.adapters.clock import SystemClock
@@ -20,6 +24,9 @@ from tgd.db.session import make_engine, make_session_factory
 from tgd.ports import Clock, Geocoder
 from tgd.services import users
 from tgd.settings import Settings
+
+log = logging.getLogger(__name__)
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 
 
 @dataclass
@@ -38,14 +45,53 @@ def ensure_key_file(settings: Settings) -> Path:
     """Return the master key file; outside production create it on first use."""
     path = settings.master_key_path
     if not path.exists() and not settings.is_production:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         MasterKeyRing.generate().save(path)
     return path
 
 
+def sqlite_path(database_url: str) -> Path | None:
+    """Return the file of a SQLite database URL (None for PostgreSQL or in-memory)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def secure_data_dir(settings: Settings) -> None:
+    """Create the data directory (0700) and the SQLite database file (0600) private (§8).
+
+    SQLite creates its ``-wal`` and ``-shm`` files with the mode of the database file,
+    so creating that file 0600 first keeps all three private; files of an older
+    installation that others could read are tightened.
+    """
+    _private(settings.data_dir, PRIVATE_DIR, create=True)
+    path = sqlite_path(settings.database_url)
+    if path is None:
+        return
+    _private(path.parent, PRIVATE_DIR, create=True, tighten=path.parent == settings.data_dir)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        _private(Path(f"{path}{suffix}"), PRIVATE_FILE)
+
+
+def _private(path: Path, mode: int, *, create: bool = False, tighten: bool = True) -> None:
+    if create:
+        path.mkdir(mode=mode, parents=True, exist_ok=True)
+    try:
+        current = path.stat().st_mode & 0o777
+        if tighten and current & 0o077:
+            os.chmod(path, current & mode)
+    except FileNotFoundError:
+        return
+    except PermissionError:
+        log.warning("cannot make %s private (not its owner)", path.name)
+
+
 def build_platform(settings: Settings, *, clock: Clock | None = None) -> Platform:
     """Wire engine, sessions, cipher and clock from settings."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(settings)
     users.configure_hashing(settings.security.password_hashing)
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)

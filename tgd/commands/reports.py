@@ -19,6 +19,7 @@ from typing import IO
 import click
 
 from tgd.cli import State, audit_anchor, friendly_errors, pass_state
+from tgd.cli_french import FrenchCommand, FrenchGroup
 
 
 def register(main: click.Group) -> None:
@@ -27,7 +28,9 @@ def register(main: click.Group) -> None:
     main.add_command(cdr)
 
 
-@click.command("report", help="Produit le rapport d'un comité de suivi (ODS, ODT ou PDF).")
+@click.command(
+    "report", cls=FrenchCommand, help="Produit le rapport d'un comité de suivi (ODS, ODT ou PDF)."
+)
 @click.option("--juridiction", default=None, help="Code INSEE de la juridiction.")
 @click.option("--departement", default=None, help="Code du département (75, 2A, 974…).")
 @click.option("--national", is_flag=True, help="Rapport national.")
@@ -121,7 +124,9 @@ def _write_atomically(target: Path, produce: Callable[[IO[bytes]], None]) -> Non
         raise
 
 
-@click.group("cdr", help="Relevés d'appels de l'opérateur (numéros appelés, durées).")
+@click.group(
+    "cdr", cls=FrenchGroup, help="Relevés d'appels de l'opérateur (numéros appelés, durées)."
+)
 def cdr() -> None:
     """Carrier call-record commands."""
 

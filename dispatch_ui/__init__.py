@@ -9,6 +9,7 @@ from dispatch_ui import (
     auth,
     cases,
     console,
+    console_sms,
     errors,
     formatting,
     navigation,
@@ -31,6 +32,7 @@ def init_app(app: Flask) -> None:
     cases.init_app(app)
     admin.init_app(app)
     console.init_app(app)
+    console_sms.init_app(app)
     realtime.init_app(app)
     zones_admin.init_app(app)
     portal.init_app(app)

@@ -14,6 +14,7 @@ from tgd.db.models.forces import ForceUnit, PriorityNumberChange, Zone
 from tgd.db.models.incidents import Incident, IncidentKind
 from tgd.db.models.keys import DataKey
 from tgd.db.models.lines import Line, LineAssignment, LineStatusChange, Sim, Swap, Terminal
+from tgd.db.models.messages import InboundSms
 from tgd.db.models.navettes import IntakeDocument, Navette, ParquetMessage
 from tgd.db.models.operations import (
     ConsoleEvent,
@@ -48,6 +49,7 @@ __all__ = [
     "FileVersion",
     "ForceUnit",
     "GeocodeCache",
+    "InboundSms",
     "Incident",
     "IncidentKind",
     "IntakeDocument",

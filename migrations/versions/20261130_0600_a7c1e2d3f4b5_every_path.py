@@ -1,0 +1,79 @@
+"""every path: SMS kept for the operators
+
+Revision ID: a7c1e2d3f4b5
+Revises: 6d4e0f5a1b43
+Create Date: 2026-11-30
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import tgd.db.base
+
+revision: str = "a7c1e2d3f4b5"
+down_revision: str | None = "6d4e0f5a1b43"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+UTC = tgd.db.base.UTCDateTime(timezone=True)
+
+
+def upgrade() -> None:
+    # Issue 12 item 5: SMS from unknown numbers (and free text from terminals), encrypted.
+    op.create_table(
+        "inbound_sms",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("message_sid", sa.String(length=80), nullable=False),
+        sa.Column("line_id", sa.Integer(), nullable=True),
+        sa.Column("file_id", sa.Integer(), nullable=True),
+        sa.Column("territory_id", sa.Integer(), nullable=True),
+        sa.Column("data_key_id", sa.Integer(), nullable=True),
+        sa.Column("sender_enc", sa.LargeBinary(), nullable=True),
+        sa.Column("body_enc", sa.LargeBinary(), nullable=False),
+        sa.Column("received_at", UTC, nullable=False),
+        sa.Column("read_at", UTC, nullable=True),
+        sa.Column("read_by_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["data_key_id"],
+            ["data_keys.id"],
+            name=op.f("fk_inbound_sms_data_key_id_data_keys"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["file_id"],
+            ["beneficiary_files.id"],
+            name=op.f("fk_inbound_sms_file_id_beneficiary_files"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["line_id"], ["lines.id"], name=op.f("fk_inbound_sms_line_id_lines")
+        ),
+        sa.ForeignKeyConstraint(
+            ["read_by_id"], ["users.id"], name=op.f("fk_inbound_sms_read_by_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["territory_id"],
+            ["territories.id"],
+            name=op.f("fk_inbound_sms_territory_id_territories"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_inbound_sms")),
+        sa.UniqueConstraint("message_sid", name=op.f("uq_inbound_sms_message_sid")),
+    )
+    with op.batch_alter_table("inbound_sms", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_inbound_sms_file_id"), ["file_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_inbound_sms_line_id"), ["line_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_inbound_sms_received_at"), ["received_at"], unique=False
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("inbound_sms", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_inbound_sms_received_at"))
+        batch_op.drop_index(batch_op.f("ix_inbound_sms_line_id"))
+        batch_op.drop_index(batch_op.f("ix_inbound_sms_file_id"))
+    op.drop_table("inbound_sms")

@@ -1,4 +1,4 @@
-"""every path: SMS kept for the operators
+"""every path: SMS kept for the operators, termination date
 
 Revision ID: a7c1e2d3f4b5
 Revises: 6d4e0f5a1b43
@@ -23,6 +23,10 @@ UTC = tgd.db.base.UTCDateTime(timezone=True)
 
 
 def upgrade() -> None:
+    # Issue 12 item 3: the navette's "date de résiliation" (CCP II.2.4).
+    with op.batch_alter_table("beneficiary_files", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("termination_date", sa.Date(), nullable=True))
+
     # Issue 12 item 5: SMS from unknown numbers (and free text from terminals), encrypted.
     op.create_table(
         "inbound_sms",
@@ -77,3 +81,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_inbound_sms_line_id"))
         batch_op.drop_index(batch_op.f("ix_inbound_sms_file_id"))
     op.drop_table("inbound_sms")
+    with op.batch_alter_table("beneficiary_files", schema=None) as batch_op:
+        batch_op.drop_column("termination_date")

@@ -351,7 +351,14 @@ def _act_on_receipt(
         )
         _mark_processed(navette, user=user, clock=clock)
     elif isinstance(content, Termination):
-        termination.open_termination(session, file, navette=navette, user=user, clock=clock)
+        termination.open_termination(
+            session,
+            file,
+            navette=navette,
+            user=user,
+            termination_date=content.end_date,
+            clock=clock,
+        )
 
 
 def add_temporary_info(

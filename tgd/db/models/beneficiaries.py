@@ -8,7 +8,7 @@ that stays meaningful, and anonymous, after destruction.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, LargeBinary, String, UniqueConstraint
@@ -35,6 +35,10 @@ class BeneficiaryFile(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     commissioned_at: Mapped[datetime | None]  # R-11 complete
     termination_requested_at: Mapped[datetime | None]
+    # CCP II.2.4: the "date de résiliation" the termination navette names (a date, no person).
+    termination_date: Mapped[date | None]
+    # The later of the operator's confirmation and the termination date: quarantine
+    # and destruction count from here.
     closed_at: Mapped[datetime | None]
     destruction_due_at: Mapped[datetime | None]  # closure + 4 months, territory calendar
     destroyed_at: Mapped[datetime | None]

@@ -27,7 +27,7 @@ from tgd.domain.zones import PositionKind
 from tgd.http import current_platform, db_session
 from tgd.ports import Telephony
 from tgd.services import console as console_service
-from tgd.services import dispatch, handling, outbox, policy
+from tgd.services import dispatch, handling, outbox, policy, tests_chase
 from tgd.services import supervision as supervision_service
 from tgd.services.policy import Permission
 
@@ -112,6 +112,7 @@ def supervision() -> Any:
     alerts = console_service.board(session)
     return render_template(
         "console/supervision.html",
+        late_chases=tests_chase.escalated_tasks(session),
         alerts=alerts,
         now=now,
         operators=operators,

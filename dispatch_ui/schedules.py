@@ -55,7 +55,8 @@ def tasks() -> Any:
     """List the open test-call chases, earliest first (references only)."""
     done = request.args.get("terminees") == "1"
     views = tests_chase.list_tasks(db_session(), include_done=done)
-    return render_template("schedules/tasks.html", views=views, done=done)
+    hours = current_platform().settings.retention.test_call_chase_escalation_hours
+    return render_template("schedules/tasks.html", views=views, done=done, escalation_hours=hours)
 
 
 @bp.get("/taches/<int:task_id>")

@@ -105,6 +105,8 @@ class RetentionSettings:
     navette_deadline_minutes: int = 15
     swap_deadline_hours: int = 24
     test_call_overdue_days: int = 15
+    # a chase step left untreated this long goes to the supervisors.
+    test_call_chase_escalation_hours: int = 4
 
 
 @dataclass(frozen=True)

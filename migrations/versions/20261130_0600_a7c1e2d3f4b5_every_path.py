@@ -1,4 +1,4 @@
-"""every path: SMS kept for the operators, termination date
+"""every path: SMS kept for the operators, termination date, chase escalation
 
 Revision ID: a7c1e2d3f4b5
 Revises: 6d4e0f5a1b43
@@ -23,6 +23,10 @@ UTC = tgd.db.base.UTCDateTime(timezone=True)
 
 
 def upgrade() -> None:
+    # Issue 12 item 2: an untreated test-call chase step goes to the supervisors (R-30).
+    with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("escalated_at", UTC, nullable=True))
+
     # Issue 12 item 3: the navette's "date de résiliation" (CCP II.2.4).
     with op.batch_alter_table("beneficiary_files", schema=None) as batch_op:
         batch_op.add_column(sa.Column("termination_date", sa.Date(), nullable=True))
@@ -83,3 +87,5 @@ def downgrade() -> None:
     op.drop_table("inbound_sms")
     with op.batch_alter_table("beneficiary_files", schema=None) as batch_op:
         batch_op.drop_column("termination_date")
+    with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.drop_column("escalated_at")

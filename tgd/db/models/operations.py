@@ -44,6 +44,7 @@ class Task(Base):
     closed_at: Mapped[datetime | None]
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     dedup_key: Mapped[str | None] = mapped_column(String(120), unique=True)  # idempotent jobs
+    escalated_at: Mapped[datetime | None]  # its current step went to the supervisors
 
 
 class TaskStep(Base):

@@ -9,6 +9,7 @@ from dispatch_ui import (
     auth,
     cases,
     console,
+    console_geocode,
     console_sms,
     errors,
     formatting,
@@ -33,6 +34,7 @@ def init_app(app: Flask) -> None:
     admin.init_app(app)
     console.init_app(app)
     console_sms.init_app(app)
+    console_geocode.init_app(app)
     realtime.init_app(app)
     zones_admin.init_app(app)
     portal.init_app(app)

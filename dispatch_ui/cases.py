@@ -11,6 +11,7 @@ from tgd.db.models.alerts import Alert
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.lines import Line
 from tgd.db.models.navettes import Navette
+from tgd.domain.geocoding import QUALITY_LABELS
 from tgd.http import current_platform, db_session
 from tgd.services import cases, lines, policy
 from tgd.services.policy import Permission
@@ -35,7 +36,7 @@ def show(file_id: int) -> Any:
         db_session(), file, viewer=g.user, cipher=platform.cipher, clock=platform.clock
     )
     audit_here("file.read", object_type="file", object_id=file.id)
-    return render_template("cases/show.html", v=view)
+    return render_template("cases/show.html", v=view, quality_labels=QUALITY_LABELS)
 
 
 @bp.get("/alertes/<int:alert_id>")

@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, current_app, g, jsonify, render_template, re
 from flask_babel import gettext
 from sqlalchemy import select
 
+from dispatch_ui.console_geocode import geocode_places
 from dispatch_ui.formatting import local_time
 from dispatch_ui.security import audit_here, requires
 from tgd.db.base import MAX_ID
@@ -179,6 +180,11 @@ def _reason(detail: console_service.AlertDetail) -> str | None:
     return str(gettext(KIND_LABELS[candidate.kind], **params))
 
 
+def _point(detail: console_service.AlertDetail, place: str) -> list[float] | None:
+    point = console_service.place_point(detail.file, detail.points, place)
+    return list(point) if point else None
+
+
 def _file_json(detail: console_service.AlertDetail) -> dict[str, Any] | None:
     view = detail.file
     if view is None:
@@ -191,9 +197,10 @@ def _file_json(detail: console_service.AlertDetail) -> dict[str, Any] | None:
         "name": f"{p.first_name} {p.last_name}",
         "birth_date": p.birth_date.strftime("%d/%m/%Y") if p.birth_date else None,
         "residence": p.residence.one_line(),
-        "residence_coords": [p.residence.lat, p.residence.lon] if p.residence.lat else None,
+        "residence_coords": _point(detail, "residence"),
         "workplace": p.workplace.one_line(),
-        "workplace_coords": [p.workplace.lat, p.workplace.lon] if p.workplace.lat else None,
+        "workplace_coords": _point(detail, "workplace"),
+        "places": geocode_places(detail.points),  # how far to trust each point
         "workplace_hours": p.workplace_hours,
         "other_phones": list(p.other_phones),
         "parquet": view.juridiction.name,

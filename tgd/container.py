@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.adapters.clock import SystemClock
 from tgd.adapters.crypto import EnvelopeCipher, KeyFileCipher, MasterKeyRing
-from tgd.adapters.geocoder import BanGeocoder, CachedGeocoder, FakeGeocoder
+from tgd.adapters.geocoder import BanGeocoder, FakeGeocoder
 from tgd.db.session import make_engine, make_session_factory
 from tgd.ports import Clock, Geocoder
 from tgd.services import users
@@ -102,25 +102,22 @@ def build_platform(settings: Settings, *, clock: Clock | None = None) -> Platfor
         sessions=sessions,
         cipher=KeyFileCipher(ensure_key_file(settings)),
         clock=clock,
-        geocoder=build_geocoder(settings, sessions, clock),
+        geocoder=build_geocoder(settings),
     )
 
 
-def build_geocoder(settings: Settings, sessions: sessionmaker[Session], clock: Clock) -> Geocoder:
-    """The configured geocoder behind the database cache (R-25)."""
-    inner: Geocoder
+def build_geocoder(settings: Settings) -> Geocoder:
+    """The configured geocoder (R-25): the BAN, or the offline fake of the demo and tests."""
     if settings.geocoder.backend == "ban":
-        inner = BanGeocoder(
+        return BanGeocoder(
             domain=settings.geocoder.ban_domain, timeout=settings.geocoder.timeout_seconds
         )
-    else:
-        from tgd.services.demo import DEMO_PERSONS
+    from tgd.services.demo import DEMO_PERSONS
 
-        known = {
-            address.one_line(): (address.lat, address.lon)
-            for person in DEMO_PERSONS.values()
-            for address in (person.residence, person.workplace)
-            if address.lat is not None and address.lon is not None
-        }
-        inner = FakeGeocoder(known)
-    return CachedGeocoder(inner, sessions, secret=settings.secret_key or "tgd-geocode", clock=clock)
+    known = {
+        address.one_line(): (address.lat, address.lon)
+        for person in DEMO_PERSONS.values()
+        for address in (person.residence, person.workplace)
+        if address.lat is not None and address.lon is not None
+    }
+    return FakeGeocoder(known)

@@ -1,4 +1,4 @@
-"""every path: SMS kept for the operators, termination date, chase escalation
+"""every path: SMS for the operators, termination date, chase escalation, file geocodes
 
 Revision ID: a7c1e2d3f4b5
 Revises: 6d4e0f5a1b43
@@ -23,6 +23,38 @@ UTC = tgd.db.base.UTCDateTime(timezone=True)
 
 
 def upgrade() -> None:
+    # Issue 12 item 1: where a file's addresses are (R-25), encrypted with the file's key.
+    op.create_table(
+        "file_geocodes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("file_id", sa.Integer(), nullable=False),
+        sa.Column("place", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("version_no", sa.Integer(), nullable=False),
+        sa.Column("point_enc", sa.LargeBinary(), nullable=True),
+        sa.Column("match_type", sa.String(length=16), nullable=True),
+        sa.Column("score", sa.Double(), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("updated_at", UTC, nullable=False),
+        sa.Column("corrected_by_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["corrected_by_id"], ["users.id"], name=op.f("fk_file_geocodes_corrected_by_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["file_id"],
+            ["beneficiary_files.id"],
+            name=op.f("fk_file_geocodes_file_id_beneficiary_files"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_file_geocodes")),
+        sa.UniqueConstraint("file_id", "place", name=op.f("uq_file_geocodes_file_id_place")),
+    )
+    with op.batch_alter_table("file_geocodes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_file_geocodes_file_id"), ["file_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_file_geocodes_status"), ["status"], unique=False)
+    # Coordinates in clear keyed by address hash outlived the files they came from (R-16):
+    # the points now live, encrypted, with their file.
+    op.drop_table("geocode_cache")
+
     # Issue 12 item 2: an untreated test-call chase step goes to the supervisors (R-30).
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.add_column(sa.Column("escalated_at", UTC, nullable=True))
@@ -89,3 +121,17 @@ def downgrade() -> None:
         batch_op.drop_column("termination_date")
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.drop_column("escalated_at")
+    op.create_table(
+        "geocode_cache",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("address_hash", sa.String(length=64), nullable=False),
+        sa.Column("lat", sa.Double(), nullable=True),
+        sa.Column("lon", sa.Double(), nullable=True),
+        sa.Column("created_at", UTC, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_geocode_cache")),
+        sa.UniqueConstraint("address_hash", name=op.f("uq_geocode_cache_address_hash")),
+    )
+    with op.batch_alter_table("file_geocodes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_file_geocodes_status"))
+        batch_op.drop_index(batch_op.f("ix_file_geocodes_file_id"))
+    op.drop_table("file_geocodes")

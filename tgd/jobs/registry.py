@@ -8,7 +8,14 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from tgd.domain.errors import N_
-from tgd.jobs import audit_seal, chase, destruction, positions_retention, service_levels
+from tgd.jobs import (
+    audit_seal,
+    chase,
+    destruction,
+    geocoding,
+    positions_retention,
+    service_levels,
+)
 from tgd.jobs.runner import JobSpec
 
 JOBS: dict[str, JobSpec] = {
@@ -37,6 +44,15 @@ JOBS: dict[str, JobSpec] = {
             # Every 15 minutes: each territory's local midnight is caught within 15 minutes.
             lambda s: CronTrigger(minute="*/15", timezone="UTC"),
             "R-30",
+        ),
+        JobSpec(
+            "geocoding",
+            N_("Géolocalisation des adresses des fiches"),
+            geocoding.run,
+            # Catch-up: a file created or changed is placed within a minute.
+            lambda s: IntervalTrigger(seconds=30),
+            "R-25",
+            quiet=True,
         ),
         JobSpec(
             "positions_retention",

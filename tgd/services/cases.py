@@ -10,7 +10,7 @@ with police action and their positions; a role without access to alerts
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +26,7 @@ from tgd.db.models.territories import Juridiction
 from tgd.db.models.users import Organisation, User
 from tgd.domain.beneficiary import PersonalData
 from tgd.ports import Cipher, Clock
-from tgd.services import files, policy, vault
+from tgd.services import files, geocoding, policy, vault
 
 RECENT = 10
 
@@ -67,6 +67,7 @@ class FileView:
     alerts: list[Alert]
     positions: list[PositionView]
     alerts_visible: bool = True  # False: the viewer's role has no access to alerts at all
+    places: dict[str, geocoding.PlacePoint] = field(default_factory=dict)
 
 
 def list_files(session: Session, user: User) -> list[tuple[BeneficiaryFile, str]]:
@@ -112,6 +113,7 @@ def file_view(
         ),
         positions=_positions(session, file, viewer=viewer, cipher=cipher),
         alerts_visible=policy.has(viewer, policy.Permission.ALERT_READ),
+        places=geocoding.points_of(session, file, cipher=cipher),
     )
 
 

@@ -34,8 +34,8 @@ from tgd.domain.zones import (
     best_position,
     zone_from_geojson,
 )
-from tgd.ports import Cipher, Clock, Geocoder
-from tgd.services import cases, vault
+from tgd.ports import Cipher, Clock
+from tgd.services import cases, geocoding, vault
 
 RECENT_POSITIONS = 20
 WORK_HOURS = range(8, 19)  # local hours when the workplace is the likely place (Mon–Fri)
@@ -61,6 +61,7 @@ class AlertDetail:
     units: list[ForceUnit]
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    points: dict[str, geocoding.PlacePoint] = field(default_factory=dict)  # R-25: addresses
 
 
 def board(session: Session) -> list[Alert]:
@@ -141,12 +142,19 @@ def fixes_for(session: Session, alert: Alert, *, cipher: Cipher) -> list[Fix]:
     return fixes
 
 
-def _coords(address: Any, geocoder: Geocoder | None) -> tuple[float, float] | None:
+def place_point(
+    file: cases.FileView | None, points: dict[str, geocoding.PlacePoint], place: str
+) -> tuple[float, float] | None:
+    """R-25: an address's point: geocoded (or placed by an operator), else written on the file."""
+    found = points.get(place)
+    if found is not None and found.point is not None:
+        return found.point
+    if file is None:
+        return None
+    address: Any = getattr(file.personal, place)
     if address.lat is not None and address.lon is not None:
         return (float(address.lat), float(address.lon))
-    if geocoder is None or address.is_empty:
-        return None
-    return geocoder.locate(address.one_line())
+    return None
 
 
 def propose(
@@ -158,18 +166,18 @@ def propose(
     zones: ZoneCache,
     now: datetime,
     timezone: str,
-    geocoder: Geocoder | None = None,
+    points: dict[str, geocoding.PlacePoint] | None = None,
 ) -> Proposal:
     """Choose the best position and the unit competent there (R-25)."""
     local = now.astimezone(ZoneInfo(timezone))
     at_work = local.weekday() < 5 and local.hour in WORK_HOURS
-    personal = file.personal if file else None
+    points = points or {}
     candidate = best_position(
         fixes,
         now=now,
-        workplace=_coords(personal.workplace, geocoder) if personal else None,
+        workplace=place_point(file, points, "workplace"),
         at_work=at_work,
-        residence=_coords(personal.residence, geocoder) if personal else None,
+        residence=place_point(file, points, "residence"),
     )
     if candidate is None:
         return Proposal(None, None)
@@ -186,15 +194,16 @@ def alert_detail(
     zones: ZoneCache,
     default_timezone: str,
     viewer: User,
-    geocoder: Geocoder | None = None,
 ) -> AlertDetail:
     """Gather the alert, its decrypted file and positions, and the proposed unit."""
     territory = session.get(Territory, alert.territory_id) if alert.territory_id else None
     timezone = territory.timezone if territory else default_timezone
     file_row = session.get(BeneficiaryFile, alert.file_id) if alert.file_id else None
     file = None
+    points: dict[str, geocoding.PlacePoint] = {}
     if file_row is not None and file_row.data_key_id is not None:
         file = cases.file_view(session, file_row, viewer=viewer, cipher=cipher, clock=clock)
+        points = geocoding.points_of(session, file_row, cipher=cipher)
     fixes = fixes_for(session, alert, cipher=cipher)
     proposal = propose(
         session,
@@ -204,7 +213,7 @@ def alert_detail(
         zones=zones,
         now=clock.now(),
         timezone=timezone,
-        geocoder=geocoder,
+        points=points,
     )
     units_query = select(ForceUnit).where(ForceUnit.is_active.is_(True)).order_by(ForceUnit.name)
     if alert.territory_id:
@@ -216,6 +225,7 @@ def alert_detail(
         fixes=fixes,
         proposal=proposal,
         units=list(session.scalars(units_query)),
+        points=points,
     )
 
 

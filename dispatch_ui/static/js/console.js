@@ -201,7 +201,10 @@
     renderForce(d);
     renderActions(d);
     renderMap(d);
+    /* Other console modules (geocode.js…) add to the file on screen. */
+    root.dispatchEvent(new CustomEvent("tgd:fiche", { detail: { data: d, map: map } }));
   }
+  root.addEventListener("tgd:refresh", function () { refreshDetail(); });
   function renderForce(d) {
     els.force.textContent = "";
     els.force.appendChild(el("h3", T.force, "fr-h6"));

@@ -6,6 +6,7 @@ from tgd.db.models.beneficiaries import (
     BeneficiaryFile,
     CommissioningRecord,
     FileExport,
+    FileGeocode,
     FileVersion,
     TemporaryInfo,
 )
@@ -19,7 +20,6 @@ from tgd.db.models.navettes import IntakeDocument, Navette, ParquetMessage
 from tgd.db.models.operations import (
     ConsoleEvent,
     DestructionRecord,
-    GeocodeCache,
     JobRun,
     SchedulerLease,
     ServiceLevelBreach,
@@ -46,9 +46,9 @@ __all__ = [
     "DataKey",
     "DestructionRecord",
     "FileExport",
+    "FileGeocode",
     "FileVersion",
     "ForceUnit",
-    "GeocodeCache",
     "InboundSms",
     "Incident",
     "IncidentKind",

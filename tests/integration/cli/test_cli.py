@@ -272,7 +272,7 @@ def test_a_fresh_data_directory_holds_only_private_files(tmp_path: Path) -> None
     }
     for args in (["db", "upgrade"], ["demo", "load"], ["audit", "verify"]):
         done = subprocess.run(
-            [sys.executable, "-m", "tgd.cli", *args],
+            [sys.executable, "-c", "from tgd.cli import main; main()", *args],
             env=environ,
             capture_output=True,
             text=True,

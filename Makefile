@@ -34,6 +34,11 @@ assets: ## Install front-end packages from npm and copy them into dispatch_ui/st
 translations: venv ## Compile the translation catalogues (French source, English second)
 	bash scripts/i18n.sh compile
 
+bench: venv assets translations ## Run the benchmarks (bench/*.py): figures printed, not tests
+	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/console.py
+	$(BIN)/python bench/reports.py
+
 lint: venv ## Lint and type-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -9,6 +9,8 @@ from dispatch_ui import (
     auth,
     cases,
     console,
+    console_geocode,
+    console_sms,
     coverage_admin,
     errors,
     formatting,
@@ -34,6 +36,8 @@ def init_app(app: Flask) -> None:
     cases.init_app(app)
     admin.init_app(app)
     console.init_app(app)
+    console_sms.init_app(app)
+    console_geocode.init_app(app)
     realtime.init_app(app)
     zones_admin.init_app(app)
     coverage_admin.init_app(app)

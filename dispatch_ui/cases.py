@@ -12,6 +12,7 @@ from tgd.db.models.alerts import Alert
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.lines import Line
 from tgd.db.models.navettes import Navette
+from tgd.domain.geocoding import QUALITY_LABELS
 from tgd.http import current_platform, db_session
 from tgd.services import cases, coverage, lines, policy
 from tgd.services.policy import Permission
@@ -32,10 +33,16 @@ def show(file_id: int) -> Any:
     """Show a beneficiary file; every opening is audited."""
     platform = current_platform()
     file = policy.get_scoped(db_session(), g.user, BeneficiaryFile, file_id)
-    view = cases.file_view(db_session(), file, cipher=platform.cipher, clock=platform.clock)
+    view = cases.file_view(
+        db_session(), file, viewer=g.user, cipher=platform.cipher, clock=platform.clock
+    )
     audit_here("file.read", object_type="file", object_id=file.id)
-    covered = coverage.file_statuses(db_session(), view.personal, cache=coverage_cache())
-    return render_template("cases/show.html", v=view, coverage=covered)
+    covered = coverage.file_statuses(
+        db_session(), view.personal, cache=coverage_cache(), places=view.places
+    )
+    return render_template(
+        "cases/show.html", v=view, coverage=covered, quality_labels=QUALITY_LABELS
+    )
 
 
 @bp.get("/alertes/<int:alert_id>")

@@ -14,9 +14,11 @@ from flask import Blueprint, Flask, current_app, g, jsonify, render_template, re
 from flask_babel import gettext
 from sqlalchemy import select
 
+from dispatch_ui.console_geocode import geocode_places
 from dispatch_ui.coverage_admin import cache as coverage_cache
 from dispatch_ui.formatting import local_time
 from dispatch_ui.security import audit_here, requires
+from tgd.db.base import MAX_ID
 from tgd.db.models.alerts import Alert
 from tgd.db.models.forces import ForceUnit, Zone
 from tgd.db.models.lines import Line
@@ -29,7 +31,7 @@ from tgd.domain.zones import PositionKind
 from tgd.http import current_platform, db_session
 from tgd.ports import Telephony
 from tgd.services import console as console_service
-from tgd.services import dispatch, handling, outbox, policy
+from tgd.services import dispatch, handling, outbox, policy, tests_chase
 from tgd.services import supervision as supervision_service
 from tgd.services.policy import Permission
 
@@ -114,6 +116,7 @@ def supervision() -> Any:
     alerts = console_service.board(session)
     return render_template(
         "console/supervision.html",
+        late_chases=tests_chase.escalated_tasks(session),
         alerts=alerts,
         now=now,
         operators=operators,
@@ -159,7 +162,7 @@ def board() -> Any:
 def events() -> Any:
     """What a console missed since ``after`` (the HTTP twin of the socket's ``resume``)."""
     after = request.args.get("after", "0")
-    if not after.isdigit():
+    if not after.isdigit() or len(after) > 18:  # a sequence number, not a 64-bit overflow
         raise ValidationError(N_("Paramètre « after » invalide."))
     missed = outbox.events_since(db_session(), int(after))
     return jsonify(events=[e.as_json() for e in missed])
@@ -180,6 +183,11 @@ def _reason(detail: console_service.AlertDetail) -> str | None:
     return str(gettext(KIND_LABELS[candidate.kind], **params))
 
 
+def _point(detail: console_service.AlertDetail, place: str) -> list[float] | None:
+    point = console_service.place_point(detail.file, detail.points, place)
+    return list(point) if point else None
+
+
 def _file_json(detail: console_service.AlertDetail) -> dict[str, Any] | None:
     view = detail.file
     if view is None:
@@ -192,9 +200,10 @@ def _file_json(detail: console_service.AlertDetail) -> dict[str, Any] | None:
         "name": f"{p.first_name} {p.last_name}",
         "birth_date": p.birth_date.strftime("%d/%m/%Y") if p.birth_date else None,
         "residence": p.residence.one_line(),
-        "residence_coords": [p.residence.lat, p.residence.lon] if p.residence.lat else None,
+        "residence_coords": _point(detail, "residence"),
         "workplace": p.workplace.one_line(),
-        "workplace_coords": [p.workplace.lat, p.workplace.lon] if p.workplace.lat else None,
+        "workplace_coords": _point(detail, "workplace"),
+        "places": geocode_places(detail.points),  # R-25: how far to trust each point
         "workplace_hours": p.workplace_hours,
         "other_phones": list(p.other_phones),
         "parquet": view.juridiction.name,
@@ -241,6 +250,7 @@ def alert(alert_id: int) -> Any:
         zones=_zones(),
         default_timezone=platform.settings.default_timezone,
         coverage=coverage_cache(),
+        viewer=g.user,
     )
     audit_here("alert.read", object_type="alert", object_id=found.id)
     if detail.file is not None:
@@ -368,7 +378,11 @@ def add_force(alert_id: int) -> Any:
     platform = current_platform()
     found = _get_alert(alert_id)
     unit_id = (request.get_json(silent=True) or {}).get("unit_id")
-    unit = db_session().get(ForceUnit, unit_id) if isinstance(unit_id, int) else None
+    unit = (
+        db_session().get(ForceUnit, unit_id)
+        if isinstance(unit_id, int) and 0 < unit_id <= MAX_ID
+        else None
+    )
     if unit is None or not unit.is_active:
         raise NotFound(N_("Unité inconnue."))
     dispatch.add_force(

@@ -12,14 +12,14 @@ from werkzeug.exceptions import HTTPException
 
 from dispatch_ui.security import audit_refusal
 from tgd.db.writes import WriteGateTimeout
-from tgd.domain.errors import N_, DomainError
+from tgd.domain.errors import N_, NOT_FOUND_OR_HIDDEN, DomainError
 
 log = logging.getLogger(__name__)
 
 MESSAGES = {
     400: N_("La requête n'est pas valide."),
     403: N_("Vous n'avez pas accès à cette page."),
-    404: N_("Cette page n'existe pas ou vous n'y avez pas accès."),
+    404: NOT_FOUND_OR_HIDDEN,
     405: N_("Cette action n'est pas permise ici."),
     413: N_("Le fichier envoyé est trop volumineux."),
     429: N_("Trop de tentatives : veuillez patienter avant de réessayer."),

@@ -29,6 +29,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField
 
+from dispatch_ui.formatting import local_time
 from dispatch_ui.portal import (
     FORMS,
     SLUGS,
@@ -250,15 +251,15 @@ def confirm_termination(task_id: int) -> Any:
                 gettext("Confirmation incomplète enregistrée : la fiche reste ouverte."), "warning"
             )
         else:
+            timezone = navettes.timezone_of(_juridiction(file.juridiction_id))
             flash(
                 gettext(
-                    "Fiche %(number)s clôturée, export transmis au parquet ; la ligne est "
-                    "réaffectable sous la référence %(ref)s à partir du %(date)s.",
+                    "Fiche %(number)s clôturée au %(closed)s, export transmis au parquet ; la "
+                    "ligne est réaffectable sous la référence %(ref)s à partir du %(date)s.",
                     number=file.number,
+                    closed=local_time(file.closed_at, timezone),
                     ref=closure.next_record.reference,
-                    date=closure.next_record.available_from.strftime("%d/%m/%Y")
-                    if closure.next_record.available_from
-                    else "—",
+                    date=local_time(closure.next_record.available_from, timezone),
                 ),
                 "success",
             )

@@ -93,7 +93,7 @@ class AttributionForm(_NavetteForm):
         description=_l("Séparés par des virgules"),
     )
     magistrate = StringField(_l("Magistrat référent"), validators=SHORT)
-    association_id = SelectField(_l("Association référente"), coerce=int, validate_choice=False)
+    association_id = SelectField(_l("Association référente"), coerce=int)
     association_contact = StringField(_l("Contact à l'association"), validators=SHORT)
     remarks = TextAreaField(_l("Remarques pour les téléassisteurs"), validators=TEXT)
 
@@ -277,8 +277,7 @@ def index() -> Any:
     """The parquet's home: its navettes, its cases, alerts with police action, messages."""
     session = db_session()
     alerts = session.scalars(
-        policy.scoped(select(Alert), g.user, Alert)
-        .where(Alert.police_called_at.is_not(None))  # R-27
+        policy.visible_alerts(policy.scoped(select(Alert), g.user, Alert), g.user)  # R-27
         .order_by(Alert.id.desc())
         .limit(50)
     ).all()
@@ -446,7 +445,7 @@ def _with_scoped_file(model: type[R], row_id: int) -> tuple[R, BeneficiaryFile]:
 
 
 @bp.get("/messages/<int:message_id>")
-@requires(Permission.FILE_READ)
+@requires(Permission.FILE_READ, Permission.PARQUET_DOCUMENTS)
 def message(message_id: int) -> Any:
     """R-14: read information sent by the centre about one of the parquet's files."""
     platform = current_platform()
@@ -460,7 +459,7 @@ def message(message_id: int) -> Any:
 
 
 @bp.get("/exports/<int:export_id>")
-@requires(Permission.FILE_READ)
+@requires(Permission.FILE_READ, Permission.PARQUET_DOCUMENTS)
 def download(export_id: int) -> Any:
     """R-15: download the closure export of one of the parquet's files (audited)."""
     platform, session = current_platform(), db_session()

@@ -60,7 +60,10 @@ def tasks() -> Any:
         default_timezone=current_platform().settings.default_timezone,
         include_done=done,
     )
-    return render_template("schedules/tasks.html", views=views, health=health, done=done)
+    hours = current_platform().settings.retention.test_call_chase_escalation_hours
+    return render_template(
+        "schedules/tasks.html", views=views, health=health, done=done, escalation_hours=hours
+    )
 
 
 @bp.get("/taches/<int:task_id>")

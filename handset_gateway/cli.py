@@ -20,6 +20,7 @@ import click
 from sqlalchemy import select
 
 from tgd.adapters.fake_twilio.carrier import Answer, Carrier, new_sid, post_signed_position
+from tgd.cli_french import FrenchCommand, FrenchGroup
 from tgd.domain.alerts import PositionSource
 from tgd.domain.positions import Fix, format_aml
 from tgd.domain.reference import Reference
@@ -89,7 +90,9 @@ def _show(answer: Answer) -> None:
         sys.exit(1)
 
 
-@click.group(help="Simule des terminaux et l'opérateur téléphonique (développement, tests).")
+@click.group(
+    cls=FrenchGroup, help="Simule des terminaux et l'opérateur téléphonique (développement, tests)."
+)
 def simulate() -> None:
     """Simulator commands."""
 
@@ -258,7 +261,9 @@ def simulate_twilio(port: int) -> None:
 
 
 @click.command(
-    "canary", help="Alerte synthétique de bout en bout ; alarme superviseur si elle échoue (R-24c)."
+    "canary",
+    cls=FrenchCommand,
+    help="Alerte synthétique de bout en bout ; alarme superviseur si elle échoue (R-24c).",
 )
 @url_option
 def canary(url: str) -> None:

@@ -8,5 +8,6 @@ eval "$(scripts/pg_server.sh start)"
 trap 'scripts/pg_server.sh stop "$PG_TEST_DIR"' EXIT
 echo "PostgreSQL for tests: ${TGD_TEST_DATABASE_URL}"
 "$venv/bin/ruff" check .
+"$venv/bin/ruff" format --check .
 "$venv/bin/mypy"
 "$venv/bin/python" -m pytest "$@"

@@ -17,8 +17,10 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import text
+from werkzeug.routing import IntegerConverter, Map
 
 from tgd.container import Platform, build_platform
+from tgd.db.base import MAX_ID
 from tgd.db.session import check_durability
 from tgd.http import db_session, finish_request, track_writes
 from tgd.logs import configure_logging
@@ -52,6 +54,8 @@ def create_app(
     check_durability(platform.engine)
 
     app = Flask("dispatch_ui", template_folder="templates", static_folder="static")
+    # Before any route: every <int:…> of both doors is a database id, bounded (else 404).
+    app.url_map.converters["int"] = DatabaseIdConverter
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
@@ -81,6 +85,19 @@ def create_app(
     handset_gateway.init_app(app, csrf=csrf)  # first: the console uses its telephony adapter
     dispatch_ui.init_app(app)
     return app
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:…>`` in every route: a database id, so 0 < id < 2**31 (else the route is 404).
+
+    Werkzeug's own converter accepts any length of digits, and an id beyond the
+    database's integer range made the query itself fail (500).
+    """
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def _select_locale() -> str | None:

@@ -1,13 +1,17 @@
 """The ``tgd`` command: database, demo data, users, server, listings, audit, keys (DESIGN §10).
 
-Each command is one entry point and owns one transaction. Domain errors are
-shown in French with exit code 1; configuration errors exit with code 2.
+Each command is one entry point and owns one transaction. Every error is
+answered in French, never with a traceback (``tgd.cli_french``): exit code 1
+for a refused operation, 2 for a usage or configuration error. The process
+creates its files private (umask 077): the database, its WAL, keys, anchors
+and exports hold personal data or protect it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,13 +19,12 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import click
-from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from tgd.adapters.crypto import CryptoError, KeyFileCipher
-from tgd.container import Platform, build_platform
-from tgd.domain.errors import DomainError
-from tgd.settings import Settings, SettingsError, ensure_dev_secrets, load_settings
+from tgd.adapters.crypto import KeyFileCipher
+from tgd.cli_french import FrenchGroup, exit_for
+from tgd.container import Platform, build_platform, secure_data_dir
+from tgd.settings import Settings, ensure_dev_secrets, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -71,37 +74,35 @@ pass_state = click.make_pass_decorator(State, ensure=True)
 
 
 def friendly_errors(func: F) -> F:
-    """Turn expected failures into a clear message and a non-zero exit code."""
+    """Turn expected failures into a French message and a non-zero exit code.
+
+    The ``tgd`` group does the same for every command (``FrenchGroup.invoke``); this
+    decorator keeps it true for a command function called on its own.
+    """
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except SettingsError as exc:
-            click.echo(f"Erreur de configuration : {exc}", err=True)
-            sys.exit(2)
-        except DomainError as exc:
-            click.echo(f"Erreur : {exc.message}", err=True)
-            sys.exit(1)
-        except CryptoError as exc:
-            click.echo(f"Erreur de chiffrement : {exc}", err=True)
-            sys.exit(1)
-        except (OperationalError, ProgrammingError) as exc:
-            reason = str(exc.orig) if exc.orig is not None else type(exc).__name__
-            click.echo(
-                f"Erreur de base de données : {reason} "
-                "(la base est-elle joignable et migrée ? « tgd db upgrade »)",
-                err=True,
-            )
-            sys.exit(1)
+        except Exception as exc:
+            exit_for(exc)
+            raise
 
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(help="TGD — plateforme Téléphone Grave Danger.")
-@click.version_option(package_name="tgd")
-def main() -> None:
+@click.group(cls=FrenchGroup, help="TGD — plateforme Téléphone Grave Danger.")
+@click.version_option(package_name="tgd", help="Affiche la version et quitte.")
+@click.option(
+    "--trace",
+    is_flag=True,
+    help="Affiche la trace Python d'une erreur inattendue (pour l'équipe technique).",
+)
+def main(trace: bool) -> None:
     """Run a TGD command."""
+    del trace  # read by FrenchGroup.invoke when a command fails unexpectedly
+    # §8: every file this process creates holds data or keys: owner only (0600, dirs 0700).
+    os.umask(0o077)
 
 
 # --- database -------------------------------------------------------------------------------
@@ -119,8 +120,9 @@ def db() -> None:
 def db_upgrade(state: State, revision: str) -> None:
     from tgd.db import migrate
 
-    state.settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate.upgrade(state.settings.database_url, revision)
+    secure_data_dir(state.settings)
+    with _known_revision(revision):
+        migrate.upgrade(state.settings.database_url, revision)
     click.echo(f"base migrée : {migrate.current(state.settings.database_url)}")
 
 
@@ -131,8 +133,23 @@ def db_upgrade(state: State, revision: str) -> None:
 def db_downgrade(state: State, revision: str) -> None:
     from tgd.db import migrate
 
-    migrate.downgrade(state.settings.database_url, revision)
+    with _known_revision(revision):
+        migrate.downgrade(state.settings.database_url, revision)
     click.echo(f"base ramenée à : {migrate.current(state.settings.database_url) or 'base'}")
+
+
+@contextmanager
+def _known_revision(revision: str) -> Iterator[None]:
+    """Answer Alembic's refusal of a revision in French (exit 2)."""
+    from alembic.util.exc import CommandError
+
+    try:
+        yield
+    except CommandError:
+        raise click.BadParameter(
+            f"révision « {revision} » inconnue ou hors d'atteinte (voir « tgd db current »)",
+            param_hint="REVISION",
+        ) from None
 
 
 @db.command("current", help="Affiche la révision actuelle de la base.")
@@ -418,10 +435,13 @@ def keys_init(state: State, path: str | None) -> None:
 
     from tgd.adapters.crypto import MasterKeyRing
 
-    target = Path(path) if path else state.settings.master_key_path
+    del state  # the settings would refuse to load in production: the key file is missing
+    # Its very job is to create the key file that production otherwise requires.
+    settings = load_settings(production_needs=False)
+    target = Path(path) if path else settings.master_key_path
     if target.exists():
         raise click.ClickException(f"{target} existe déjà : rien n'est écrasé")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     MasterKeyRing.generate().save(target)
     click.echo(f"clé maîtresse créée dans {target} (mode 600, hors de git)")
 

@@ -7,21 +7,28 @@ Flask app, the CLI, the gateway and the scheduler all use.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.adapters.anchor_syslog import build_anchor_copy
 from tgd.adapters.clock import SystemClock
 from tgd.adapters.crypto import EnvelopeCipher, KeyFileCipher, MasterKeyRing
-from tgd.adapters.geocoder import BanGeocoder, CachedGeocoder, FakeGeocoder
+from tgd.adapters.geocoder import BanGeocoder, FakeGeocoder
 from tgd.adapters.twilio_telephony import build_telephony
 from tgd.db.session import make_engine, make_session_factory
 from tgd.ports import AnchorCopy, Clock, Geocoder, Telephony
 from tgd.services import users
 from tgd.settings import Settings
+
+log = logging.getLogger(__name__)
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 
 
 @dataclass
@@ -42,14 +49,53 @@ def ensure_key_file(settings: Settings) -> Path:
     """Return the master key file; outside production create it on first use."""
     path = settings.master_key_path
     if not path.exists() and not settings.is_production:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         MasterKeyRing.generate().save(path)
     return path
 
 
+def sqlite_path(database_url: str) -> Path | None:
+    """Return the file of a SQLite database URL (None for PostgreSQL or in-memory)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def secure_data_dir(settings: Settings) -> None:
+    """Create the data directory (0700) and the SQLite database file (0600) private (§8).
+
+    SQLite creates its ``-wal`` and ``-shm`` files with the mode of the database file,
+    so creating that file 0600 first keeps all three private; files of an older
+    installation that others could read are tightened.
+    """
+    _private(settings.data_dir, PRIVATE_DIR, create=True)
+    path = sqlite_path(settings.database_url)
+    if path is None:
+        return
+    _private(path.parent, PRIVATE_DIR, create=True, tighten=path.parent == settings.data_dir)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        _private(Path(f"{path}{suffix}"), PRIVATE_FILE)
+
+
+def _private(path: Path, mode: int, *, create: bool = False, tighten: bool = True) -> None:
+    if create:
+        path.mkdir(mode=mode, parents=True, exist_ok=True)
+    try:
+        current = path.stat().st_mode & 0o777
+        if tighten and current & 0o077:
+            os.chmod(path, current & mode)
+    except FileNotFoundError:
+        return
+    except PermissionError:
+        log.warning("cannot make %s private (not its owner)", path.name)
+
+
 def build_platform(settings: Settings, *, clock: Clock | None = None) -> Platform:
     """Wire engine, sessions, cipher and clock from settings."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(settings)
     users.configure_hashing(settings.security.password_hashing)
     # A violation of the write discipline raises in tests; elsewhere it is logged loudly.
     engine = make_engine(settings.database_url, strict_writes=settings.mode == "test")
@@ -61,27 +107,24 @@ def build_platform(settings: Settings, *, clock: Clock | None = None) -> Platfor
         sessions=sessions,
         cipher=KeyFileCipher(ensure_key_file(settings)),
         clock=clock,
-        geocoder=build_geocoder(settings, sessions, clock),
+        geocoder=build_geocoder(settings),
         telephony=build_telephony(settings),
         anchor_copy=build_anchor_copy(settings.audit.anchor_syslog),
     )
 
 
-def build_geocoder(settings: Settings, sessions: sessionmaker[Session], clock: Clock) -> Geocoder:
-    """The configured geocoder behind the database cache (R-25)."""
-    inner: Geocoder
+def build_geocoder(settings: Settings) -> Geocoder:
+    """The configured geocoder (R-25): the BAN, or the offline fake of the demo and tests."""
     if settings.geocoder.backend == "ban":
-        inner = BanGeocoder(
+        return BanGeocoder(
             domain=settings.geocoder.ban_domain, timeout=settings.geocoder.timeout_seconds
         )
-    else:
-        from tgd.services.demo import DEMO_PERSONS
+    from tgd.services.demo import DEMO_PERSONS
 
-        known = {
-            address.one_line(): (address.lat, address.lon)
-            for person in DEMO_PERSONS.values()
-            for address in (person.residence, person.workplace)
-            if address.lat is not None and address.lon is not None
-        }
-        inner = FakeGeocoder(known)
-    return CachedGeocoder(inner, sessions, secret=settings.secret_key or "tgd-geocode", clock=clock)
+    known = {
+        address.one_line(): (address.lat, address.lon)
+        for person in DEMO_PERSONS.values()
+        for address in (person.residence, person.workplace)
+        if address.lat is not None and address.lon is not None
+    }
+    return FakeGeocoder(known)

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from tgd.adapters.crypto import WrappedKey
+from tgd.domain.geocoding import GeocodeMatch
 
 
 class Clock(Protocol):
@@ -94,11 +95,15 @@ class Telephony(Protocol):
         ...
 
 
-class Geocoder(Protocol):
-    """Turns a postal address into coordinates (R-25)."""
+class GeocoderUnavailable(Exception):
+    """The geocoder could not answer now (network, timeout, quota): try again later."""
 
-    def locate(self, address: str) -> tuple[float, float] | None:
-        """Return (lat, lon) for the address, or None when it cannot be found."""
+
+class Geocoder(Protocol):
+    """Turns a postal address into a point with its match quality (R-25); network I/O."""
+
+    def geocode(self, address: str) -> GeocodeMatch | None:
+        """Return the best match, None when unknown; ``GeocoderUnavailable`` when unreachable."""
         ...
 
 

@@ -7,11 +7,20 @@ top-level key. A key ending in ``_file`` names a file holding the secret. In
 ``production`` mode a missing or example secret stops start-up with a message
 naming it; in ``development`` and ``test`` modes missing secrets are generated
 once into the data directory, so ``make run`` needs no set-up.
+
+Nonsense stops start-up with a French message naming the key: an unknown key in
+the file or an unknown ``TGD_*`` variable (with the closest valid name, so a typo
+never silently does nothing), a value of the wrong type, a database URL whose
+scheme the platform cannot use. Variables that belong to tools, not to the
+platform, are left alone: ``TGD_CONFIG`` and the ``TGD_TEST_*`` and
+``TGD_BARS_*`` families (test suite and shared checks).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import errno
 import os
 import secrets
 import tomllib
@@ -23,6 +32,11 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 MODES = ("development", "test", "production")
 EXAMPLE_MARKER = "CHANGE-ME"  # every secret in config.example.toml contains it
+# TGD_* variables that are not settings: the file to read, and the tools' own families.
+TOOL_VARIABLES = frozenset({"TGD_CONFIG"})
+TOOL_PREFIXES = ("TGD_TEST_", "TGD_BARS_")
+# Database URLs the platform runs on (E-01): SQLite, PostgreSQL through psycopg 3.
+DATABASE_DRIVERS = {"sqlite": ("", "pysqlite"), "postgresql": ("", "psycopg")}
 
 
 class SettingsError(Exception):
@@ -93,6 +107,8 @@ class RetentionSettings:
     navette_deadline_minutes: int = 15  # R-10
     swap_deadline_hours: int = 24  # R-18
     test_call_overdue_days: int = 15  # R-30
+    # R-30: a chase step left untreated this long goes to the supervisors.
+    test_call_chase_escalation_hours: int = 4
 
 
 @dataclass(frozen=True)
@@ -190,8 +206,18 @@ class Settings:
 SECRET_KEYS = {("", "secret_key"), ("twilio", "auth_token")}
 
 
-def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read settings from a TOML file and ``TGD_*`` variables, and check them."""
+def load_settings(
+    path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    production_needs: bool = True,
+) -> Settings:
+    """Read settings from a TOML file and ``TGD_*`` variables, and check them.
+
+    ``production_needs=False`` leaves out what production needs to *run* (secrets, key
+    file, real carrier): ``tgd keys init`` must work before them, its very job being to
+    create the master key file.
+    """
     environ = os.environ if environ is None else environ
     if path is None and environ.get("TGD_CONFIG"):
         path = Path(environ["TGD_CONFIG"])
@@ -199,7 +225,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     _apply_environ(raw, environ)
     settings = _build(Settings, raw, "")
     settings = _with_defaults(settings)
-    _check(settings)
+    _check(settings, production_needs=production_needs and settings.is_production)
     return settings
 
 
@@ -208,9 +234,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        raise SettingsError(f"configuration file not found: {path}") from None
+        raise SettingsError(f"fichier de configuration introuvable : {path}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"configuration file {path} is not valid TOML: {exc}") from None
+        raise SettingsError(
+            f"le fichier de configuration {path} n'est pas du TOML valide ({exc})"
+        ) from None
 
 
 def _sections() -> dict[str, type]:
@@ -221,11 +249,11 @@ def _sections() -> dict[str, type]:
 
 
 def _apply_environ(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
-    """Overlay TGD_<SECTION>_<KEY> and TGD_<KEY>; unknown TGD_ variables are not ours."""
+    """Overlay TGD_<SECTION>_<KEY> and TGD_<KEY>; refuse any other TGD_ variable."""
     sections = _sections()
     top_keys = {f.name for f in fields(Settings)} - sections.keys()
-    for name, value in environ.items():
-        if not name.startswith("TGD_"):
+    for name, value in sorted(environ.items()):
+        if not name.startswith("TGD_") or _is_tool_variable(name):
             continue
         key = name[4:].lower()
         for section, cls in sections.items():
@@ -237,6 +265,31 @@ def _apply_environ(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
         else:
             if key in top_keys or (key.endswith("_file") and key[:-5] in top_keys):
                 raw[key] = value
+            else:
+                raise SettingsError(
+                    f"variable d'environnement inconnue : {name}" + _suggest(name, _env_names())
+                )
+
+
+def _is_tool_variable(name: str) -> bool:
+    return name in TOOL_VARIABLES or name.startswith(TOOL_PREFIXES)
+
+
+def _env_names() -> list[str]:
+    """Every TGD_* variable that names a setting (and its ``_FILE`` form)."""
+    names = []
+    for f in fields(Settings):
+        section = _sections().get(f.name)
+        keys = [f.name] if section is None else [f"{f.name}_{g.name}" for g in fields(section)]
+        for key in keys:
+            names += [f"TGD_{key.upper()}", f"TGD_{key.upper()}_FILE"]
+    return names
+
+
+def _suggest(wrong: str, candidates: list[str]) -> str:
+    """Name the closest valid key, as a French hint (empty when nothing is close)."""
+    close = difflib.get_close_matches(wrong, candidates, n=1, cutoff=0.6)
+    return f" (vouliez-vous dire {close[0]} ?)" if close else ""
 
 
 def _knows(cls: type, key: str) -> bool:
@@ -253,12 +306,12 @@ def _build(cls: type, raw: Mapping[str, Any], section: str) -> Any:
             values[key[:-5]] = _read_secret_file(section, key, Path(value))
             continue
         if key not in known:
-            where = f"[{section}]" if section else "top level"
-            raise SettingsError(f"unknown setting '{key}' at {where}")
+            where = f"dans la section [{section}]" if section else "au premier niveau"
+            raise SettingsError(f"réglage inconnu « {key} » {where}" + _suggest(key, sorted(known)))
         target = hints[key]
         if dataclasses.is_dataclass(target):
             if not isinstance(value, Mapping):
-                raise SettingsError(f"setting '{key}' must be a table [{key}]")
+                raise SettingsError(f"le réglage « {key} » doit être une table [{key}]")
             values[key] = _build(target, value, key)  # type: ignore[arg-type]
         else:
             values[key] = _coerce(target, value, f"{section}.{key}" if section else key)
@@ -266,13 +319,21 @@ def _build(cls: type, raw: Mapping[str, Any], section: str) -> Any:
 
 
 def _read_secret_file(section: str, key: str, path: Path) -> str:
-    name = f"{section}.{key}" if section else key
+    name = f"{section}.{key[:-5]}" if section else key[:-5]
     try:
         return path.read_text(encoding="utf-8").strip()
     except OSError as exc:
+        why = OS_ERRORS.get(exc.errno or 0, exc.strerror or type(exc).__name__)
         raise SettingsError(
-            f"cannot read secret file for '{name}': {path}: {exc.strerror}"
+            f"impossible de lire le fichier secret du réglage « {name} » : {path} ({why})"
         ) from None
+
+
+OS_ERRORS = {
+    errno.ENOENT: "fichier introuvable",
+    errno.EACCES: "accès refusé",
+    errno.EISDIR: "c'est un dossier",
+}
 
 
 def _coerce(target: Any, value: Any, name: str) -> Any:
@@ -285,7 +346,10 @@ def _coerce(target: Any, value: Any, name: str) -> Any:
     if origin is Literal:
         if value not in get_args(target):
             allowed = ", ".join(map(str, get_args(target)))
-            raise SettingsError(f"setting '{name}' must be one of {allowed}, not {value!r}")
+            raise SettingsError(
+                f"le réglage « {name} » doit valoir l'une de ces valeurs : {allowed} "
+                f"(et non {value!r})"
+            )
         return value
     if origin is tuple:
         items = value.split(",") if isinstance(value, str) else list(value)
@@ -297,12 +361,14 @@ def _coerce(target: Any, value: Any, name: str) -> Any:
             return True
         if str(value).lower() in ("0", "false", "no", "off"):
             return False
-        raise SettingsError(f"setting '{name}' must be true or false, not {value!r}")
+        raise SettingsError(f"le réglage « {name} » doit valoir true ou false (et non {value!r})")
     if target is int:
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise SettingsError(f"setting '{name}' must be an integer, not {value!r}") from None
+            raise SettingsError(
+                f"le réglage « {name} » doit être un nombre entier (et non {value!r})"
+            ) from None
     if target is Path:
         return Path(value)
     return str(value)
@@ -318,30 +384,59 @@ def _with_defaults(settings: Settings) -> Settings:
     return settings
 
 
-def _check(settings: Settings) -> None:
+def _check(settings: Settings, *, production_needs: bool) -> None:
+    _check_database_url(settings.database_url)
     for section, key in sorted(SECRET_KEYS):
         value = getattr(getattr(settings, section) if section else settings, key)
         name = f"{section}.{key}" if section else key
         if EXAMPLE_MARKER in value:
-            raise SettingsError(f"setting '{name}' still has the example value: set a real secret")
-        if settings.is_production and not value:
+            raise SettingsError(
+                f"le réglage « {name} » a encore la valeur d'exemple : donnez un vrai secret"
+            )
+        if production_needs and not value:
             env = "TGD_" + (f"{section}_{key}" if section else key).upper()
             raise SettingsError(
-                f"setting '{name}' is missing: production needs it (set {env} or {env}_FILE)"
+                f"le réglage « {name} » manque : la production l'exige "
+                f"(définissez {env} ou {env}_FILE)"
             )
-    if settings.is_production and not settings.master_key_path.exists():
+    if production_needs and not settings.master_key_path.exists():
         raise SettingsError(
-            f"master key file '{settings.master_key_path}' is missing: production needs it "
-            "(create it with 'tgd keys init' and set TGD_MASTER_KEY_FILE)"
+            f"le fichier de clés maîtresses « {settings.master_key_path} » manque : la "
+            "production l'exige (créez-le avec « tgd keys init », et indiquez-le par "
+            "TGD_MASTER_KEY_FILE s'il est ailleurs)"
         )
-    if settings.is_production and settings.security.password_hashing != "standard":  # noqa: S105
-        raise SettingsError("setting 'security.password_hashing' must be 'standard' in production")
+    if production_needs and settings.security.password_hashing != "standard":  # noqa: S105
+        raise SettingsError(
+            "le réglage « security.password_hashing » doit valoir « standard » en production"
+        )
+    if production_needs and settings.twilio.backend == "fake":
+        raise SettingsError(
+            "le réglage « twilio.backend » vaut « fake » : la production exige « twilio »"
+        )
     health = settings.line_health
     for name in dataclasses.asdict(health):
         if getattr(health, name) < 1:
-            raise SettingsError(f"setting 'line_health.{name}' must be at least 1")
-    if settings.is_production and settings.twilio.backend == "fake":
-        raise SettingsError("setting 'twilio.backend' is 'fake': production needs 'twilio'")
+            raise SettingsError(f"le réglage « line_health.{name} » doit valoir au moins 1")
+
+
+def _check_database_url(url: str) -> None:
+    """Refuse a database URL the platform cannot use, naming what is wrong (never the password)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    hint = "utilisez sqlite:///CHEMIN ou postgresql+psycopg://UTILISATEUR@HÔTE/BASE"
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise SettingsError(
+            f"le réglage « database_url » n'est pas une adresse de base de données : {hint}"
+        ) from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if driver not in DATABASE_DRIVERS.get(backend, ()):
+        raise SettingsError(
+            f"le réglage « database_url » a le schéma « {parsed.drivername} », que la "
+            f"plateforme ne sait pas utiliser : {hint}"
+        )
 
 
 def ensure_dev_secrets(settings: Settings) -> Settings:
@@ -366,7 +461,7 @@ def ensure_dev_secrets(settings: Settings) -> Settings:
 def _dev_secret(settings: Settings, name: str, *, length: int = 48, hex_only: bool = False) -> str:
     path = settings.data_dir / name
     if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:

@@ -6,7 +6,11 @@ themselves. Settings come from ``TGD_*`` variables. The console hub (publishing
 events to the consoles) starts here; the scheduler does not: run one ``tgd scheduler``.
 """
 
+import os
+
 from tgd.app import create_app
 
+# §8: every file this process creates holds data or keys: owner only (0600, dirs 0700).
+os.umask(0o077)
 app = create_app()
 app.extensions["tgd_hub"].start()

@@ -1,30 +1,30 @@
-"""Geocoders (R-25): the Base Adresse Nationale through geopy, a fake for offline use, a cache.
+"""Geocoders (R-25): the Base Adresse Nationale through geopy, and an offline fake.
 
-The cache keys answers by a keyed hash of the normalised address, so the
-address itself is never stored in clear in the cache table (R-52).
+Both answer with a ``GeocodeMatch`` read from BAN's own wire format (a GeoJSON
+feature with ``score``, ``type`` and ``label``): the real one from geopy's
+``Location.raw``, the fake from the features it builds the way the BAN does,
+so what the operator is told about a match's quality is tested on the real
+format. Geocoding is network I/O: callers never do it inside a write
+transaction (``tgd.services.geocoding`` geocodes between two short ones).
+Nothing is cached here: coordinates are personal data, kept only encrypted
+with the file they belong to.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import unicodedata
 from collections.abc import Mapping
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
-
-from tgd.db.models.operations import GeocodeCache
-from tgd.db.writes import write_transaction
-from tgd.ports import Clock, Geocoder
+from tgd.domain.geocoding import GeocodeMatch, MatchKind, match_from_collection, match_from_feature
+from tgd.ports import GeocoderUnavailable
 
 log = logging.getLogger(__name__)
 
 
 def normalise(address: str) -> str:
-    """Fold case, accents and spaces so that the same address hits the same cache entry."""
+    """Fold case, accents and spaces so that the same address is recognised."""
     folded = unicodedata.normalize("NFKD", address).encode("ascii", "ignore").decode()
     return " ".join(folded.lower().replace(",", " ").split())
 
@@ -32,66 +32,89 @@ def normalise(address: str) -> str:
 class BanGeocoder:
     """The Base Adresse Nationale (api-adresse.data.gouv.fr) through geopy's BANFrance."""
 
-    def __init__(self, *, domain: str, timeout: int) -> None:
+    def __init__(self, *, domain: str, timeout: int, scheme: str = "https") -> None:
         from geopy.geocoders import BANFrance
 
-        self._geocoder = BANFrance(domain=domain, timeout=timeout)
+        self._geocoder = BANFrance(domain=domain, timeout=timeout, scheme=scheme)
 
-    def locate(self, address: str) -> tuple[float, float] | None:
-        """Ask the BAN; None when not found or unreachable (logged without the address)."""
+    def geocode(self, address: str) -> GeocodeMatch | None:
+        """Ask the BAN; None when it knows no such address (logged without the address)."""
         from geopy.exc import GeopyError
 
         try:
             found = self._geocoder.geocode(address, exactly_one=True)
         except GeopyError as exc:
             log.warning("geocoder unavailable: %s", type(exc).__name__)
+            raise GeocoderUnavailable(type(exc).__name__) from None
+        if found is None:
             return None
-        return (found.latitude, found.longitude) if found else None
+        return match_from_feature(found.raw)
+
+
+# Offline answers for communes of the demo, as the BAN answers for a commune alone.
+DEMO_COMMUNES: dict[str, tuple[float, float, str]] = {
+    "75": (48.8566, 2.3522, "Paris"),
+    "974": (-20.8823, 55.4504, "Saint-Denis"),
+    "975": (46.7811, -56.1764, "Saint-Pierre"),
+}
 
 
 class FakeGeocoder:
-    """An offline geocoder that knows a fixed table of addresses (demo, tests)."""
+    """An offline geocoder: known addresses to the house number, else the commune's centre.
 
-    def __init__(self, known: Mapping[str, tuple[float, float]]) -> None:
-        self._known = {normalise(k): v for k, v in known.items()}
-
-    def locate(self, address: str) -> tuple[float, float] | None:
-        """Return the coordinates of a known address, None otherwise."""
-        return self._known.get(normalise(address))
-
-
-class CachedGeocoder:
-    """Remembers answers (found or not) in the database, keyed by a hash of the address."""
+    ``known`` maps an address to (lat, lon); the fake builds the BAN's answer (a
+    ``FeatureCollection``, ``type`` ``housenumber`` with a high score) and reads it
+    back like the real one. An unknown address whose postcode belongs to a commune
+    of ``communes`` gets that commune's centre with ``type`` ``municipality`` and a
+    low score, as the BAN answers for an address it cannot place.
+    """
 
     def __init__(
-        self, inner: Geocoder, sessions: sessionmaker[Session], *, secret: str, clock: Clock
+        self,
+        known: Mapping[str, tuple[float, float]],
+        *,
+        communes: Mapping[str, tuple[float, float, str]] | None = None,
     ) -> None:
-        self._inner = inner
-        self._sessions = sessions
-        self._secret = secret.encode()
-        self._clock = clock
+        self._known = {normalise(k): (k, v) for k, v in known.items()}
+        self._communes = dict(DEMO_COMMUNES if communes is None else communes)
 
-    def _key(self, address: str) -> str:
-        return hmac.new(self._secret, normalise(address).encode(), hashlib.sha256).hexdigest()
+    def search(self, address: str) -> dict[str, Any]:
+        """Answer like ``GET /search/?q=…&limit=1`` of the BAN API."""
+        features = []
+        hit = self._known.get(normalise(address))
+        if hit is not None:
+            label, (lat, lon) = hit
+            features.append(_feature(lat, lon, "housenumber", 0.96, label))
+        else:
+            commune = self._commune_of(address)
+            if commune is not None:
+                lat, lon, name = commune
+                features.append(_feature(lat, lon, "municipality", 0.31, name))
+        return {"type": "FeatureCollection", "version": "draft", "features": features}
 
-    def locate(self, address: str) -> tuple[float, float] | None:
-        """Return cached coordinates, or ask the inner geocoder and remember its answer."""
-        key = self._key(address)
-        with self._sessions() as session:
-            hit = session.scalar(select(GeocodeCache).where(GeocodeCache.address_hash == key))
-            if hit is not None:
-                return (hit.lat, hit.lon) if hit.lat is not None and hit.lon is not None else None
-        found = self._inner.locate(address)
-        try:
-            with write_transaction(self._sessions, label="geocode cache") as session:
-                session.add(
-                    GeocodeCache(
-                        address_hash=key,
-                        lat=found[0] if found else None,
-                        lon=found[1] if found else None,
-                        created_at=self._clock.now(),
-                    )
-                )
-        except IntegrityError:
-            pass  # another request cached it meanwhile
-        return found
+    def geocode(self, address: str) -> GeocodeMatch | None:
+        """Return the match the BAN would give, read from its wire format."""
+        return match_from_collection(self.search(address))
+
+    def _commune_of(self, address: str) -> tuple[float, float, str] | None:
+        for word in normalise(address).split():
+            if word.isdigit() and len(word) == 5:
+                return self._communes.get(word[:3]) or self._communes.get(word[:2])
+        return None
+
+
+def _feature(lat: float, lon: float, kind: str, score: float, label: str) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {"label": label, "score": score, "type": kind},
+    }
+
+
+__all__ = [
+    "BanGeocoder",
+    "FakeGeocoder",
+    "GeocoderUnavailable",
+    "MatchKind",
+    "normalise",
+]

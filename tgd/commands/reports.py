@@ -21,6 +21,7 @@ from typing import IO
 import click
 
 from tgd.cli import State, friendly_errors, pass_state
+from tgd.cli_french import FrenchCommand, FrenchGroup
 
 
 def register(main: click.Group) -> None:
@@ -29,7 +30,9 @@ def register(main: click.Group) -> None:
     main.add_command(cdr)
 
 
-@click.command("report", help="Produit le rapport d'un comité de suivi (ODS, ODT ou PDF).")
+@click.command(
+    "report", cls=FrenchCommand, help="Produit le rapport d'un comité de suivi (ODS, ODT ou PDF)."
+)
 @click.option("--juridiction", default=None, help="Code INSEE de la juridiction.")
 @click.option("--departement", default=None, help="Code du département (75, 2A, 974…).")
 @click.option("--national", is_flag=True, help="Rapport national.")
@@ -132,7 +135,9 @@ def _written_aside(
         Path(temporary).unlink(missing_ok=True)
 
 
-@click.group("cdr", help="Relevés d'appels de l'opérateur (numéros appelés, durées).")
+@click.group(
+    "cdr", cls=FrenchGroup, help="Relevés d'appels de l'opérateur (numéros appelés, durées)."
+)
 def cdr() -> None:
     """Carrier call-record commands."""
 

@@ -18,6 +18,10 @@ from sqlalchemy import JSON, DateTime, Dialect, Enum, MetaData, String
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+# Ids are INTEGER columns, 32-bit on PostgreSQL: a larger number names no row (and would make
+# the query itself fail), so doors treat it as "not found" before asking the database.
+MAX_ID = 2**31 - 1
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",

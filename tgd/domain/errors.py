@@ -21,7 +21,8 @@ class DomainError(Exception):
 
     http_status = 400
 
-    def __init__(self, template: str, **params: Any) -> None:
+    def __init__(self, template: str, /, **params: Any) -> None:
+        # Positional-only: any parameter name (even "template") may be used in a message.
         self.template = template
         self.params = params
         super().__init__(self.message)
@@ -34,6 +35,11 @@ class DomainError(Exception):
 
 class ValidationError(DomainError):
     """Input does not have the form the domain expects."""
+
+
+# One answer for a missing object and for one the user may not see (R-51): the 404 page
+# and ``policy.get_scoped`` both say this, so no answer tells the two apart.
+NOT_FOUND_OR_HIDDEN = N_("Cette page n'existe pas ou vous n'y avez pas accès.")
 
 
 class NotFound(DomainError):

@@ -54,8 +54,10 @@ class _Collector:
     def __init__(self) -> None:
         self.errors: dict[str, list[tuple[str, dict[str, Any]]]] = {}
 
-    def add(self, name: str, template: str, **params: Any) -> None:
-        self.errors.setdefault(name, []).append((template, params))
+    def add(self, field_name: str, template: str, /, **params: Any) -> None:
+        # Positional-only: a message parameter may itself be called "name" (a commune's
+        # name in a reference error) or "template" without clashing with ours.
+        self.errors.setdefault(field_name, []).append((template, params))
 
     def raise_if_any(self) -> None:
         if self.errors:

@@ -52,7 +52,7 @@ _DIGITS = re.compile(r"[0-9]+")
 class ReferenceError(ValidationError):
     """A terminal reference is malformed; ``part`` says which part is wrong."""
 
-    def __init__(self, part: Part, template: str, **params: Any) -> None:
+    def __init__(self, part: Part, template: str, /, **params: Any) -> None:
         self.part: Part = part
         super().__init__(template, **params)
 

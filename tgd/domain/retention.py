@@ -10,7 +10,7 @@ wall-clock time is kept, across daylight-saving changes.
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -34,3 +34,18 @@ def destruction_due_at(closed_at: datetime, timezone: str, months: int = 4) -> d
 def reassignable_from(terminated_at: datetime, days: int = 7) -> datetime:
     """R-17: the first instant a line may be assigned again after a termination."""
     return terminated_at + timedelta(days=days)
+
+
+def effective_closure(
+    confirmed_at: datetime, termination_date: date | None, timezone: str
+) -> datetime:
+    """CCP II.2.4: the file closes at the later of the confirmation and the termination date.
+
+    The navette's "date de résiliation" is a day on the court's calendar: the measure
+    ends at its first instant (00:00 local). Quarantine (R-17) and destruction (R-16)
+    count from the result, so a termination announced for a later day is not shortened.
+    """
+    if termination_date is None:
+        return confirmed_at
+    start = datetime.combine(termination_date, time(0), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+    return max(confirmed_at, start)

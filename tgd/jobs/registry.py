@@ -13,6 +13,7 @@ from tgd.jobs import (
     chase,
     destruction,
     escalation,
+    geocoding,
     line_health,
     positions_retention,
     service_levels,
@@ -64,6 +65,15 @@ JOBS: dict[str, JobSpec] = {
             # Every 15 minutes, before the hourly purge of positions (it keeps their last time).
             lambda s: CronTrigger(minute="*/15", timezone="UTC"),
             "R-18, R-30",
+        ),
+        JobSpec(
+            "geocoding",
+            N_("Géolocalisation des adresses des fiches"),
+            geocoding.run,
+            # Catch-up: a file created or changed is placed within a minute.
+            lambda s: IntervalTrigger(seconds=30),
+            "R-25",
+            quiet=True,
         ),
         JobSpec(
             "positions_retention",

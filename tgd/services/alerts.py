@@ -360,6 +360,8 @@ def _iso(value: Any) -> str | None:
 
 
 def list_alerts(session: Session, *, limit: int = 200) -> list[dict[str, Any]]:
-    """List the most recent alerts, newest first."""
-    rows = session.scalars(select(Alert).order_by(Alert.id.desc()).limit(limit))
+    """List the most recent alerts, newest first (by the time they were recorded)."""
+    rows = session.scalars(
+        select(Alert).order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit)
+    )
     return [alert_as_json(a) for a in rows]

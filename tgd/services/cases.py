@@ -2,11 +2,15 @@
 
 Decrypts what the screen needs and nothing more; the caller has already
 checked the user's scope (``policy.get_scoped``) and writes the audit entry.
+Lists inside the file follow the viewer's role (R-27, R-51): operators and
+supervisors see every alert, test and position; the parquet only the alerts
+with police action and their positions; a role without access to alerts
+(the association) none of them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +26,7 @@ from tgd.db.models.territories import Juridiction
 from tgd.db.models.users import Organisation, User
 from tgd.domain.beneficiary import PersonalData
 from tgd.ports import Cipher, Clock
-from tgd.services import files, policy, vault
+from tgd.services import files, geocoding, policy, vault
 
 RECENT = 10
 
@@ -62,6 +66,8 @@ class FileView:
     temporary: list[TemporaryInfoView]
     alerts: list[Alert]
     positions: list[PositionView]
+    alerts_visible: bool = True  # False: the viewer's role has no access to alerts at all
+    places: dict[str, geocoding.PlacePoint] = field(default_factory=dict)  # R-25
 
 
 def list_files(session: Session, user: User) -> list[tuple[BeneficiaryFile, str]]:
@@ -74,8 +80,10 @@ def list_files(session: Session, user: User) -> list[tuple[BeneficiaryFile, str]
     return [(f, ref) for f, ref in session.execute(policy.scoped(query, user, BeneficiaryFile))]
 
 
-def file_view(session: Session, file: BeneficiaryFile, *, cipher: Cipher, clock: Clock) -> FileView:
-    """Decrypt the file for display (``KeyDestroyed`` once destroyed)."""
+def file_view(
+    session: Session, file: BeneficiaryFile, *, viewer: User, cipher: Cipher, clock: Clock
+) -> FileView:
+    """Decrypt the file for display to ``viewer`` (``KeyDestroyed`` once destroyed)."""
     assignment = session.scalars(
         select(LineAssignment)
         .where(LineAssignment.id == file.assignment_id)
@@ -97,13 +105,15 @@ def file_view(session: Session, file: BeneficiaryFile, *, cipher: Cipher, clock:
         temporary=_temporary(session, file, cipher=cipher, now=clock.now()),
         alerts=list(
             session.scalars(
-                select(Alert)
+                policy.visible_alerts(select(Alert), viewer)
                 .where(Alert.file_id == file.id)
                 .order_by(Alert.id.desc())
                 .limit(RECENT)
             )
         ),
-        positions=_positions(session, file, cipher=cipher),
+        positions=_positions(session, file, viewer=viewer, cipher=cipher),
+        alerts_visible=policy.has(viewer, policy.Permission.ALERT_READ),
+        places=geocoding.points_of(session, file, cipher=cipher),
     )
 
 
@@ -127,13 +137,18 @@ def _temporary(
     ]
 
 
-def _positions(session: Session, file: BeneficiaryFile, *, cipher: Cipher) -> list[PositionView]:
-    rows = session.scalars(
-        select(Position)
-        .where(Position.file_id == file.id)
-        .order_by(Position.captured_at.desc())
-        .limit(RECENT)
-    )
+def _positions(
+    session: Session, file: BeneficiaryFile, *, viewer: User, cipher: Cipher
+) -> list[PositionView]:
+    query = select(Position).where(Position.file_id == file.id)
+    if not policy.has(viewer, policy.Permission.CONSOLE):
+        # Outside the console a position shows only with an alert the viewer may see.
+        query = query.where(
+            Position.alert_id.in_(
+                policy.visible_alerts(select(Alert.id), viewer).where(Alert.file_id == file.id)
+            )
+        )
+    rows = session.scalars(query.order_by(Position.captured_at.desc()).limit(RECENT))
     views = []
     for p in rows:
         try:

@@ -24,7 +24,9 @@ from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.forces import ForceUnit, Zone
 from tgd.db.models.positions import Position
 from tgd.db.models.territories import Territory
+from tgd.db.models.users import User
 from tgd.domain.alerts import AlertState, PositionSource
+from tgd.domain.coverage import CoverageStatus
 from tgd.domain.zones import (
     Candidate,
     Fix,
@@ -33,8 +35,8 @@ from tgd.domain.zones import (
     best_position,
     zone_from_geojson,
 )
-from tgd.ports import Cipher, Clock, Geocoder
-from tgd.services import cases, vault
+from tgd.ports import Cipher, Clock
+from tgd.services import cases, geocoding, vault
 from tgd.services import coverage as coverage_service
 
 RECENT_POSITIONS = 20
@@ -61,6 +63,7 @@ class AlertDetail:
     units: list[ForceUnit]
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    points: dict[str, geocoding.PlacePoint] = field(default_factory=dict)  # R-25: addresses
 
 
 def board(session: Session) -> list[Alert]:
@@ -141,12 +144,19 @@ def fixes_for(session: Session, alert: Alert, *, cipher: Cipher) -> list[Fix]:
     return fixes
 
 
-def _coords(address: Any, geocoder: Geocoder | None) -> tuple[float, float] | None:
+def place_point(
+    file: cases.FileView | None, points: dict[str, geocoding.PlacePoint], place: str
+) -> tuple[float, float] | None:
+    """R-25: an address's point: geocoded (or placed by an operator), else written on the file."""
+    found = points.get(place)
+    if found is not None and found.point is not None:
+        return found.point
+    if file is None:
+        return None
+    address: Any = getattr(file.personal, place)
     if address.lat is not None and address.lon is not None:
         return (float(address.lat), float(address.lon))
-    if geocoder is None or address.is_empty:
-        return None
-    return geocoder.locate(address.one_line())
+    return None
 
 
 def propose(
@@ -158,18 +168,18 @@ def propose(
     zones: ZoneCache,
     now: datetime,
     timezone: str,
-    geocoder: Geocoder | None = None,
+    points: dict[str, geocoding.PlacePoint] | None = None,
 ) -> Proposal:
     """Choose the best position and the unit competent there (R-25)."""
     local = now.astimezone(ZoneInfo(timezone))
     at_work = local.weekday() < 5 and local.hour in WORK_HOURS
-    personal = file.personal if file else None
+    points = points or {}
     candidate = best_position(
         fixes,
         now=now,
-        workplace=_coords(personal.workplace, geocoder) if personal else None,
+        workplace=place_point(file, points, "workplace"),
         at_work=at_work,
-        residence=_coords(personal.residence, geocoder) if personal else None,
+        residence=place_point(file, points, "residence"),
     )
     if candidate is None:
         return Proposal(None, None)
@@ -185,7 +195,7 @@ def alert_detail(
     clock: Clock,
     zones: ZoneCache,
     default_timezone: str,
-    geocoder: Geocoder | None = None,
+    viewer: User,
     coverage: coverage_service.CoverageCache | None = None,
 ) -> AlertDetail:
     """Gather the alert, its decrypted file and positions, the proposed unit and coverage."""
@@ -193,8 +203,10 @@ def alert_detail(
     timezone = territory.timezone if territory else default_timezone
     file_row = session.get(BeneficiaryFile, alert.file_id) if alert.file_id else None
     file = None
+    points: dict[str, geocoding.PlacePoint] = {}
     if file_row is not None and file_row.data_key_id is not None:
-        file = cases.file_view(session, file_row, cipher=cipher, clock=clock)
+        file = cases.file_view(session, file_row, viewer=viewer, cipher=cipher, clock=clock)
+        points = geocoding.points_of(session, file_row, cipher=cipher)
     fixes = fixes_for(session, alert, cipher=cipher)
     proposal = propose(
         session,
@@ -204,23 +216,23 @@ def alert_detail(
         zones=zones,
         now=clock.now(),
         timezone=timezone,
-        geocoder=geocoder,
+        points=points,
     )
     extra: dict[str, Any] = {}
     if coverage is not None:  # issue 15: residence, workplace, position outside coverage
-        extra["coverage"] = coverage_service.statuses(
-            session,
-            {
-                "residence": coverage_service.address_point(file.personal.residence)
-                if file
-                else None,
-                "workplace": coverage_service.address_point(file.personal.workplace)
-                if file
-                else None,
-                "position": (fixes[0].lat, fixes[0].lon) if fixes else None,
-            },
-            cache=coverage,
+        places = (
+            coverage_service.file_statuses(session, file.personal, cache=coverage, places=points)
+            if file
+            else {}
         )
+        position = coverage_service.statuses(
+            session, {"position": (fixes[0].lat, fixes[0].lon) if fixes else None}, cache=coverage
+        )
+        extra["coverage"] = {
+            "residence": places.get("residence", CoverageStatus.UNKNOWN),
+            "workplace": places.get("workplace", CoverageStatus.UNKNOWN),
+            **position,
+        }
     if alert.restricted_channel is not None and alert.dialled_number_enc is not None:
         try:  # Annexe 2 I.1: the number the terminal tried, outside its allow-list
             extra["dialled"] = vault.get_text(
@@ -239,6 +251,7 @@ def alert_detail(
         proposal=proposal,
         units=list(session.scalars(units_query)),
         extra=extra,
+        points=points,
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -346,22 +347,30 @@ def statuses(
     }
 
 
-def address_point(address: Any) -> tuple[float, float] | None:
-    """Return an address's known coordinates (lat, lon), or None (no geocoding here)."""
+def place_point(address: Any, geocoded: Any = None) -> tuple[float, float] | None:
+    """Return an address's point (lat, lon): its geocoded point (R-25), else its own, or None."""
+    point = getattr(geocoded, "point", None)
+    if point is not None:
+        return (float(point[0]), float(point[1]))
     if address is None or address.lat is None or address.lon is None:
         return None
     return (float(address.lat), float(address.lon))
 
 
 def file_statuses(
-    session: Session, personal: Any, *, cache: CoverageCache
+    session: Session,
+    personal: Any,
+    *,
+    cache: CoverageCache,
+    places: Mapping[str, Any] | None = None,
 ) -> dict[str, CoverageStatus]:
     """Tell whether a beneficiary's residence and workplace have network coverage."""
+    places = places or {}
     return statuses(
         session,
         {
-            "residence": address_point(personal.residence),
-            "workplace": address_point(personal.workplace),
+            "residence": place_point(personal.residence, places.get("residence")),
+            "workplace": place_point(personal.workplace, places.get("workplace")),
         },
         cache=cache,
     )

@@ -1,14 +1,15 @@
 """Destruction of a closed file's nominative data (R-16, R-31, R-52): real, not a flag.
 
 ``destroy_file`` removes every nominative row of the file (versions,
-temporary information, positions, exports, messages to the parquet, navette
-contents, alert notes, the line's allow-list set for this person) and
-deletes its data keys, so any ciphertext left in a copy is unreadable. What
-the reports need stays, anonymous: the file row (number, reference via its
-line, dates, state ``detruit``), its alerts (times, nature, orientation) and
-a line in the destruction register. The caller commits, then runs a master-
-key rotation that drops the old master key
-(``keys.rotate_master_key(drop_old=True)``) so copies taken before the
+temporary information, positions, the points of its addresses, exports,
+messages to the parquet, SMS from its terminal, navette contents, alert
+notes, the line's allow-list set for this person) and deletes its data keys,
+so any ciphertext left in a copy is unreadable. What the reports need stays,
+anonymous: the file row (number, reference via its line, dates, state
+``detruit``), its alerts (times, nature, orientation) and a line in the
+destruction register. The caller commits, then runs a master-key rotation
+that drops the old master key (``keys.rotate_master_key(drop_old=True)``) so
+copies taken before the
 destruction become unreadable too.
 """
 
@@ -18,8 +19,15 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from tgd.db.models.alerts import Alert
-from tgd.db.models.beneficiaries import BeneficiaryFile, FileExport, FileVersion, TemporaryInfo
+from tgd.db.models.beneficiaries import (
+    BeneficiaryFile,
+    FileExport,
+    FileGeocode,
+    FileVersion,
+    TemporaryInfo,
+)
 from tgd.db.models.lines import LineAssignment
+from tgd.db.models.messages import InboundSms
 from tgd.db.models.navettes import IntakeDocument, Navette, ParquetMessage
 from tgd.db.models.operations import DestructionRecord
 from tgd.db.models.positions import Position
@@ -41,7 +49,15 @@ def destroy_file(
     check_file_transition(file.state, FileState.DETRUIT)
     key_ids = _key_ids(session, file)
     navette_ids = select(Navette.id).where(Navette.file_id == file.id)
-    for model in (FileVersion, TemporaryInfo, FileExport, ParquetMessage, Position):
+    for model in (
+        FileVersion,
+        TemporaryInfo,
+        FileExport,
+        FileGeocode,
+        ParquetMessage,
+        Position,
+        InboundSms,
+    ):
         session.execute(delete(model).where(model.file_id == file.id))
     session.execute(
         delete(IntakeDocument).where(

@@ -29,6 +29,9 @@ COUNTER_CALL_ROUTED = "counter_call_routed"  # R-26
 POSITION_RECEIVED = "position_received"
 POSITION_REQUESTED = "position_requested"
 SUPERVISOR_ALARM = "supervisor_alarm"  # R-24c and gateway faults
+SMS_RECEIVED = "sms_received"  # a text kept for the operators (unknown sender, free text)
+SMS_READ = "sms_read"
+TASK_ESCALATED = "task_escalated"  # a chase step left untreated, for the supervisors
 
 
 def add_event(

@@ -131,6 +131,10 @@ def build_document(
             ("Créée le", _fmt(file.created_at, tz)),
             ("Attribuée définitivement le", _fmt(file.commissioned_at, tz)),
             ("Résiliation demandée le", _fmt(file.termination_requested_at, tz)),
+            (
+                "Date de résiliation (navette)",
+                file.termination_date.strftime("%d/%m/%Y") if file.termination_date else "—",
+            ),
             ("Clôturée le", _fmt(file.closed_at, tz)),
             ("Destruction prévue le", _fmt(file.destruction_due_at, tz)),
         ],

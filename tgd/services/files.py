@@ -16,7 +16,7 @@ from tgd.db.models.lines import LineAssignment
 from tgd.domain.beneficiary import PersonalData, validated
 from tgd.domain.lifecycle import FileState
 from tgd.ports import Cipher, Clock
-from tgd.services import vault
+from tgd.services import geocoding, vault
 
 
 def next_file_number(session: Session, *, clock: Clock) -> str:
@@ -55,7 +55,19 @@ def open_file(
     )
     session.add(file)
     session.flush()
-    _add_version(session, file, personal, [], navette_id, author_id, cipher=cipher, clock=clock)
+    version = _add_version(
+        session, file, personal, [], navette_id, author_id, cipher=cipher, clock=clock
+    )
+    # the addresses are geocoded after the commit (network I/O), by the job.
+    geocoding.mark_addresses(
+        session,
+        file,
+        personal,
+        previous=None,
+        version_no=version.version_no,
+        cipher=cipher,
+        clock=clock,
+    )
     return file
 
 
@@ -131,6 +143,16 @@ def update_personal(
     changed = personal.changed_fields(previous)
     if not changed:
         return None
-    return _add_version(
+    version = _add_version(
         session, file, personal, changed, navette_id, author_id, cipher=cipher, clock=clock
     )
+    geocoding.mark_addresses(
+        session,
+        file,
+        personal,
+        previous=previous,
+        version_no=version.version_no,
+        cipher=cipher,
+        clock=clock,
+    )
+    return version

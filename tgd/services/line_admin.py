@@ -20,7 +20,7 @@ from tgd.db.models.territories import Juridiction
 from tgd.domain.errors import N_, Conflict, NotFound
 from tgd.domain.lifecycle import LineStatus
 from tgd.domain.navettes import FieldErrors
-from tgd.domain.reference import Reference
+from tgd.domain.reference import Reference, ReferenceError
 from tgd.ports import Clock
 from tgd.services import lines
 
@@ -45,16 +45,18 @@ def juridiction_by_insee(session: Session, insee: str) -> Juridiction:
 
 
 def current_record(session: Session, reference: str) -> LineAssignment:
-    """Return the current assignment record of a reference, or a field error."""
-    parsed = Reference.try_parse(reference)
-    record = (
-        session.scalar(
-            select(LineAssignment).where(
-                LineAssignment.reference == str(parsed), LineAssignment.is_current.is_(True)
-            )
+    """Return the current assignment record of a reference, or a field error.
+
+    A malformed reference gets the parser's own message, which names the wrong part (R-03).
+    """
+    try:
+        parsed = Reference.parse(reference)
+    except ReferenceError as exc:
+        raise FieldErrors({"reference": [(exc.template, exc.params)]}) from None
+    record = session.scalar(
+        select(LineAssignment).where(
+            LineAssignment.reference == str(parsed), LineAssignment.is_current.is_(True)
         )
-        if parsed
-        else None
     )
     if record is None:
         raise FieldErrors(

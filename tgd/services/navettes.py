@@ -140,7 +140,7 @@ def check_assignable(record: LineAssignment, now: datetime, timezone: str) -> No
         )
 
 
-def _reference_error(template: str, **params: object) -> FieldErrors:
+def _reference_error(template: str, /, **params: object) -> FieldErrors:
     return FieldErrors({"reference": [(template, dict(params))]})
 
 
@@ -352,7 +352,14 @@ def _act_on_receipt(
         )
         _mark_processed(navette, user=user, clock=clock)
     elif isinstance(content, Termination):
-        termination.open_termination(session, file, navette=navette, user=user, clock=clock)
+        termination.open_termination(
+            session,
+            file,
+            navette=navette,
+            user=user,
+            termination_date=content.end_date,
+            clock=clock,
+        )
 
 
 def add_temporary_info(

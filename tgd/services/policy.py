@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 
 from tgd.db.models.alerts import Alert
@@ -20,7 +20,7 @@ from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.lines import Line, LineAssignment
 from tgd.db.models.navettes import Navette
 from tgd.db.models.users import User
-from tgd.domain.errors import N_, Forbidden, NotFound
+from tgd.domain.errors import N_, NOT_FOUND_OR_HIDDEN, Forbidden, NotFound
 from tgd.domain.roles import Role
 
 
@@ -40,6 +40,8 @@ class Permission(enum.StrEnum):
     SUPERVISE = "console.supervise"  # live board, operators connected, figures of the day
     REPORT_ANONYMOUS = "report.anonymous"
     REPORT_NOMINATIVE = "report.nominative"
+    # R-14, R-15: what the centre sends the parquet (messages, the closure export).
+    PARQUET_DOCUMENTS = "parquet.documents"
     AUDIT_READ = "audit.read"
     USER_ADMIN = "user.admin"
     ZONE_ADMIN = "zone.admin"
@@ -48,7 +50,15 @@ class Permission(enum.StrEnum):
 P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OPERATOR: frozenset(
-        {P.FILE_READ, P.ALERT_READ, P.NAVETTE_READ, P.NAVETTE_PROCESS, P.LINE_READ, P.CONSOLE}
+        {
+            P.FILE_READ,
+            P.ALERT_READ,
+            P.NAVETTE_READ,
+            P.NAVETTE_PROCESS,
+            P.LINE_READ,
+            P.CONSOLE,
+            P.PARQUET_DOCUMENTS,
+        }
     ),
     Role.SUPERVISOR: frozenset(
         {
@@ -60,6 +70,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CONSOLE,
             P.SUPERVISE,
             P.REPORT_ANONYMOUS,
+            P.PARQUET_DOCUMENTS,
         }
     ),
     # The parquet sees its own cases nominatively, and their alerts with police action (R-27).
@@ -71,6 +82,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.NAVETTE_SUBMIT,
             P.REPORT_ANONYMOUS,
             P.REPORT_NOMINATIVE,
+            P.PARQUET_DOCUMENTS,
         }
     ),
     Role.ASSOCIATION: frozenset({P.FILE_READ, P.LINE_READ}),
@@ -138,9 +150,28 @@ def get_scoped(session: Session, user: User, model: type[T], object_id: int) -> 
     require(user, PERMISSION_FOR[model])
     query = scoped(select(model).where(model.id == object_id), user, model)  # type: ignore[attr-defined]
     found: T | None = session.scalar(query)
-    if found is None:
-        raise NotFound(N_("Ce dossier n'existe pas ou vous n'y avez pas accès."))
-    if isinstance(found, Alert) and user.role is Role.PARQUET and found.police_called_at is None:
-        # R-27: the parquet sees nominatively only the alerts with police action.
-        raise NotFound(N_("Ce dossier n'existe pas ou vous n'y avez pas accès."))
+    if found is None or (isinstance(found, Alert) and not may_see_alert(user, found)):
+        # The same answer as a missing id (and as any 404 page): nothing leaks.
+        raise NotFound(NOT_FOUND_OR_HIDDEN)
     return found
+
+
+def may_see_alert(user: User, alert: Alert) -> bool:
+    """Tell whether the user may see this alert of its scope (R-27 for the parquet)."""
+    if not has(user, P.ALERT_READ):
+        return False
+    # R-27: the parquet sees nominatively only the alerts with police action.
+    return user.role is not Role.PARQUET or alert.police_called_at is not None
+
+
+def visible_alerts(query: S, user: User) -> S:
+    """Restrict a query on alerts (already scoped to the user's courts) to those it may see.
+
+    Lists inside pages follow the same rule as ``get_scoped``: a role without access to
+    alerts sees none, the parquet only those with police action (R-27).
+    """
+    if not has(user, P.ALERT_READ):
+        return query.where(false())
+    if user.role is Role.PARQUET:
+        return query.where(Alert.police_called_at.is_not(None))
+    return query

@@ -1,5 +1,9 @@
 """Positions from terminals (R-28): SMS (AML or simple format) and signed HTTPS, stored encrypted.
 
+An SMS that is not a position — from a number that is no terminal line, or free
+text from a terminal — is no error: it is kept for the operators
+(``tgd.services.messages``), since a person in danger may text from another phone.
+
 Coordinates are personal data: they are encrypted with the data key of the
 line's current file, or with the line's own key when it has no file (R-52),
 so destroying the file makes them unreadable. A position is attached to the
@@ -23,10 +27,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from tgd.db.models.lines import Line
+from tgd.db.models.messages import InboundSms
 from tgd.db.models.positions import Position, PositionRequest, TerminalCredential, TerminalNonce
 from tgd.domain.positions import Fix, PositionError, fix_from_json, parse_sms, sign_terminal_body
 from tgd.ports import Cipher, Clock
-from tgd.services import events, vault
+from tgd.services import events, messages, vault
 from tgd.services.alerts import ensure_line_key, identify, ongoing_alert_for_line
 
 log = logging.getLogger(__name__)
@@ -42,13 +47,45 @@ def receive_sms(
     tolerance: timedelta,
     cipher: Cipher,
     clock: Clock,
-) -> Position:
-    """Store the position a terminal sent by SMS; a repeated MessageSid returns the first one."""
+) -> Position | InboundSms:
+    """Store a terminal's position sent by SMS, or keep any other SMS for the operators.
+
+    A repeated MessageSid returns what the first delivery stored (E-03). A malformed
+    position from a terminal is still refused (``PositionError``): the terminal's
+    software is wrong, and says so to the carrier's logs.
+    """
     existing = session.scalar(select(Position).where(Position.message_id == message_sid))
     if existing is not None:
         return existing
-    line = _line(session, from_number)
-    fix = parse_sms(body, now=clock.now(), tolerance=tolerance)
+    kept = messages.find(session, message_sid)
+    if kept is not None:
+        return kept
+    line, _, _ = identify(session, from_number)
+    if line is None:
+        return messages.record_sms(
+            session,
+            message_sid=message_sid,
+            from_number=from_number,
+            body=body,
+            line=None,
+            cipher=cipher,
+            clock=clock,
+        )
+    try:
+        fix = parse_sms(body, now=clock.now(), tolerance=tolerance)
+    except PositionError as exc:
+        if exc.code != "unknown_format":
+            raise
+        # Not a position at all: words from the person, for the operators.
+        return messages.record_sms(
+            session,
+            message_sid=message_sid,
+            from_number=from_number,
+            body=body,
+            line=line,
+            cipher=cipher,
+            clock=clock,
+        )
     return store(
         session, line, fix, channel="sms", message_id=message_sid, cipher=cipher, clock=clock
     )
@@ -130,13 +167,6 @@ def _use_nonce(
         raise PositionError("replayed_nonce", "X-TGD-Nonce", "nonce already used")
     session.add(TerminalNonce(credential_id=credential.id, nonce=nonce, seen_at=now))
     session.flush()
-
-
-def _line(session: Session, number: str | None) -> Line:
-    line, _, _ = identify(session, number)
-    if line is None:
-        raise PositionError("unknown_line", "From", "the sender is not a known terminal line")
-    return line
 
 
 def store(

@@ -7,14 +7,15 @@ when both are confirmed is the file closed: exported (ODT and PDF) to the
 parquet's portal, its destruction scheduled at closure + 4 months on the
 territory's calendar (R-16), its line record closed and a new record Y+1
 created "en attente d'affectation" that cannot be assigned before the 7-day
-quarantine ends (R-17).
+quarantine ends (R-17). The closure counts from the later of the confirmation
+and the navette's "date de résiliation" (CCP II.2.4), kept on the file.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,7 +29,7 @@ from tgd.db.models.users import User
 from tgd.domain.errors import N_, Conflict
 from tgd.domain.lifecycle import FileState, LineStatus, NavetteState, check_file_transition
 from tgd.domain.reference import Reference
-from tgd.domain.retention import destruction_due_at, reassignable_from
+from tgd.domain.retention import destruction_due_at, effective_closure, reassignable_from
 from tgd.ports import Cipher, Clock
 from tgd.services import exports, lines
 from tgd.settings import RetentionSettings
@@ -54,6 +55,7 @@ def open_termination(
     *,
     navette: Navette | None,
     user: User | None,
+    termination_date: date | None = None,
     clock: Clock,
 ) -> Task:
     """R-15: the file and its line become "résiliation demandée"; a confirmation task opens."""
@@ -62,6 +64,7 @@ def open_termination(
     assert record is not None
     file.state = FileState.RESILIATION_DEMANDEE
     file.termination_requested_at = clock.now()
+    file.termination_date = termination_date  # CCP II.2.4: shown, and used at closure
     lines.change_status(
         session,
         record,
@@ -160,17 +163,21 @@ def close_file(
     cipher: Cipher,
     clock: Clock,
 ) -> Closure:
-    """Close the file, export it, schedule its destruction and put the line in quarantine."""
+    """Close the file, export it, schedule its destruction and put the line in quarantine.
+
+    The closure counts from the later of now (the confirmation) and the termination date
+    the navette named (CCP II.2.4): quarantine and destruction are never shortened.
+    """
     check_file_transition(file.state, FileState.CLOTURE)
     now = clock.now()
     juridiction = session.get(Juridiction, file.juridiction_id)
     assert juridiction is not None
+    timezone = juridiction.territory.timezone
+    closed_at = effective_closure(now, file.termination_date, timezone)
     file.state = FileState.CLOTURE
-    file.closed_at = now
+    file.closed_at = closed_at
     # R-16: four months on the territory's calendar (R-34).
-    file.destruction_due_at = destruction_due_at(
-        now, juridiction.territory.timezone, settings.closed_file_months
-    )
+    file.destruction_due_at = destruction_due_at(closed_at, timezone, settings.closed_file_months)
     session.flush()
     made = exports.export_file(session, file, cipher=cipher, clock=clock)
     record = session.get(LineAssignment, file.assignment_id)
@@ -186,7 +193,7 @@ def close_file(
         status=LineStatus.EN_ATTENTE,
         status_changed_at=now,
         # R-17: no reassignment before the quarantine ends.
-        available_from=reassignable_from(now, settings.reassignment_quarantine_days),
+        available_from=reassignable_from(closed_at, settings.reassignment_quarantine_days),
         is_current=True,
         created_at=now,
     )
@@ -208,5 +215,5 @@ def close_file(
         navette.processed_at = now
         navette.processed_by_id = user_id
     session.flush()
-    log.info("file=%s closed next_record=%s", file.id, following.id)
+    log.info("file=%s closed next_record=%s later_date=%s", file.id, following.id, closed_at > now)
     return Closure(file, made, following)

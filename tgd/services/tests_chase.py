@@ -2,10 +2,16 @@
 
 The chase job (``open_due_chases``) is a catch-up query: every active file
 whose last successful test is overdue *now*, on its territory's calendar
-(R-34), gets one ``Task`` of kind ``test_chase`` (``dedup_key`` names the
-file and the test it follows, so running the job twice creates nothing the
-second time). Open tasks whose file was tested since, or is no longer
-active, are closed by the same job with a step saying why. Operators record
+(R-34), gets a ``Task`` of kind ``test_chase``. A chase is due every period
+without a successful test (CCP Annexe 2 II.2.2): at +16, +31, +46… days after
+the last test, so a person reminded once who still never tests is chased
+again; ``dedup_key`` names the file, the test it follows and the period, so
+running the job twice creates nothing the second time, and a file never has
+two chases open at once. Open tasks whose file was tested since, or is no
+longer active, are closed by the same job with a step saying why. A step left
+untreated longer than the configured delay (counted from the next reasonable
+call hour for calls) is escalated to the supervisors (``escalate_untreated``):
+the task is flagged, the consoles get a ``task_escalated`` event. Operators record
 the guided steps (``record_step``): call the terminal, remind the person of
 the twice-monthly tests, else call the other numbers, else contact the
 association référente at once; each step is a ``TaskStep`` with its outcome
@@ -23,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -46,12 +52,15 @@ from tgd.domain.schedules import (
     next_chase_step,
 )
 from tgd.ports import Clock
-from tgd.services import audit
+from tgd.services import audit, events
 
 log = logging.getLogger(__name__)
 
 KIND = "test_chase"
 OPEN, DONE = "open", "done"
+
+
+MAX_PERIODS = 10_000  # a safety bound: 400 years of 15-day periods
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,7 @@ class ChaseRun:
 
     opened: int
     closed: int
+    escalated: int = 0
 
 
 @dataclass(frozen=True)
@@ -114,31 +124,64 @@ def _last_test(file: BeneficiaryFile, last_tests: dict[int, datetime | None]) ->
     return last_tests.get(file.id) or file.commissioned_at or file.created_at
 
 
-def _key(
-    file_id: int | None,
-    last_tests: dict[int, datetime | None],
-    files_by_id: dict[int, BeneficiaryFile],
-) -> str | None:
-    # One chase per file and per test it follows: the job never opens it twice.
-    if file_id is None or file_id not in files_by_id:
-        return None
-    last = _last_test(files_by_id[file_id], last_tests)
+def _episode(file_id: int, last: datetime) -> str:
+    # The chases that follow one last test of one file (the key of the first one).
     return f"{KIND}:{file_id}:{last.astimezone(UTC).isoformat()}"
+
+
+def _key(episode: str, period: int) -> str:
+    # Period 1 keeps the episode's own key (tasks opened before recurring chases existed).
+    return episode if period == 1 else f"{episode}#{period}"
+
+
+def _in_episode(task: Task, episode: str | None) -> bool:
+    key = task.dedup_key or ""
+    return episode is not None and (key == episode or key.startswith(episode + "#"))
+
+
+def due_period(last: datetime, now: datetime, timezone: str, overdue_days: int) -> int:
+    """R-30: how many whole chase periods have fallen due since the last test (0: none yet).
+
+    Period n falls due at 00:00 local on day D + n × ``overdue_days`` + 1 after a test on
+    day D: +16, +31, +46… days for the 15-day rule.
+    """
+    period = 0
+    while period < MAX_PERIODS and now >= chase_due_at(last, timezone, (period + 1) * overdue_days):
+        period += 1
+    return period
 
 
 def open_due_chases(session: Session, *, overdue_days: int, clock: Clock) -> ChaseRun:
     """Open a chase task for every file overdue now; close tasks that are no longer needed."""
     now = clock.now()
     last_tests = last_successful_tests(session)
-    opened = 0
     active_files = _active_files(session)
     files_by_id = {file.id: file for file, _, _ in active_files}
+    episodes = {
+        file_id: _episode(file_id, _last_test(file, last_tests))
+        for file_id, file in files_by_id.items()
+    }
+    closed = 0
+    still_open: set[int] = set()
+    for task in session.scalars(select(Task).where(Task.kind == KIND, Task.status == OPEN)):
+        active = task.file_id in last_tests
+        if active and _in_episode(task, episodes.get(task.file_id or 0)):
+            still_open.add(task.file_id or 0)
+            continue  # still the same episode: no test since
+        reason = ChaseStep.ESSAI_RECU if active else ChaseStep.DOSSIER_CLOS
+        session.add(TaskStep(task_id=task.id, step=reason, outcome=ChaseOutcome.FAIT, at=now))
+        task.status, task.closed_at = DONE, now
+        closed += 1
+    opened = 0
     for file, timezone, line_id in active_files:
+        if file.id in still_open:
+            continue  # one chase at a time; an untreated one is escalated instead
         last = _last_test(file, last_tests)
-        due = chase_due_at(last, timezone, overdue_days)
-        if now < due:
+        period = due_period(last, now, timezone, overdue_days)
+        if period == 0:
             continue
-        key = _key(file.id, last_tests, files_by_id)
+        due = chase_due_at(last, timezone, period * overdue_days)
+        key = _key(episodes[file.id], period)
         if session.scalar(select(Task.id).where(Task.dedup_key == key)) is not None:
             continue
         task = Task(
@@ -159,23 +202,81 @@ def open_due_chases(session: Session, *, overdue_days: int, clock: Clock) -> Cha
             action="task.open",
             object_type="task",
             object_id=task.id,
-            details={"kind": KIND, "file": file.id, "overdue_since": due.isoformat()},
+            details={
+                "kind": KIND,
+                "file": file.id,
+                "overdue_since": due.isoformat(),
+                "period": period,
+            },
             clock=clock,
         )
         opened += 1
-    closed = 0
-    for task in session.scalars(select(Task).where(Task.kind == KIND, Task.status == OPEN)):
-        active = task.file_id in last_tests
-        if active and task.dedup_key == _key(task.file_id, last_tests, files_by_id):
-            continue  # still the same episode: no test since
-        reason = ChaseStep.ESSAI_RECU if active else ChaseStep.DOSSIER_CLOS
-        session.add(TaskStep(task_id=task.id, step=reason, outcome=ChaseOutcome.FAIT, at=now))
-        task.status, task.closed_at = DONE, now
-        closed += 1
     session.flush()
     if opened or closed:
         log.info("test chase: %s task(s) opened, %s closed", opened, closed)
     return ChaseRun(opened=opened, closed=closed)
+
+
+def step_started_at(view: TaskView) -> datetime:
+    """When the task's next step became due: the last step's time, or the task's due time.
+
+    A call to the person is only expected from the next reasonable local hour (R-30).
+    """
+    task = view.task
+    started = view.steps[-1].at if view.steps else (task.due_at or task.created_at)
+    if view.next_step in CALL_STEPS:
+        started = next_call_time(started, view.timezone)
+    return started
+
+
+def escalate_untreated(session: Session, *, after_hours: int, clock: Clock) -> int:
+    """R-30: flag to the supervisors every open chase whose next step waited too long."""
+    now = clock.now()
+    delay = timedelta(hours=after_hours)
+    escalated = 0
+    for task in session.scalars(
+        select(Task).where(Task.kind == KIND, Task.status == OPEN).order_by(Task.id)
+    ):
+        view = task_view(session, task, clock=None)
+        if view.next_step is None:
+            continue
+        started = step_started_at(view)
+        if now < started + delay:
+            continue
+        if task.escalated_at is not None and task.escalated_at > started:
+            continue  # this step was escalated already
+        task.escalated_at = now
+        session.flush()
+        events.add_event(
+            session,
+            events.TASK_ESCALATED,
+            {"task_id": task.id, "kind": KIND, "step": view.next_step.value},
+            territory_id=None,
+            clock=clock,
+        )
+        audit.record(
+            session,
+            actor="system:scheduler",
+            action="task.escalate",
+            object_type="task",
+            object_id=task.id,
+            details={"step": view.next_step.value, "waiting_since": started.isoformat()},
+            clock=clock,
+        )
+        escalated += 1
+    if escalated:
+        log.warning("test chase: %s untreated step(s) escalated to the supervisors", escalated)
+    return escalated
+
+
+def escalated_tasks(session: Session) -> list[TaskView]:
+    """Open chases whose current step went to the supervisors, oldest first."""
+    tasks = session.scalars(
+        select(Task)
+        .where(Task.kind == KIND, Task.status == OPEN, Task.escalated_at.is_not(None))
+        .order_by(Task.escalated_at, Task.id)
+    )
+    return [task_view(session, t, clock=None) for t in tasks]
 
 
 def list_tasks(session: Session, *, include_done: bool = False, limit: int = 200) -> list[TaskView]:

@@ -202,7 +202,10 @@
     renderForce(d);
     renderActions(d);
     renderMap(d);
+    /* Other console modules (geocode.js…) add to the file on screen. */
+    root.dispatchEvent(new CustomEvent("tgd:fiche", { detail: { data: d, map: map } }));
   }
+  root.addEventListener("tgd:refresh", function () { refreshDetail(); });
   function renderForce(d) {
     els.force.textContent = "";
     els.force.appendChild(el("h3", T.force, "fr-h6"));
@@ -319,6 +322,8 @@
     if (!fresh.length) { return; }
     state.lastSeq = fresh[fresh.length - 1].seq;
     root.dataset.lastSeq = String(state.lastSeq);
+    /* Other console modules (sms.js…) follow the same events, once each. */
+    root.dispatchEvent(new CustomEvent("tgd:events", { detail: fresh }));
     var opened = fresh.filter(function (e) { return e.kind === "alert_opened" && !e.payload.is_canary; });
     var touchesSelected = fresh.some(function (e) { return e.payload && e.payload.alert_id === state.selected; });
     loadBoard().then(function () {

@@ -74,7 +74,6 @@ def test_simple_format_sms(twilio: TwilioClient, session: Session) -> None:
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [
-        ("hello", 400, "unknown_format"),
         ("POS 48.8 2.3", 400, "invalid_format"),
         (AML.replace("lt=+48.85890", "lt=+98.85890"), 422, "out_of_range"),
         (AML.replace("lg=+2.38000", "lg=-181.0"), 422, "out_of_range"),
@@ -92,12 +91,6 @@ def test_bad_sms_gets_a_precise_4xx(
     assert response.status_code == status
     assert response.json is not None and response.json["error"] == code
     assert session.scalar(select(Position)) is None
-
-
-def test_sms_from_an_unknown_number_is_404(twilio: TwilioClient) -> None:
-    response = _sms(twilio, AML, from_="+33699999999")
-    assert response.status_code == 404 and response.json is not None
-    assert response.json["error"] == "unknown_line"
 
 
 def test_sms_without_body_is_400(twilio: TwilioClient) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from tests.integration.jobs.conftest import RunJob
@@ -157,3 +160,116 @@ def test_guided_steps_are_recorded_with_outcome_and_time(
         # The committee tables see the late test, by reference only.
         late = tests_chase.late_tests(s, clock.now() - timedelta(days=2), clock.now())
         assert [r["reference"] for r in late] == ["M 975 97502 01 1"]
+
+
+def _chases_of(platform: Platform, file_id: int) -> list[Task]:
+    with platform.sessions() as s:
+        return list(
+            s.scalars(
+                select(Task)
+                .where(Task.kind == "test_chase", Task.file_id == file_id)
+                .order_by(Task.id)
+            )
+        )
+
+
+def _remind(platform: Platform, clock: FrozenClock, task_id: int) -> None:
+    """The operator reaches the person and reminds her of the tests: the chase is finished."""
+    with write_transaction(platform.sessions) as s:
+        task = s.get(Task, task_id)
+        assert task is not None
+        for step, outcome in (
+            (ChaseStep.APPEL_TERMINAL, ChaseOutcome.JOINT),
+            (ChaseStep.RAPPEL_ESSAIS, ChaseOutcome.FAIT),
+        ):
+            tests_chase.record_step(
+                s, task, step=step, outcome=outcome, user_id=1, override_hours=True, clock=clock
+            )
+        assert task.status == "done"
+
+
+def test_a_person_who_still_never_tests_is_chased_again_every_fifteen_days(
+    demo: None, platform: Platform, clock: FrozenClock, run: RunJob
+) -> None:
+    """CCP Annexe 2 II.2.2: a chase is due at +16, +31, +46… days without a test."""
+    last = datetime(2026, 12, 1, 10, 0, tzinfo=NOUMEA)
+    file_id = _file_in(platform, "975", NOUMEA, last)
+    chased_on = []
+    for day in range(16, 95):
+        clock.set(datetime(2026, 12, 1, 0, 1, tzinfo=NOUMEA) + timedelta(days=day))
+        run("test_chase")
+        chases = _chases_of(platform, file_id)
+        if len(chases) > len(chased_on):
+            chased_on.append(day)
+            _remind(platform, clock, chases[-1].id)  # finished at once: reminded
+    assert chased_on == [16, 31, 46, 61, 76, 91]
+    keys = [t.dedup_key for t in _chases_of(platform, file_id)]
+    assert len(set(keys)) == 6  # one task per period, never twice
+
+
+def test_no_second_chase_while_one_is_open_then_the_next_period_opens(
+    demo: None, platform: Platform, clock: FrozenClock, run: RunJob
+) -> None:
+    file_id = _file_in(platform, "975", NOUMEA, datetime(2026, 12, 1, 10, 0, tzinfo=NOUMEA))
+    clock.set(datetime(2026, 12, 17, 0, 1, tzinfo=NOUMEA))
+    run("test_chase")
+    clock.set(datetime(2027, 1, 2, 10, 0, tzinfo=NOUMEA))  # +32 days, the first still open
+    run("test_chase")
+    (first,) = _chases_of(platform, file_id)
+    _remind(platform, clock, first.id)
+    run("test_chase")
+    first, second = _chases_of(platform, file_id)
+    assert second.status == "open" and second.dedup_key == f"{first.dedup_key}#2"
+
+
+def test_an_untreated_chase_step_escalates_to_the_supervisors_after_the_delay(
+    demo: None,
+    platform: Platform,
+    clock: FrozenClock,
+    run: RunJob,
+    login: Callable[[str], FlaskClient],
+) -> None:
+    from tgd.db.models import AuditEntry, ConsoleEvent
+
+    platform.settings = dataclasses.replace(
+        platform.settings,
+        retention=dataclasses.replace(
+            platform.settings.retention, test_call_chase_escalation_hours=2
+        ),
+    )
+    file_id = _file_in(platform, "975", NOUMEA, datetime(2026, 12, 1, 10, 0, tzinfo=NOUMEA))
+    clock.set(datetime(2026, 12, 17, 0, 1, tzinfo=NOUMEA))  # opened at night: due at 09:00
+    run("test_chase")
+    (task,) = _chases_of(platform, file_id)
+    clock.set(datetime(2026, 12, 17, 10, 59, tzinfo=NOUMEA))  # 09:00 + 2 h not reached
+    assert run("test_chase").details["escalated"] == 0  # type: ignore[union-attr]
+    clock.set(datetime(2026, 12, 17, 11, 1, tzinfo=NOUMEA))
+    assert run("test_chase").details["escalated"] == 1  # type: ignore[union-attr]
+    assert run("test_chase").details["escalated"] == 0  # type: ignore[union-attr]  # once
+    with platform.sessions() as s:
+        task = s.get(Task, task.id)  # type: ignore[assignment]
+        assert task is not None and task.escalated_at == clock.now()
+        event = s.scalars(select(ConsoleEvent).where(ConsoleEvent.kind == "task_escalated")).one()
+        assert event.payload == {"task_id": task.id, "kind": "test_chase", "step": "appel_terminal"}
+        assert "task.escalate" in s.scalars(select(AuditEntry.action)).all()
+    # Seen by the supervisors on their pages.
+    supervisor = login("superviseur")
+    board = supervisor.get("/console/supervision").get_data(as_text=True)
+    assert 'id="relances-en-retard"' in board and f"/taches/{task.id}" in board
+    assert "superviseurs prévenus" in supervisor.get("/taches").get_data(as_text=True)
+    # The next step gets its own delay, and escalates again when left untreated.
+    with write_transaction(platform.sessions) as s:
+        task = s.get(Task, task.id)  # type: ignore[assignment]
+        assert task is not None
+        tests_chase.record_step(
+            s,
+            task,
+            step=ChaseStep.APPEL_TERMINAL,
+            outcome=ChaseOutcome.INJOIGNABLE,
+            user_id=1,
+            clock=clock,
+        )
+    clock.advance(hours=1, minutes=59)
+    assert run("test_chase").details["escalated"] == 0  # type: ignore[union-attr]
+    clock.advance(minutes=2)
+    assert run("test_chase").details["escalated"] == 1  # type: ignore[union-attr]

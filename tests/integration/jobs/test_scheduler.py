@@ -46,6 +46,7 @@ def test_missed_runs_are_caught_up_and_recent_ones_are_not(platform: Platform) -
             ("positions_retention", now - timedelta(minutes=1)),
             ("audit_seal", now - timedelta(seconds=2)),
             ("escalation", now - timedelta(seconds=0.5)),
+            ("geocoding", now - timedelta(seconds=10)),
         ):
             s.add(JobRun(job=name, started_at=started, covered_until=started, outcome="ok"))
     with platform.sessions() as s:

@@ -148,7 +148,7 @@ def test_whole_life_of_a_file(session: Session, platform: Platform, demo: None) 
     # R-15: termination opens a confirmation task.
     navettes.submit(
         session,
-        Termination(FREE_LINE, "martin-canari", date(2026, 11, 30)),
+        Termination(FREE_LINE, "martin-canari", date(2026, 11, 23)),  # today: ends at confirmation
         user=parquet,
         cipher=cipher,
         clock=clock,
@@ -328,3 +328,67 @@ def test_drafts_are_kept_unvalidated_then_submitted(
         clock=platform.clock,
     )
     assert sent.id == draft.id and sent.received_at == platform.clock.now()
+
+
+SECOND_ASSIGNED_LINE = "M 75 75056 02 1"  # demo: affecté, Moreau-Démo
+
+
+@pytest.mark.parametrize(
+    ("named", "closes_at"),
+    [
+        # A later day: the measure ends at 00:00 that day, Paris time (CET, UTC+1).
+        (date(2026, 12, 15), "2026-12-14T23:00:00+00:00"),
+        # An earlier day (or today): the closure is the confirmation itself.
+        (date(2026, 11, 2), None),
+    ],
+)
+def test_closure_counts_from_the_later_of_confirmation_and_termination_date(
+    session: Session, platform: Platform, demo: None, named: date, closes_at: str | None
+) -> None:
+    """CCP II.2.4: quarantine and destruction are never shortened by an early confirmation."""
+    from datetime import datetime
+
+    from tgd.domain.retention import destruction_due_at
+
+    clock, cipher = platform.clock, platform.cipher
+    navettes.submit(
+        session,
+        Termination(SECOND_ASSIGNED_LINE, "Moreau-Démo", named),
+        user=user(session, "parquet.paris"),
+        cipher=cipher,
+        clock=clock,
+    )
+    record = session.scalar(
+        select(LineAssignment).where(LineAssignment.reference == SECOND_ASSIGNED_LINE)
+    )
+    assert record is not None
+    file = navettes.file_of(session, record)
+    assert file is not None and file.termination_date == named
+    task = termination.task_for(session, file)
+    assert task is not None
+    closure = termination.confirm(
+        session,
+        task,
+        measure_ended=True,
+        terminal_recovered=True,
+        user=user(session, "operateur"),
+        settings=platform.settings.retention,
+        cipher=cipher,
+        clock=clock,
+    )
+    assert closure is not None
+    expected = datetime.fromisoformat(closes_at) if closes_at else clock.now()
+    assert file.closed_at == expected
+    assert file.destruction_due_at == destruction_due_at(expected, "Europe/Paris", 4)
+    assert closure.next_record.available_from == expected + timedelta(days=7)
+    if closes_at:
+        assert file.destruction_due_at.date() == date(2027, 4, 14)  # 15 April 00:00 CEST
+        # The export sent to the parquet says it too.
+        pdf = next(e for e in closure.exports if e.format == "pdf")
+        text = " ".join(
+            page.extract_text()
+            for page in PdfReader(
+                io.BytesIO(exports.read_export(session, pdf, cipher=cipher))
+            ).pages
+        )
+        assert "15/12/2026" in " ".join(text.split())

@@ -175,3 +175,34 @@ def test_other_courts_file_retention_is_not_found(
             select(BeneficiaryFile.id).where(BeneficiaryFile.juridiction_id == reunion.id)
         ).first()
     assert login("parquet.paris").get(f"/parquet/dossiers/{other}/conservation").status_code == 404
+
+
+def test_termination_date_is_shown_and_used_when_the_operator_confirms(
+    login: Login, platform: Platform
+) -> None:
+    from tgd.db.models.operations import Task
+
+    parquet = login("parquet.paris")
+    data = {
+        "reference": ASSIGNED_LINE,
+        "last_name": "Lefebvre-Démo",
+        "end_date": "2026-12-15",
+        "action": "envoyer",
+    }
+    assert post_form(parquet, "/parquet/navettes/nouvelle/resiliation", data).status_code == 302
+    with platform.sessions() as s:
+        task = s.scalars(select(Task).where(Task.kind == "termination_check")).all()[-1]
+        task_id, file_id = task.id, task.file_id
+    operator = login("operateur")
+    url = f"/navettes-recues/resiliations/{task_id}"
+    page = operator.get(url).get_data(as_text=True)
+    assert "Date de résiliation indiquée par le parquet : 15/12/2026." in page
+    response = operator.post(
+        url,
+        data={"csrf_token": csrf_of(page), "measure_ended": "y", "terminal_recovered": "y"},
+        follow_redirects=True,
+    )
+    assert "clôturée au 15 déc. 2026 00:00 (CET)" in response.get_data(as_text=True)
+    assert "à partir du 22 déc. 2026 00:00 (CET)" in response.get_data(as_text=True)
+    file_page = operator.get(f"/dossiers/{file_id}").get_data(as_text=True)
+    assert "Date de résiliation : 15/12/2026 — clôture effective le 15 déc. 2026" in file_page

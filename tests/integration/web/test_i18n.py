@@ -202,15 +202,16 @@ def test_domain_error_is_translated_in_english(login: Login) -> None:
     client = login("operateur")
     french = client.get("/dossiers/999999")
     assert french.status_code == 404
-    assert "Ce dossier n'existe pas ou vous n'y avez pas accès." in text_of(french)
+    # One answer for a missing id and another court's: the 404 page's own words.
+    assert "Cette page n'existe pas ou vous n'y avez pas accès." in text_of(french)
 
     switch_language(client, "en")
     english = client.get("/dossiers/999999")
     page = text_of(english)
     assert english.status_code == 404
     assert '<html lang="en"' in page
-    assert "This file does not exist or you do not have access to it." in page
-    assert "Ce dossier" not in page
+    assert "This page does not exist or you do not have access to it." in page
+    assert "Cette page" not in page
 
 
 def test_domain_error_is_translated_for_scripts_too(login: Login) -> None:
@@ -219,7 +220,7 @@ def test_domain_error_is_translated_for_scripts_too(login: Login) -> None:
     response = client.get("/dossiers/999999", headers={"Accept": "application/json"})
     assert response.status_code == 404
     assert response.get_json() == {
-        "error": "This file does not exist or you do not have access to it.",
+        "error": "This page does not exist or you do not have access to it.",
         "status": 404,
     }
 

@@ -133,3 +133,20 @@ def test_commissioning_needs_all_three_steps() -> None:
     with pytest.raises(Conflict):
         check_commissioning_complete(done)
     check_commissioning_complete([*done, CommissioningStep.TEST_CALL_BY_PERSON])
+
+
+@pytest.mark.parametrize("kind", [Attribution, Update, TemporaryInformation, Termination])
+def test_reference_error_naming_a_commune_is_a_field_error_not_a_crash(kind: type) -> None:
+    # The parser's message for a commune outside its department has a parameter "name".
+    content = {
+        Attribution: lambda: Attribution("M 971 97502 01 1", PERSON),
+        Update: lambda: Update("M 971 97502 01 1", {"remarks": "x"}),
+        TemporaryInformation: lambda: TemporaryInformation(
+            "M 971 97502 01 1", TODAY, TODAY, "séjour"
+        ),
+        Termination: lambda: Termination("M 971 97502 01 1", "Martin", TODAY),
+    }[kind]()
+    with pytest.raises(FieldErrors) as caught:
+        content.validated(today=TODAY)
+    (template, params), *_ = caught.value.errors["reference"]
+    assert "name" in params and "97502" in template % params

@@ -21,6 +21,15 @@ from twilio.request_validator import RequestValidator
 from tgd.domain.positions import sign_terminal_body
 
 
+class PlatformUnreachable(ConnectionError):
+    """The platform did not answer at all (not started, wrong address, timeout)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Answer:
     """The platform's answer to one webhook."""
@@ -144,3 +153,7 @@ def _send(request: urllib.request.Request, timeout: float) -> Answer:
     except urllib.error.HTTPError as exc:
         with exc:
             return Answer(exc.code, exc.read().decode(errors="replace"))
+    except OSError as exc:  # refused, unreachable, timed out: no answer at all
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        base = urllib.parse.urlsplit(request.full_url)
+        raise PlatformUnreachable(f"{base.scheme}://{base.netloc}", type(reason).__name__) from exc

@@ -6,6 +6,7 @@ from tgd.db.models.beneficiaries import (
     BeneficiaryFile,
     CommissioningRecord,
     FileExport,
+    FileGeocode,
     FileVersion,
     TemporaryInfo,
 )
@@ -16,11 +17,11 @@ from tgd.db.models.incidents import Incident, IncidentKind
 from tgd.db.models.keys import DataKey
 from tgd.db.models.line_health import LineActivity
 from tgd.db.models.lines import Line, LineAssignment, LineStatusChange, Sim, Swap, Terminal
+from tgd.db.models.messages import InboundSms
 from tgd.db.models.navettes import IntakeDocument, Navette, ParquetMessage
 from tgd.db.models.operations import (
     ConsoleEvent,
     DestructionRecord,
-    GeocodeCache,
     JobRun,
     SchedulerLease,
     ServiceLevelBreach,
@@ -50,9 +51,10 @@ __all__ = [
     "DataKey",
     "DestructionRecord",
     "FileExport",
+    "FileGeocode",
     "FileVersion",
     "ForceUnit",
-    "GeocodeCache",
+    "InboundSms",
     "Incident",
     "IncidentKind",
     "IntakeDocument",

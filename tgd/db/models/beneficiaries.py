@@ -8,7 +8,7 @@ that stays meaningful, and anonymous, after destruction.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, LargeBinary, String, UniqueConstraint
@@ -35,6 +35,10 @@ class BeneficiaryFile(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     commissioned_at: Mapped[datetime | None]  # R-11 complete
     termination_requested_at: Mapped[datetime | None]
+    # CCP II.2.4: the "date de résiliation" the termination navette names (a date, no person).
+    termination_date: Mapped[date | None]
+    # The later of the operator's confirmation and the termination date: quarantine (R-17)
+    # and destruction (R-16) count from here.
     closed_at: Mapped[datetime | None]
     destruction_due_at: Mapped[datetime | None]  # R-16: closure + 4 months, territory calendar
     destroyed_at: Mapped[datetime | None]
@@ -107,3 +111,30 @@ class FileExport(Base):
     content_enc: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class FileGeocode(Base):
+    """R-25: where an address of the file is on the map, and how well it was matched.
+
+    One row per file and place (``residence``, ``workplace``). ``status`` is
+    ``pending`` from the moment the address is written until the geocoding job
+    answers (``found``, ``not_found``), ``manual`` once an operator placed the
+    point, ``empty`` when there is no address. The point and the address the
+    geocoder matched are personal data, encrypted with the file's key; BAN's match
+    type and score are not, and tell the operator how far to trust the point.
+    """
+
+    __tablename__ = "file_geocodes"
+    __table_args__ = (UniqueConstraint("file_id", "place"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("beneficiary_files.id"), index=True)
+    place: Mapped[str] = mapped_column(String(16))  # residence, workplace
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    version_no: Mapped[int]  # the file version whose address this is (or will be) the point of
+    point_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # {"lat", "lon", "label"}
+    match_type: Mapped[str | None] = mapped_column(String(16))  # housenumber, street, manual…
+    score: Mapped[float | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    corrected_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -44,6 +44,7 @@ class Task(Base):
     closed_at: Mapped[datetime | None]
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     dedup_key: Mapped[str | None] = mapped_column(String(120), unique=True)  # idempotent jobs
+    escalated_at: Mapped[datetime | None]  # R-30: its current step went to the supervisors
 
 
 class TaskStep(Base):
@@ -118,15 +119,3 @@ class ServiceLevelBreach(Base):
     ended_at: Mapped[datetime | None]  # when it was finally done (None: still running)
     delay_seconds: Mapped[int | None]  # ended_at - started_at once done
     detected_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class GeocodeCache(Base):
-    """Geocoder answers by hashed address (the address itself is never stored here)."""
-
-    __tablename__ = "geocode_cache"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    address_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    lat: Mapped[float | None]
-    lon: Mapped[float | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)

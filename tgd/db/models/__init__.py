@@ -11,7 +11,14 @@ from tgd.db.models.beneficiaries import (
 )
 from tgd.db.models.cdr import CarrierCallRecord
 from tgd.db.models.forces import ForceUnit, PriorityNumberChange, Zone
-from tgd.db.models.incidents import Incident, IncidentKind
+from tgd.db.models.incidents import (
+    Incident,
+    IncidentKind,
+    TicketChannel,
+    TicketResolution,
+    TicketStatus,
+)
+from tgd.db.models.inventory import Delivery
 from tgd.db.models.keys import DataKey
 from tgd.db.models.lines import Line, LineAssignment, LineStatusChange, Sim, Swap, Terminal
 from tgd.db.models.navettes import IntakeDocument, Navette, ParquetMessage
@@ -43,6 +50,7 @@ __all__ = [
     "CommissioningRecord",
     "ConsoleEvent",
     "DataKey",
+    "Delivery",
     "DestructionRecord",
     "FileExport",
     "FileVersion",
@@ -74,6 +82,9 @@ __all__ = [
     "TerminalCredential",
     "TerminalNonce",
     "Territory",
+    "TicketChannel",
+    "TicketResolution",
+    "TicketStatus",
     "User",
     "UserSession",
     "WebhookReceipt",

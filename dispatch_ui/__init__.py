@@ -10,6 +10,7 @@ from dispatch_ui import (
     cases,
     console,
     errors,
+    faults,
     formatting,
     navigation,
     portal,
@@ -36,6 +37,7 @@ def init_app(app: Flask) -> None:
     portal.init_app(app)
     reports.init_app(app)
     schedules.init_app(app)
+    faults.init_app(app)
     formatting.init_app(app)
     navigation.init_app(app)
     errors.init_app(app)

@@ -17,7 +17,7 @@ from flask_babel import gettext
 
 from tgd.db.models.users import User, UserSession
 from tgd.db.session import write_transaction
-from tgd.http import current_platform, db_session, is_safe_request, request_has_written
+from tgd.http import commit, current_platform, db_session, is_safe_request, request_has_written
 from tgd.services import audit, auth
 from tgd.services.policy import Permission, has
 
@@ -42,6 +42,9 @@ def requires(*permissions: Permission) -> Callable[[F], F]:
                 return redirect(url_for("auth.login"))
             missing = [p for p in permissions if not has(user, p)]
             if missing:
+                # A POST's own transaction took the write lock at its first statement; end it
+                # (nothing written) before the refusal's own transaction: SQLite has one writer.
+                commit()
                 audit_refusal("access.denied", details={"permission": missing[0].value})
                 abort(403)
             return view(*args, **kwargs)

@@ -2,8 +2,8 @@
 
 ``destroy_file`` removes every nominative row of the file (versions,
 temporary information, positions, exports, messages to the parquet, navette
-contents, alert notes) and deletes its data keys, so any ciphertext left in
-a copy is unreadable. What the reports need stays, anonymous: the file row
+contents, alert notes, what fault reporters wrote) and deletes its data keys,
+so any ciphertext left in a copy is unreadable. What the reports need stays, anonymous: the file row
 (number, reference via its line, dates, state ``detruit``), its alerts
 (times, nature, orientation) and a line in the destruction register. The
 caller commits, then runs a master-key rotation that drops the old master
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from tgd.db.models.alerts import Alert
 from tgd.db.models.beneficiaries import BeneficiaryFile, FileExport, FileVersion, TemporaryInfo
+from tgd.db.models.incidents import Incident
 from tgd.db.models.lines import LineAssignment
 from tgd.db.models.navettes import IntakeDocument, Navette, ParquetMessage
 from tgd.db.models.operations import DestructionRecord
@@ -60,6 +61,11 @@ def destroy_file(
         .where(Alert.file_id == file.id)
         .values(note_enc=None, caller_number_enc=None, data_key_id=None)
     )
+    session.execute(
+        update(Incident)
+        .where(Incident.file_id == file.id)
+        .values(report_enc=None, data_key_id=None)
+    )
     file.data_key_id = None
     session.flush()
     for key_id in key_ids:
@@ -93,7 +99,7 @@ def destroy_file(
 
 def _key_ids(session: Session, file: BeneficiaryFile) -> set[int]:
     ids: set[int] = {file.data_key_id} if file.data_key_id is not None else set()
-    for model in (Navette, Alert, Position):
+    for model in (Navette, Alert, Position, Incident):
         ids |= {
             k
             for k in session.scalars(select(model.data_key_id).where(model.file_id == file.id))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from tgd.db.models.alerts import Alert
 from tgd.db.models.beneficiaries import BeneficiaryFile
+from tgd.db.models.incidents import Incident
 from tgd.db.models.lines import Line, LineAssignment
 from tgd.db.models.navettes import Navette
 from tgd.db.models.users import User
@@ -43,12 +44,24 @@ class Permission(enum.StrEnum):
     AUDIT_READ = "audit.read"
     USER_ADMIN = "user.admin"
     ZONE_ADMIN = "zone.admin"
+    FAULT_REPORT = "fault.report"  # parquets and associations report a faulty terminal
+    FAULT_READ = "fault.read"  # follow fault tickets (of one's courts when scoped)
+    FAULT_HANDLE = "fault.handle"  # the assistance centre: record calls, diagnose, swap
 
 
 P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OPERATOR: frozenset(
-        {P.FILE_READ, P.ALERT_READ, P.NAVETTE_READ, P.NAVETTE_PROCESS, P.LINE_READ, P.CONSOLE}
+        {
+            P.FILE_READ,
+            P.ALERT_READ,
+            P.NAVETTE_READ,
+            P.NAVETTE_PROCESS,
+            P.LINE_READ,
+            P.CONSOLE,
+            P.FAULT_READ,
+            P.FAULT_HANDLE,
+        }
     ),
     Role.SUPERVISOR: frozenset(
         {
@@ -60,6 +73,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CONSOLE,
             P.SUPERVISE,
             P.REPORT_ANONYMOUS,
+            P.FAULT_READ,
+            P.FAULT_HANDLE,
         }
     ),
     # The parquet sees its own cases nominatively, and their alerts with police action.
@@ -71,12 +86,22 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.NAVETTE_SUBMIT,
             P.REPORT_ANONYMOUS,
             P.REPORT_NOMINATIVE,
+            P.FAULT_REPORT,
+            P.FAULT_READ,
         }
     ),
-    Role.ASSOCIATION: frozenset({P.FILE_READ, P.LINE_READ}),
+    Role.ASSOCIATION: frozenset({P.FILE_READ, P.LINE_READ, P.FAULT_REPORT, P.FAULT_READ}),
     Role.COMMITTEE: frozenset({P.REPORT_ANONYMOUS}),  # anonymized data only
     Role.ADMINISTRATOR: frozenset(
-        {P.LINE_READ, P.LINE_ADMIN, P.USER_ADMIN, P.ZONE_ADMIN, P.AUDIT_READ}
+        {
+            P.LINE_READ,
+            P.LINE_ADMIN,
+            P.USER_ADMIN,
+            P.ZONE_ADMIN,
+            P.AUDIT_READ,
+            P.FAULT_READ,
+            P.FAULT_HANDLE,
+        }
     ),
     Role.AUDITOR: frozenset({P.AUDIT_READ}),
 }
@@ -122,6 +147,9 @@ def scoped(query: S, user: User, model: type[Any]) -> S:
     if model is LineAssignment:
         query = query.join(Line, LineAssignment.line_id == Line.id)
         return query.where(Line.juridiction_id.in_(scope))
+    if model is Incident:
+        query = query.join(Line, Incident.line_id == Line.id)
+        return query.where(Line.juridiction_id.in_(scope))
     return query.where(_juridiction_column(model).in_(scope))
 
 
@@ -130,6 +158,7 @@ PERMISSION_FOR: dict[type[Any], Permission] = {
     Alert: P.ALERT_READ,
     Navette: P.NAVETTE_READ,
     Line: P.LINE_READ,
+    Incident: P.FAULT_READ,
 }
 
 

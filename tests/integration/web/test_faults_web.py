@@ -6,7 +6,9 @@ The clock is Monday 23 November 2026, 10:30 in Paris (09:30 UTC).
 from __future__ import annotations
 
 import io
+import logging
 import re
+import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -208,3 +210,38 @@ def test_the_admin_imports_a_delivery_note_all_or_nothing(login: Login, platform
     assert response.status_code == 302
     assert count() == before + 1
     assert _imei(1) in admin.get("/admin/lignes/terminaux").get_data(as_text=True)
+
+
+def test_what_a_reporter_writes_never_reaches_logs_or_committee_reports(
+    login: Login, platform: Platform, caplog: Any
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    canaries = {
+        "symptoms": "Mme Canari-Pannes ne capte plus chez elle, 12 rue des Canaris",
+        "contact_name": "M. Canari-Greffe",
+        "contact_phone": "06 98 76 54 32",
+    }
+    parquet = login("parquet.paris")
+    ticket_id = report_fault(parquet, **canaries)
+    assert "Canari-Pannes" in parquet.get(f"/pannes/{ticket_id}").get_data(as_text=True)
+    operator = login("operateur")
+    operator.get("/pannes/")
+    operator.get(f"/pannes/{ticket_id}")
+    with platform.sessions() as s:
+        scope, period, provisional = reports.prepare(
+            s, juridiction="75056", period="2026-Q4", user=None, clock=platform.clock
+        )
+        report, _ = reports.build_report(
+            s, scope, period, provisional=provisional, clock=platform.clock
+        )
+        stored = s.get(Incident, ticket_id)
+        assert stored is not None and stored.report_enc is not None
+        assert b"Canari" not in stored.report_enc and b"98 76" not in stored.report_enc
+    documents = {fmt: reports.render(report, fmt) for fmt in ("ods", "odt")}
+    with zipfile.ZipFile(io.BytesIO(documents["ods"])) as package:
+        spreadsheet = package.read("content.xml").decode()
+    with zipfile.ZipFile(io.BytesIO(documents["odt"])) as package:
+        text = package.read("content.xml").decode()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for value in ("Canari-Pannes", "Canari-Greffe", "rue des Canaris", "+33698765432", "98 76"):
+        assert value not in logged and value not in spreadsheet and value not in text

@@ -525,6 +525,7 @@ def _load_incidents(session: Session, scope: Scope, start: datetime, end: dateti
                     Incident.resolution,
                     Incident.under_warranty,
                     Incident.needs_swap,
+                    Incident.diagnosed_at,
                 )
                 .outerjoin(Line, Incident.line_id == Line.id)
                 .where(
@@ -1053,6 +1054,8 @@ def table_incidents(data: Dataset) -> Table:
         resolved = i.resolved_at if i.resolved_at is not None and i.resolved_at < data.end else None
         started = i.clock_started_at or hours.clock_start(i.reported_at)
         late = (swap is not None and is_swap_late(data, swap)) or _is_ticket_overdue(data, i, swap)
+        # Exact at the end of the period: a diagnosis made later is not shown yet.
+        diagnosed = i.diagnosed_at is None or i.diagnosed_at < data.end
         rows.append(
             [
                 ref or "—",
@@ -1061,8 +1064,8 @@ def table_incidents(data: Dataset) -> Table:
                 i.reporter_kind or "",
                 local(started, tz),
                 INCIDENT_LABELS[i.kind],
-                i.diagnosis or "",
-                i.answer or "",
+                (i.diagnosis or "") if diagnosed else "",
+                (i.answer or "") if diagnosed else "",
                 RESOLUTION_LABELS.get(i.resolution, "")
                 if resolved
                 else "en cours en fin de période",

@@ -283,8 +283,12 @@ def _typed(field: Any, timezone: str) -> datetime | None:
 def _ticket_page(ticket: Incident, status: int = 200, **forms: Any) -> Any:
     platform, session = current_platform(), db_session()
     view = faults.ticket_view(session, ticket, clock=platform.clock)
-    report = faults.read_report(session, ticket, cipher=platform.cipher)
-    audit_here("fault.read", object_type="incident", object_id=ticket.id)
+    # A form sent back with errors rolls its request back, audit entry included: the
+    # reporter's text is then not decrypted (a read must always leave its audit entry).
+    report = None
+    if status == 200:
+        report = faults.read_report(session, ticket, cipher=platform.cipher)
+        audit_here("fault.read", object_type="incident", object_id=ticket.id)
     handle = policy.has(g.user, Permission.FAULT_HANDLE) and view.is_open
     if handle:
         diagnose_form = forms.get("diagnose") or DiagnoseForm(
@@ -308,6 +312,7 @@ def _ticket_page(ticket: Incident, status: int = 200, **forms: Any) -> Any:
         "faults/show.html",
         t=view,
         report=report,
+        report_hidden=status != 200,
         handle=handle,
         forms=forms,
         stock=inventory.stock_terminals(session) if handle else [],

@@ -245,3 +245,27 @@ def test_what_a_reporter_writes_never_reaches_logs_or_committee_reports(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     for value in ("Canari-Pannes", "Canari-Greffe", "rue des Canaris", "+33698765432", "98 76"):
         assert value not in logged and value not in spreadsheet and value not in text
+
+
+def test_advice_is_required_to_close_on_advice_and_a_refusal_changes_nothing(
+    login: Login, platform: Platform
+) -> None:
+    ticket_id = report_fault(login("parquet.paris"))
+    operator = login("operateur")
+    page = operator.get(f"/pannes/{ticket_id}").get_data(as_text=True)
+    response = operator.post(
+        f"/pannes/{ticket_id}/diagnostic",
+        data={
+            "diagnostic-csrf_token": token(page),
+            "diagnostic-kind": "batterie",
+            "diagnostic-diagnosis": "économie d'énergie désactivée",
+            "diagnostic-advice": "",
+            "diagnostic-decision": "conseil",
+        },
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert 'id="diagnostic-advice-erreur"' in html and "Indiquez les conseils donnés." in html
+    with platform.sessions() as s:
+        ticket = s.get(Incident, ticket_id)
+        assert ticket is not None and ticket.status.value == "ouvert" and not ticket.diagnosis

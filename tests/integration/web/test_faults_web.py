@@ -95,7 +95,12 @@ def test_a_parquet_fault_goes_to_a_swap_with_the_same_reference_and_into_the_nex
             s, scope, period, provisional=provisional, clock=platform.clock
         )
         actions = {
-            e.action for e in s.scalars(select(AuditEntry).where(AuditEntry.object_id == ticket_id))
+            e.action
+            for e in s.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.object_type == "incident", AuditEntry.object_id == str(ticket_id)
+                )
+            )
         }
     assert {"fault.report", "fault.read", "fault.diagnose", "fault.swap"} <= actions
     tables = {t.number: t.rows for t in report.tables}

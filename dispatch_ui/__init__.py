@@ -13,6 +13,7 @@ from dispatch_ui import (
     console_sms,
     coverage_admin,
     errors,
+    faults,
     formatting,
     line_health,
     navigation,
@@ -46,6 +47,7 @@ def init_app(app: Flask) -> None:
     reports.init_app(app)
     schedules.init_app(app)
     line_health.init_app(app)
+    faults.init_app(app)
     formatting.init_app(app)
     navigation.init_app(app)
     errors.init_app(app)

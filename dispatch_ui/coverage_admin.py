@@ -26,7 +26,7 @@ from wtforms.fields.choices import SelectChoice
 
 from dispatch_ui.security import requires
 from tgd.domain.coverage import LAYER_LABELS
-from tgd.http import commit, current_platform, db_session
+from tgd.http import commit, current_platform, db_session, request_reader
 from tgd.services import coverage as coverage_service
 from tgd.services.policy import Permission
 
@@ -91,8 +91,8 @@ def import_layer() -> Any:
     if len(raw) > MAX_BYTES:
         flash(gettext("Fichier trop volumineux pour la page : utilisez « tgd coverage import »."))
         return _page(form), 400
-    plan = coverage_service.plan_import(
-        db_session(),
+    plan = coverage_service.plan_import(  # a long check: read only, no write lock held
+        request_reader(),
         raw.decode("utf-8", errors="replace"),
         territory_code=form.territory.data or "",
         kind=form.kind.data or "",

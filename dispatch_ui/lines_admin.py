@@ -1,4 +1,10 @@
-"""Line and terminal administration for administrators: stock, activation, swap (R-01, R-18)."""
+"""Line and terminal administration for administrators: stock, activation, swap (R-01, R-18).
+
+Also the terminal inventory: the supplier's delivery note uploaded and imported
+all or nothing (the errors listed with their line numbers), and every handset
+with its SIM, number, warranty and line. Times typed on the swap form are the
+line's territory's wall clock, and the form says which zone (item 6).
+"""
 
 from __future__ import annotations
 
@@ -8,16 +14,20 @@ from flask import Blueprint, Flask, flash, g, redirect, render_template, request
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import DateTimeLocalField, IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from dispatch_ui.formatting import zone_label
 from dispatch_ui.portal import show_errors
 from dispatch_ui.security import audit_here, requires
 from tgd.db.models.lines import Line
-from tgd.domain.errors import DomainError
+from tgd.domain.errors import DomainError, ValidationError
+from tgd.domain.inventory import DeliveryRejected
+from tgd.domain.localtime import from_local
 from tgd.domain.navettes import FieldErrors
 from tgd.http import current_platform, db_session
-from tgd.services import line_admin, lines, policy
+from tgd.services import inventory, line_admin, lines, policy
 from tgd.services.policy import Permission
 
 bp = Blueprint("lines_admin", __name__, url_prefix="/admin/lignes")
@@ -40,10 +50,10 @@ class StockForm(FlaskForm):
 class SwapForm(FlaskForm):
     """R-18: swap a faulty handset on the same line."""
 
-    imei = StringField(_l("IMEI du nouveau terminal"), validators=[DataRequired(), Length(max=15)])
+    imei = StringField(_l("IMEI du nouveau terminal"), validators=[DataRequired(), Length(max=20)])
     model = StringField(_l("Modèle"), validators=[Optional(), Length(max=80)])
     reported_at = DateTimeLocalField(
-        _l("Panne signalée le (heure UTC)"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()]
+        _l("Panne signalée le"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()]
     )
     cause = StringField(
         _l("Cause (technique, sans donnée personnelle)"), validators=[Optional(), Length(max=500)]
@@ -52,6 +62,12 @@ class SwapForm(FlaskForm):
 
 class ActivateForm(FlaskForm):
     """Activation button."""
+
+
+class DeliveryForm(FlaskForm):
+    """A supplier's delivery note (CSV: imei,iccid,msisdn,model,warranty_end)."""
+
+    note = FileField(_l("Bordereau de livraison (CSV)"), validators=[FileRequired()])
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -107,19 +123,23 @@ def swap(line_id: int) -> Any:
     """R-18: swap the handset, keeping the line and its reference; the delay is recorded."""
     platform, session = current_platform(), db_session()
     line = policy.get_scoped(session, g.user, Line, line_id)
+    territory = line.juridiction.territory
     form = SwapForm()
     if form.validate_on_submit():
-        from datetime import UTC
-
         try:
+            try:
+                reported = from_local(form.reported_at.data, territory.timezone)
+            except ValidationError as exc:
+                raise FieldErrors({"reported_at": [(exc.template, exc.params)]}) from None
             result = line_admin.swap_terminal(
                 session,
                 line,
                 new_imei=form.imei.data or "",
                 model=form.model.data or "",
-                reported_at=form.reported_at.data.replace(tzinfo=UTC),
+                reported_at=reported,
                 cause=form.cause.data or "",
                 deadline_hours=platform.settings.retention.swap_deadline_hours,
+                user_id=g.user.id,
                 clock=platform.clock,
             )
         except FieldErrors as err:
@@ -131,14 +151,70 @@ def swap(line_id: int) -> Any:
             hours = round(result.delay.total_seconds() / 3600, 1)
             if result.is_late:
                 flash(
-                    gettext("Échange enregistré, hors délai de 24 h (%(h)s h).", h=hours), "warning"
+                    gettext(
+                        "Échange enregistré, hors délai : %(h)s heures ouvrées (24 au plus).",
+                        h=hours,
+                    ),
+                    "warning",
                 )
             else:
-                flash(gettext("Échange enregistré en %(h)s h.", h=hours), "success")
+                flash(gettext("Échange enregistré en %(h)s heures ouvrées.", h=hours), "success")
             return redirect(url_for("lines_admin.index"))
     return render_template(
-        "lines_admin/swap.html", form=form, line=line, swaps=line_admin.swaps_of(session, line)
+        "lines_admin/swap.html",
+        form=form,
+        line=line,
+        swaps=line_admin.swaps_of(session, line),
+        timezone=territory.timezone,
+        zone=zone_label(territory.name, territory.timezone),
+        stock=inventory.stock_terminals(session),
     ), (400 if request.method == "POST" else 200)
+
+
+@bp.route("/terminaux", methods=["GET", "POST"])
+@requires(Permission.LINE_ADMIN)
+def terminals() -> Any:
+    """The handsets (in service, in stock, faulty) and the import of a delivery note."""
+    platform, session = current_platform(), db_session()
+    form = DeliveryForm()
+    errors: list[tuple[int, str]] = []
+    if form.validate_on_submit():
+        upload = form.note.data
+        try:
+            delivery = inventory.import_delivery(
+                session,
+                upload.read(),
+                filename=upload.filename or "bordereau.csv",
+                actor=f"user:{g.user.id}",
+                clock=platform.clock,
+            )
+        except DeliveryRejected as err:
+            # The 400 answer rolls the request back: nothing of the note is imported.
+            errors = [(e.line, gettext(e.template, **e.params)) for e in err.errors]
+        else:
+            audit_here(
+                "inventory.import",
+                object_type="delivery",
+                object_id=delivery.id,
+                details={"terminals": delivery.terminals, "sims": delivery.sims},
+            )
+            flash(
+                gettext(
+                    "Bordereau importé : %(t)s terminal(s), %(s)s carte(s) SIM.",
+                    t=delivery.terminals,
+                    s=delivery.sims,
+                ),
+                "success",
+            )
+            return redirect(url_for("lines_admin.terminals"))
+    failed = request.method == "POST"
+    return render_template(
+        "lines_admin/terminals.html",
+        form=form,
+        errors=errors,
+        terminals=inventory.list_terminals(session),
+        deliveries=inventory.list_deliveries(session),
+    ), (400 if failed else 200)
 
 
 def init_app(app: Flask) -> None:

@@ -43,6 +43,13 @@ NAV_ENTRIES = (
         frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ASSOCIATION, Role.ADMINISTRATOR}),
     ),
     NavEntry(
+        "faults.index",
+        _l("Pannes"),
+        frozenset(
+            {Role.PARQUET, Role.ASSOCIATION, Role.OPERATOR, Role.SUPERVISOR, Role.ADMINISTRATOR}
+        ),
+    ),
+    NavEntry(
         "reports.index",
         _l("Rapports"),
         frozenset({Role.COMMITTEE, Role.SUPERVISOR, Role.PARQUET}),

@@ -26,7 +26,7 @@ from wtforms.validators import DataRequired, Length
 
 from dispatch_ui.security import requires
 from tgd.db.models.forces import ForceUnit, PriorityNumberChange, Zone
-from tgd.http import commit, current_platform, db_session
+from tgd.http import commit, current_platform, db_session, request_reader
 from tgd.services import zones as zones_service
 from tgd.services.policy import Permission
 
@@ -73,7 +73,7 @@ def import_zones() -> Any:
     if not form.validate_on_submit():
         return render_template("zones/index.html", form=form, **_listing()), 400
     text = form.geojson.data.read(5 * 1024 * 1024 + 1).decode("utf-8", errors="replace")
-    plan = zones_service.plan_import(db_session(), text)
+    plan = zones_service.plan_import(request_reader(), text)  # read only: no write lock held
     if not plan.is_valid or (plan.overlaps and not form.accept_overlaps.data):
         return render_template("zones/index.html", form=form, plan=plan, **_listing()), 400
     count = zones_service.apply_import(db_session(), plan, g.user, clock=current_platform().clock)

@@ -82,6 +82,10 @@ def page_for(
         ("superviseur", "/console/supervision"),
         ("parquet.paris", "/parquet/"),
         ("admin", "/admin/zones/"),
+        ("parquet.paris", "/pannes/signaler"),
+        ("operateur", "/pannes/"),
+        ("operateur", "/pannes/appel?reference=M+974+97411+01+1"),
+        ("admin", "/admin/lignes/terminaux"),
     ],
 )
 def test_screen_has_no_serious_accessibility_violation(
@@ -95,6 +99,16 @@ def test_screen_has_no_serious_accessibility_violation(
     page.goto(live.url + path)
     page.wait_for_load_state("networkidle")
     assert violations(page) == []
+
+
+def test_open_fault_ticket_with_its_forms(
+    browser: Browser, live: Live, contexts: dict[str | None, BrowserContext]
+) -> None:
+    operator = page_for(browser, live, contexts, "operateur")
+    operator.goto(live.url + "/pannes/")
+    operator.locator("main table a").first.click()  # open tickets first: the demo's open one
+    operator.wait_for_selector("#form-diagnostic")
+    assert violations(operator) == []
 
 
 def test_console_with_an_alert_on_screen(

@@ -4,4 +4,4 @@ Each module here defines ``register(main: click.Group) -> None``; the list
 ``MODULES`` says which are loaded, in order.
 """
 
-MODULES = ("navettes", "jobs", "reports", "lineops")
+MODULES = ("navettes", "jobs", "reports", "lineops", "inventory")

@@ -142,12 +142,13 @@ def _coverage(main: click.Group) -> None:
         from tgd.services import coverage as service
 
         text = path.read_text(encoding="utf-8", errors="replace")
-        with state.transaction() as session:
+        with state.reading() as session:  # checking and merging polygons takes a while
             plan = service.plan_import(session, text, territory_code=territory, kind=kind)
-            if not plan.is_valid:
-                for template, params in plan.all_errors:
-                    click.echo(f"Erreur : {template % params if params else template}", err=True)
-                sys.exit(1)
+        if not plan.is_valid:
+            for template, params in plan.all_errors:
+                click.echo(f"Erreur : {template % params if params else template}", err=True)
+            sys.exit(1)
+        with state.transaction() as session:
             layer = service.apply_import(
                 session, plan, source_name=path.name, user_id=None, clock=state.platform.clock
             )
@@ -162,7 +163,7 @@ def _coverage(main: click.Group) -> None:
     def show(state: State, as_json: bool) -> None:
         from tgd.services import coverage as service
 
-        with state.transaction() as session:
+        with state.reading() as session:
             rows = [
                 {
                     "territory": t.territory.code,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import signal
 import threading
-from datetime import UTC, datetime
 
 import click
 
@@ -160,27 +159,46 @@ def _lines(main: click.Group) -> None:
 
     @group.command("swap", help="Échange le terminal d'une ligne (même numéro, même référence).")
     @click.argument("reference")
-    @click.option("--imei", required=True, help="IMEI du nouveau terminal.")
-    @click.option("--reported-at", required=True, help="Signalement de la panne (ISO 8601).")
+    @click.option("--imei", required=True, help="IMEI du nouveau terminal (du stock, ou nouveau).")
+    @click.option(
+        "--reported-at",
+        required=True,
+        help="Signalement de la panne (ISO 8601) ; sans fuseau : heure locale du territoire.",
+    )
+    @click.option(
+        "--swapped-at",
+        default=None,
+        help="Échange effectué (ISO 8601, maintenant par défaut) ; sans fuseau : heure locale.",
+    )
+    @click.option("--model", default="", help="Modèle d'un terminal absent du stock.")
     @click.option("--cause", default="")
     @pass_state
     @friendly_errors
-    def lines_swap(state: State, reference: str, imei: str, reported_at: str, cause: str) -> None:
+    def lines_swap(
+        state: State,
+        reference: str,
+        imei: str,
+        reported_at: str,
+        swapped_at: str | None,
+        model: str,
+        cause: str,
+    ) -> None:
+        from tgd.domain.localtime import parse_local
         from tgd.services import audit, line_admin
 
-        try:
-            reported = datetime.fromisoformat(reported_at)
-        except ValueError:
-            raise click.BadParameter("date ISO 8601 attendue", param_hint="--reported-at") from None
-        if reported.tzinfo is None:
-            reported = reported.replace(tzinfo=UTC)
         with state.transaction() as session:
             record = line_admin.current_record(session, reference)
+            zone = record.line.juridiction.territory.timezone
+            # Item 6: a time typed without its offset is the territory's wall clock.
+            reported = parse_local(reported_at, zone, field="--reported-at")
+            swapped = parse_local(swapped_at, zone, field="--swapped-at") if swapped_at else None
             result = line_admin.swap_terminal(
                 session,
                 record.line,
                 new_imei=imei,
+                model=model,
                 reported_at=reported,
+                swapped_at=swapped,
                 cause=cause,
                 deadline_hours=state.settings.retention.swap_deadline_hours,
                 clock=state.platform.clock,
@@ -196,7 +214,8 @@ def _lines(main: click.Group) -> None:
             )
             out = {
                 "reference": record.reference,
-                "delay_hours": round(result.delay.total_seconds() / 3600, 2),
+                "delay_opening_hours": round(result.delay.total_seconds() / 3600, 2),
+                "deadline": result.deadline.isoformat(),
                 "late": result.is_late,
             }
         click.echo(json.dumps(out, ensure_ascii=False))

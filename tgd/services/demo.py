@@ -22,10 +22,11 @@ from tgd.db.models.territories import Juridiction, Territory
 from tgd.db.models.users import Organisation, OrganisationKind
 from tgd.domain.alerts import ForceKind
 from tgd.domain.beneficiary import Address, PersonalData
+from tgd.domain.inventory import HEADER, luhn_check_digit
 from tgd.domain.lifecycle import FileState, LineStatus
 from tgd.domain.roles import Role
 from tgd.ports import Cipher, Clock
-from tgd.services import audit, files, lines, positions, users
+from tgd.services import audit, files, inventory, lines, positions, users
 
 TERRITORIES = (
     ("75", "Paris", "Europe/Paris", "+33140000000"),
@@ -51,6 +52,34 @@ DEMO_LINES = (
     ("97502", 1, "+508551001", LineStatus.AFFECTE),
     ("97502", 2, "+508551002", LineStatus.EN_STOCK),
 )
+
+DEMO_SPARES = 5  # spare handsets of the delivery note, for swaps (R-18)
+DEMO_MODEL = "TGD-1"
+DEMO_WARRANTY_DAYS = 730  # two years from delivery
+
+
+def demo_imei(n: int) -> str:
+    """Return the demo handset number ``n``'s IMEI (15 digits, Luhn check digit)."""
+    body = f"35693803{n:06d}"
+    return body + str(luhn_check_digit(body))
+
+
+def demo_iccid(n: int) -> str:
+    """Return the demo SIM number ``n``'s ICCID (19 digits: 18 and the Luhn check digit)."""
+    body = f"893315031900{n:06d}"
+    return body + str(luhn_check_digit(body))
+
+
+def demo_delivery_note(today: date) -> bytes:
+    """Return the supplier's delivery note of the demo: one kit per line, then spare handsets."""
+    warranty = (today + timedelta(days=DEMO_WARRANTY_DAYS)).isoformat()
+    rows = [",".join(HEADER)]
+    for index, (_insee, _order, msisdn, _status) in enumerate(DEMO_LINES, start=1):
+        rows.append(f"{demo_imei(index)},{demo_iccid(index)},{msisdn},{DEMO_MODEL},{warranty}")
+    for spare in range(1, DEMO_SPARES + 1):
+        rows.append(f"{demo_imei(100 + spare)},,,{DEMO_MODEL},{warranty}")
+    return ("\n".join(rows) + "\n").encode()
+
 
 LIFECYCLE_PATH = (
     LineStatus.EN_ATTENTE,
@@ -231,15 +260,18 @@ def load_demo(session: Session, *, cipher: Cipher, clock: Clock) -> None:
     orgs = _organisations(session, juridictions, clock=clock)
     session.flush()
     _units(session, territories, clock=clock)
-    for index, (insee, order_no, msisdn, target) in enumerate(DEMO_LINES, start=1):
+    # The supplier's delivery note: each line takes its SIM (by number) and the handset it
+    # came in from stock; the spare handsets stay in stock for swaps (R-18).
+    inventory.import_delivery(
+        session,
+        demo_delivery_note(clock.now().date()),
+        filename="bordereau-demo.csv",
+        actor="system:demo",
+        clock=clock,
+    )
+    for insee, order_no, msisdn, target in DEMO_LINES:
         record = lines.add_line(
-            session,
-            juridiction=juridictions[insee],
-            order_no=order_no,
-            msisdn=msisdn,
-            iccid=f"89331500{index:011d}",
-            imei=f"3500000000{index:05d}",
-            clock=clock,
+            session, juridiction=juridictions[insee], order_no=order_no, msisdn=msisdn, clock=clock
         )
         _walk_to(session, record, target, clock=clock)
         person = DEMO_PERSONS.get(msisdn)

@@ -1,16 +1,19 @@
-"""A past for the demo (``tgd demo load``): last quarter's alerts, tests, incidents, a closure.
+"""A past for the demo (``tgd demo load``): last quarter's alerts, tests, faults, a closure.
 
 So that ``make run`` shows what a running centre has: committee reports for the last
-quarter with rows in every table, late tests chased, a service-level breach, a swap,
-and a file closed five months ago that the destruction job destroys (R-16). Dates are
-relative to the clock: the quarter before the current one, in Paris time. Everything
-is fictitious, like the rest of the demo data.
+quarter with rows in every table, late tests chased, a service-level breach, fault
+tickets handled by the assistance centre (one queued over a week-end and swapped late,
+one solved by advice, one swapped in time), one ticket open today, and a file closed
+five months ago that the destruction job destroys (R-16). Dates are relative to the
+clock: the quarter before the current one, in Paris time. The tickets go through the
+same services as the pages (``tgd.services.faults``). Everything is fictitious, like the
+rest of the demo data.
 """
 
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -19,17 +22,20 @@ from sqlalchemy.orm import Session
 from tgd.adapters.clock import FrozenClock
 from tgd.db.models.alerts import Alert, CallLeg
 from tgd.db.models.beneficiaries import BeneficiaryFile
-from tgd.db.models.incidents import Incident, IncidentKind
-from tgd.db.models.lines import Line, LineAssignment, Swap, Terminal
+from tgd.db.models.incidents import IncidentKind, TicketChannel
+from tgd.db.models.inventory import Delivery
+from tgd.db.models.lines import Line, LineAssignment, Sim, Terminal
 from tgd.db.models.navettes import Navette
 from tgd.db.models.operations import Task
 from tgd.db.models.territories import Juridiction
+from tgd.db.models.users import User
 from tgd.domain.alerts import AlertNature, AlertState, LegRole, Orientation
 from tgd.domain.beneficiary import Address, PersonalData
 from tgd.domain.lifecycle import FileState, LineStatus, NavetteKind, NavetteSource, NavetteState
 from tgd.ports import Cipher, Clock
+from tgd.services import faults, inventory, lines, termination
 from tgd.services import files as files_service
-from tgd.services import lines, termination
+from tgd.services.demo import demo_iccid, demo_imei
 from tgd.settings import RetentionSettings
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -131,6 +137,11 @@ def add_history(
     h = _History(session, start)
     for line in session.scalars(select(Line)):
         line.created_at = start - timedelta(days=90)
+    delivered = start - timedelta(days=100)  # the supplier's note came before the lines
+    for delivery in session.scalars(select(Delivery)):
+        delivery.imported_at = delivered
+    for item in [*session.scalars(select(Terminal)), *session.scalars(select(Sim))]:
+        item.created_at = delivered
     files = {
         f.assignment.reference: f
         for f in session.scalars(select(BeneficiaryFile).join(BeneficiaryFile.assignment))
@@ -185,38 +196,167 @@ def add_history(
     h.alert(
         spm, h.at(50, 9, 5), AlertNature.ACCIDENTEL, Orientation.AUCUNE, pickup_s=4, duration_s=15
     )
-    _incident_and_swap(session, f1, h)
+    _fault_tickets(session, files, h, cipher=cipher, clock=clock)
     _late_navette_and_chase(session, f1, f2, h)
     _closed_file(session, files, h, retention=retention, cipher=cipher, clock=clock)
     session.flush()
 
 
-def _incident_and_swap(session: Session, file: BeneficiaryFile, h: _History) -> None:
-    """A broken screen, the terminal swapped in 30 hours (over the 24-hour target, R-18)."""
+def _line_of(session: Session, file: BeneficiaryFile) -> Line:
     line = session.get(Line, file.assignment.line_id)
     assert line is not None
-    incident = Incident(
+    return line
+
+
+def _weekday_at(h: _History, day: int, weekday: int, hour: int, minute: int = 0) -> datetime:
+    """Return the first ``weekday`` (0 = Monday) on or after quarter day ``day``, at Paris time."""
+    moment = h.at(day, hour, minute)
+    local = moment.astimezone(PARIS)
+    return h.at(day + (weekday - local.weekday()) % 7, hour, minute)
+
+
+def _fault_tickets(
+    session: Session,
+    files: dict[str, BeneficiaryFile],
+    h: _History,
+    *,
+    cipher: Cipher,
+    clock: Clock,
+) -> None:
+    """Fault tickets through the assistance centre's services (R-18), at past instants."""
+    users = {u.username: u for u in session.scalars(select(User))}
+    parquet, operator = users["parquet.paris"], users["operateur"]
+    spares = iter(inventory.stock_terminals(session))
+    past = FrozenClock(h.start)
+    # Paris, line 01: the parquet reports a black screen on the portal on a Saturday at
+    # 19:00, after closing time: the clock starts at the next opening. The handset is
+    # swapped 30 opening hours later, over the 24 of the contract (a breach).
+    line = _line_of(session, files["M 75 75056 01 1"])
+    past.set(_weekday_at(h, 8, 5, 19))
+    ticket = faults.report_fault(
+        session,
+        reference="M 75 75056 01 1",
         kind=IncidentKind.PANNE_TERMINAL,
-        line_id=line.id,
-        reported_at=h.at(9, 9),
-        description="écran noir",
-        diagnosis="écran défaillant",
-        answer="terminal échangé",
-        resolved_at=h.at(10, 15),
+        report=faults.FaultReport(
+            "L'écran reste noir, la touche raccourci ne répond plus.",
+            "Greffe du parquet (démo)",
+            "+33140000000",
+        ),
+        channel=TicketChannel.PORTAIL,
+        user=parquet,
+        cipher=cipher,
+        clock=past,
     )
-    spare = Terminal(imei="359999999999999", model="TGD-2", created_at=h.start - timedelta(days=90))
-    session.add_all([incident, spare])
-    session.flush()
-    session.add(
-        Swap(
-            line_id=line.id,
-            old_terminal_id=line.terminal_id,
-            new_terminal_id=spare.id,
-            incident_id=incident.id,
-            reported_at=h.at(9, 9),
-            swapped_at=h.at(10, 15),
-            cause="écran défaillant",
-        )
+    assert ticket.clock_started_at is not None
+    past.set(ticket.clock_started_at + timedelta(minutes=40))
+    faults.diagnose(
+        session,
+        ticket,
+        kind=IncidentKind.PANNE_TERMINAL,
+        diagnosis="écran défaillant",
+        advice="redémarrage complet essayé avec le parquet, sans effet",
+        decision=faults.Decision.ECHANGE,
+        user=operator,
+        clock=past,
+    )
+    past.set(faults.hours_for_line(line).add_opening_hours(ticket.clock_started_at, 30))
+    faults.swap_for_ticket(
+        session,
+        ticket,
+        new_imei=next(spares).imei,
+        model="",
+        swapped_at=None,
+        cause="écran défaillant",
+        user=operator,
+        clock=past,
+    )
+    # La Réunion, line 01: the association phones on a Tuesday afternoon (local time); the
+    # battery drains because the energy saver was off: solved by the advice given.
+    received = _weekday_at(h, 20, 1, 10)  # 10:00 Paris is 13:00 or 14:00 in La Réunion
+    past.set(received + timedelta(minutes=15))
+    ticket = faults.report_fault(
+        session,
+        reference="M 974 97411 01 1",
+        kind=IncidentKind.BATTERIE,
+        report=faults.FaultReport(
+            "La batterie se vide en une demi-journée.",
+            "Référente de l'association",
+            "+262262000000",
+        ),
+        channel=TicketChannel.TELEPHONE,
+        user=operator,
+        reporter_kind="association",
+        received_at=received,
+        cipher=cipher,
+        clock=past,
+    )
+    past.set(received + timedelta(minutes=30))
+    faults.diagnose(
+        session,
+        ticket,
+        kind=IncidentKind.BATTERIE,
+        diagnosis="mode économie d'énergie désactivé",
+        advice="mode économie réactivé à distance ; recharger le terminal chaque soir",
+        decision=faults.Decision.CONSEIL,
+        user=operator,
+        clock=past,
+    )
+    # Saint-Pierre-et-Miquelon, line 01: the parquet phones on a Wednesday at 17:30 local
+    # time about a swollen battery; the handset is swapped the next morning, in time.
+    line = _line_of(session, files["M 975 97502 01 1"])
+    hours = faults.hours_for_line(line)
+    day = hours.local_day(_weekday_at(h, 47, 2, 12))
+    received = hours.clock_start(datetime.combine(day, time(17, 30), tzinfo=hours.zone))
+    past.set(received + timedelta(minutes=10))
+    ticket = faults.report_fault(
+        session,
+        reference="M 975 97502 01 1",
+        kind=IncidentKind.BATTERIE,
+        report=faults.FaultReport("La batterie a gonflé.", "Parquet de Saint-Pierre", "+508410000"),
+        channel=TicketChannel.TELEPHONE,
+        user=operator,
+        reporter_kind="parquet",
+        received_at=received,
+        cipher=cipher,
+        clock=past,
+    )
+    past.set(received + timedelta(minutes=20))
+    faults.diagnose(
+        session,
+        ticket,
+        kind=IncidentKind.BATTERIE,
+        diagnosis="batterie gonflée : terminal à remplacer",
+        advice="ne plus recharger le terminal en attendant l'échange",
+        decision=faults.Decision.ECHANGE,
+        user=operator,
+        clock=past,
+    )
+    past.set(hours.add_opening_hours(received, 3))
+    faults.swap_for_ticket(
+        session,
+        ticket,
+        new_imei=next(spares).imei,
+        model="",
+        swapped_at=None,
+        cause="batterie gonflée",
+        user=operator,
+        clock=past,
+    )
+    # Today: the Paris parquet has just reported that line 02 no longer rings; the ticket
+    # waits in the operators' queue (/pannes/).
+    faults.report_fault(
+        session,
+        reference="M 75 75056 02 1",
+        kind=IncidentKind.PANNE_TERMINAL,
+        report=faults.FaultReport(
+            "Le terminal ne sonne plus quand on l'appelle.",
+            "Greffe du parquet (démo)",
+            "+33140000000",
+        ),
+        channel=TicketChannel.PORTAIL,
+        user=parquet,
+        cipher=cipher,
+        clock=FrozenClock(clock.now() - timedelta(minutes=30)),
     )
 
 
@@ -277,8 +417,8 @@ def _closed_file(
         juridiction=paris,
         order_no=7,
         msisdn=CLOSED_LINE,
-        iccid="8933150000000000099",
-        imei="350000000000099",
+        iccid=demo_iccid(99),
+        imei=demo_imei(99),
         clock=past,
     )
     for status in (LineStatus.EN_ATTENTE, LineStatus.MISE_EN_SERVICE, LineStatus.AFFECTE):

@@ -3,13 +3,13 @@
 ``destroy_file`` removes every nominative row of the file (versions,
 temporary information, positions, the points of its addresses, exports,
 messages to the parquet, SMS from its terminal, navette contents, alert
-notes, the line's allow-list set for this person) and deletes its data keys,
-so any ciphertext left in a copy is unreadable. What the reports need stays,
-anonymous: the file row (number, reference via its line, dates, state
-``detruit``), its alerts (times, nature, orientation) and a line in the
-destruction register. The caller commits, then runs a master-key rotation
-that drops the old master key (``keys.rotate_master_key(drop_old=True)``) so
-copies taken before the
+notes, the line's allow-list set for this person, what fault reporters
+wrote) and deletes its data keys, so any ciphertext left in a copy is
+unreadable. What the reports need stays, anonymous: the file row (number,
+reference via its line, dates, state ``detruit``), its alerts (times,
+nature, orientation) and a line in the destruction register. The caller
+commits, then runs a master-key rotation that drops the old master key
+(``keys.rotate_master_key(drop_old=True)``) so copies taken before the
 destruction become unreadable too.
 """
 
@@ -26,6 +26,7 @@ from tgd.db.models.beneficiaries import (
     FileVersion,
     TemporaryInfo,
 )
+from tgd.db.models.incidents import Incident
 from tgd.db.models.lines import LineAssignment
 from tgd.db.models.messages import InboundSms
 from tgd.db.models.navettes import IntakeDocument, Navette, ParquetMessage
@@ -82,6 +83,11 @@ def destroy_file(
     session.execute(
         delete(LineRestriction).where(LineRestriction.assignment_id == file.assignment_id)
     )
+    session.execute(
+        update(Incident)
+        .where(Incident.file_id == file.id)
+        .values(report_enc=None, data_key_id=None)
+    )
     file.data_key_id = None
     session.flush()
     for key_id in key_ids:
@@ -115,7 +121,7 @@ def destroy_file(
 
 def _key_ids(session: Session, file: BeneficiaryFile) -> set[int]:
     ids: set[int] = {file.data_key_id} if file.data_key_id is not None else set()
-    for model in (Navette, Alert, Position):
+    for model in (Navette, Alert, Position, Incident):
         ids |= {
             k
             for k in session.scalars(select(model.data_key_id).where(model.file_id == file.id))

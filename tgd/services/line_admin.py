@@ -5,6 +5,14 @@ activated ("en attente d'affectation", listed in the centre's file), and may
 see its faulty handset swapped: the SIM moves to the new handset, so the line
 keeps its number and reference (R-01); each swap records when the fault was
 reported and when it was fixed, and whether the 24-hour delay was kept (R-18).
+
+The delay of a swap is counted in the assistance centre's opening hours of
+the line's territory (CCP X.4, see ``tgd.domain.assistance_hours``): a fault
+reported on Saturday at 17:00 in Paris has used one hour of its 24 by Monday
+9:00. The deadline binds swaps under warranty (Annexe 2, I.4); a handset whose
+warranty had ended on the day of the report is swapped at the price and in the
+delay of the financial annex, which the platform does not know, so such a
+swap is never "late" here.
 """
 
 from __future__ import annotations
@@ -16,24 +24,39 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tgd.db.models.lines import Line, LineAssignment, Swap, Terminal
-from tgd.db.models.territories import Juridiction
-from tgd.domain.errors import N_, Conflict, NotFound
+from tgd.db.models.territories import Juridiction, Territory
+from tgd.domain.assistance_hours import SWAP_DEADLINE_HOURS, AssistanceHours
+from tgd.domain.errors import N_, Conflict, NotFound, ValidationError
+from tgd.domain.inventory import check_iccid, check_imei
 from tgd.domain.lifecycle import LineStatus
 from tgd.domain.navettes import FieldErrors
 from tgd.domain.reference import Reference, ReferenceError
 from tgd.ports import Clock
-from tgd.services import lines
-
-IMEI_LENGTH = 15
+from tgd.services import inventory, lines
 
 
 @dataclass(frozen=True)
 class SwapResult:
-    """A swap with its delay (R-18)."""
+    """A swap with its delay in opening hours and its deadline (R-18)."""
 
     swap: Swap
     delay: timedelta
+    deadline: datetime
     is_late: bool
+
+
+def hours_of(territory: Territory) -> AssistanceHours:
+    """Return the assistance centre's opening hours on a territory (R-18, CCP X.4)."""
+    return AssistanceHours(territory.code, territory.timezone)
+
+
+def is_under_warranty(
+    terminal: Terminal | None, reported_at: datetime, hours: AssistanceHours
+) -> bool | None:
+    """Tell whether a handset was under warranty on the local day of the report (None: unknown)."""
+    if terminal is None or terminal.warranty_end is None:
+        return None
+    return hours.local_day(reported_at) <= terminal.warranty_end
 
 
 def juridiction_by_insee(session: Session, insee: str) -> Juridiction:
@@ -66,10 +89,17 @@ def current_record(session: Session, reference: str) -> LineAssignment:
 
 
 def _check_imei(value: str) -> str:
-    value = value.strip()
-    if not (value.isdigit() and len(value) == IMEI_LENGTH):
-        raise FieldErrors({"imei": [(N_("Un IMEI compte exactement 15 chiffres."), {})]})
-    return value
+    try:
+        return check_imei(value)
+    except ValidationError as exc:
+        raise FieldErrors({"imei": [(exc.template, exc.params)]}) from None
+
+
+def _check_iccid(value: str) -> str:
+    try:
+        return check_iccid(value)
+    except ValidationError as exc:
+        raise FieldErrors({"iccid": [(exc.template, exc.params)]}) from None
 
 
 def add_to_stock(
@@ -86,6 +116,8 @@ def add_to_stock(
     juridiction = juridiction_by_insee(session, juridiction_insee)
     if imei:
         imei = _check_imei(imei)
+    if iccid:
+        iccid = _check_iccid(iccid)
     if not 1 <= order_no <= 99:
         raise FieldErrors({"order_no": [(N_("Le numéro d'ordre va de 01 à 99."), {})]})
     return lines.add_line(
@@ -119,44 +151,67 @@ def swap_terminal(
     model: str = "",
     reported_at: datetime,
     cause: str,
-    deadline_hours: int = 24,
+    deadline_hours: int = SWAP_DEADLINE_HOURS,
+    swapped_at: datetime | None = None,
+    incident_id: int | None = None,
+    user_id: int | None = None,
     clock: Clock,
 ) -> SwapResult:
-    """R-18: replace a faulty handset on the same line (same number, same reference)."""
+    """R-18: replace a faulty handset on the same line (same number, same reference).
+
+    The new handset is taken from stock when it was delivered (``tgd inventory import``),
+    else recorded with the model given. The delay runs from the report to the swap in the
+    assistance centre's opening hours of the line's territory.
+    """
+    if line is None:
+        raise NotFound(N_("Ligne inconnue."))
     new_imei = _check_imei(new_imei)
     now = clock.now()
+    done = swapped_at or now
     if reported_at > now:
         raise FieldErrors(
             {"reported_at": [(N_("Le signalement ne peut pas être dans le futur."), {})]}
         )
-    if session.scalar(select(Terminal.id).where(Terminal.imei == new_imei)) is not None:
+    if done > now:
+        raise FieldErrors({"swapped_at": [(N_("L'échange ne peut pas être dans le futur."), {})]})
+    if done < reported_at:
         raise FieldErrors(
-            {"imei": [(N_("Le terminal %(v)s est déjà enregistré."), {"v": new_imei})]}
+            {"swapped_at": [(N_("L'échange ne peut pas précéder le signalement."), {})]}
         )
-    if line is None:
-        raise NotFound(N_("Ligne inconnue."))
+    try:
+        terminal = inventory.take_terminal(session, new_imei)
+    except Conflict as exc:
+        raise FieldErrors({"imei": [(exc.template, exc.params)]}) from None
+    if terminal is None:
+        terminal = Terminal(imei=new_imei, model=model.strip()[:80], created_at=now)
+        session.add(terminal)
+    elif model.strip() and not terminal.model:
+        terminal.model = model.strip()[:80]
+    hours = hours_of(line.juridiction.territory)
     old = line.terminal
+    warranty = is_under_warranty(old, reported_at, hours)
     if old is not None:
         old.is_faulty = True
-    terminal = Terminal(imei=new_imei, model=model, created_at=now)
-    session.add(terminal)
     line.terminal = None
     session.flush()  # the unique terminal_id is free before the new handset takes it
     line.terminal = terminal
+    session.flush()
     swap = Swap(
         line_id=line.id,
         old_terminal_id=old.id if old else None,
-        new_terminal_id=0,
+        new_terminal_id=terminal.id,
+        incident_id=incident_id,
         reported_at=reported_at,
-        swapped_at=now,
+        swapped_at=done,
         cause=cause.strip()[:500],
+        under_warranty=warranty,
+        user_id=user_id,
     )
-    session.flush()
-    swap.new_terminal_id = terminal.id
     session.add(swap)
     session.flush()
-    delay = now - reported_at
-    return SwapResult(swap, delay, delay > timedelta(hours=deadline_hours))
+    deadline = hours.add_opening_hours(reported_at, deadline_hours)
+    delay = hours.opening_time_between(reported_at, done)
+    return SwapResult(swap, delay, deadline, warranty is not False and done > deadline)
 
 
 def swaps_of(session: Session, line: Line) -> list[Swap]:

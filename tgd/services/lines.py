@@ -20,6 +20,7 @@ from tgd.domain.geography import find_commune
 from tgd.domain.lifecycle import LineStatus, check_line_transition
 from tgd.domain.reference import Reference
 from tgd.ports import Clock
+from tgd.services import inventory
 
 
 @dataclass(frozen=True)
@@ -66,25 +67,39 @@ def add_line(
     imei: str | None = None,
     clock: Clock,
 ) -> LineAssignment:
-    """Put a new line in stock, with its SIM and terminal, as assignment Y=1."""
+    """Put a new line in stock, with its SIM and terminal, as assignment Y=1.
+
+    A SIM or a handset already delivered (``tgd inventory import``) is taken from stock: the
+    SIM by its number or ICCID, the handset by its IMEI or, when none is given, the one the
+    SIM was delivered in. One that already serves a line is refused.
+    """
     reference = reference_for(juridiction, order_no, 1)
     msisdn = normalise_phone(msisdn)
-    _refuse_duplicates(session, juridiction, order_no, msisdn, iccid, imei)
+    _refuse_duplicates(session, juridiction, order_no, msisdn)
+    now = clock.now()
+    sim = inventory.take_sim(session, msisdn=msisdn, iccid=iccid)
+    if sim is None and iccid:
+        sim = Sim(iccid=iccid, msisdn=msisdn, created_at=now)
+    terminal = inventory.take_terminal(session, imei) if imei else None
+    if terminal is None and imei:
+        terminal = Terminal(imei=imei, created_at=now)
+    if terminal is None and not imei and sim is not None:
+        terminal = inventory.delivered_handset(session, sim)
     line = Line(
         juridiction=juridiction,
         order_no=order_no,
         msisdn=msisdn,
-        sim=Sim(iccid=iccid, created_at=clock.now()) if iccid else None,
-        terminal=Terminal(imei=imei, created_at=clock.now()) if imei else None,
-        created_at=clock.now(),
+        sim=sim,
+        terminal=terminal,
+        created_at=now,
     )
     record = LineAssignment(
         line=line,
         assignment_index=1,
         reference=str(reference),
         status=LineStatus.EN_STOCK,
-        status_changed_at=clock.now(),
-        created_at=clock.now(),
+        status_changed_at=now,
+        created_at=now,
     )
     try:
         with session.begin_nested():
@@ -96,12 +111,7 @@ def add_line(
 
 
 def _refuse_duplicates(
-    session: Session,
-    juridiction: Juridiction,
-    order_no: int,
-    msisdn: str,
-    iccid: str | None,
-    imei: str | None,
+    session: Session, juridiction: Juridiction, order_no: int, msisdn: str
 ) -> None:
     checks = [
         (
@@ -115,22 +125,6 @@ def _refuse_duplicates(
             f"{order_no:02d}",
         ),
     ]
-    if iccid:
-        checks.append(
-            (
-                select(Sim.id).where(Sim.iccid == iccid),
-                N_("La carte SIM %(v)s est déjà enregistrée."),
-                iccid,
-            )
-        )
-    if imei:
-        checks.append(
-            (
-                select(Terminal.id).where(Terminal.imei == imei),
-                N_("Le terminal %(v)s est déjà enregistré."),
-                imei,
-            )
-        )
     for query, template, value in checks:
         if session.scalar(query) is not None:
             raise Conflict(template, v=value)

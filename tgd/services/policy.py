@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from tgd.db.models.alerts import Alert
 from tgd.db.models.beneficiaries import BeneficiaryFile
+from tgd.db.models.incidents import Incident
 from tgd.db.models.lines import Line, LineAssignment
 from tgd.db.models.navettes import Navette
 from tgd.db.models.users import User
@@ -45,6 +46,9 @@ class Permission(enum.StrEnum):
     AUDIT_READ = "audit.read"
     USER_ADMIN = "user.admin"
     ZONE_ADMIN = "zone.admin"
+    FAULT_REPORT = "fault.report"  # parquets and associations report a faulty terminal
+    FAULT_READ = "fault.read"  # follow fault tickets (of one's courts when scoped)
+    FAULT_HANDLE = "fault.handle"  # the assistance centre: record calls, diagnose, swap
 
 
 P = Permission
@@ -58,6 +62,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.LINE_READ,
             P.CONSOLE,
             P.PARQUET_DOCUMENTS,
+            P.FAULT_READ,
+            P.FAULT_HANDLE,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -71,6 +77,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.SUPERVISE,
             P.REPORT_ANONYMOUS,
             P.PARQUET_DOCUMENTS,
+            P.FAULT_READ,
+            P.FAULT_HANDLE,
         }
     ),
     # The parquet sees its own cases nominatively, and their alerts with police action.
@@ -83,12 +91,22 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.REPORT_ANONYMOUS,
             P.REPORT_NOMINATIVE,
             P.PARQUET_DOCUMENTS,
+            P.FAULT_REPORT,
+            P.FAULT_READ,
         }
     ),
-    Role.ASSOCIATION: frozenset({P.FILE_READ, P.LINE_READ}),
+    Role.ASSOCIATION: frozenset({P.FILE_READ, P.LINE_READ, P.FAULT_REPORT, P.FAULT_READ}),
     Role.COMMITTEE: frozenset({P.REPORT_ANONYMOUS}),  # anonymized data only
     Role.ADMINISTRATOR: frozenset(
-        {P.LINE_READ, P.LINE_ADMIN, P.USER_ADMIN, P.ZONE_ADMIN, P.AUDIT_READ}
+        {
+            P.LINE_READ,
+            P.LINE_ADMIN,
+            P.USER_ADMIN,
+            P.ZONE_ADMIN,
+            P.AUDIT_READ,
+            P.FAULT_READ,
+            P.FAULT_HANDLE,
+        }
     ),
     Role.AUDITOR: frozenset({P.AUDIT_READ}),
 }
@@ -134,6 +152,9 @@ def scoped(query: S, user: User, model: type[Any]) -> S:
     if model is LineAssignment:
         query = query.join(Line, LineAssignment.line_id == Line.id)
         return query.where(Line.juridiction_id.in_(scope))
+    if model is Incident:
+        query = query.join(Line, Incident.line_id == Line.id)
+        return query.where(Line.juridiction_id.in_(scope))
     return query.where(_juridiction_column(model).in_(scope))
 
 
@@ -142,6 +163,7 @@ PERMISSION_FOR: dict[type[Any], Permission] = {
     Alert: P.ALERT_READ,
     Navette: P.NAVETTE_READ,
     Line: P.LINE_READ,
+    Incident: P.FAULT_READ,
 }
 
 

@@ -1,5 +1,14 @@
 """Service-level clocks (R-32): navette to file in 15 minutes, swap in 24 hours, unclaimed alerts.
 
+The swap clock (R-18) counts the assistance centre's opening hours of the
+line's territory, not calendar hours: CCP X.4 ("précisions relatives aux
+délais") says chantier 1 runs on working periods, Monday to Saturday 9:00 to
+18:00 local time except public holidays, and Annexe 2 I.4 gives the swap "un
+délai maximum de 24 heures" within it. A fault reported outside those hours
+starts its clock at the next opening; delays are opening seconds, as in the
+committee reports (``tgd.domain.assistance_hours``). Only swaps under warranty
+are bound by it; a handset known to be out of warranty is not clocked.
+
 ``check_service_levels`` is a catch-up query (E-06): it looks at everything
 whose clock ran out up to now — still running past its deadline, or finished
 late — and records one ``ServiceLevelBreach`` per subject (unique on kind,
@@ -21,14 +30,16 @@ from sqlalchemy import func, or_, select, true
 from sqlalchemy.orm import Session
 
 from tgd.db.models.alerts import Alert
-from tgd.db.models.incidents import Incident, IncidentKind
+from tgd.db.models.incidents import Incident, TicketStatus
 from tgd.db.models.lines import Line, LineAssignment, Swap
 from tgd.db.models.navettes import Navette
 from tgd.db.models.operations import ServiceLevelBreach
-from tgd.db.models.territories import Juridiction
+from tgd.db.models.territories import Juridiction, Territory
+from tgd.domain.assistance_hours import AssistanceHours
 from tgd.domain.errors import N_
 from tgd.domain.lifecycle import NavetteKind
 from tgd.ports import Clock
+from tgd.services.faults import SWAP_FAULTS
 from tgd.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,11 +49,9 @@ SWAP = "swap_24h"  # R-18
 UNCLAIMED = "alerte_non_prise"  # R-23
 KIND_LABELS = {
     NAVETTE: N_("Fiche créée plus de 15 minutes après la navette"),
-    SWAP: N_("Échange de terminal au-delà de 24 heures"),
+    SWAP: N_("Échange de terminal au-delà de 24 heures ouvrées"),
     UNCLAIMED: N_("Alerte non prise en charge à temps"),
 }
-# Faults that call for a swap of the handset (R-18).
-SWAP_FAULTS = (IncidentKind.PANNE_TERMINAL, IncidentKind.BATTERIE, IncidentKind.PERTE_VOL)
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,20 @@ class Clocked:
     territory_id: int | None
     juridiction_id: int | None
     reference: str | None
+    deadline_at: datetime | None = None  # when the limit is not plain elapsed time
+    hours: AssistanceHours | None = None  # R-18: delays measured in opening hours
+    is_bound: bool = True  # False: the deadline does not apply (no new breach is recorded)
+
+    @property
+    def deadline(self) -> datetime:
+        """Return the instant the clock runs out."""
+        return self.deadline_at or self.started_at + self.limit
+
+    def delay(self, ended_at: datetime) -> int:
+        """Return the delay in seconds: opening seconds for a swap, elapsed ones otherwise."""
+        if self.hours is not None:
+            return int(self.hours.opening_time_between(self.started_at, ended_at).total_seconds())
+        return int((ended_at - self.started_at).total_seconds())
 
 
 @dataclass(frozen=True)
@@ -69,8 +92,7 @@ class LevelsRun:
 
 
 def _late(item: Clocked, now: datetime) -> bool:
-    deadline = item.started_at + item.limit
-    return (item.ended_at or now) > deadline
+    return (item.ended_at or now) > item.deadline
 
 
 def _since(column: Any, since: datetime | None) -> Any:
@@ -110,47 +132,70 @@ def _navettes(
 def _swaps(
     session: Session, settings: Settings, now: datetime, since: datetime | None
 ) -> Iterable[Clocked]:
-    limit = timedelta(hours=settings.retention.swap_deadline_hours)
-    line_cols = (Line.id, Line.juridiction_id, Juridiction.territory_id)
-    for swap, _, juridiction_id, territory_id in session.execute(
-        select(Swap, *line_cols)
+    hours_limit = settings.retention.swap_deadline_hours
+    limit = timedelta(hours=hours_limit)
+    territory = (Line.juridiction_id, Territory.id, Territory.code, Territory.timezone)
+    # Swaps recorded without a ticket (``tgd lines swap``, the administration page); a swap
+    # made for a ticket is measured on its ticket, once. 24 opening hours never end sooner
+    # than 24 calendar hours: ``reported_at < now - limit`` is a cheap first filter.
+    for swap, juridiction_id, territory_id, code, timezone in session.execute(
+        select(Swap, *territory)
         .join(Line, Line.id == Swap.line_id)
         .join(Juridiction, Juridiction.id == Line.juridiction_id)
-        .where(Swap.reported_at < now - limit, _since(Swap.swapped_at, since))
+        .join(Territory, Territory.id == Juridiction.territory_id)
+        .where(
+            Swap.incident_id.is_(None),
+            Swap.reported_at < now - limit,
+            _since(Swap.swapped_at, since),
+        )
     ).all():
+        hours = AssistanceHours(code, timezone)
+        start = hours.clock_start(swap.reported_at)
         yield Clocked(
             SWAP,
             "swap",
             swap.id,
-            swap.reported_at,
+            start,
             swap.swapped_at,
             limit,
             territory_id,
             juridiction_id,
             _reference(session, swap.line_id),
+            deadline_at=hours.add_opening_hours(start, hours_limit),
+            hours=hours,
+            is_bound=swap.under_warranty is not False,
         )
-    swapped = select(Swap.incident_id).where(Swap.incident_id.is_not(None))
-    for incident, _, juridiction_id, territory_id in session.execute(
-        select(Incident, *line_cols)
+    for incident, swapped_at, juridiction_id, territory_id, code, timezone in session.execute(
+        select(Incident, Swap.swapped_at, *territory)
         .join(Line, Line.id == Incident.line_id)
         .join(Juridiction, Juridiction.id == Line.juridiction_id)
+        .join(Territory, Territory.id == Juridiction.territory_id)
+        .outerjoin(Swap, Swap.incident_id == Incident.id)
         .where(
-            Incident.kind.in_(SWAP_FAULTS),
+            or_(Incident.kind.in_(SWAP_FAULTS), Swap.id.is_not(None)),
             Incident.reported_at < now - limit,
-            Incident.id.not_in(swapped),
-            _since(Incident.resolved_at, since),
+            _since(func.coalesce(Incident.resolved_at, Swap.swapped_at), since),
         )
     ).all():
+        hours = AssistanceHours(code, timezone)
+        start = incident.clock_started_at or hours.clock_start(incident.reported_at)
+        ended = incident.resolved_at or swapped_at
+        if ended is None and incident.status is TicketStatus.RESOLU:
+            ended = incident.reported_at  # closed without a date (older records)
         yield Clocked(
             SWAP,
             "incident",
             incident.id,
-            incident.reported_at,
-            incident.resolved_at,
+            start,
+            ended,
             limit,
             territory_id,
             juridiction_id,
             _reference(session, incident.line_id),
+            deadline_at=incident.deadline_at or hours.add_opening_hours(start, hours_limit),
+            hours=hours,
+            # R-18: no swap needed (advice, nothing found) or out of warranty: not bound.
+            is_bound=incident.needs_swap is not False and incident.under_warranty is not False,
         )
 
 
@@ -213,10 +258,10 @@ def check_service_levels(
             breach = existing.get(key)
             if breach is not None:
                 if item.ended_at is not None:
-                    _finish(breach, item.ended_at)
+                    _finish(breach, item)
                     finished += 1
                 continue
-            if not _late(item, now) or _known(session, key):
+            if not item.is_bound or not _late(item, now) or _known(session, key):
                 continue
             breach = ServiceLevelBreach(
                 kind=item.kind,
@@ -226,12 +271,12 @@ def check_service_levels(
                 juridiction_id=item.juridiction_id,
                 reference=item.reference,
                 started_at=item.started_at,
-                deadline_at=item.started_at + item.limit,
+                deadline_at=item.deadline,
                 limit_seconds=int(item.limit.total_seconds()),
                 detected_at=now,
             )
             if item.ended_at is not None:
-                _finish(breach, item.ended_at)
+                _finish(breach, item)
             session.add(breach)
             recorded += 1
             if item.kind == NAVETTE:
@@ -258,9 +303,10 @@ def _known(session: Session, key: tuple[str, str, int]) -> bool:
     )
 
 
-def _finish(breach: ServiceLevelBreach, ended_at: datetime) -> None:
-    breach.ended_at = ended_at
-    breach.delay_seconds = int((ended_at - breach.started_at).total_seconds())
+def _finish(breach: ServiceLevelBreach, item: Clocked) -> None:
+    assert item.ended_at is not None
+    breach.ended_at = item.ended_at
+    breach.delay_seconds = item.delay(item.ended_at)
 
 
 def list_breaches(

@@ -1,4 +1,8 @@
-"""Service-level clocks (R-32): navette 15 min, swap 24 h, unclaimed alerts; recorded once."""
+"""Service-level clocks (R-32): navette 15 min, swap 24 h, unclaimed alerts; recorded once.
+
+The clock is Monday 23 November 2026, 10:30 in Paris. Swap delays are opening hours of the
+assistance centre (Monday–Saturday 9:00–18:00 local, CCP X.4).
+"""
 
 from __future__ import annotations
 
@@ -51,8 +55,9 @@ def test_clocks_that_ran_out_are_recorded_once_with_their_figures(
             Swap(
                 line_id=line.id,
                 new_terminal_id=terminal.id,
-                reported_at=now - timedelta(hours=40),
-                swapped_at=now - timedelta(hours=10),  # 30 hours
+                # Thursday 10:30 to Monday 09:30, Paris: 7.5 + 9 + 9 + 0.5 = 26 opening hours.
+                reported_at=now - timedelta(days=4),
+                swapped_at=now - timedelta(hours=1),
             )
         )
         ringing = Alert(
@@ -93,7 +98,7 @@ def test_clocks_that_ran_out_are_recorded_once_with_their_figures(
         ("alerte_non_prise", "alert"),
     }
     assert found[("navette_15min", "navette")].subject_id == late_id
-    assert found[("swap_24h", "swap")].delay_seconds == 30 * 3600
+    assert found[("swap_24h", "swap")].delay_seconds == 26 * 3600
     assert found[("alerte_non_prise", "alert")].ended_at is None
     with platform.sessions() as s:
         navette = s.get(Navette, late_id)
@@ -111,5 +116,5 @@ def test_clocks_that_ran_out_are_recorded_once_with_their_figures(
     unclaimed = next(b for b in breaches if b.kind == "alerte_non_prise")
     assert unclaimed.delay_seconds == 40 and unclaimed.limit_seconds == 10
     with platform.sessions() as s:
-        counts = service_levels.count_breaches(s, clock.now() - timedelta(days=2), clock.now())
+        counts = service_levels.count_breaches(s, clock.now() - timedelta(days=5), clock.now())
     assert counts == {"navette_15min": 1, "swap_24h": 1, "alerte_non_prise": 1}

@@ -193,7 +193,9 @@ def history(demo: None, platform: Platform) -> History:
         f4.state = FileState.CLOTURE
         # A canary never counts (R-24c).
         add_alert(s, f1, paris(8, 10, 4), AlertNature.CANARI, canary=True, pickup_s=60)
-        # An incident on line 01 and a swap done in 30 hours (R-18 breach).
+        # An incident on line 01 reported on Friday 10 July at 09:00, the handset swapped on
+        # Wednesday 15 July at 11:00: 9 + 9 (Saturday) + 9 (Monday) + 0 (14 July, a public
+        # holiday) + 2 = 29 opening hours (R-18 breach, CCP X.4).
         line1 = s.get(Line, f1.assignment.line_id)
         assert line1 is not None
         incident = Incident(
@@ -202,7 +204,7 @@ def history(demo: None, platform: Platform) -> History:
             reported_at=paris(7, 10, 9),
             diagnosis="écran défaillant",
             answer="terminal échangé",
-            resolved_at=paris(7, 11, 15),
+            resolved_at=paris(7, 15, 11),
         )
         s.add(incident)
         s.flush()
@@ -216,7 +218,7 @@ def history(demo: None, platform: Platform) -> History:
                 new_terminal_id=spare.id,
                 incident_id=incident.id,
                 reported_at=paris(7, 10, 9),
-                swapped_at=paris(7, 11, 15),
+                swapped_at=paris(7, 15, 11),
                 cause="écran défaillant",
             )
         )

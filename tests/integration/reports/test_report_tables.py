@@ -69,11 +69,11 @@ def test_service_levels_and_breaches(history: object, platform: Platform, sessio
     assert pickup[1] == 4 and pickup[4] == 25 and pickup[6] == 1
     assert levels["Prise en charge → appel des forces de l'ordre"][2] == 90
     assert levels["Navette reçue → fiche créée"][2] == 25 * 60
-    assert levels["Panne signalée → terminal échangé"][2] == 30 * 3600
+    assert levels["Panne signalée → terminal échangé (heures ouvrées)"][2] == 29 * 3600
     kinds = sorted(r[0] for r in report.breaches.rows)
     assert kinds == [
         "Navette reçue → fiche créée",
-        "Panne signalée → terminal échangé",
+        "Panne signalée → terminal échangé (heures ouvrées)",
         "Sonnerie → prise en charge",
     ]
 

@@ -13,7 +13,14 @@ from tgd.db.models.beneficiaries import (
 from tgd.db.models.cdr import CarrierCallRecord
 from tgd.db.models.coverage import CoverageLayer, CoverageMeasure
 from tgd.db.models.forces import ForceUnit, PriorityNumberChange, Zone
-from tgd.db.models.incidents import Incident, IncidentKind
+from tgd.db.models.incidents import (
+    Incident,
+    IncidentKind,
+    TicketChannel,
+    TicketResolution,
+    TicketStatus,
+)
+from tgd.db.models.inventory import Delivery
 from tgd.db.models.keys import DataKey
 from tgd.db.models.line_health import LineActivity
 from tgd.db.models.lines import Line, LineAssignment, LineStatusChange, Sim, Swap, Terminal
@@ -49,6 +56,7 @@ __all__ = [
     "CoverageLayer",
     "CoverageMeasure",
     "DataKey",
+    "Delivery",
     "DestructionRecord",
     "FileExport",
     "FileGeocode",
@@ -83,6 +91,9 @@ __all__ = [
     "TerminalCredential",
     "TerminalNonce",
     "Territory",
+    "TicketChannel",
+    "TicketResolution",
+    "TicketStatus",
     "User",
     "UserSession",
     "WebhookReceipt",

@@ -4,11 +4,16 @@ A ``Line`` is the SIM line of a court's allocation (MSISDN, order number XX): it
 carries the reference, whatever handset it sits in (R-01). Each assignment to a
 beneficiary is a ``LineAssignment`` record with its index Y and its status;
 after a termination a new record with Y+1 is created (R-02, R-17).
+
+Terminals and SIMs come from the supplier's delivery notes (``Delivery``): a
+handset with its warranty end, a SIM with its call number, delivered together;
+they sit in stock until a line takes them (``lines.add_line``) or a swap puts a
+spare handset on a line (R-18).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -27,6 +32,8 @@ class Terminal(Base):
     imei: Mapped[str] = mapped_column(String(15), unique=True)
     model: Mapped[str] = mapped_column(String(80), default="")
     is_faulty: Mapped[bool] = mapped_column(default=False)
+    warranty_end: Mapped[date | None]  # R-18: swaps are free and within 24 h until this day
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -37,6 +44,11 @@ class Sim(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     iccid: Mapped[str] = mapped_column(String(22), unique=True)
+    msisdn: Mapped[str | None] = mapped_column(String(20), unique=True)  # E.164, as delivered
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    # The handset this SIM was delivered in (one row of the delivery note): a line that
+    # takes the SIM from stock takes that handset with it.
+    delivered_with_id: Mapped[int | None] = mapped_column(ForeignKey("terminals.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -109,3 +121,7 @@ class Swap(Base):
     reported_at: Mapped[datetime]
     swapped_at: Mapped[datetime]
     cause: Mapped[str] = mapped_column(Text, default="")  # technical, never personal
+    # R-18: whether the faulty handset was under warranty on the day of the report (None:
+    # unknown); the 24-hour deadline binds swaps under warranty only (Annexe 2, I.4).
+    under_warranty: Mapped[bool | None]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

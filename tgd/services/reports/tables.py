@@ -18,7 +18,7 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
@@ -28,21 +28,24 @@ from sqlalchemy.orm import Session
 from tgd.db.models.alerts import Alert, CallLeg
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.cdr import CarrierCallRecord
-from tgd.db.models.incidents import Incident, IncidentKind
-from tgd.db.models.lines import Line, LineAssignment, Sim, Swap, Terminal
+from tgd.db.models.incidents import Incident, IncidentKind, TicketChannel, TicketResolution
+from tgd.db.models.inventory import Delivery
+from tgd.db.models.lines import Line, LineAssignment, LineStatusChange, Sim, Swap, Terminal
 from tgd.db.models.navettes import Navette
 from tgd.db.models.operations import Task
 from tgd.db.models.territories import Juridiction, Territory
 from tgd.domain.alerts import AlertNature, LegRole, Orientation
+from tgd.domain.assistance_hours import AssistanceHours
 from tgd.domain.lifecycle import LineStatus, NavetteKind
 from tgd.domain.restrictions import Channel
+from tgd.services.faults import SWAP_FAULTS
 from tgd.services.reports.model import Cell, Column, Scope, Table
 from tgd.services.reports.period import Period
 
 # Service-level targets, in seconds.
 PICKUP_TARGET_S = 10  # R-23b: pick-up within 10 s
 NAVETTE_TARGET_S = 15 * 60  # R-10: file created within 15 minutes of the navette
-SWAP_TARGET_S = 24 * 3600  # R-18: swap within 24 hours
+SWAP_TARGET_S = 24 * 3600  # R-18: swap within 24 opening hours (CCP X.4), in opening seconds
 TEST_INTERVAL = timedelta(days=15)  # R-30: a test at least every 15 days (twice a month)
 TESTS_PER_DAY = 2 / 30.4375  # R-30: twice a month
 TEST_CHASE_KIND = "test_chase"  # the schedules' task for a late test (R-30)
@@ -73,6 +76,18 @@ INCIDENT_LABELS = {
     IncidentKind.RESEAU: "réseau de l'opérateur",
     IncidentKind.PLATEFORME: "plateforme de téléassistance",
     IncidentKind.AUTRE: "autre",
+}
+RESOLUTION_LABELS = {
+    None: "",
+    TicketResolution.CONSEIL: "résolu par les conseils donnés",
+    TicketResolution.ECHANGE: "terminal échangé sous garantie",
+    TicketResolution.ECHANGE_HORS_GARANTIE: "terminal échangé hors garantie",
+    TicketResolution.SANS_SUITE: "sans suite",
+}
+CHANNEL_LABELS = {
+    TicketChannel.PORTAIL: "portail",
+    TicketChannel.TELEPHONE: "téléphone",
+    TicketChannel.AUTRE: "",
 }
 LINE_STATUS_TEXT = {status: str(status.label) for status in LineStatus}
 COUNTERPART_LABELS = {
@@ -206,7 +221,9 @@ class _Line:
     imei: str | None
     model: str
     iccid: str | None
+    terminal_id: int | None = None
     assignments: list[tuple[datetime, str, LineStatus, bool]] = field(default_factory=list)
+    status_at_end: LineStatus | None = None  # from the status history, when there is one
 
     def reference_at(self, at: datetime) -> str:
         """Return the reference of the assignment record current at ``at`` (R-02)."""
@@ -220,6 +237,15 @@ class _Line:
     def current(self) -> tuple[str, LineStatus]:
         current = [a for a in self.assignments if a[3]] or self.assignments[-1:]
         return (current[-1][1], current[-1][2]) if current else ("", LineStatus.EN_STOCK)
+
+
+@dataclass(frozen=True)
+class _Terminal:
+    id: int
+    imei: str
+    model: str
+    warranty_end: date | None
+    delivered_at: datetime
 
 
 @dataclass
@@ -242,6 +268,9 @@ class Dataset:
     navettes: list[Any]
     cdrs: list[Any]
     recorded_breaches: Counter[str]
+    hours_by_juridiction: dict[int, AssistanceHours] = field(default_factory=dict)
+    terminals: dict[int, _Terminal] = field(default_factory=dict)
+    swap_history: dict[int, list[Any]] = field(default_factory=dict)  # line id -> its swaps
     late: list[LateTest] | None = None
 
     def tz(self, juridiction_id: int | None, territory_id: int | None = None) -> str:
@@ -251,6 +280,12 @@ class Dataset:
         if territory_id is not None and territory_id in self.tz_by_territory:
             return self.tz_by_territory[territory_id]
         return self.scope.timezone
+
+    def hours(self, juridiction_id: int | None) -> AssistanceHours:
+        """Return the assistance centre's hours on a juridiction's territory (R-18, CCP X.4)."""
+        if juridiction_id is not None and juridiction_id in self.hours_by_juridiction:
+            return self.hours_by_juridiction[juridiction_id]
+        return AssistanceHours("75", self.scope.timezone)
 
     def line_tz(self, line_id: int | None) -> str:
         """Return the time zone of a line's juridiction."""
@@ -279,7 +314,19 @@ def load(session: Session, scope: Scope, period: Period) -> Dataset:
     territory_ids = set(
         session.scalars(_scoped(select(Juridiction.territory_id), Juridiction.id, scope).distinct())
     )
+    hours = {
+        jid: AssistanceHours(code, timezone)
+        for jid, code, timezone in session.execute(
+            select(Juridiction.id, Territory.code, Territory.timezone).join(
+                Territory, Juridiction.territory_id == Territory.id
+            )
+        )
+    }
     lines = _load_lines(session, scope, end)
+    swap_rows = _load_swaps(session, scope, end)
+    history: dict[int, list[Any]] = defaultdict(list)
+    for row in swap_rows:
+        history[row.line_id].append(row)
     files = _load_files(session, scope, start, end)
     lookback = start - TEST_INTERVAL
     alerts = _load_alerts(session, scope, territory_ids, lookback, end)
@@ -326,47 +373,8 @@ def load(session: Session, scope: Scope, period: Period) -> Dataset:
         alerts=[a for a in alerts if a.ringing_at >= start],
         tests_before=tests_before,
         chases=chases,
-        incidents=list(
-            session.execute(
-                _scoped(
-                    select(
-                        Incident.id,
-                        Incident.kind,
-                        Incident.line_id,
-                        Incident.reported_at,
-                        Incident.diagnosis,
-                        Incident.answer,
-                        Incident.resolved_at,
-                        Line.juridiction_id,
-                    )
-                    .outerjoin(Line, Incident.line_id == Line.id)
-                    .where(Incident.reported_at >= start, Incident.reported_at < end)
-                    .order_by(Incident.reported_at),
-                    Line.juridiction_id,
-                    scope,
-                )
-            )
-        ),
-        swaps=list(
-            session.execute(
-                _scoped(
-                    select(
-                        Swap.id,
-                        Swap.line_id,
-                        Swap.incident_id,
-                        Swap.reported_at,
-                        Swap.swapped_at,
-                        Swap.cause,
-                        Line.juridiction_id,
-                    )
-                    .join(Line, Swap.line_id == Line.id)
-                    .where(Swap.swapped_at >= start, Swap.swapped_at < end)
-                    .order_by(Swap.swapped_at),
-                    Line.juridiction_id,
-                    scope,
-                )
-            )
-        ),
+        incidents=_load_incidents(session, scope, start, end),
+        swaps=[s for s in swap_rows if start <= s.swapped_at < end],
         navettes=list(
             session.execute(
                 _scoped(
@@ -409,6 +417,9 @@ def load(session: Session, scope: Scope, period: Period) -> Dataset:
             )
         ),
         recorded_breaches=_recorded_breaches(session, scope, territory_ids, start, end),
+        hours_by_juridiction=hours,
+        terminals=_load_terminals(session, lines, swap_rows),
+        swap_history=history,
     )
 
 
@@ -422,6 +433,7 @@ def _load_lines(session: Session, scope: Scope, end: datetime) -> dict[int, _Lin
             Terminal.imei,
             Terminal.model,
             Sim.iccid,
+            Line.terminal_id,
         )
         .outerjoin(Terminal, Line.terminal_id == Terminal.id)
         .outerjoin(Sim, Line.sim_id == Sim.id)
@@ -438,6 +450,7 @@ def _load_lines(session: Session, scope: Scope, end: datetime) -> dict[int, _Lin
             row.imei,
             row.model or "",
             row.iccid,
+            row.terminal_id,
         )
         for row in session.execute(query)
     }
@@ -459,7 +472,112 @@ def _load_lines(session: Session, scope: Scope, end: datetime) -> dict[int, _Lin
             lines[row.line_id].assignments.append(
                 (row.created_at, row.reference, row.status, row.is_current)
             )
+    # The line's status at the end of the period, from its history (exact at any date).
+    changes = _scoped(
+        select(LineAssignment.line_id, LineStatusChange.to_status)
+        .join(LineAssignment, LineStatusChange.assignment_id == LineAssignment.id)
+        .join(Line, LineAssignment.line_id == Line.id)
+        .where(LineStatusChange.at < end)
+        .order_by(LineStatusChange.at, LineStatusChange.id),
+        Line.juridiction_id,
+        scope,
+    )
+    for line_id, status in session.execute(changes):
+        if line_id in lines:
+            lines[line_id].status_at_end = status
     return lines
+
+
+def _load_swaps(session: Session, scope: Scope, end: datetime) -> list[Any]:
+    """Every swap of the scope's lines: the period's, and each line's history of handsets."""
+    return list(
+        session.execute(
+            _scoped(
+                select(
+                    Swap.id,
+                    Swap.line_id,
+                    Swap.incident_id,
+                    Swap.reported_at,
+                    Swap.swapped_at,
+                    Swap.cause,
+                    Swap.under_warranty,
+                    Swap.old_terminal_id,
+                    Swap.new_terminal_id,
+                    Line.juridiction_id,
+                )
+                .join(Line, Swap.line_id == Line.id)
+                .where(Line.created_at < end)
+                .order_by(Swap.swapped_at, Swap.id),
+                Line.juridiction_id,
+                scope,
+            )
+        )
+    )
+
+
+def _load_incidents(session: Session, scope: Scope, start: datetime, end: datetime) -> list[Any]:
+    """The tickets reported in the period, and older ones still open at its start."""
+    return list(
+        session.execute(
+            _scoped(
+                select(
+                    Incident.id,
+                    Incident.kind,
+                    Incident.line_id,
+                    Incident.reported_at,
+                    Incident.diagnosis,
+                    Incident.answer,
+                    Incident.resolved_at,
+                    Line.juridiction_id,
+                    Incident.channel,
+                    Incident.reporter_kind,
+                    Incident.clock_started_at,
+                    Incident.deadline_at,
+                    Incident.resolution,
+                    Incident.under_warranty,
+                    Incident.needs_swap,
+                    Incident.diagnosed_at,
+                )
+                .outerjoin(Line, Incident.line_id == Line.id)
+                .where(
+                    Incident.reported_at < end,
+                    or_(
+                        Incident.reported_at >= start,
+                        Incident.resolved_at.is_(None),
+                        Incident.resolved_at >= start,
+                    ),
+                )
+                .order_by(Incident.reported_at, Incident.id),
+                Line.juridiction_id,
+                scope,
+            )
+        )
+    )
+
+
+def _load_terminals(
+    session: Session, lines: dict[int, _Line], swaps: list[Any]
+) -> dict[int, _Terminal]:
+    """The handsets that served the scope's lines: current ones and those swapped."""
+    ids = {line.terminal_id for line in lines.values() if line.terminal_id is not None}
+    ids |= {s.old_terminal_id for s in swaps if s.old_terminal_id is not None}
+    ids |= {s.new_terminal_id for s in swaps}
+    found: dict[int, _Terminal] = {}
+    for chunk in _chunks(sorted(ids), 900):
+        query = (
+            select(
+                Terminal.id,
+                Terminal.imei,
+                Terminal.model,
+                Terminal.warranty_end,
+                func.coalesce(Delivery.imported_at, Terminal.created_at),
+            )
+            .outerjoin(Delivery, Terminal.delivery_id == Delivery.id)
+            .where(Terminal.id.in_(chunk))
+        )
+        for row in session.execute(query):
+            found[row[0]] = _Terminal(row[0], row[1], row[2] or "", row[3], row[4])
+    return found
 
 
 def _load_files(session: Session, scope: Scope, start: datetime, end: datetime) -> dict[int, _File]:
@@ -707,16 +825,23 @@ def table_history(data: Dataset, late: list[LateTest]) -> Table:
                 "ESSAI EN RETARD",
             )
         )
-    for i in data.incidents:
+    for i in _reported_in_period(data):
         tz = data.tz(i.juridiction_id)
         ref = data.lines[i.line_id].reference_at(i.reported_at) if i.line_id in data.lines else ""
         events.append((ref or "—", i.reported_at, tz, "incident", INCIDENT_LABELS[i.kind], ""))
     for s in data.swaps:
         tz = data.tz(s.juridiction_id)
         ref = data.lines[s.line_id].reference_at(s.swapped_at) if s.line_id in data.lines else ""
-        delay = seconds(s.reported_at, s.swapped_at) or 0
+        delay = swap_delay_s(data, s)
         events.append(
-            (ref, s.swapped_at, tz, "échange de terminal", f"délai {delay / 3600:.1f} h", "")
+            (
+                ref,
+                s.swapped_at,
+                tz,
+                "échange de terminal",
+                f"délai {delay / 3600:.1f} h ouvrées",
+                "HORS DÉLAI" if is_swap_late(data, s) else "",
+            )
         )
     for f in data.files.values():
         tz = data.tz(f.juridiction_id)
@@ -744,37 +869,77 @@ def table_history(data: Dataset, late: list[LateTest]) -> Table:
     )
 
 
+def _handsets(line: _Line, swaps: list[Any]) -> list[tuple[int | None, datetime, datetime | None]]:
+    """Return the line's handsets with the span each served it (R-01: swaps keep the line)."""
+    current = swaps[0].old_terminal_id if swaps else line.terminal_id
+    since = line.created_at
+    spans: list[tuple[int | None, datetime, datetime | None]] = []
+    for swap in swaps:
+        spans.append((current, since, swap.swapped_at))
+        current, since = swap.new_terminal_id, swap.swapped_at
+    spans.append((current, since, None))
+    return spans
+
+
 def table_terminals(data: Dataset, *, mask: bool) -> Table:
-    """Table 2: terminals and SIMs delivered: IMEI, ICCID and call number."""
-    rows: list[list[Cell]] = []
-    for line in sorted(data.lines.values(), key=lambda x: x.current[0]):
-        reference, status = line.current
-        rows.append(
-            [
-                reference,
-                line.imei or "",
-                line.iccid or "",
-                mask_number(line.msisdn) if mask else line.msisdn,
-                line.model,
-                LINE_STATUS_TEXT.get(status, str(status)),
-                local_day(line.created_at, data.tz(line.juridiction_id)),
-            ]
-        )
+    """Table 2: terminals and SIMs delivered: IMEI, ICCID and call number, as they stood.
+
+    Exact at any date: each handset that served a line during the period has its row,
+    with the days it went on and came off the line (swaps, R-18), the SIM and number of
+    the line (they never change, R-01) and the line's status at the end of the period.
+    """
+    rows: list[tuple[str, datetime, list[Cell]]] = []
+    for line in data.lines.values():
+        tz = data.tz(line.juridiction_id)
+        status = line.status_at_end or line.current[1]
+        for terminal_id, since, until in _handsets(line, data.swap_history.get(line.id, [])):
+            if since >= data.end or (until is not None and until < data.start):
+                continue
+            terminal = data.terminals.get(terminal_id) if terminal_id is not None else None
+            last = min(until, data.end) if until is not None else data.end
+            reference = line.reference_at(last - timedelta(microseconds=1)) or line.current[0]
+            rows.append(
+                (
+                    reference,
+                    since,
+                    [
+                        reference,
+                        terminal.imei if terminal else "",
+                        line.iccid or "",
+                        mask_number(line.msisdn) if mask else line.msisdn,
+                        terminal.model if terminal else "",
+                        terminal.warranty_end.strftime("%d/%m/%Y")
+                        if terminal and terminal.warranty_end
+                        else "",
+                        local_day(terminal.delivered_at, tz) if terminal else "",
+                        local_day(since, tz),
+                        local_day(until, tz) if until is not None and until < data.end else "",
+                        LINE_STATUS_TEXT.get(status, str(status)),
+                    ],
+                )
+            )
+    rows.sort(key=lambda r: (r[0], r[1]))
     return Table(
         "terminaux",
         "Terminaux et cartes SIM fournis",
-        "Numéros IMEI, ICCID (USIM) et d'appel de chaque ligne ; dans les documents des "
-        "comités, le numéro d'appel est masqué sauf ses deux derniers chiffres.",
+        "Chaque terminal ayant équipé une ligne pendant la période, avec son IMEI, l'ICCID "
+        "(USIM) et le numéro d'appel de la ligne, sa fin de garantie, sa livraison et les "
+        "jours où il a été posé et retiré (échanges) ; statut de la ligne à la fin de la "
+        "période. Dans les documents des comités, le numéro d'appel est masqué sauf ses deux "
+        "derniers chiffres.",
         [
             Column("Référence"),
             Column("IMEI"),
             Column("ICCID"),
             Column("Numéro d'appel"),
             Column("Modèle"),
-            Column("Statut actuel"),
-            Column("Ligne créée le"),
+            Column("Fin de garantie"),
+            Column("Livré le"),
+            Column("Sur la ligne depuis le"),
+            Column("Retiré le"),
+            Column("Statut de la ligne en fin de période"),
         ],
-        rows,
+        [cells for _ref, _at, cells in rows],
         number=2,
     )
 
@@ -842,59 +1007,147 @@ def table_numbers_called(data: Dataset) -> Table:
     )
 
 
+def _reported_in_period(data: Dataset) -> list[Any]:
+    return [i for i in data.incidents if i.reported_at >= data.start]
+
+
+def swap_delay_s(data: Dataset, swap: Any) -> int:
+    """Return a swap's delay in opening seconds of its territory (R-18, CCP X.4)."""
+    hours = data.hours(swap.juridiction_id)
+    return int(hours.opening_time_between(swap.reported_at, swap.swapped_at).total_seconds())
+
+
+def _swap_deadline(data: Dataset, juridiction_id: int | None, reported_at: datetime) -> datetime:
+    return data.hours(juridiction_id).add_opening_hours(reported_at, SWAP_TARGET_S / 3600)
+
+
+def is_swap_late(data: Dataset, swap: Any) -> bool:
+    """Tell whether a swap under warranty came after its 24 opening hours (R-18)."""
+    if swap.under_warranty is False:
+        return False  # out of warranty: the delay of the financial annex applies
+    return bool(swap.swapped_at > _swap_deadline(data, swap.juridiction_id, swap.reported_at))
+
+
+def _is_ticket_overdue(data: Dataset, incident: Any, swap: Any | None) -> bool:
+    """Tell whether a ticket still waited for its swap past the deadline at the period's end."""
+    if swap is not None or incident.kind not in SWAP_FAULTS:
+        return False
+    if incident.needs_swap is False or incident.under_warranty is False:
+        return False
+    if incident.resolved_at is not None and incident.resolved_at < data.end:
+        return False
+    deadline = incident.deadline_at or _swap_deadline(
+        data, incident.juridiction_id, incident.reported_at
+    )
+    return bool(deadline < data.end)
+
+
+def _swaps_by_incident(data: Dataset) -> dict[int, Any]:
+    return {
+        s.incident_id: s
+        for swaps in data.swap_history.values()
+        for s in swaps
+        if s.incident_id is not None and s.swapped_at < data.end
+    }
+
+
+def _yes_no(value: bool | None) -> str:
+    return "" if value is None else ("oui" if value else "non")
+
+
 def table_incidents(data: Dataset) -> Table:
-    """Table 4: incidents and the answers given, with swap delays and causes."""
-    swaps_by_incident = {s.incident_id: s for s in data.swaps if s.incident_id is not None}
+    """Table 4: incidents and the answers given, with swap delays and causes.
+
+    Delays are counted in the assistance centre's opening hours of the line's territory
+    (Monday–Saturday 9:00–18:00, local public holidays excepted: CCP X.4), from the
+    report; a report received outside them starts its clock at the next opening.
+    """
+    swaps_by_incident = _swaps_by_incident(data)
     rows: list[list[Cell]] = []
     for i in data.incidents:
         tz = data.tz(i.juridiction_id)
+        hours = data.hours(i.juridiction_id)
         swap = swaps_by_incident.get(i.id)
         ref = data.lines[i.line_id].reference_at(i.reported_at) if i.line_id in data.lines else ""
+        resolved = i.resolved_at if i.resolved_at is not None and i.resolved_at < data.end else None
+        started = i.clock_started_at or hours.clock_start(i.reported_at)
+        late = (swap is not None and is_swap_late(data, swap)) or _is_ticket_overdue(data, i, swap)
+        # Exact at the end of the period: a diagnosis made later is not shown yet.
+        diagnosed = i.diagnosed_at is None or i.diagnosed_at < data.end
         rows.append(
             [
                 ref or "—",
                 local(i.reported_at, tz),
+                CHANNEL_LABELS.get(i.channel, ""),
+                i.reporter_kind or "",
+                local(started, tz),
                 INCIDENT_LABELS[i.kind],
-                i.diagnosis or "",
-                i.answer or "",
-                local(i.resolved_at, tz),
-                _hours(seconds(i.reported_at, i.resolved_at)),
-                _hours(seconds(swap.reported_at, swap.swapped_at)) if swap else None,
-                swap.cause if swap else "",
+                (i.diagnosis or "") if diagnosed else "",
+                (i.answer or "") if diagnosed else "",
+                RESOLUTION_LABELS.get(i.resolution, "")
+                if resolved
+                else "en cours en fin de période",
+                local(resolved, tz),
+                _hours(int(hours.opening_time_between(i.reported_at, resolved).total_seconds()))
+                if resolved
+                else None,
+                _yes_no(swap.under_warranty if swap is not None else i.under_warranty),
+                _hours(swap_delay_s(data, swap)) if swap is not None else None,
+                "oui" if late else ("non" if swap is not None else ""),
+                swap.cause if swap is not None else "",
             ]
         )
+    reported = {i.id for i in data.incidents}
     for s in data.swaps:
-        if s.incident_id is not None and any(i.id == s.incident_id for i in data.incidents):
+        if s.incident_id is not None and s.incident_id in reported:
             continue
         tz = data.tz(s.juridiction_id)
+        hours = data.hours(s.juridiction_id)
         ref = data.lines[s.line_id].reference_at(s.swapped_at) if s.line_id in data.lines else ""
+        delay = _hours(swap_delay_s(data, s))
         rows.append(
             [
                 ref,
                 local(s.reported_at, tz),
+                "",
+                "",
+                local(hours.clock_start(s.reported_at), tz),
                 "échange de terminal",
                 "",
                 "terminal remplacé",
+                "terminal échangé",
                 local(s.swapped_at, tz),
-                _hours(seconds(s.reported_at, s.swapped_at)),
-                _hours(seconds(s.reported_at, s.swapped_at)),
+                delay,
+                _yes_no(s.under_warranty),
+                delay,
+                "oui" if is_swap_late(data, s) else "non",
                 s.cause or "",
             ]
         )
     return Table(
         "incidents",
         "Incidents et réponses apportées",
-        "Incidents signalés dans la période, diagnostic, réponse, délai de résolution et, le cas "
-        "échéant, délai de remplacement du terminal (objectif : 24 heures) et cause.",
+        "Pannes signalées au centre d'assistance (et celles encore ouvertes au début de la "
+        "période) : canal, auteur du signalement, début du délai (l'ouverture suivante quand "
+        "le signalement arrive hors des heures d'ouverture), diagnostic, conseils donnés, "
+        "issue et, le cas échéant, délai de remplacement du terminal et sa cause. Les délais "
+        "sont en heures ouvrées du territoire (lundi–samedi 9 h–18 h, hors jours fériés "
+        "locaux, CCP X.4) ; objectif : échange sous garantie en 24 heures ouvrées.",
         [
             Column("Référence"),
             Column("Signalé le"),
+            Column("Canal"),
+            Column("Signalé par"),
+            Column("Délai compté à partir du"),
             Column("Type"),
             Column("Diagnostic"),
-            Column("Réponse"),
+            Column("Conseils donnés"),
+            Column("Issue"),
             Column("Résolu le"),
-            Column("Délai de résolution (h)", "float"),
-            Column("Délai d'échange (h)", "float"),
+            Column("Délai de résolution (h ouvrées)", "float"),
+            Column("Sous garantie"),
+            Column("Délai d'échange (h ouvrées)", "float"),
+            Column("Hors délai"),
             Column("Cause"),
         ],
         rows,
@@ -1120,39 +1373,51 @@ def table_non_compliant(data: Dataset) -> Table:
 def table_malfunctions(data: Dataset) -> Table:
     """Table 10: malfunctions and their causes (incidents by kind, platform faults)."""
     by_kind: dict[IncidentKind, list[Any]] = defaultdict(list)
-    for i in data.incidents:
+    for i in _reported_in_period(data):
         by_kind[i.kind].append(i)
-    swapped = {s.incident_id for s in data.swaps}
+    swaps = _swaps_by_incident(data)
     rows: list[list[Cell]] = []
     for kind in IncidentKind:
         items = by_kind.get(kind, [])
+        done = [i for i in items if i.resolved_at is not None and i.resolved_at < data.end]
         delays = [
-            d for d in (seconds(i.reported_at, i.resolved_at) for i in items) if d is not None
+            data.hours(i.juridiction_id).opening_time_between(i.reported_at, i.resolved_at)
+            for i in done
         ]
+        swapped = [swaps[i.id] for i in items if i.id in swaps]
+        late = sum(1 for s in swapped if is_swap_late(data, s)) + sum(
+            1 for i in items if _is_ticket_overdue(data, i, swaps.get(i.id))
+        )
         rows.append(
             [
                 INCIDENT_LABELS[kind],
                 len(items),
-                sum(1 for i in items if i.resolved_at),
-                sum(1 for i in items if i.id in swapped),
-                _hours(round(statistics.fmean(delays))) if delays else None,
+                len(done),
+                len(swapped),
+                late,
+                _hours(round(statistics.fmean(d.total_seconds() for d in delays)))
+                if delays
+                else None,
             ]
         )
     lost = sum(1 for a in data.alerts if a.bridge_lost)
     overflow = sum(1 for a in data.alerts if a.overflowed)
-    rows.append(["pont de conférence interrompu, terminal rappelé (R-24b)", lost, lost, 0, None])
-    rows.append(["appel débordé vers le secours (R-23b)", overflow, overflow, 0, None])
+    rows.append(["pont de conférence interrompu, terminal rappelé (R-24b)", lost, lost, 0, 0, None])
+    rows.append(["appel débordé vers le secours (R-23b)", overflow, overflow, 0, 0, None])
     return Table(
         "dysfonctionnements",
         "Dysfonctionnements et causes",
-        "Incidents par cause, avec ceux résolus et ceux ayant donné lieu à un échange de "
-        "terminal, et les incidents de la plateforme relevés sur les appels.",
+        "Pannes signalées dans la période, par cause : résolues avant la fin de la période, "
+        "ayant donné lieu à un échange de terminal, échanges hors délai (plus de 24 heures "
+        "ouvrées sous garantie) et délai moyen de résolution en heures ouvrées ; puis les "
+        "incidents de la plateforme relevés sur les appels.",
         [
             Column("Cause"),
             Column("Nombre", "int"),
             Column("Résolus", "int"),
             Column("Échanges de terminal", "int"),
-            Column("Délai moyen de résolution (h)", "float"),
+            Column("Échanges hors délai", "int"),
+            Column("Délai moyen de résolution (h ouvrées)", "float"),
         ],
         rows,
         number=10,
@@ -1176,7 +1441,7 @@ def service_levels(data: Dataset) -> tuple[Table, Table, dict[str, Any]]:
     pickup = _Measure("prise_en_charge", "Sonnerie → prise en charge", PICKUP_TARGET_S)
     police = _Measure("forces", "Prise en charge → appel des forces de l'ordre", None)
     navette = _Measure("navette", "Navette reçue → fiche créée", NAVETTE_TARGET_S)
-    swap = _Measure("echange", "Panne signalée → terminal échangé", SWAP_TARGET_S)
+    swap = _Measure("echange", "Panne signalée → terminal échangé (heures ouvrées)", SWAP_TARGET_S)
     for a in data.alerts:
         tz = _alert_tz(data, a)
         if not a.is_test_call:
@@ -1203,16 +1468,20 @@ def service_levels(data: Dataset) -> tuple[Table, Table, dict[str, Any]]:
             navette.breaches.append((ref, n.received_at, tz, delay))
     for s in data.swaps:
         tz = data.tz(s.juridiction_id)
-        delay = seconds(s.reported_at, s.swapped_at)
-        if delay is not None:
-            swap.values.append(delay)
-            if delay > SWAP_TARGET_S:
-                ref = (
-                    data.lines[s.line_id].reference_at(s.swapped_at)
-                    if s.line_id in data.lines
-                    else ""
-                )
-                swap.breaches.append((ref, s.reported_at, tz, delay))
+        delay = swap_delay_s(data, s)  # R-18: opening seconds of the territory (CCP X.4)
+        swap.values.append(delay)
+        if is_swap_late(data, s):
+            ref = (
+                data.lines[s.line_id].reference_at(s.swapped_at) if s.line_id in data.lines else ""
+            )
+            swap.breaches.append((ref, s.reported_at, tz, delay))
+    swapped = _swaps_by_incident(data)
+    for i in _reported_in_period(data):
+        if _is_ticket_overdue(data, i, swapped.get(i.id)):
+            ref = (
+                data.lines[i.line_id].reference_at(i.reported_at) if i.line_id in data.lines else ""
+            )
+            swap.breaches.append((ref, i.reported_at, data.tz(i.juridiction_id), None))
     measures = [pickup, police, navette, swap]
     rows: list[list[Cell]] = []
     for m in measures:
@@ -1233,7 +1502,8 @@ def service_levels(data: Dataset) -> tuple[Table, Table, dict[str, Any]]:
         "Niveaux de service",
         "Délais mesurés appel par appel (R-29) : médiane, 90e centile et maximum en secondes, "
         "objectif et nombre de manquements. Objectifs : prise en charge en 10 s (R-23b), fiche "
-        "créée 15 min après la navette (R-10), échange de terminal en 24 h (R-18).",
+        "créée 15 min après la navette (R-10), échange de terminal sous garantie en 24 heures "
+        "ouvrées du territoire (R-18, CCP X.4 : lundi–samedi 9 h–18 h, hors jours fériés).",
         [
             Column("Mesure"),
             Column("Nombre", "int"),
@@ -1279,7 +1549,7 @@ def service_levels(data: Dataset) -> tuple[Table, Table, dict[str, Any]]:
         "police_called": sum(1 for a in data.alerts if a.police_called_at),
         "non_compliant": sum(1 for a in data.alerts if a.is_non_compliant),
         "late_tests": len(late_tests(data)),
-        "incidents": len(data.incidents),
+        "incidents": len(_reported_in_period(data)),
         "swaps": len(data.swaps),
         "lines": len(data.lines),
         "pickup_within_10s": _share(answered, PICKUP_TARGET_S),

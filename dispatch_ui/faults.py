@@ -1,0 +1,455 @@
+"""The terminals' assistance centre (R-18): fault reports, the operators' tickets, swaps.
+
+Parquets and associations report a faulty terminal here (``/pannes/signaler``);
+the operators record a report made by phone (``/pannes/appel``), then
+diagnose, advise and, under warranty, swap the handset keeping the line and
+its reference. Every page shows the times in the line's territory and every
+time typed is that territory's wall clock, named on the form (item 6). A
+ticket of another court answers like a missing one (``policy.get_scoped``);
+reading what the reporter wrote, and every change, is audited.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Flask, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response as BaseResponse
+from wtforms import (
+    DateTimeLocalField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional
+
+from dispatch_ui.formatting import zone_label
+from dispatch_ui.portal import show_errors
+from dispatch_ui.security import audit_here, requires
+from tgd.db.models.incidents import (
+    INCIDENT_KIND_LABELS,
+    Incident,
+    IncidentKind,
+    TicketChannel,
+    TicketResolution,
+    TicketStatus,
+)
+from tgd.domain.errors import DomainError, ValidationError
+from tgd.domain.localtime import from_local, to_local
+from tgd.domain.navettes import FieldErrors
+from tgd.http import current_platform, db_session
+from tgd.services import faults, inventory, policy
+from tgd.services.policy import Permission
+
+bp = Blueprint("faults", __name__, url_prefix="/pannes")
+
+REPORTER_LABELS = {"parquet": _l("Parquet"), "association": _l("Association d'aide aux victimes")}
+CHANNEL_LABELS = {
+    TicketChannel.PORTAIL: _l("portail"),
+    TicketChannel.TELEPHONE: _l("téléphone"),
+    TicketChannel.AUTRE: _l("autre"),
+}
+
+
+class _FaultFields(FlaskForm):
+    kind = SelectField(_l("Nature de la panne"), choices=[], validators=[DataRequired()])
+    symptoms = TextAreaField(
+        _l("Ce qui ne fonctionne pas"),
+        validators=[DataRequired(), Length(max=2000)],
+        description=_l("Symptômes constatés et depuis quand."),
+    )
+    contact_name = StringField(_l("Personne à rappeler"), validators=[Optional(), Length(max=120)])
+    contact_phone = StringField(
+        _l("Numéro où rappeler"), validators=[DataRequired(), Length(max=30)]
+    )
+
+
+class ReportForm(_FaultFields):
+    """A parquet or an association reports a fault (R-18)."""
+
+    reference = SelectField(_l("Terminal (référence)"), choices=[], validators=[DataRequired()])
+
+
+class PhoneForm(_FaultFields):
+    """An operator records a fault reported by phone."""
+
+    reference = HiddenField(validators=[DataRequired()])
+    received_at = DateTimeLocalField(
+        _l("Appel reçu le"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()]
+    )
+    reporter_kind = SelectField(_l("Appel de"), choices=[], validators=[DataRequired()])
+    organisation_id = SelectField(_l("Organisme"), coerce=int, choices=[], validate_choice=False)
+
+
+class FindLineForm(FlaskForm):
+    """First step of a phone report: which line."""
+
+    class Meta:
+        csrf = False  # a GET search, it changes nothing
+
+    reference = StringField(
+        _l("Référence du terminal"),
+        validators=[DataRequired(), Length(max=64)],
+        description=_l("Par exemple M 75 75056 01 1"),
+    )
+
+
+class DiagnoseForm(FlaskForm):
+    """The diagnosis, the advice given and what follows."""
+
+    kind = SelectField(_l("Nature de la panne"), choices=[], validators=[DataRequired()])
+    diagnosis = TextAreaField(
+        _l("Diagnostic (technique, sans donnée personnelle)"),
+        validators=[DataRequired(), Length(max=2000)],
+    )
+    advice = TextAreaField(
+        _l("Conseils donnés (technique, sans donnée personnelle)"),
+        validators=[Optional(), Length(max=2000)],
+    )
+    decision = RadioField(_l("Suite"), choices=[], validators=[DataRequired()])
+
+
+class SwapForm(FlaskForm):
+    """R-18: the swap that closes the ticket."""
+
+    imei = StringField(
+        _l("IMEI du nouveau terminal"),
+        validators=[DataRequired(), Length(max=20)],
+        description=_l("Un terminal du stock, ou un nouveau terminal (15 chiffres)."),
+    )
+    model = StringField(
+        _l("Modèle (terminal absent du stock)"), validators=[Optional(), Length(max=80)]
+    )
+    swapped_at = DateTimeLocalField(
+        _l("Échange effectué le"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
+    cause = StringField(
+        _l("Cause (technique, sans donnée personnelle)"), validators=[Optional(), Length(max=500)]
+    )
+
+
+class CloseForm(FlaskForm):
+    """Close a diagnosed ticket without a swap."""
+
+    resolution = RadioField(_l("Issue"), choices=[], validators=[DataRequired()])
+
+
+def _kind_choices(kinds: tuple[IncidentKind, ...] | list[IncidentKind]) -> list[tuple[str, str]]:
+    return [(k.value, gettext(INCIDENT_KIND_LABELS[k])) for k in kinds]
+
+
+def _report_form() -> ReportForm:
+    form = ReportForm()
+    form.reference.choices = [
+        (ref, ref) for _, ref in faults.reportable_lines(db_session(), g.user)
+    ]
+    form.kind.choices = _kind_choices(faults.REPORTABLE_KINDS)
+    return form
+
+
+@bp.get("/")
+@requires(Permission.FAULT_READ)
+def index() -> Any:
+    """The tickets of the user's scope: open ones first, by deadline."""
+    platform = current_platform()
+    tickets = faults.list_tickets(db_session(), g.user, clock=platform.clock)
+    return render_template(
+        "faults/index.html",
+        tickets=tickets,
+        can_report=policy.has(g.user, Permission.FAULT_REPORT),
+        can_handle=policy.has(g.user, Permission.FAULT_HANDLE),
+        kind_labels=INCIDENT_KIND_LABELS,
+        channel_labels=CHANNEL_LABELS,
+    )
+
+
+@bp.route("/signaler", methods=["GET", "POST"])
+@requires(Permission.FAULT_REPORT)
+def report() -> Any:
+    """R-18: a parquet or an association reports a faulty terminal."""
+    platform, session = current_platform(), db_session()
+    form = _report_form()
+    if form.validate_on_submit():
+        try:
+            ticket = faults.report_fault(
+                session,
+                reference=form.reference.data or "",
+                kind=IncidentKind(form.kind.data),
+                report=faults.FaultReport(
+                    form.symptoms.data or "",
+                    form.contact_name.data or "",
+                    form.contact_phone.data or "",
+                ),
+                channel=TicketChannel.PORTAIL,
+                user=g.user,
+                cipher=platform.cipher,
+                clock=platform.clock,
+            )
+        except FieldErrors as err:
+            show_errors(form, err)
+        else:
+            return _received(ticket)
+    return render_template("faults/report.html", form=form), (
+        400 if request.method == "POST" else 200
+    )
+
+
+def _received(ticket: Incident) -> BaseResponse:
+    audit_here(
+        "fault.report",
+        object_type="incident",
+        object_id=ticket.id,
+        details={"kind": ticket.kind.value, "channel": ticket.channel.value},
+    )
+    flash(gettext("Signalement n° %(n)s reçu par le centre d'assistance.", n=ticket.id), "success")
+    return redirect(url_for("faults.show", ticket_id=ticket.id))
+
+
+@bp.route("/appel", methods=["GET", "POST"])
+@requires(Permission.FAULT_HANDLE)
+def phone() -> Any:
+    """An operator records a fault reported by phone; times in the line's territory."""
+    platform, session = current_platform(), db_session()
+    reference = request.values.get("reference", "").strip()
+    find = FindLineForm(request.args)
+    if not reference:
+        return render_template("faults/find_line.html", find=find)
+    try:
+        line = faults.line_for_reference(session, g.user, reference)
+    except FieldErrors as err:
+        find.validate()
+        show_errors(find, err)
+        return render_template("faults/find_line.html", find=find), 404
+    timezone = line.juridiction.territory.timezone
+    form = PhoneForm()
+    form.reference.data = reference
+    form.kind.choices = _kind_choices(list(IncidentKind))
+    form.reporter_kind.choices = [(k, str(v)) for k, v in REPORTER_LABELS.items()]
+    form.organisation_id.choices = [(0, gettext("— non précisé —"))] + [
+        (o.id, o.name) for o in faults.organisations_for(session, line)
+    ]
+    if request.method == "GET":
+        form.received_at.data = to_local(platform.clock.now(), timezone).replace(
+            second=0, microsecond=0
+        )
+    elif form.validate_on_submit():
+        try:
+            ticket = faults.report_fault(
+                session,
+                reference=reference,
+                kind=IncidentKind(form.kind.data),
+                report=faults.FaultReport(
+                    form.symptoms.data or "",
+                    form.contact_name.data or "",
+                    form.contact_phone.data or "",
+                ),
+                channel=TicketChannel.TELEPHONE,
+                user=g.user,
+                reporter_kind=form.reporter_kind.data,
+                organisation_id=form.organisation_id.data or None,
+                received_at=_typed(form.received_at, timezone),
+                cipher=platform.cipher,
+                clock=platform.clock,
+            )
+        except FieldErrors as err:
+            show_errors(form, err)
+        else:
+            return _received(ticket)
+    return render_template(
+        "faults/phone.html",
+        form=form,
+        line=line,
+        reference=reference,
+        zone=zone_label(line.juridiction.territory.name, timezone),
+    ), (400 if request.method == "POST" else 200)
+
+
+def _typed(field: Any, timezone: str) -> datetime | None:
+    """Turn a typed wall-clock time into UTC, or raise a field error naming the field."""
+    if field.data is None:
+        return None
+    try:
+        return from_local(field.data, timezone)
+    except ValidationError as exc:
+        raise FieldErrors({field.short_name: [(exc.template, exc.params)]}) from None
+
+
+def _ticket_page(ticket: Incident, status: int = 200, **forms: Any) -> Any:
+    platform, session = current_platform(), db_session()
+    view = faults.ticket_view(session, ticket, clock=platform.clock)
+    # A form sent back with errors rolls its request back, audit entry included: the
+    # reporter's text is then not decrypted (a read must always leave its audit entry).
+    report = None
+    if status == 200:
+        report = faults.read_report(session, ticket, cipher=platform.cipher)
+        audit_here("fault.read", object_type="incident", object_id=ticket.id)
+    handle = policy.has(g.user, Permission.FAULT_HANDLE) and view.is_open
+    if handle:
+        diagnose_form = forms.get("diagnose") or DiagnoseForm(
+            prefix="diagnostic",
+            kind=ticket.kind.value,
+            diagnosis=ticket.diagnosis,
+            advice=ticket.answer,
+        )
+        diagnose_form.kind.choices = _kind_choices(list(IncidentKind))
+        diagnose_form.decision.choices = [
+            (d.value, gettext(label)) for d, label in faults.DECISION_LABELS.items()
+        ]
+        close_form = forms.get("close") or CloseForm(prefix="cloture")
+        close_form.resolution.choices = [
+            (r.value, gettext(r.label))
+            for r in (TicketResolution.CONSEIL, TicketResolution.SANS_SUITE)
+        ]
+        forms = {**forms, "diagnose": diagnose_form, "close": close_form}
+        forms.setdefault("swap", SwapForm(prefix="echange"))
+    return render_template(
+        "faults/show.html",
+        t=view,
+        report=report,
+        report_hidden=status != 200,
+        handle=handle,
+        forms=forms,
+        stock=inventory.stock_terminals(session) if handle else [],
+        zone=zone_label(view.territory, view.timezone),
+        kind_labels=INCIDENT_KIND_LABELS,
+        channel_labels=CHANNEL_LABELS,
+        reporter_labels=REPORTER_LABELS,
+        status_open=TicketStatus.OUVERT,
+    ), status
+
+
+@bp.get("/<int:ticket_id>")
+@requires(Permission.FAULT_READ)
+def show(ticket_id: int) -> Any:
+    """A ticket: reception, clock, diagnosis, advice, swap; what the reporter wrote (audited)."""
+    return _ticket_page(policy.get_scoped(db_session(), g.user, Incident, ticket_id))
+
+
+@bp.post("/<int:ticket_id>/diagnostic")
+@requires(Permission.FAULT_HANDLE)
+def diagnose(ticket_id: int) -> Any:
+    """Record the diagnosis and the advice given; resolve, or leave a swap to do."""
+    platform, session = current_platform(), db_session()
+    ticket = policy.get_scoped(session, g.user, Incident, ticket_id)
+    form = DiagnoseForm(prefix="diagnostic")
+    form.kind.choices = _kind_choices(list(IncidentKind))
+    form.decision.choices = [(d.value, d.value) for d in faults.Decision]
+    if form.validate_on_submit():
+        try:
+            faults.diagnose(
+                session,
+                ticket,
+                kind=IncidentKind(form.kind.data),
+                diagnosis=form.diagnosis.data or "",
+                advice=form.advice.data or "",
+                decision=faults.Decision(form.decision.data),
+                user=g.user,
+                clock=platform.clock,
+            )
+        except FieldErrors as err:
+            show_errors(form, err)
+        except DomainError as err:
+            flash(gettext(err.template, **err.params), "error")
+            return redirect(url_for("faults.show", ticket_id=ticket.id))
+        else:
+            audit_here(
+                "fault.diagnose",
+                object_type="incident",
+                object_id=ticket.id,
+                details={"decision": form.decision.data or ""},
+            )
+            flash(gettext("Diagnostic enregistré."), "success")
+            return redirect(url_for("faults.show", ticket_id=ticket.id))
+    return _ticket_page(ticket, 400, diagnose=form)
+
+
+@bp.post("/<int:ticket_id>/echange")
+@requires(Permission.FAULT_HANDLE)
+def swap(ticket_id: int) -> Any:
+    """R-18: swap the handset, keeping the line and its reference; the ticket is resolved."""
+    platform, session = current_platform(), db_session()
+    ticket = policy.get_scoped(session, g.user, Incident, ticket_id)
+    form = SwapForm(prefix="echange")
+    if form.validate_on_submit():
+        try:
+            timezone = faults.timezone_of(session, ticket)
+            result = faults.swap_for_ticket(
+                session,
+                ticket,
+                new_imei=form.imei.data or "",
+                model=form.model.data or "",
+                swapped_at=_typed(form.swapped_at, timezone),
+                cause=form.cause.data or "",
+                user=g.user,
+                deadline_hours=platform.settings.retention.swap_deadline_hours,
+                clock=platform.clock,
+            )
+        except FieldErrors as err:
+            show_errors(form, err)
+        except DomainError as err:
+            flash(gettext(err.template, **err.params), "error")
+            return redirect(url_for("faults.show", ticket_id=ticket.id))
+        else:
+            audit_here(
+                "fault.swap",
+                object_type="incident",
+                object_id=ticket.id,
+                details={"line": ticket.line_id, "late": result.is_late},
+            )
+            hours = round(result.delay.total_seconds() / 3600, 1)
+            if result.is_late:
+                flash(
+                    gettext(
+                        "Terminal échangé, hors délai : %(h)s heures ouvrées (24 au plus).",
+                        h=hours,
+                    ),
+                    "warning",
+                )
+            else:
+                flash(gettext("Terminal échangé en %(h)s heures ouvrées.", h=hours), "success")
+            return redirect(url_for("faults.show", ticket_id=ticket.id))
+    return _ticket_page(ticket, 400, swap=form)
+
+
+@bp.post("/<int:ticket_id>/cloture")
+@requires(Permission.FAULT_HANDLE)
+def close(ticket_id: int) -> Any:
+    """Close a diagnosed ticket without a swap."""
+    platform, session = current_platform(), db_session()
+    ticket = policy.get_scoped(session, g.user, Incident, ticket_id)
+    form = CloseForm(prefix="cloture")
+    form.resolution.choices = [
+        (r.value, r.value) for r in (TicketResolution.CONSEIL, TicketResolution.SANS_SUITE)
+    ]
+    if form.validate_on_submit():
+        try:
+            faults.close_ticket(
+                session,
+                ticket,
+                resolution=TicketResolution(form.resolution.data),
+                user=g.user,
+                clock=platform.clock,
+            )
+        except DomainError as err:
+            flash(gettext(err.template, **err.params), "error")
+        else:
+            audit_here(
+                "fault.close",
+                object_type="incident",
+                object_id=ticket.id,
+                details={"resolution": form.resolution.data or ""},
+            )
+            flash(gettext("Signalement clos."), "success")
+        return redirect(url_for("faults.show", ticket_id=ticket.id))
+    return _ticket_page(ticket, 400, close=form)
+
+
+def init_app(app: Flask) -> None:
+    """Register the assistance centre's blueprint."""
+    app.register_blueprint(bp)

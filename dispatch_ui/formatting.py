@@ -5,9 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from babel.dates import format_datetime
 from flask import Flask
 from flask_babel import get_locale
+
+# Numbers dialled with a leading 0 from the centre's phones: metropolitan France and the
+# overseas departments sharing the French numbering plan.
+NATIONAL_REGIONS = frozenset({"FR", "RE", "YT", "GP", "GF", "MQ", "BL", "MF"})
 
 
 def local_time(
@@ -21,6 +26,26 @@ def local_time(
     return f"{text} ({value.astimezone(zone).tzname()})"
 
 
+def format_phone(number: str | None) -> str:
+    """Format an E.164 number for reading: national form for France, international otherwise.
+
+    ``+33612340001`` becomes ``06 12 34 00 01``; ``+262262001122`` (La Réunion) becomes
+    ``0262 00 11 22``; a ``sip:`` address or anything unreadable is returned as it is.
+    """
+    if not number:
+        return ""
+    if not number.startswith("+"):
+        return number
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return number
+    if phonenumbers.region_code_for_number(parsed) in NATIONAL_REGIONS:
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 def init_app(app: Flask) -> None:
     """Register the filters."""
     app.add_template_filter(local_time, "local_time")
+    app.add_template_filter(format_phone, "phone")

@@ -95,6 +95,7 @@ def voice_status() -> Any:
     if not sid or not status:
         return _error(400, "missing_field", "CallSid and CallStatus are required")
     duration = form.get("CallDuration", "")
+    leg = request.args.get("leg", "")  # signed with the URL (E-04): the leg we dialled
     with write_transaction(
         platform, timeout_ms=platform.settings.gateway.record_timeout_ms
     ) as session:
@@ -106,6 +107,7 @@ def voice_status() -> Any:
                 status,
                 duration_s=int(duration) if duration.isdigit() else None,
                 clock=platform.clock,
+                leg_id=int(leg) if leg.isdigit() else None,
             )
             return twiml.empty_voice()
 
@@ -125,29 +127,40 @@ def conference_status() -> Any:
         friendly_name=form.get("FriendlyName", ""),
         event=form.get("StatusCallbackEvent", ""),
         call_sid=form.get("CallSid") or None,
+        label=form.get("ParticipantLabel") or None,
     )
     if not (event.conference_sid and event.friendly_name and event.event):
         return _error(
             400, "missing_field", "ConferenceSid, FriendlyName and StatusCallbackEvent are required"
         )
     key = f"conference:{event.conference_sid}:{event.event}:{event.call_sid or ''}"[:160]
+    dials: list[dispatch.PendingDial] = []
     with write_transaction(
         platform, timeout_ms=platform.settings.gateway.record_timeout_ms
     ) as session:
 
         def produce() -> str:
-            dispatch.record_conference_event(
-                session,
-                event,
-                telephony=telephony(),
-                gateway=platform.settings.gateway,
-                callbacks=callback_urls(platform.settings),
-                cipher=platform.cipher,
-                clock=platform.clock,
+            dials.extend(
+                dispatch.record_conference_event(
+                    session,
+                    event,
+                    gateway=platform.settings.gateway,
+                    cipher=platform.cipher,
+                    clock=platform.clock,
+                )
             )
             return twiml.empty_voice()
 
         body, _ = answer_once(session, key, produce, clock=platform.clock)
+    # R-24b: the call-back is placed once its leg is committed, never inside the transaction.
+    dispatch.complete_dials(
+        platform.sessions,
+        dials,
+        telephony=telephony(),
+        gateway=platform.settings.gateway,
+        callbacks=callback_urls(platform.settings),
+        clock=platform.clock,
+    )
     return _xml(body)
 
 

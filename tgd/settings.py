@@ -42,6 +42,7 @@ class SecuritySettings:
     password_hashing: Literal["standard", "fast"] = "standard"  # noqa: S105 - not a secret
     require_totp: bool = True  # R-50: second factor for staff
     allowed_origins: tuple[str, ...] = ()
+    lock_idle_minutes: int = 5  # E-08: the operators' console locks after this idle time
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ class TwilioSettings:
     public_base_url: str = ""  # E-04: signatures are checked against this, not the Host header
     api_base_url: str = ""  # where the REST client sends requests (the fake Twilio in tests)
     counter_call_number: str = ""
+    # The fake carrier (development, tests) plays the calls it is asked to place: ringing,
+    # answered, hung up, with signed status callbacks to public_base_url. Off: it only records.
+    fake_call_progress: bool = True
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,18 @@ class MapSettings:
 
 
 @dataclass(frozen=True)
+class PenaltySettings:
+    # CCP VIII.3 / VIII.4: V, the value of the order of reference (euros HT) for each kind of
+    # late service; 0: not configured (the board says so and prices nothing).
+    call_order_value: float = 0.0
+    file_order_value: float = 0.0
+    swap_order_value: float = 0.0
+    # Which article prices a late file creation: VIII.3 (teleassistance, % of overrun) or
+    # VIII.4 (other services, hours of delay).
+    file_creation_article: Literal["VIII.3", "VIII.4"] = "VIII.3"
+
+
+@dataclass(frozen=True)
 class Settings:
     mode: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path("var")
@@ -127,6 +143,7 @@ class Settings:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     map: MapSettings = field(default_factory=MapSettings)
     geocoder: GeocoderSettings = field(default_factory=GeocoderSettings)
+    penalties: PenaltySettings = field(default_factory=PenaltySettings)
 
     @property
     def is_production(self) -> bool:
@@ -255,6 +272,11 @@ def _coerce(target: Any, value: Any, name: str) -> Any:
             return int(value)
         except (TypeError, ValueError):
             raise SettingsError(f"setting '{name}' must be an integer, not {value!r}") from None
+    if target is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"setting '{name}' must be a number, not {value!r}") from None
     if target is Path:
         return Path(value)
     return str(value)

@@ -98,8 +98,8 @@ def file_view(session: Session, file: BeneficiaryFile, *, cipher: Cipher, clock:
         alerts=list(
             session.scalars(
                 select(Alert)
-                .where(Alert.file_id == file.id)
-                .order_by(Alert.id.desc())
+                .where(Alert.file_id == file.id, Alert.is_canary.is_(False))
+                .order_by(Alert.ringing_at.desc(), Alert.id.desc())  # history in date order
                 .limit(RECENT)
             )
         ),

@@ -14,7 +14,7 @@ from tests.integration.gateway.conftest import TwilioClient
 from tgd.adapters.clock import FrozenClock
 from tgd.adapters.fake_twilio import FakeTwilio
 from tgd.container import Platform
-from tgd.db.models import Alert, AuditEntry, CallLeg
+from tgd.db.models import Alert, AuditEntry, CallLeg, ForceUnit
 from tgd.domain.alerts import AlertState, LegRole
 
 Login = Callable[[str], FlaskClient]
@@ -116,7 +116,10 @@ def test_add_the_proposed_force_then_hand_over_then_close(
     with platform.sessions() as s:
         legs = s.scalars(select(CallLeg.role).where(CallLeg.alert_id == aid)).all()
         assert LegRole.POLICE in legs
-    assert any(detail["proposal"]["priority_number"] in str(r) for r in fake.requests)
+        unit = s.get(ForceUnit, detail["proposal"]["unit_id"])
+        assert unit is not None
+    assert any(r.value("To") == unit.priority_number for r in fake.requests)
+    assert detail["proposal"]["priority_number"].startswith("01 ")  # formatted for reading
     assert post(operator, f"/api/console/alerts/{aid}/leave").status_code == 200
     closed = post(
         operator,
@@ -196,7 +199,7 @@ def test_unclaimed_alert_escalates_then_overflows(
         alert = s.get(Alert, alert_id(platform))
         assert alert is not None and alert.overflowed_at is not None
         overflow_legs = s.scalars(
-            select(CallLeg).where(CallLeg.alert_id == alert.id, CallLeg.role == LegRole.OPERATOR)
+            select(CallLeg).where(CallLeg.alert_id == alert.id, CallLeg.role == LegRole.OVERFLOW)
         ).all()
         assert len(overflow_legs) == 1
 

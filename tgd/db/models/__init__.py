@@ -17,6 +17,7 @@ from tgd.db.models.lines import Line, LineAssignment, LineStatusChange, Sim, Swa
 from tgd.db.models.navettes import IntakeDocument, Navette, ParquetMessage
 from tgd.db.models.operations import (
     ConsoleEvent,
+    ConsolePresence,
     DestructionRecord,
     GeocodeCache,
     JobRun,
@@ -42,6 +43,7 @@ __all__ = [
     "CarrierCallRecord",
     "CommissioningRecord",
     "ConsoleEvent",
+    "ConsolePresence",
     "DataKey",
     "DestructionRecord",
     "FileExport",

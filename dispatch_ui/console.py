@@ -15,7 +15,18 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, Flask, current_app, g, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext
 from sqlalchemy import select
 
@@ -141,10 +152,32 @@ def supervision() -> Any:
         figures=figures,
         exposure=exposure,
         causes=[(c.value, _label(t)) for c, t in labels.EXEMPTIONS.items()],
+        cause_labels={c.value: t for c, t in labels.EXEMPTIONS.items()},
+        kind_labels=penalties.KIND_LABELS,
         ages={a.id: console_service.age_seconds(a, now) for a in alerts},
         escalate_after=platform.settings.alerts.escalate_after_seconds,
         timezone=platform.settings.default_timezone,
     )
+
+
+@bp.post("/console/supervision/retards/<int:breach_id>/exoneration")
+@requires(Permission.SUPERVISE)
+def exempt(breach_id: int) -> Any:
+    """CCP VIII.5: mark a late call, file or swap exempt, with its documented cause."""
+    try:
+        penalties.exempt(
+            db_session(),
+            breach_id,
+            cause=request.form.get("cause", ""),
+            note=request.form.get("note", ""),
+            user=g.user,
+            clock=current_platform().clock,
+        )
+    except DomainError as refused:
+        flash(gettext(refused.template, **refused.params), "error")
+        return redirect(url_for("console.supervision") + "#penalites")
+    flash(gettext("Retard exonéré : il ne compte plus dans les pénalités."), "success")
+    return redirect(url_for("console.supervision") + "#penalites")
 
 
 def _alert_summary(alert: Alert, now: Any) -> dict[str, Any]:
@@ -220,7 +253,6 @@ def _recent(detail: console_service.AlertDetail) -> list[dict[str, Any]]:
             "at": local_time(a.ringing_at, detail.timezone),
             "at_iso": a.ringing_at.isoformat(),
             "nature": _label(labels.nature_label(a.nature)),
-            "kind": _label(N_("essai")) if a.is_test else _label(N_("alerte")),
             "orientation": _label(labels.orientation_label(a.orientation)) if a.orientation else "",
         }
         for a in recent
@@ -402,7 +434,7 @@ def _dial_operator(found: Alert) -> Any:
         return _ok(
             audio="failed",
             warning=gettext(
-                "Votre ligne audio n'a pas pu être appelée : %(reason)s. Réessayez (touche R).",
+                "Votre ligne audio n'a pas pu être appelée : %(reason)s. Réessayez (touche A).",
                 reason=bridge.failure_text(leg.failure),
             ),
         )
@@ -635,8 +667,43 @@ def unlock() -> Any:
     return _ok(locked=False)
 
 
+# What a locked session may still reach (E-08): the console (it shows the lock screen and
+# keeps ringing), its board and events, the unlock, the logout, the language and the assets.
+OPEN_WHEN_LOCKED = frozenset(
+    {
+        "console.index",
+        "console_api.board",
+        "console_api.events",
+        "console_api.zones",
+        "console_api.lock",
+        "console_api.unlock",
+        "auth.logout",
+        "web.set_language",
+        "static",
+        "healthz",
+    }
+)
+
+
+def _keep_locked() -> Any:
+    """E-08: a locked session reaches nothing else until the password unlocks it."""
+    record = current_session()
+    if record is None or record.locked_at is None or request.endpoint in OPEN_WHEN_LOCKED:
+        return None
+    if request.path.startswith("/api/") or request.path.startswith("/gateway/"):
+        return None if request.path.startswith("/gateway/") else _locked_answer()
+    return redirect(url_for("console.index"))
+
+
+def _locked_answer() -> Any:
+    response = jsonify(error=gettext("Console verrouillée : saisissez votre mot de passe."))
+    response.status_code = 423
+    return response
+
+
 def init_app(app: Flask) -> None:
-    """Register the console page and its API."""
+    """Register the console page and its API, and the lock that covers every page (E-08)."""
     app.register_blueprint(bp)
     app.register_blueprint(api)
+    app.before_request(_keep_locked)  # after security.load_user, which resolves the session
     app.extensions.setdefault("tgd.zones", console_service.ZoneCache())

@@ -8,7 +8,9 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from babel.dates import format_datetime
 from flask import Flask
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
+
+from tgd.domain import labels
 
 # Numbers dialled with a leading 0 from the centre's phones: metropolitan France and the
 # overseas departments sharing the French numbering plan.
@@ -45,7 +47,19 @@ def format_phone(number: str | None) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
+def nature_label(nature: object) -> str:
+    """Return the nature of an alert in words (issue 13: never the code)."""
+    return str(gettext(labels.nature_label(getattr(nature, "value", nature))))  # type: ignore[arg-type]
+
+
+def orientation_label(orientation: object) -> str:
+    """Return the orientation given to an alert in words."""
+    return str(gettext(labels.orientation_label(getattr(orientation, "value", orientation))))  # type: ignore[arg-type]
+
+
 def init_app(app: Flask) -> None:
     """Register the filters."""
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(format_phone, "phone")
+    app.add_template_filter(nature_label, "nature")
+    app.add_template_filter(orientation_label, "orientation")

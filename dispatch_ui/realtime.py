@@ -12,9 +12,8 @@ connected to any app process receives every event.
 E-09 after login: every process keeps the login session of each of its sockets
 (``SessionGate``). Before it delivers console events to its sockets, whichever
 process emitted them (Redis), it re-reads those sessions in one query (read
-only, at most every ``GATE_MAX_AGE`` seconds) and leaves out any socket whose
-session ended (logout, disabled account, expiry, revocation), then disconnects
-it; a background sweep does the same every ``SWEEP_SECONDS`` when no event
+only) and leaves out any socket whose session ended (logout, disabled account,
+expiry, revocation), then disconnects it; a background sweep does the same every ``SWEEP_SECONDS`` when no event
 comes. A logout handled by process A thus closes a socket held by process B
 without any write per event. Each socket is also a ``ConsolePresence`` row
 (written on connect and disconnect, refreshed by its process), so supervisors
@@ -50,7 +49,7 @@ log = logging.getLogger(__name__)
 ROOM = "console"
 POLL_SECONDS = 0.5
 ESCALATION_SECONDS = 1.0
-GATE_MAX_AGE = 0.25  # sessions re-read before a delivery if the last read is older
+GATE_MAX_AGE = 0.0  # sessions re-read before every delivery (one read query, no write)
 SWEEP_SECONDS = 2.0  # sessions re-read even when no event comes
 PRESENCE_SECONDS = 15.0  # this process's presence rows refreshed
 

@@ -56,6 +56,8 @@ class TwilioSettings:
     # The fake carrier (development, tests) plays the calls it is asked to place: ringing,
     # answered, hung up, with signed status callbacks to public_base_url. Off: it only records.
     fake_call_progress: bool = True
+    # backend = "fake" only: numbers (E.164 or sip:) the fake carrier rings but nobody answers.
+    fake_unreachable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,7 @@ def build_telephony(settings: Settings) -> TwilioTelephony:
     fake = None
     if twilio.backend == "fake" and not twilio.api_base_url:
         fake = FakeTwilio(auth_token=twilio.auth_token or "fake")
+        fake.unreachable.update(twilio.fake_unreachable)
         if twilio.fake_call_progress:
             CallProgress(fake).start()  # the fake plays its calls: callbacks to our public URL
         client = Client(account_sid, twilio.auth_token or "fake", http_client=WsgiHttpClient(fake))

@@ -13,11 +13,11 @@ E-09 after login: every process keeps the login session of each of its sockets
 (``SessionGate``). Before it delivers console events to its sockets, whichever
 process emitted them (Redis), it re-reads those sessions in one query (read
 only) and leaves out any socket whose session ended (logout, disabled account,
-expiry, revocation), then disconnects it; a background sweep does the same every ``SWEEP_SECONDS`` when no event
-comes. A logout handled by process A thus closes a socket held by process B
-without any write per event. Each socket is also a ``ConsolePresence`` row
-(written on connect and disconnect, refreshed by its process), so supervisors
-count the operators connected to every process.
+expiry, revocation), then disconnects it; a background sweep does the same
+every ``SWEEP_SECONDS`` when no event comes. A logout handled by process A
+thus closes a socket held by process B, without any write per event. Each
+socket is also a ``ConsolePresence`` row (written on connect and disconnect,
+refreshed by its process), so supervisors count the operators of every process.
 """
 
 from __future__ import annotations

@@ -115,17 +115,24 @@ def load_user() -> None:
         db_session(), token, policy=session_policy(), clock=platform.clock
     )
     if ended is not None or (record is not None and auth.needs_touch(record, platform.clock)):
-        with write_transaction(platform.sessions) as writer:
+        if is_safe_request():
+            with write_transaction(platform.sessions) as writer:
+                record, ended = auth.resolve_session(
+                    writer, token, policy=session_policy(), clock=platform.clock
+                )
+            if record is not None:
+                record = db_session().get(UserSession, record.id)
+        else:
+            # The request is already the writer (begin_write): a second writing session would
+            # wait for it forever on SQLite. Its own transaction keeps the bookkeeping.
             record, ended = auth.resolve_session(
-                writer, token, policy=session_policy(), clock=platform.clock
+                db_session(), token, policy=session_policy(), clock=platform.clock
             )
-        if record is not None:
-            record = db_session().get(UserSession, record.id)
     if record is None:
         session.pop(SESSION_KEY, None)
         flash(gettext("Votre session a expiré : reconnectez-vous."), "info")
         if ended is not None:
-            audit_refusal(
+            (audit_refusal if is_safe_request() else audit_here)(
                 "session.ended",
                 object_type="user",
                 object_id=ended.user_id,

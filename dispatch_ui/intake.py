@@ -27,7 +27,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField
+from wtforms import BooleanField, PasswordField
 
 from dispatch_ui.portal import (
     FORMS,
@@ -39,10 +39,11 @@ from dispatch_ui.portal import (
     fill_form,
     show_errors,
 )
-from dispatch_ui.security import audit_here, requires
+from dispatch_ui.security import audit_here, reauthenticate, requires
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.navettes import IntakeDocument, Navette
 from tgd.db.models.operations import Task
+from tgd.domain.errors import DomainError
 from tgd.domain.lifecycle import CommissioningStep, FileState, NavetteKind, NavetteState
 from tgd.domain.navettes import KIND_LABELS, Attribution, FieldErrors
 from tgd.http import current_platform, db_session
@@ -63,6 +64,8 @@ class ConfirmForm(FlaskForm):
 
     measure_ended = BooleanField(_l("Le magistrat confirme la fin de la mesure"))
     terminal_recovered = BooleanField(_l("Le terminal a été récupéré"))
+    # E-08: closing exports the file and schedules its destruction: the password again.
+    password = PasswordField(_l("Votre mot de passe (clôture, export et destruction programmée)"))
 
 
 class StepForm(FlaskForm):
@@ -228,7 +231,13 @@ def confirm_termination(task_id: int) -> Any:
         abort(404)
     file = policy.get_scoped(session, g.user, BeneficiaryFile, task.file_id)
     form = ConfirmForm()
-    if form.validate_on_submit():
+    error = None
+    if form.validate_on_submit() and form.measure_ended.data and form.terminal_recovered.data:
+        try:
+            reauthenticate(form.password.data or "", purpose="file.termination")
+        except DomainError as err:
+            error = gettext(err.template, **err.params)
+    if form.validate_on_submit() and error is None:
         closure = termination.confirm(
             session,
             task,
@@ -266,6 +275,7 @@ def confirm_termination(task_id: int) -> Any:
     return render_template(
         "intake/termination.html",
         form=form,
+        error=error,
         task=task,
         file=file,
         steps=termination.steps_of(session, task),

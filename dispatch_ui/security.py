@@ -145,6 +145,26 @@ def load_user() -> None:
         g.user, g.user_session = record.user, record
 
 
+def reauthenticate(password: str, *, purpose: str) -> None:
+    """E-08: ask for the password again before an export or a destruction.
+
+    A wrong password raises ``PasswordRefused`` after the failure count is committed.
+    """
+    from tgd.http import commit
+    from tgd.services import operators
+
+    record = current_session()
+    if record is None:
+        abort(403)
+    try:
+        operators.confirm_password(
+            db_session(), record, password, purpose=purpose, clock=current_platform().clock
+        )
+    except operators.PasswordRefused:
+        commit()
+        raise
+
+
 def current_session() -> UserSession | None:
     """Return the fully logged-in session of the request, if any."""
     return cast("UserSession | None", g.get("user_session"))

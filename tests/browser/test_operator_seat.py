@@ -7,6 +7,7 @@ Internet), and two operators' screens. Each test leaves no alert open behind it.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import re
@@ -23,7 +24,7 @@ import pytest
 from tests.browser.live import CHROMIUM_ARGS, Live, free_port, login, platform_env, prepare, running
 
 pytest.importorskip("playwright")
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 UNREACHABLE = "+33199009999"  # the fake carrier rings this line and nobody answers
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
@@ -100,6 +101,33 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+_opened: list[BrowserContext] = []
+
+
+@pytest.fixture(autouse=True)
+def artifacts(request: pytest.FixtureRequest, browser: Browser, live: Live) -> Iterator[None]:
+    """Close the test's pages after it (an open console would lock its session after the idle
+    time); on failure first keep a screenshot of each and the server's log (test-artifacts/)."""
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        _keep(request.node.name, browser, live)
+    while _opened:
+        with contextlib.suppress(Exception):  # some tests close theirs themselves
+            _opened.pop().close()
+
+
+def _keep(name: str, browser: Browser, live: Live) -> None:
+    out = Path("test-artifacts")
+    out.mkdir(exist_ok=True)
+    for i, context in enumerate(browser.contexts):
+        for j, page in enumerate(context.pages):
+            page.screenshot(path=str(out / f"{name}-{i}-{j}.png"))
+    log = Path(live.env["TGD_DATA_DIR"]) / "server.log"
+    if log.exists():
+        (out / f"{name}-server.log").write_text(log.read_text()[-200_000:])
+
+
 PASSWORD = "Mot-De-Passe-Essai-2026"
 _logins: dict[str, Any] = {}
 
@@ -143,7 +171,9 @@ def own_operator(browser: Browser, live: Live, name: str, **context: Any) -> Pag
     )
     secret = re.search(r"Secret TOTP : (\S+)", out)
     assert secret, out
-    page = browser.new_context(viewport=WIDE, **context).new_page()
+    opened = browser.new_context(viewport=WIDE, **context)
+    _opened.append(opened)
+    page = opened.new_page()
     page.goto(live.url + "/connexion")
     page.fill("#username", name)
     page.fill("#password", PASSWORD)
@@ -157,9 +187,12 @@ def own_operator(browser: Browser, live: Live, name: str, **context: Any) -> Pag
 
 
 @pytest.fixture
-def clean(browser: Browser, live: Live) -> Iterator[None]:
+def clean(request: pytest.FixtureRequest, browser: Browser, live: Live) -> Iterator[None]:
     """Close every open alert after the test (as a supervisor would)."""
     yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        _keep(request.node.name, browser, live)  # before the alerts are closed
     page = console_of(browser, live, "superviseur")
     csrf = page.locator('meta[name="csrf-token"]').get_attribute("content") or ""
     headers = {"X-CSRFToken": csrf, "Content-Type": "application/json"}

@@ -185,6 +185,9 @@ def open_alert(
             "identified": line is not None,
             "is_test": alert.is_test,
             "is_canary": alert.is_canary,
+            # Enough for a console to show the row at once (the reference is anonymous).
+            "reference": alert.reference,
+            "ringing_at": alert.ringing_at.isoformat(),
         },
         territory_id=alert.territory_id,
         clock=clock,

@@ -330,6 +330,38 @@ def prepare_overflow(session: Session, alert: Alert, *, number: str, clock: Cloc
     return _intent(session, alert, LegRole.OVERFLOW, to=number, clock=clock)
 
 
+def overflow(
+    sessions: sessionmaker[Session],
+    alert_id: int,
+    *,
+    number: str,
+    telephony: Telephony,
+    gateway: GatewaySettings,
+    callbacks: Callbacks,
+    clock: Clock,
+) -> CallLeg | None:
+    """R-23b: overflow an unclaimed alert to the backup centre, for a job (own transactions).
+
+    Marks the alert overflowed (once, across processes) and records its ``overflow`` leg in
+    one short write transaction, then places the call after the commit and records the
+    outcome in a second one. Returns the leg, or None when the alert was claimed, closed or
+    overflowed meanwhile. Never call it inside an open write transaction.
+    """
+    from tgd.services import handling  # handling knows nothing of the bridge
+
+    with write_transaction(sessions) as session:
+        alert = session.get(Alert, alert_id)
+        if alert is None or alert.state != AlertState.RINGING:
+            return None
+        if not handling.mark_overflowed(session, alert, number_known=True, clock=clock):
+            return None
+        dial = prepare_overflow(session, alert, number=number, clock=clock)
+    [leg] = complete_dials(
+        sessions, [dial], telephony=telephony, gateway=gateway, callbacks=callbacks, clock=clock
+    )
+    return leg
+
+
 def call_back(
     session: Session, alert: Alert, *, user_id: int | None, cipher: Cipher, clock: Clock
 ) -> PendingDial:

@@ -252,6 +252,20 @@
       return data;
     });
   }
+  /* Many consoles receive the same event at once: spread their board reads a little,
+   * and let a burst of events share one read. */
+  var pendingBoard = null;
+  function loadBoardSoon() {
+    if (!pendingBoard) {
+      pendingBoard = new Promise(function (resolve) {
+        window.setTimeout(function () {
+          pendingBoard = null;
+          loadBoard().then(resolve, resolve);
+        }, 30 + Math.floor(Math.random() * 120));
+      });
+    }
+    return pendingBoard;
+  }
   function find(id) {
     return state.alerts.filter(function (a) { return a.id === id; })[0] || null;
   }
@@ -526,7 +540,7 @@
   });
 
   /* --- live events (E-02) ------------------------------------------------------------------ */
-  function apply(events) {
+  function apply(events, live) {
     var fresh = events.filter(function (e) { return e.seq > state.lastSeq; });
     if (!fresh.length) { return Promise.resolve(); }
     state.lastSeq = fresh[fresh.length - 1].seq;
@@ -534,7 +548,22 @@
     var opened = fresh.filter(function (e) { return e.kind === "alert_opened" && !e.payload.is_canary; });
     var touchesSelected = fresh.some(function (e) { return e.payload && e.payload.alert_id === state.selected; });
     fresh.forEach(function (e) { fire("event", e); });
-    return loadBoard().then(function () {
+    /* A live new alert's row shows at once from the event itself; the board confirms it right
+     * after (a catch-up batch waits for the board: its alerts may be closed already). */
+    var shown = false;
+    opened.forEach(function (e) {
+      var p = e.payload;
+      if (live && p.ringing_at && !find(p.alert_id)) {
+        state.alerts.push({
+          id: p.alert_id, reference: p.reference, state: "ringing", is_test: p.is_test,
+          identified: p.identified, operator_id: null, escalated: false, overflowed: false,
+          police: false, ended: false, ringing_at: p.ringing_at
+        });
+        shown = true;
+      }
+    });
+    if (shown) { renderBoard(); }
+    return loadBoardSoon().then(function () {
       /* Announce only the alerts that are still waiting now (never cry wolf). */
       var stillWaiting = opened.map(function (e) { return find(e.payload.alert_id); })
         .filter(function (a) { return a && a.state === "ringing"; });
@@ -569,7 +598,7 @@
     socket.on("disconnect", function () { lost = true; setConnection(false, true); });
     socket.on("connect_error", function () { lost = true; setConnection(false, true); });
     socket.on("caught_up", function (data) { apply(data.events).then(loadBoard); });
-    socket.on("console_event", function (event) { apply([event]); });
+    socket.on("console_event", function (event) { apply([event], true); });
     window.addEventListener("online", function () { if (!socket.connected) { socket.connect(); } });
     return socket;
   }

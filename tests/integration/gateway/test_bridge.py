@@ -438,3 +438,32 @@ def test_rest_client_talks_to_a_fake_twilio_over_http(settings: Settings) -> Non
             f"/2010-04-01/Accounts/ACtest/Calls/{sid}.json",
             "/2010-04-01/Accounts/ACtest/Messages.json",
         ]
+
+
+def test_overflow_marks_the_alert_and_dials_the_backup_after_the_commit(
+    twilio: TwilioClient, session: Session, fake: FakeTwilio, platform: Platform, app: object
+) -> None:
+    alert = _open(twilio, session, "CA16")
+    leg = dispatch.overflow(
+        platform.sessions,
+        alert.id,
+        number=OVERFLOW_NUMBER,
+        telephony=app.extensions["tgd.telephony"],  # type: ignore[attr-defined]
+        gateway=platform.settings.gateway,
+        callbacks=CALLBACKS,
+        clock=platform.clock,
+    )
+    assert leg is not None and leg.role == LegRole.OVERFLOW and leg.status == "queued"
+    assert fake.requests[-1].value("To") == OVERFLOW_NUMBER
+    session.refresh(alert)
+    assert alert.overflowed_at is not None
+    again = dispatch.overflow(
+        platform.sessions,
+        alert.id,
+        number=OVERFLOW_NUMBER,
+        telephony=app.extensions["tgd.telephony"],  # type: ignore[attr-defined]
+        gateway=platform.settings.gateway,
+        callbacks=CALLBACKS,
+        clock=platform.clock,
+    )
+    assert again is None and len(fake.requests) == 1  # once, whatever the number of passes

@@ -112,9 +112,10 @@ def artifacts(request: pytest.FixtureRequest, browser: Browser, live: Live) -> I
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         _keep(request.node.name, browser, live)
-    while _opened:
+    _opened.clear()
+    for context in list(browser.contexts):
         with contextlib.suppress(Exception):  # some tests close theirs themselves
-            _opened.pop().close()
+            context.close()
 
 
 def _keep(name: str, browser: Browser, live: Live) -> None:

@@ -40,6 +40,7 @@ def normalise_audio_line(text: str) -> str:
     """Return an audio line in canonical form (E.164, or a ``sip:`` address); refuse others."""
     value = text.strip()
     if value.lower().startswith("sip:"):
+        value = "sip:" + value[4:]
         if not SIP_RE.match(value) or len(value) > 200:
             raise ValidationError(
                 N_(
@@ -47,7 +48,7 @@ def normalise_audio_line(text: str) -> str:
                     "(par exemple sip:poste12@centre.example)."
                 )
             )
-        return "sip:" + value[4:]
+        return value
     try:
         number = phonenumbers.parse(value, "FR")
     except phonenumbers.NumberParseException:

@@ -429,8 +429,15 @@
   }
 
   /* --- actions ------------------------------------------------------------------------- */
+  /* Actions run one after the other: a key pressed while the previous action is still
+   * answering (P then F at once) waits for it, then checks whether it still applies. */
+  var chain = Promise.resolve(null);
+  function serial(fn) {
+    chain = chain.then(fn, fn);
+    return chain;
+  }
   function act(path, body, done) {
-    if (!state.selected || state.busy) { return Promise.resolve(null); }
+    if (!state.selected) { return Promise.resolve(null); }
     state.busy = true;
     showMessage("");
     var id = state.selected;
@@ -445,37 +452,15 @@
     }).then(function (data) { state.busy = false; return data; });
   }
   var actions = {
-    claim: function () {
-      if (buttons.claim.disabled) { return Promise.resolve(null); }
-      var target = state.detail && state.detail.state === "ringing" ? state.detail.id : null;
-      if (!target) {
-        var oldest = waiting().sort(function (a, b) { return Date.parse(a.ringing_at) - Date.parse(b.ringing_at); })[0];
-        if (!oldest) { return Promise.resolve(null); }
-        return select(oldest.id).then(function () { return act("claim", {}, T.claimedDone); });
-      }
-      return act("claim", {}, T.claimedDone);
-    },
-    force: function () {
-      if (buttons.force.disabled) { return Promise.resolve(null); }
-      return act("force", { unit_id: state.detail.proposal.unit_id }, T.forceDone);
-    },
-    otherUnit: function () {
-      if (buttons.otherUnit.disabled) { return Promise.resolve(null); }
-      var unit = parseInt(els.otherUnit.value, 10);
-      if (!unit) { showMessage(T.unitFirst, true); els.otherUnit.focus(); return Promise.resolve(null); }
-      return act("force", { unit_id: unit }, T.forceDone);
-    },
+    claim: function () { return serial(claimNow); },
+    force: function () { return serial(forceNow); },
+    otherUnit: function () { return serial(otherUnitNow); },
     chooseUnit: function () { if (!els.otherUnit.disabled) { els.otherUnit.focus(); } },
-    callback: function () { return buttons.callback.disabled ? Promise.resolve(null) : act("callback"); },
-    position: function () { return buttons.position.disabled ? Promise.resolve(null) : act("position"); },
-    redial: function () { return buttons.redial.disabled ? Promise.resolve(null) : act("audio", {}, T.claimedDone); },
-    leave: function () { return buttons.leave.disabled ? Promise.resolve(null) : act("leave", {}, T.leftDone); },
-    close: function () {
-      if (buttons.close.disabled) { return; }
-      els.closeError.classList.add("tgd-hidden");
-      els.closeDialog.showModal();
-      document.getElementById("nature").focus();
-    },
+    callback: function () { return serial(function () { return buttons.callback.disabled ? null : act("callback"); }); },
+    position: function () { return serial(function () { return buttons.position.disabled ? null : act("position"); }); },
+    redial: function () { return serial(function () { return buttons.redial.disabled ? null : act("audio", {}, T.claimedDone); }); },
+    leave: function () { return serial(function () { return buttons.leave.disabled ? null : act("leave", {}, T.leftDone); }); },
+    close: function () { return serial(openClosing); },
     note: function () {
       if (!els.noteBlock.classList.contains("tgd-hidden")) { document.getElementById("note").focus(); }
     },
@@ -487,6 +472,33 @@
       select(target.id);
     }
   };
+  function claimNow() {
+    if (buttons.claim.disabled) { return null; }
+    var target = state.detail && state.detail.state === "ringing" ? state.detail.id : null;
+    if (!target) {
+      var oldest = waiting().sort(function (a, b) { return Date.parse(a.ringing_at) - Date.parse(b.ringing_at); })[0];
+      if (!oldest) { return null; }
+      return select(oldest.id).then(function () { return act("claim", {}, T.claimedDone); });
+    }
+    return act("claim", {}, T.claimedDone);
+  }
+  function forceNow() {
+    if (buttons.force.disabled) { return null; }
+    return act("force", { unit_id: state.detail.proposal.unit_id }, T.forceDone);
+  }
+  function otherUnitNow() {
+    if (buttons.otherUnit.disabled) { return null; }
+    var unit = parseInt(els.otherUnit.value, 10);
+    if (!unit) { showMessage(T.unitFirst, true); els.otherUnit.focus(); return null; }
+    return act("force", { unit_id: unit }, T.forceDone);
+  }
+  function openClosing() {
+    if (buttons.close.disabled || els.closeDialog.open) { return null; }
+    els.closeError.classList.add("tgd-hidden");
+    els.closeDialog.showModal();
+    document.getElementById("nature").focus();
+    return null;
+  }
   buttons.claim.addEventListener("click", actions.claim);
   buttons.force.addEventListener("click", actions.force);
   buttons.otherUnit.addEventListener("click", actions.otherUnit);

@@ -274,3 +274,22 @@ def test_alerts_show_lists_the_legs_with_their_public_roles(
         events = [e.kind for e in s.scalars(select(ConsoleEvent))]
         roles = {leg.role for leg in s.scalars(select(CallLeg))}
     assert LegRole.OPERATOR in roles and "alert_claimed" in events
+
+
+def test_an_administrator_sets_an_operators_audio_line(login: Login, platform: Platform) -> None:
+    from tests.integration.web.conftest import csrf_of
+
+    admin = login("admin")
+    page = admin.get("/admin/").get_data(as_text=True)
+    with platform.sessions() as s:
+        operator = s.scalars(select(User).where(User.username == "operateur")).one()
+    url = f"/admin/utilisateurs/{operator.id}/ligne-audio"
+    bad = admin.post(url, data={"csrf_token": csrf_of(page), "line": "n'importe quoi"})
+    assert bad.status_code == 302
+    good = admin.post(
+        url, data={"csrf_token": csrf_of(page), "line": "01 99 00 10 07"}, follow_redirects=True
+    )
+    assert "01 99 00 10 07" in good.get_data(as_text=True)
+    with platform.sessions() as s:
+        assert s.get(User, operator.id).audio_line == "+33199001007"  # type: ignore[union-attr]
+    assert login("operateur").post(url, data={"line": "x"}).status_code in (400, 403)

@@ -8,8 +8,12 @@
    processes joined by Redis (clients spread over both, webhooks to the first).
 2. Zone lookup: points per second against the demo zones and against 10,000
    synthetic polygons (shapely STRtree).
+3. Webhook to a row on screen (issue 13): N real console pages in headless Chromium
+   (embedded mode, SQLite, one process), each watching its queue with a
+   MutationObserver; for each signed webhook, the time from its send to the alert's
+   row appearing in every page. Target: p99 < 250 ms for 50 pages.
 
-Usage: ``.venv/bin/python bench/console.py [--clients 50] [--alerts 40]``.
+Usage: ``.venv/bin/python bench/console.py [--clients 50] [--alerts 40] [--pages 50]``.
 PostgreSQL and Redis are started here (Debian's packages); the PostgreSQL run
 is skipped with a message if they are missing.
 """
@@ -219,6 +223,100 @@ def run_postgres_redis(clients: int, alerts: int) -> None:
             subprocess.run(["bash", str(ROOT / "scripts/pg_server.sh"), "stop", pgdir], check=False)
 
 
+WATCH = """() => {
+  window.__seen = {};
+  const queue = document.getElementById("file-alertes");
+  new MutationObserver(() => {
+    queue.querySelectorAll("button[data-alert-id]").forEach((b) => {
+      if (!(b.dataset.alertId in window.__seen)) { window.__seen[b.dataset.alertId] = Date.now(); }
+    });
+  }).observe(queue, { childList: true, subtree: true });
+}"""
+
+
+def run_pages(pages: int, alerts: int) -> None:
+    """Webhook to a visible row in N real console pages (embedded mode)."""
+    print(f"Webhook to a row on screen, {pages} Chromium pages, SQLite, one process:")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("  skipped: playwright is not installed")
+        return
+    if not Path("/usr/bin/chromium").exists():
+        print("  skipped: /usr/bin/chromium is missing")
+        return
+    from tests.browser.live import CHROMIUM_ARGS
+    from tests.browser.live import login as browser_login
+
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        env = platform_env(Path(tmp), port, **QUIET)
+        prepare(env)
+        with running(env, port, Path(tmp) / "server.log") as live, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            first = browser.new_context(viewport={"width": 1600, "height": 900})
+            browser_login(first.new_page(), live.url, "operateur")
+            state = first.storage_state()
+            first.close()
+            opened = []
+            for _ in range(pages):
+                page = browser.new_context(
+                    storage_state=state, viewport={"width": 1600, "height": 900}
+                ).new_page()
+                page.goto(live.url + "/console")
+                page.wait_for_selector("#console[data-connection=ok]", timeout=60000)
+                page.evaluate(WATCH)
+                opened.append(page)
+            time.sleep(2.0)
+            validator = RequestValidator(TOKEN)
+            http = requests.Session()
+            target = live.url + "/gateway/twilio/voice"
+            sent: dict[str, float] = {}
+            for _ in range(alerts):
+                sid = "CA" + secrets.token_hex(16)
+                params = {
+                    "CallSid": sid,
+                    "From": "+33612340001",
+                    "To": "+33199000000",
+                    "CallStatus": "ringing",
+                    "Direction": "inbound",
+                }
+                signature = validator.compute_signature(target, params)
+                start = time.time() * 1000
+                response = http.post(
+                    target, data=params, headers={"X-Twilio-Signature": signature}, timeout=15
+                )
+                assert response.status_code == 200, response.text
+                sent[sid] = start
+                time.sleep(0.5)  # one alert at a time, as they come: half a second apart
+            time.sleep(3.0)
+            ids = {
+                a["call_sid"]: str(a["id"])
+                for a in json.loads(live.tgd("alerts", "list", "--json", "--limit", "1000"))
+            }
+            latencies: list[float] = []
+            missing = 0
+            worst_p99 = 0.0
+            for page in opened:
+                seen = page.evaluate("window.__seen")
+                own = []
+                for sid, start in sent.items():
+                    at = seen.get(ids.get(sid, ""))
+                    if at is None:
+                        missing += 1
+                    else:
+                        own.append(at - start)
+                latencies += own
+                if own:
+                    worst_p99 = max(worst_p99, percentile(own, 0.99))
+            browser.close()
+    print(
+        f"  {pages} pages x {alerts} alerts: p50 {statistics.median(latencies):.1f} ms, "
+        f"p99 {percentile(latencies, 0.99):.1f} ms, worst page's p99 {worst_p99:.1f} ms, "
+        f"missing {missing}"
+    )
+
+
 def run_zones() -> None:
     print("Zone lookup (point in polygon, STRtree):")
     demo = ZoneIndex(
@@ -251,13 +349,19 @@ def main() -> None:
     )
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--alerts", type=int, default=40)
+    parser.add_argument("--pages", type=int, default=50, help="console pages in Chromium")
+    parser.add_argument("--page-alerts", type=int, default=20)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--only-pages", action="store_true", help="only the Chromium pages run")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    run_zones()
-    run_sqlite(args.clients, args.alerts)
-    if not args.skip_postgres:
-        run_postgres_redis(args.clients, args.alerts)
+    if not args.only_pages:
+        run_zones()
+        run_sqlite(args.clients, args.alerts)
+        if not args.skip_postgres:
+            run_postgres_redis(args.clients, args.alerts)
+    if args.pages:
+        run_pages(args.pages, args.page_alerts)
 
 
 if __name__ == "__main__":

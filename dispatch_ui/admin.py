@@ -5,15 +5,18 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, url_for
+from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 from sqlalchemy import select
 
+from dispatch_ui.formatting import format_phone
 from dispatch_ui.security import audit_here, requires
 from tgd.db.models.audit import AuditEntry
 from tgd.db.models.users import User
+from tgd.domain.errors import DomainError
 from tgd.http import current_platform, db_session
-from tgd.services import audit, auth
+from tgd.services import audit, auth, operators
+from tgd.services.auth import CONSOLE_ROLES
 from tgd.services.policy import Permission
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -25,7 +28,37 @@ AUDIT_PAGE = 200
 def index() -> Any:
     """List the accounts."""
     accounts = db_session().scalars(select(User).order_by(User.username)).all()
-    return render_template("admin/index.html", accounts=accounts)
+    return render_template("admin/index.html", accounts=accounts, console_roles=CONSOLE_ROLES)
+
+
+@bp.post("/utilisateurs/<int:user_id>/ligne-audio")
+@requires(Permission.USER_ADMIN)
+def audio_line(user_id: int) -> Any:
+    """R-24d: set (or clear) the audio line dialled when this operator claims an alert."""
+    account = db_session().get(User, user_id)
+    if account is None or account.role not in CONSOLE_ROLES:
+        abort(404)
+    try:
+        value = operators.set_audio_line(
+            db_session(),
+            account,
+            request.form.get("line", ""),
+            actor=f"user:{g.user.id}",
+            clock=current_platform().clock,
+        )
+    except DomainError as refused:
+        flash(gettext(refused.template, **refused.params), "error")
+        return redirect(url_for("admin.index"))
+    g.audited = True
+    flash(
+        gettext(
+            "Ligne audio de « %(u)s » : %(line)s",
+            u=account.username,
+            line=format_phone(value) if value else gettext("aucune"),
+        ),
+        "success",
+    )
+    return redirect(url_for("admin.index"))
 
 
 @bp.post("/utilisateurs/<int:user_id>/desactiver")

@@ -5,9 +5,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from babel.dates import format_datetime
 from flask import Flask
 from flask_babel import get_locale, gettext
+
+from tgd.domain import labels
+
+# Numbers dialled with a leading 0 from the centre's phones: metropolitan France and the
+# overseas departments sharing the French numbering plan.
+NATIONAL_REGIONS = frozenset({"FR", "RE", "YT", "GP", "GF", "MQ", "BL", "MF"})
 
 
 def local_time(
@@ -36,7 +43,39 @@ def hours_text(value: timedelta | None) -> str:
     return f"{sign}{hours} h {rest:02d}"
 
 
+def format_phone(number: str | None) -> str:
+    """Format an E.164 number for reading: national form for France, international otherwise.
+
+    ``+33612340001`` becomes ``06 12 34 00 01``; ``+262262001122`` (La Réunion) becomes
+    ``0262 00 11 22``; a ``sip:`` address or anything unreadable is returned as it is.
+    """
+    if not number:
+        return ""
+    if not number.startswith("+"):
+        return number
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return number
+    if phonenumbers.region_code_for_number(parsed) in NATIONAL_REGIONS:
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def nature_label(nature: object) -> str:
+    """Return the nature of an alert in words (issue 13: never the code)."""
+    return str(gettext(labels.nature_label(getattr(nature, "value", nature))))  # type: ignore[arg-type]
+
+
+def orientation_label(orientation: object) -> str:
+    """Return the orientation given to an alert in words."""
+    return str(gettext(labels.orientation_label(getattr(orientation, "value", orientation))))  # type: ignore[arg-type]
+
+
 def init_app(app: Flask) -> None:
     """Register the filters."""
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(hours_text, "hours_text")
+    app.add_template_filter(format_phone, "phone")
+    app.add_template_filter(nature_label, "nature")
+    app.add_template_filter(orientation_label, "orientation")

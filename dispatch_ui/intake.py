@@ -27,7 +27,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField
+from wtforms import BooleanField, PasswordField
 
 from dispatch_ui.formatting import local_time
 from dispatch_ui.portal import (
@@ -40,13 +40,14 @@ from dispatch_ui.portal import (
     fill_form,
     show_errors,
 )
-from dispatch_ui.security import audit_here, requires
+from dispatch_ui.security import audit_here, reauthenticate, requires
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.navettes import IntakeDocument, Navette
 from tgd.db.models.operations import Task
+from tgd.domain.errors import DomainError
 from tgd.domain.lifecycle import CommissioningStep, FileState, NavetteKind, NavetteState
 from tgd.domain.navettes import KIND_LABELS, Attribution, FieldErrors
-from tgd.http import current_platform, db_session
+from tgd.http import current_platform, db_session, request_reader
 from tgd.services import commissioning, intake, navettes, policy, termination
 from tgd.services.policy import Permission
 
@@ -64,6 +65,8 @@ class ConfirmForm(FlaskForm):
 
     measure_ended = BooleanField(_l("Le magistrat confirme la fin de la mesure"))
     terminal_recovered = BooleanField(_l("Le terminal a été récupéré"))
+    # E-08: closing exports the file and schedules its destruction: the password again.
+    password = PasswordField(_l("Votre mot de passe (clôture, export et destruction programmée)"))
 
 
 class StepForm(FlaskForm):
@@ -223,15 +226,22 @@ def inform_parquet(file_id: int) -> Any:
 @requires(Permission.NAVETTE_PROCESS)
 def confirm_termination(task_id: int) -> Any:
     """R-15: record the magistrate's confirmation; then the file is closed and exported."""
-    platform, session = current_platform(), db_session()
+    # Read first (the password check is slow): the write begins at the first db_session().
+    platform, session = current_platform(), request_reader()
     task = session.get(Task, task_id)
     if task is None or task.kind != termination.TASK_KIND or task.file_id is None:
         abort(404)
     file = policy.get_scoped(session, g.user, BeneficiaryFile, task.file_id)
     form = ConfirmForm()
-    if form.validate_on_submit():
+    error = None
+    if form.validate_on_submit() and form.measure_ended.data and form.terminal_recovered.data:
+        try:
+            reauthenticate(form.password.data or "", purpose="file.termination")
+        except DomainError as err:
+            error = gettext(err.template, **err.params)
+    if form.validate_on_submit() and error is None:
         closure = termination.confirm(
-            session,
+            db_session(),
             task,
             measure_ended=bool(form.measure_ended.data),
             terminal_recovered=bool(form.terminal_recovered.data),
@@ -267,6 +277,7 @@ def confirm_termination(task_id: int) -> Any:
     return render_template(
         "intake/termination.html",
         form=form,
+        error=error,
         task=task,
         file=file,
         steps=termination.steps_of(session, task),

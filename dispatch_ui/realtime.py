@@ -8,12 +8,27 @@ A console sends ``resume`` with the last ``seq`` it saw, on every (re)connect,
 and receives everything after it, in order; it de-duplicates by ``seq``.
 With ``redis_url`` set, emits go through the Redis message queue so a console
 connected to any app process receives every event.
+
+E-09 after login: every process keeps the login session of each of its sockets
+(``SessionGate``). Before it delivers console events to its sockets, whichever
+process emitted them (Redis), it re-reads those sessions in one query (read
+only) and leaves out any socket whose session ended (logout, disabled account,
+expiry, revocation), then disconnects it; a background sweep does the same
+every ``SWEEP_SECONDS`` when no event comes. A logout handled by process A
+thus closes a socket held by process B, without any write per event. Each
+socket is also a ``ConsolePresence`` row (written on connect and disconnect,
+refreshed by its process), so supervisors count the operators of every process.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, request, session
@@ -21,16 +36,85 @@ from flask_socketio import SocketIO, disconnect, emit, join_room
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from dispatch_ui.security import SESSION_KEY, session_policy
+from dispatch_ui.security import SESSION_KEY
 from tgd.container import Platform
 from tgd.db.models.operations import ConsoleEvent
-from tgd.db.writes import Priority, write_transaction
-from tgd.services import auth, outbox
+from tgd.db.writes import write_transaction
+from tgd.services import auth, operators, outbox
 from tgd.services.policy import Permission, has
 
 log = logging.getLogger(__name__)
 ROOM = "console"
 POLL_SECONDS = 0.5
+GATE_MAX_AGE = 0.0  # sessions re-read before every delivery (one read query, no write)
+SWEEP_SECONDS = 2.0  # sessions re-read even when no event comes
+PRESENCE_SECONDS = 15.0  # this process's presence rows refreshed
+
+
+def _policy(platform: Platform) -> auth.SessionPolicy:
+    security = platform.settings.security
+    return auth.SessionPolicy(
+        idle=timedelta(minutes=security.idle_timeout_minutes),
+        lifetime=timedelta(hours=security.session_lifetime_hours),
+    )
+
+
+@dataclass(frozen=True)
+class SocketLogin:
+    """Who a socket belongs to: the user and the login session it was opened from."""
+
+    user_id: int
+    session_id: int
+
+
+class SessionGate:
+    """E-09: the login session of each socket of this process, re-checked before deliveries."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self._lock = threading.Lock()
+        self._sockets: dict[str, SocketLogin] = {}
+        self._ended: set[str] = set()
+        self._checked_at = 0.0
+
+    def add(self, sid: str, login: SocketLogin) -> None:
+        """Follow a new socket."""
+        with self._lock:
+            self._sockets[sid] = login
+
+    def remove(self, sid: str) -> None:
+        """Forget a socket (disconnected)."""
+        with self._lock:
+            self._sockets.pop(sid, None)
+            self._ended.discard(sid)
+
+    def users(self) -> dict[str, int]:
+        """Return socket id -> user id of the live sockets of this process."""
+        with self._lock:
+            return {sid: s.user_id for sid, s in self._sockets.items() if sid not in self._ended}
+
+    def ended(self, *, max_age: float) -> set[str]:
+        """Return the sockets whose session has ended, re-reading sessions if stale (one query)."""
+        with self._lock:
+            if time.monotonic() - self._checked_at < max_age:
+                return set(self._ended)
+            sockets = dict(self._sockets)
+        ids = {s.session_id for s in sockets.values()}
+        with self.platform.sessions() as db:
+            live = auth.live_sessions(
+                db, ids, policy=_policy(self.platform), clock=self.platform.clock
+            )
+            allowed = {
+                sid
+                for sid, s in sockets.items()
+                if (record := live.get(s.session_id)) is not None
+                and record.second_factor_at is not None
+                and has(record.user, Permission.CONSOLE)
+            }
+        with self._lock:
+            self._ended |= set(sockets) - allowed
+            self._checked_at = time.monotonic()
+            return set(self._ended)
 
 
 class Hub:
@@ -44,7 +128,61 @@ class Hub:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self.connected: dict[str, int] = {}  # socket id -> user id, in this process
+        self.gate = SessionGate(platform)
+        self.process_key = uuid.uuid4().hex
+        self._last_sweep = 0.0
+        self._last_presence = 0.0
+
+    @property
+    def connected(self) -> dict[str, int]:
+        """Socket id -> user id of the live console sockets of this process."""
+        return self.gate.users()
+
+    def sweep(self) -> int:
+        """Disconnect the sockets whose login session ended (E-09); return how many."""
+        ended = self.gate.ended(max_age=0)
+        for sid in ended:
+            log.info("console socket closed: its session ended")
+            try:
+                self.socketio.server.disconnect(sid, namespace="/")
+            except Exception:  # already gone
+                log.debug("socket already disconnected")
+            self.gate.remove(sid)
+            self.drop_presence(sid)
+        return len(ended)
+
+    def refresh_presence(self) -> None:
+        """Tell the other processes this one's consoles are still there."""
+        with write_transaction(self.platform.sessions) as db:
+            operators.refresh_presence(db, process_key=self.process_key, clock=self.platform.clock)
+
+    def add_presence(self, sid: str, login: SocketLogin) -> None:
+        """Record a console socket of this process (supervisors count them, E-08)."""
+        with write_transaction(self.platform.sessions) as db:
+            operators.add_presence(
+                db,
+                process_key=self.process_key,
+                sid=sid,
+                user_id=login.user_id,
+                session_id=login.session_id,
+                clock=self.platform.clock,
+            )
+
+    def drop_presence(self, sid: str) -> None:
+        try:
+            with write_transaction(self.platform.sessions) as db:
+                operators.drop_presence(db, process_key=self.process_key, sid=sid)
+        except Exception:  # the refresh forgets stale rows anyway
+            log.exception("console presence not removed")
+
+    def deliverable(self, participants: Iterator[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+        """Leave out of a delivery the sockets whose session ended (E-09, before every event)."""
+        ended = self.gate.ended(max_age=GATE_MAX_AGE)
+        if ended:
+            self._wake.set()  # the loop disconnects them
+        for sid, eio_sid in participants:
+            if sid not in ended:
+                yield sid, eio_sid
 
     def publish(self) -> int:
         """Publish every pending event now; return how many were pushed."""
@@ -86,6 +224,19 @@ class Hub:
                 self.publish()
             except Exception:
                 log.exception("console hub pass failed; retrying")
+            try:
+                now = time.monotonic()
+                if (
+                    self.gate.ended(max_age=SWEEP_SECONDS)
+                    or now - self._last_sweep >= SWEEP_SECONDS
+                ):
+                    self._last_sweep = now
+                    self.sweep()
+                if now - self._last_presence >= PRESENCE_SECONDS:
+                    self._last_presence = now
+                    self.refresh_presence()
+            except Exception:
+                log.exception("console sessions check failed; retrying")
 
 
 def _watch_sessions(platform: Platform, hub: Hub) -> None:
@@ -107,30 +258,44 @@ def _watch_sessions(platform: Platform, hub: Hub) -> None:
     event.listen(platform.sessions, "after_soft_rollback", lambda s, _t: after_rollback(s))
 
 
-def _socket_user(platform: Platform) -> Any:
-    """Resolve the socket's HTTPS session to a user allowed on the console (E-09), or None."""
+def _socket_login(platform: Platform) -> SocketLogin | None:
+    """Resolve the socket's HTTPS session to a login allowed on the console (E-09), or None.
+
+    Read only: a socket's events never write (the page's own requests keep the session
+    alive).
+    """
     token = session.get(SESSION_KEY)
     if not token:
         return None
     with platform.sessions() as db:
-        record, ended = auth.check_session(db, token, policy=session_policy(), clock=platform.clock)
-        if ended is not None:
-            record = None
-        user_id = record.user.id if record is not None else None
-        allowed = (
-            record is not None
-            and record.second_factor_at is not None
-            and has(record.user, Permission.CONSOLE)
+        record, _ended = auth.check_session(
+            db, token, policy=_policy(platform), clock=platform.clock
         )
-    if ended is not None or (
-        record is not None and auth.needs_touch(record, session_policy(), platform.clock)
-    ):
-        # The session's bookkeeping is a short write of its own, after the read (E-08).
-        with write_transaction(
-            platform.sessions, priority=Priority.PEOPLE, label="socket session"
-        ) as db:
-            auth.resolve_session(db, token, policy=session_policy(), clock=platform.clock)
-    return user_id if allowed else None
+        if (
+            record is None
+            or record.second_factor_at is None
+            or not has(record.user, Permission.CONSOLE)
+        ):
+            return None
+        return SocketLogin(record.user_id, record.id)
+
+
+def _gate_deliveries(socketio: SocketIO, hub: Hub) -> None:
+    """Filter every delivery to the consoles' room through the session gate (E-09).
+
+    Whether the event was emitted here or by another process through Redis, python-socketio
+    delivers it to this process's sockets through ``manager.get_participants``.
+    """
+    manager = socketio.server.manager
+    original = manager.get_participants
+
+    def get_participants(namespace: str, room: Any) -> Iterator[tuple[str, str]]:
+        participants = original(namespace, room)
+        if room == ROOM:
+            return hub.deliverable(participants)
+        return participants  # type: ignore[no-any-return]
+
+    manager.get_participants = get_participants
 
 
 def init_app(app: Flask) -> None:
@@ -150,25 +315,30 @@ def init_app(app: Flask) -> None:
     hub = Hub(socketio, platform)
     app.extensions["tgd_hub"] = hub
     _watch_sessions(platform, hub)
+    _gate_deliveries(socketio, hub)
 
     @socketio.on("connect")
     def _connect(_auth: Any = None) -> bool:
-        user_id = _socket_user(platform)
-        if user_id is None:
-            log.info("console socket refused from %s", request.remote_addr)
+        login = _socket_login(platform)
+        if login is None:
+            log.info("console socket refused")
             return False
+        sid: str = request.sid  # type: ignore[attr-defined]
+        hub.gate.add(sid, login)
+        hub.add_presence(sid, login)
         join_room(ROOM)
-        hub.connected[request.sid] = user_id  # type: ignore[attr-defined]
         return True
 
     @socketio.on("disconnect")
     def _disconnect(*_args: Any) -> None:
-        hub.connected.pop(request.sid, None)  # type: ignore[attr-defined]
+        sid: str = request.sid  # type: ignore[attr-defined]
+        hub.gate.remove(sid)
+        hub.drop_presence(sid)
 
     @socketio.on("resume")
     def _resume(data: Any) -> None:
         # E-09: the session is checked again on every event, not only at connection.
-        if _socket_user(platform) is None:
+        if _socket_login(platform) is None:
             disconnect()
             return
         after = data.get("after", 0) if isinstance(data, dict) else 0

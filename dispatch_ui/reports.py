@@ -16,11 +16,11 @@ from flask import Blueprint, Flask, Response, g, render_template
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, SelectField
+from wtforms import BooleanField, DateField, PasswordField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Optional
 
-from dispatch_ui.security import audit_here, audit_refusal, requires
+from dispatch_ui.security import audit_here, audit_refusal, reauthenticate, requires
 from tgd.domain.errors import DomainError, Forbidden
 from tgd.http import commit, current_platform, db_session
 from tgd.services import policy, reports
@@ -49,6 +49,8 @@ class ReportForm(FlaskForm):
         default="ods",
     )
     nominative = BooleanField(_l("Joindre l'annexe nominative des alertes (parquet)"))
+    # E-08: a nominative export asks for the password again.
+    password = PasswordField(_l("Votre mot de passe (requis pour l'annexe nominative)"))
 
 
 def _period_choices(today: date) -> list[tuple[str, str]]:
@@ -112,6 +114,16 @@ def index() -> Any:
         return render_template(
             "reports/index.html", form=form, may_annex=may_annex, error=error
         ), err.http_status
+    if nominative:
+        try:
+            reauthenticate(form.password.data or "", purpose="report.nominative")
+        except DomainError as err:
+            return render_template(
+                "reports/index.html",
+                form=form,
+                may_annex=may_annex,
+                error=gettext(err.template, **err.params),
+            ), err.http_status
     report, read = reports.build_report(
         db_session(),
         scope,

@@ -166,6 +166,27 @@ def load_user() -> None:
         g.user, g.user_session = record.user, record
 
 
+def reauthenticate(password: str, *, purpose: str) -> None:
+    """E-08: ask for the password again before an export or a destruction.
+
+    A wrong password raises ``PasswordRefused`` after the failure count is committed.
+    """
+    from tgd.http import commit
+    from tgd.services import operators
+
+    record = current_session()
+    if record is None:
+        abort(403)
+    matches = operators.password_matches(record, password)  # argon2: before the write lock
+    try:
+        operators.confirm_password(
+            db_session(), record, matches, purpose=purpose, clock=current_platform().clock
+        )
+    except operators.PasswordRefused:
+        commit()
+        raise
+
+
 def current_session() -> UserSession | None:
     """Return the fully logged-in session of the request, if any."""
     return cast("UserSession | None", g.get("user_session"))

@@ -244,9 +244,11 @@ def _https_position(
 @simulate.command("twilio", help="Sert la fausse API REST de Twilio sur la boucle locale.")
 @click.option("--port", default=5099, show_default=True, type=int)
 def simulate_twilio(port: int) -> None:
-    from tgd.adapters.fake_twilio import FakeTwilioServer
+    from tgd.adapters.fake_twilio import CallProgress, FakeTwilio, FakeTwilioServer
 
-    server = FakeTwilioServer(port=port)
+    fake = FakeTwilio(auth_token=_state().settings.twilio.auth_token or None)
+    progress = CallProgress(fake).start()  # it plays its calls: signed callbacks to the platform
+    server = FakeTwilioServer(fake, port=port)
     click.echo(
         f"faux Twilio sur {server.url} (TGD_TWILIO_API_BASE_URL={server.url}) ; Ctrl-C pour arrêter"
     )
@@ -257,6 +259,7 @@ def simulate_twilio(port: int) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        progress.stop()
         server.close()
 
 

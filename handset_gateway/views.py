@@ -106,6 +106,7 @@ def voice_status() -> Any:
     if not sid or not status:
         return _error(400, "missing_field", "CallSid and CallStatus are required")
     duration = form.get("CallDuration", "")
+    leg = request.args.get("leg", "")  # signed with the URL (E-04): the leg we dialled
 
     def unit(session: Session) -> str:
         def produce() -> str:
@@ -115,6 +116,7 @@ def voice_status() -> Any:
                 status,
                 duration_s=int(duration) if duration.isdigit() else None,
                 clock=platform.clock,
+                leg_id=int(leg) if leg.isdigit() else None,
             )
             return twiml.empty_voice()
 
@@ -136,49 +138,41 @@ def conference_status() -> Any:
         friendly_name=form.get("FriendlyName", ""),
         event=form.get("StatusCallbackEvent", ""),
         call_sid=form.get("CallSid") or None,
+        label=form.get("ParticipantLabel") or None,
     )
     if not (event.conference_sid and event.friendly_name and event.event):
         return _error(
             400, "missing_field", "ConferenceSid, FriendlyName and StatusCallbackEvent are required"
         )
     key = f"conference:{event.conference_sid}:{event.event}:{event.call_sid or ''}"[:160]
-    redials: list[dispatch.Redial] = []
+    dials: list[dispatch.PendingDial] = []
 
     def unit(session: Session) -> str:
         def produce() -> str:
-            redial = dispatch.record_conference_event(
-                session,
-                event,
-                gateway=platform.settings.gateway,
-                cipher=platform.cipher,
-                clock=platform.clock,
+            dials.extend(
+                dispatch.record_conference_event(
+                    session,
+                    event,
+                    gateway=platform.settings.gateway,
+                    cipher=platform.cipher,
+                    clock=platform.clock,
+                )
             )
-            if redial is not None:
-                redials.append(redial)
             return twiml.empty_voice()
 
         body, _ = answer_once(session, key, produce, clock=platform.clock)
         return body
 
     body = _write(platform, unit, "conference status")
-    for redial in redials:  # R-24b: called back once the bridge's loss is committed
-        call_sid, error = dispatch.place_redial(
-            redial,
-            telephony=telephony(),
-            gateway=platform.settings.gateway,
-            callbacks=callback_urls(platform.settings),
-        )
-        _write(
-            platform,
-            partial(
-                dispatch.complete_redial,
-                redial=redial,
-                call_sid=call_sid,
-                error=error,
-                clock=platform.clock,
-            ),
-            "call-back",
-        )
+    # R-24b: the call-back is placed once its leg is committed, never inside the transaction.
+    dispatch.complete_dials(
+        platform.sessions,
+        dials,
+        telephony=telephony(),
+        gateway=platform.settings.gateway,
+        callbacks=callback_urls(platform.settings),
+        clock=platform.clock,
+    )
     return _xml(body)
 
 

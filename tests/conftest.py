@@ -77,6 +77,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
             "TGD_TWILIO_AUTH_TOKEN": "test0123456789abcdef0123456789ab",
             "TGD_PUBLIC_BASE_URL": "http://tgd.test",
             "TGD_SECURITY_PASSWORD_HASHING": "fast",
+            # The in-process fake carrier queues its callbacks; tests deliver them themselves.
+            "TGD_TWILIO_FAKE_CALL_PROGRESS": "false",
         }
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, jsonify, request
 from flask_babel import Babel
@@ -35,10 +36,17 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="m
 
 # E-10: no inline script, nothing framed, nothing leaked to other sites.
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:{tiles}; "
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+
+
+def content_security_policy(settings: Settings) -> str:
+    """Return the CSP; images may also come from the map's tile server when one is set."""
+    parts = urlsplit(settings.map.tile_url) if settings.map.tile_url else None
+    tiles = f" {parts.scheme}://{parts.netloc}" if parts and parts.scheme and parts.netloc else ""
+    return CSP.format(tiles=tiles)
 
 
 def create_app(
@@ -76,7 +84,7 @@ def create_app(
     Babel(app, locale_selector=_select_locale)
     csrf.init_app(app)
     limiter.init_app(app)
-    _register_request_hooks(app)
+    _register_request_hooks(app, content_security_policy(settings))
     _register_health(app)
 
     import dispatch_ui
@@ -110,11 +118,11 @@ def _select_locale() -> str | None:
     return chosen if chosen in LOCALES else "fr"
 
 
-def _register_request_hooks(app: Flask) -> None:
+def _register_request_hooks(app: Flask, csp: str) -> None:
     @app.after_request
     def _commit_and_harden(response: Response) -> Response:
         finish_request(None, success=response.status_code < 400)
-        _security_headers(response)
+        _security_headers(response, csp)
         return response
 
     @app.teardown_request
@@ -122,9 +130,9 @@ def _register_request_hooks(app: Flask) -> None:
         finish_request(error, success=False)
 
 
-def _security_headers(response: Response) -> None:
+def _security_headers(response: Response, csp: str) -> None:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("Content-Security-Policy", csp)
     headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = "DENY"
     headers["Referrer-Policy"] = "no-referrer"

@@ -247,6 +247,11 @@ def user() -> None:
 )
 @click.option("--juridiction", "juridictions", multiple=True, help="Code INSEE (répétable).")
 @click.option("--email", default=None)
+@click.option(
+    "--audio-line",
+    default="",
+    help="Ligne audio du téléassisteur : numéro ou adresse sip: (R-24d).",
+)
 @click.password_option("--password", help="Mot de passe (12 caractères au moins).")
 @pass_state
 @friendly_errors
@@ -257,10 +262,11 @@ def user_create(
     role: str,
     juridictions: tuple[str, ...],
     email: str | None,
+    audio_line: str,
     password: str,
 ) -> None:
     from tgd.domain.roles import Role
-    from tgd.services import audit, users
+    from tgd.services import audit, operators, users
 
     platform = state.platform
     with state.transaction() as session:
@@ -284,10 +290,31 @@ def user_create(
             details={"role": role},
             clock=platform.clock,
         )
+        if audio_line:
+            account.audio_line = operators.normalise_audio_line(audio_line)
         uri = users.provisioning_uri(account, secret, issuer=state.settings.security.totp_issuer)
     click.echo(f"Compte « {account.username} » créé ({account.role.label}).")
     click.echo(f"Secret TOTP : {secret}")
     click.echo(f"URI d'enrôlement : {uri}")
+
+
+@user.command("audio-line", help="Fixe (ou efface avec « ») la ligne audio d'un compte (R-24d).")
+@click.argument("username")
+@click.argument("line")
+@pass_state
+@friendly_errors
+def user_audio_line(state: State, username: str, line: str) -> None:
+    from tgd.services import operators, users
+
+    platform = state.platform
+    with state.transaction() as session:
+        account = users.find_user(session, username)
+        if account is None:
+            raise click.ClickException(f"compte « {username} » introuvable")
+        value = operators.set_audio_line(
+            session, account, line, actor="system:cli", clock=platform.clock
+        )
+    click.echo(f"Ligne audio de « {account.username} » : {value or 'aucune'}")
 
 
 @user.command("totp", help="Affiche le code TOTP du moment d'un compte de démonstration.")
@@ -367,6 +394,27 @@ def lines_list(state: State, as_json: bool) -> None:
 @main.group(help="Alertes.")
 def alerts() -> None:
     """Alert commands."""
+
+
+@alerts.command("show", help="Une alerte avec les jambes de son pont (DESIGN §10).")
+@click.argument("alert_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Objet JSON sur la sortie standard.")
+@pass_state
+@friendly_errors
+def alerts_show(state: State, alert_id: int, as_json: bool) -> None:
+    from tgd.services.alerts import show_alert
+
+    with state.reading() as session:
+        found = show_alert(session, alert_id)
+    if found is None:
+        raise click.ClickException(f"alerte {alert_id} introuvable")
+    if as_json:
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    ref = found["line_reference"] or "appelant non identifié"
+    click.echo(f"{found['id']:>6} {found['created_at']} {found['state']:<8} {ref}")
+    for leg in found["legs"]:
+        click.echo(f"       {leg['role']:<13} {leg['status']}")
 
 
 @alerts.command("list", help="Liste les alertes.")

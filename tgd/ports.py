@@ -63,7 +63,16 @@ class EventBus(Protocol):
 
 
 class TelephonyError(Exception):
-    """The carrier refused or could not be reached; the message names no number."""
+    """The carrier refused or could not be reached; the message names no number.
+
+    ``code`` is a short code word kept on the leg (``CallLeg.failure``) and shown in
+    French by the console: ``refused:<HTTP status>:<carrier code>`` when the carrier
+    answered with an error, ``unreachable`` when it could not be reached.
+    """
+
+    def __init__(self, message: str, *, code: str = "unreachable") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Telephony(Protocol):
@@ -78,8 +87,12 @@ class Telephony(Protocol):
         end_conference_on_exit: bool,
         status_callback: str,
         conference_status_callback: str,
+        label: str | None = None,
     ) -> str:
-        """Dial ``to`` into a conference (SID or opaque name); return the new leg's call id."""
+        """Dial ``to`` into a conference (SID or opaque name); return the new leg's call id.
+
+        ``label`` names the participant in the carrier's conference events (our leg id).
+        """
         ...
 
     def remove_participant(self, conference_sid: str, call_sid: str) -> None:

@@ -58,6 +58,7 @@ class SecuritySettings:
     password_hashing: Literal["standard", "fast"] = "standard"  # noqa: S105 - not a secret
     require_totp: bool = True  # R-50: second factor for staff
     allowed_origins: tuple[str, ...] = ()
+    lock_idle_minutes: int = 5  # E-08: the operators' console locks after this idle time
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,11 @@ class TwilioSettings:
     public_base_url: str = ""  # E-04: signatures are checked against this, not the Host header
     api_base_url: str = ""  # where the REST client sends requests (the fake Twilio in tests)
     counter_call_number: str = ""
+    # The fake carrier (development, tests) plays the calls it is asked to place: ringing,
+    # answered, hung up, with signed status callbacks to public_base_url. Off: it only records.
+    fake_call_progress: bool = True
+    # backend = "fake" only: numbers (E.164 or sip:) the fake carrier rings but nobody answers.
+    fake_unreachable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,6 +171,18 @@ class LineHealthSettings:
 
 
 @dataclass(frozen=True)
+class PenaltySettings:
+    # CCP VIII.3 / VIII.4: V, the value of the order of reference (euros HT) for each kind of
+    # late service; 0: not configured (the board says so and prices nothing).
+    call_order_value: float = 0.0
+    file_order_value: float = 0.0
+    swap_order_value: float = 0.0
+    # Which article prices a late file creation: VIII.3 (teleassistance, % of overrun) or
+    # VIII.4 (other services, hours of delay).
+    file_creation_article: Literal["VIII.3", "VIII.4"] = "VIII.3"
+
+
+@dataclass(frozen=True)
 class Settings:
     mode: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path("var")
@@ -186,6 +204,7 @@ class Settings:
     geocoder: GeocoderSettings = field(default_factory=GeocoderSettings)
     restrictions: RestrictionSettings = field(default_factory=RestrictionSettings)
     line_health: LineHealthSettings = field(default_factory=LineHealthSettings)
+    penalties: PenaltySettings = field(default_factory=PenaltySettings)
 
     @property
     def is_production(self) -> bool:
@@ -368,6 +387,13 @@ def _coerce(target: Any, value: Any, name: str) -> Any:
         except (TypeError, ValueError):
             raise SettingsError(
                 f"le réglage « {name} » doit être un nombre entier (et non {value!r})"
+            ) from None
+    if target is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise SettingsError(
+                f"le réglage « {name} » doit être un nombre (et non {value!r})"
             ) from None
     if target is Path:
         return Path(value)

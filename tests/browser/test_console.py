@@ -75,12 +75,16 @@ def test_alert_from_ring_to_hand_over_on_two_screens(
         "prise en charge"
     )
     first.click("#btn-forces")
-    expect(first.locator("#message-action")).to_have_text("Fait.")
+    expect(first.locator("#message-action")).to_have_text(
+        "Les forces de l'ordre sont appelées dans le pont."
+    )
     expect(second.locator("#file-alertes li", has_text="M 75 75056 02 1")).to_contain_text(
         "forces de l'ordre"
     )
+    expect(first.locator("#jambes li[data-role=operator]")).to_contain_text("en ligne")
     first.click("#btn-quitter")
-    expect(first.locator("#message-action")).to_have_text("Fait.")
+    expect(first.locator("#message-action")).to_contain_text("Vous avez quitté le pont")
+    first.click("#btn-cloture")
     first.select_option("#nature", "danger_reel")
     first.select_option("#orientation", "forces_alertees")
     first.fill("#note-cloture", "Forces sur place.")

@@ -111,3 +111,38 @@ def test_alert_received_by_one_process_reaches_a_console_on_the_other(
             assert arrived.wait(10), f"B's console got {received}"
         finally:
             client.disconnect()
+
+
+def test_a_logout_on_one_process_closes_the_console_socket_on_the_other(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """E-09 (issue 12): the session is checked for every event, in every process."""
+    port_a, port_b = free_port(), free_port()
+    env_a = platform_env(tmp_path, port_a, redis_url=redis_url)
+    env_b = platform_env(tmp_path, port_b, redis_url=redis_url)
+    prepare(env_a)
+    with (
+        running(env_a, port_a, tmp_path / "a.log") as a,
+        running(env_b, port_b, tmp_path / "b.log") as b,
+    ):
+        http = logged_in(b.url, "operateur")
+        received: list[str] = []
+        closed = threading.Event()
+        client = socketio.Client(reconnection=False)
+        client.on("console_event", lambda data: received.append(str(data.get("kind"))))
+        client.on("disconnect", lambda *args: closed.set())
+        cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+        client.connect(b.url, headers={"Cookie": cookie}, transports=["websocket"], wait_timeout=10)
+        supervisor = logged_in(a.url, "superviseur")
+        board = supervisor.get(a.url + "/console/supervision", timeout=10).text
+        assert "Opérateur démo" in board.split('id="connectes"', 1)[1].split("</ul>", 1)[0]
+        # The operator logs out through process A (same session cookie, another process).
+        page = http.get(a.url + "/", timeout=10).text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token
+        http.post(a.url + "/connexion/deconnexion", data={"csrf_token": token.group(1)}, timeout=10)
+        before = len(received)
+        a.simulate_alert("M 75 75056 02 1")  # emitted after the logout, through Redis
+        assert closed.wait(10), "B kept the socket of a session that ended on A"
+        assert received[before:] == []
+        client.disconnect()

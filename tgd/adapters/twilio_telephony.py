@@ -16,7 +16,7 @@ import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
-from tgd.adapters.fake_twilio.api import FakeTwilio, WsgiHttpClient
+from tgd.adapters.fake_twilio.api import CallProgress, FakeTwilio, WsgiHttpClient
 from tgd.ports import TelephonyError
 from tgd.settings import Settings
 
@@ -42,12 +42,15 @@ class TwilioTelephony:
         end_conference_on_exit: bool,
         status_callback: str,
         conference_status_callback: str,
+        label: str | None = None,
     ) -> str:
         """Dial ``to`` into the conference, with no beep and no hold music (discretion)."""
+        extra = {"label": label} if label else {}
         try:
             participant = self.client.conferences(conference).participants.create(
                 from_=from_,
                 to=to,
+                **extra,
                 beep="false",
                 start_conference_on_enter=True,
                 end_conference_on_exit=end_conference_on_exit,
@@ -59,9 +62,9 @@ class TwilioTelephony:
                 conference_status_callback_event=CONFERENCE_EVENTS,
             )
         except (TwilioException, requests.RequestException) as exc:
-            raise TelephonyError(_describe(exc)) from None
+            raise _error(exc) from None
         if not participant.call_sid:
-            raise TelephonyError("carrier answered without a call id")
+            raise TelephonyError("carrier answered without a call id", code="refused:201:0")
         return str(participant.call_sid)
 
     def remove_participant(self, conference_sid: str, call_sid: str) -> None:
@@ -69,22 +72,28 @@ class TwilioTelephony:
         try:
             self.client.conferences(conference_sid).participants(call_sid).delete()
         except (TwilioException, requests.RequestException) as exc:
-            raise TelephonyError(_describe(exc)) from None
+            raise _error(exc) from None
 
     def hang_up(self, call_sid: str) -> None:
         """End one call."""
         try:
             self.client.calls(call_sid).update(status="completed")
         except (TwilioException, requests.RequestException) as exc:
-            raise TelephonyError(_describe(exc)) from None
+            raise _error(exc) from None
 
     def send_sms(self, *, to: str, from_: str, body: str) -> str:
         """Send an SMS and return its message id."""
         try:
             message = self.client.messages.create(to=to, from_=from_, body=body)
         except (TwilioException, requests.RequestException) as exc:
-            raise TelephonyError(_describe(exc)) from None
+            raise _error(exc) from None
         return str(message.sid or "")
+
+
+def _error(exc: Exception) -> TelephonyError:
+    if isinstance(exc, TwilioRestException):
+        return TelephonyError(_describe(exc), code=f"refused:{exc.status}:{exc.code or 0}")
+    return TelephonyError(_describe(exc), code="unreachable")
 
 
 def _describe(exc: Exception) -> str:
@@ -100,7 +109,10 @@ def build_telephony(settings: Settings) -> TwilioTelephony:
     account_sid = twilio.account_sid or FAKE_ACCOUNT_SID
     fake = None
     if twilio.backend == "fake" and not twilio.api_base_url:
-        fake = FakeTwilio()
+        fake = FakeTwilio(auth_token=twilio.auth_token or "fake")
+        fake.unreachable.update(twilio.fake_unreachable)
+        if twilio.fake_call_progress:
+            CallProgress(fake).start()  # the fake plays its calls: callbacks to our public URL
         client = Client(account_sid, twilio.auth_token or "fake", http_client=WsgiHttpClient(fake))
     else:
         client = Client(account_sid, twilio.auth_token)

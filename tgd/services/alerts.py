@@ -223,6 +223,9 @@ def open_alert(
             "is_test": alert.is_test,
             "is_canary": alert.is_canary,
             "restricted": refused.value if refused else None,
+            # Enough for a console to show the row at once (the reference is anonymous).
+            "reference": alert.reference,
+            "ringing_at": alert.ringing_at.isoformat(),
         },
         territory_id=alert.territory_id,
         clock=clock,
@@ -357,6 +360,34 @@ def alert_as_json(alert: Alert) -> dict[str, Any]:
 
 def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def show_alert(session: Session, alert_id: int) -> dict[str, Any] | None:
+    """One alert as listed, plus the legs of its bridge: ``{role, status}`` (DESIGN §10)."""
+    from tgd.db.models.forces import ForceUnit
+    from tgd.services.dispatch import leg_role_code
+
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        return None
+    rows = session.execute(
+        select(CallLeg, ForceUnit.kind)
+        .outerjoin(ForceUnit, ForceUnit.id == CallLeg.unit_id)
+        .where(CallLeg.alert_id == alert.id)
+        .order_by(CallLeg.id)
+    ).all()
+    body = alert_as_json(alert)
+    body["legs"] = [
+        {
+            "role": leg_role_code(leg, kind),
+            "status": leg.status,
+            "started_at": _iso(leg.started_at),
+            "ended_at": _iso(leg.ended_at),
+            "failure": leg.failure,
+        }
+        for leg, kind in rows
+    ]
+    return body
 
 
 def list_alerts(session: Session, *, limit: int = 200) -> list[dict[str, Any]]:

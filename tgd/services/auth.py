@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import pyotp
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from tgd.db.models.users import User, UserSession
 from tgd.domain.errors import N_, DomainError
@@ -221,6 +221,21 @@ def check_session(
     if _end_reason(record, policy, clock.now()) is not None:
         return None, record
     return record, None
+
+
+def live_sessions(
+    session: Session, ids: set[int], *, policy: SessionPolicy, clock: Clock
+) -> dict[int, UserSession]:
+    """Read-only, one query: the sessions among ``ids`` that are still live (E-09 sockets)."""
+    if not ids:
+        return {}
+    now = clock.now()
+    records = session.scalars(
+        select(UserSession)
+        .where(UserSession.id.in_(list(ids)), UserSession.ended_at.is_(None))
+        .options(joinedload(UserSession.user))
+    )
+    return {r.id: r for r in records if _end_reason(r, policy, now) is None}
 
 
 def needs_touch(record: UserSession, policy: SessionPolicy, clock: Clock) -> bool:

@@ -106,8 +106,8 @@ def file_view(
         alerts=list(
             session.scalars(
                 policy.visible_alerts(select(Alert), viewer)
-                .where(Alert.file_id == file.id)
-                .order_by(Alert.id.desc())
+                .where(Alert.file_id == file.id, Alert.is_canary.is_(False))
+                .order_by(Alert.ringing_at.desc(), Alert.id.desc())  # history in date order
                 .limit(RECENT)
             )
         ),

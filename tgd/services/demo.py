@@ -238,6 +238,10 @@ DISPLAY_NAMES = {
 }
 
 
+# R-24d: the demo operators' audio lines (fiction range): claiming an alert dials them.
+DEMO_AUDIO_LINES = {"operateur": "+33199001001", "superviseur": "+33199001002"}
+
+
 def is_loaded(session: Session) -> bool:
     """Tell whether the demo data is already there."""
     return session.scalar(select(Territory.id).where(Territory.code == "75")) is not None
@@ -297,6 +301,7 @@ def load_demo(session: Session, *, cipher: Cipher, clock: Clock) -> None:
             cipher=cipher,
             clock=clock,
         )
+        user.audio_line = DEMO_AUDIO_LINES.get(account.username)
         audit.record(
             session,
             actor="system:demo",

@@ -1,33 +1,51 @@
-"""The bridge (R-24, R-24b, R-26): calls into conferences, forces, hand-over and the watchdog.
+"""The bridge (R-24, R-24b, R-24d, R-26): calls into conferences, forces, hand-over, watchdog.
 
 ``receive_call`` answers every incoming call once (E-03): a terminal's call
 opens an alert whose caller is put into an opaque conference (R-21, R-24); a
 counter-call from a police or gendarmerie number joins the conference of that
 unit's ongoing alert, or goes to the supervisors' line (R-26).
-``add_force`` dials a unit's priority line into the bridge, ``operator_leave``
-takes the operator out without cutting the others, ``request_position`` asks a
-terminal for its position by SMS (R-28). The carrier's status callbacks land in
-``record_call_status`` and ``record_conference_event``; the latter is also the
-watchdog that calls the terminal back when the bridge ends while the alert is
-still open (R-24b). Carrier requests go through the ``Telephony`` port.
+
+Every leg we dial is done in three steps, so that no carrier request is ever
+made inside a write transaction and no call exists without its row (issue 13):
+
+1. an intent (``dial_operator``, ``add_force``, ``call_back``, ``prepare_overflow``,
+   the watchdog) records the leg ``dialling`` and returns a ``PendingDial``; the
+   entry point commits it;
+2. ``place`` asks the carrier, with no transaction open; the leg's id travels in
+   the status-callback URL (``?leg=``) and in the participant's label, so the
+   carrier's callbacks find the leg even if they arrive before step 3;
+3. ``record_dial`` keeps the outcome in a new short transaction: the carrier's
+   call id, or ``failed`` with the reason (``CallLeg.failure``).
+
+``complete_dials`` does steps 2 and 3 for jobs and webhooks that own a
+sessionmaker. Removing the operator (hand-over) follows the same pattern:
+``operator_leave`` marks the legs ``leaving``, ``remove`` asks the carrier,
+``record_removal`` keeps the outcome. Overflow legs have their own role and
+survive the operator's hand-over. ``request_position`` asks a terminal for its
+position by SMS (R-28), recorded first and dropped again if the SMS fails.
+The carrier's status callbacks land in ``record_call_status`` and
+``record_conference_event``; the latter is also the watchdog that calls the
+terminal back when the bridge ends while the alert is still open (R-24b).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.db.models.alerts import Alert, CallLeg
 from tgd.db.models.forces import ForceUnit
 from tgd.db.models.lines import Line
 from tgd.db.models.positions import PositionRequest
 from tgd.db.models.territories import Territory
-from tgd.domain.alerts import AlertState, LegRole
+from tgd.db.writes import Priority, write_transaction
+from tgd.domain.alerts import AlertState, ForceKind, LegRole
 from tgd.domain.errors import N_, Conflict
+from tgd.domain.labels import FailureKind
 from tgd.ports import Cipher, Clock, Telephony, TelephonyError
 from tgd.services import audit, events, vault
 from tgd.services.alerts import (
@@ -48,6 +66,10 @@ log = logging.getLogger(__name__)
 
 NO_OUTBOUND = RestrictionSettings()  # terminals' calls to third parties are not routed through us
 ENDED_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+DIALLING = "dialling"  # our own status: the leg is recorded, the carrier not yet asked
+LEAVING = "leaving"  # our own status: the carrier is being asked to take the leg out
+LEFT = "left"
+LABEL_PREFIX = "leg-"  # the participant's label in the carrier's conference events
 
 
 @dataclass(frozen=True)
@@ -56,6 +78,56 @@ class Callbacks:
 
     call_status: str
     conference_status: str
+
+    def for_leg(self, leg_id: int) -> str:
+        """Return the call-status URL of one leg: its id travels with every callback."""
+        separator = "&" if "?" in self.call_status else "?"
+        return f"{self.call_status}{separator}leg={leg_id}"
+
+
+@dataclass(frozen=True)
+class PendingDial:
+    """A leg recorded in the bridge, still to be placed at the carrier (after the commit)."""
+
+    leg_id: int
+    alert_id: int
+    role: LegRole
+    conference: str
+    to: str
+    ends_bridge: bool
+
+
+@dataclass(frozen=True)
+class DialResult:
+    """What the carrier answered to one ``PendingDial``: a call id, or a failure code."""
+
+    dial: PendingDial
+    call_sid: str | None = None
+    failure: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """Tell whether the carrier did not take the call."""
+        return self.call_sid is None
+
+
+@dataclass(frozen=True)
+class PendingRemoval:
+    """A leg being taken out of the bridge (hand-over), still to be removed at the carrier."""
+
+    leg_id: int
+    alert_id: int
+    call_sid: str
+    conference_sid: str | None
+    previous_status: str
+
+
+@dataclass(frozen=True)
+class RemovalResult:
+    """What the carrier answered to one ``PendingRemoval``."""
+
+    removal: PendingRemoval
+    failure: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +138,7 @@ class ConferenceEvent:
     friendly_name: str
     event: str  # conference-start, conference-end, participant-join, participant-leave…
     call_sid: str | None = None
+    label: str | None = None  # the participant's label: ``leg-<id>`` for legs we dialled
 
 
 def receive_call(
@@ -186,90 +259,274 @@ def route_counter_call(
     return route
 
 
-def add_force(
-    session: Session,
-    alert: Alert,
-    unit: ForceUnit,
-    *,
-    telephony: Telephony,
-    gateway: GatewaySettings,
-    callbacks: Callbacks,
-    clock: Clock,
-) -> CallLeg:
-    """Dial the unit's priority line into the alert's bridge (R-24: three-way dialogue)."""
-    if alert.state == AlertState.CLOSED:
-        raise Conflict(N_("L'alerte est close : impossible d'y ajouter les forces de l'ordre."))
-    call_sid = _dial_in(
-        alert, unit.priority_number, telephony, gateway, callbacks, ends_bridge=False
-    )
-    now = clock.now()
-    leg = _dialled_leg(session, alert, call_sid, LegRole.POLICE, unit_id=unit.id, clock=clock)
-    alert.unit_id = unit.id
-    alert.police_called_at = alert.police_called_at or now  # R-29: answer-to-police
-    session.flush()
+def _leg_event(session: Session, leg: CallLeg, alert: Alert, *, clock: Clock) -> None:
+    """Tell the consoles that a leg of the bridge changed (ids and codes only)."""
     events.add_event(
         session,
-        events.FORCE_ADDED,
-        {"alert_id": alert.id, "unit_id": unit.id, "leg_id": leg.id},
+        events.LEG_UPDATED,
+        {
+            "alert_id": alert.id,
+            "leg_id": leg.id,
+            "role": leg.role.value,
+            "status": leg.status,
+            "user_id": leg.user_id,
+        },
         territory_id=alert.territory_id,
         clock=clock,
     )
-    return leg
 
 
-def join_operator(
+def _intent(
     session: Session,
     alert: Alert,
+    role: LegRole,
     *,
-    number: str,
-    user_id: int | None,
-    telephony: Telephony,
-    gateway: GatewaySettings,
-    callbacks: Callbacks,
+    to: str,
+    ends_bridge: bool = False,
+    user_id: int | None = None,
+    unit_id: int | None = None,
     clock: Clock,
-) -> CallLeg:
-    """Dial an operator's phone into the alert's bridge; the operator never ends it (R-24b)."""
-    call_sid = _dial_in(alert, number, telephony, gateway, callbacks, ends_bridge=False)
-    return _dialled_leg(session, alert, call_sid, LegRole.OPERATOR, user_id=user_id, clock=clock)
+) -> PendingDial:
+    """Record a leg we are about to dial (``dialling``); the caller commits, then places it."""
+    leg = CallLeg(
+        alert_id=alert.id,
+        role=role,
+        user_id=user_id,
+        unit_id=unit_id,
+        status=DIALLING,
+        started_at=clock.now(),
+    )
+    session.add(leg)
+    session.flush()
+    _leg_event(session, leg, alert, clock=clock)
+    return PendingDial(leg.id, alert.id, role, alert.conference_name, to, ends_bridge)
 
 
-def operator_leave(
-    session: Session, alert: Alert, *, telephony: Telephony, clock: Clock
-) -> list[CallLeg]:
-    """Take the operator out of the bridge, leaving caller and police talking (R-24 hand-over)."""
-    legs = list(
+def dial_operator(
+    session: Session, alert: Alert, *, user_id: int, line: str, clock: Clock
+) -> PendingDial:
+    """R-24d: record the operator's audio line as a leg of the bridge, to dial at once.
+
+    The operator never ends the bridge (R-24b). An open leg of the same operator is
+    not dialled twice.
+    """
+    if alert.state == AlertState.CLOSED:
+        raise Conflict(N_("L'alerte est close : votre ligne n'est plus appelée."))
+    if open_operator_legs(session, alert, user_id=user_id):
+        raise Conflict(N_("Votre ligne audio est déjà dans le pont de cette alerte."))
+    return _intent(session, alert, LegRole.OPERATOR, to=line, user_id=user_id, clock=clock)
+
+
+def open_operator_legs(session: Session, alert: Alert, *, user_id: int) -> list[CallLeg]:
+    """Return the operator's legs of this alert that are not over (dialling, ringing, in line)."""
+    return list(
         session.scalars(
             select(CallLeg).where(
                 CallLeg.alert_id == alert.id,
                 CallLeg.role == LegRole.OPERATOR,
+                CallLeg.user_id == user_id,
                 CallLeg.ended_at.is_(None),
             )
         )
     )
-    for leg in legs:
-        if leg.call_sid is None:
-            continue
-        try:
-            if alert.conference_sid:
-                telephony.remove_participant(alert.conference_sid, leg.call_sid)
-            else:
-                telephony.hang_up(leg.call_sid)  # not yet started: ending the leg is the same
-        except TelephonyError as exc:
-            raise Conflict(
-                N_("L'opérateur n'a pas pu quitter la conférence : %(error)s"), error=str(exc)
-            ) from None
-        leg.ended_at = clock.now()
-        leg.status = "left"
+
+
+def add_force(session: Session, alert: Alert, unit: ForceUnit, *, clock: Clock) -> PendingDial:
+    """R-24: record the unit's priority line as a leg of the bridge (three-way dialogue)."""
+    if alert.state == AlertState.CLOSED:
+        raise Conflict(N_("L'alerte est close : impossible d'y ajouter les forces de l'ordre."))
+    return _intent(
+        session, alert, LegRole.POLICE, to=unit.priority_number, unit_id=unit.id, clock=clock
+    )
+
+
+def prepare_overflow(session: Session, alert: Alert, *, number: str, clock: Clock) -> PendingDial:
+    """R-23b: record the backup centre's leg of an unclaimed alert (role ``overflow``).
+
+    Call it in the transaction that marks the alert overflowed, commit, then
+    ``complete_dials`` (or ``place`` and ``record_dial``). The overflow leg survives an
+    operator's hand-over: only ``operator`` legs leave with the operator.
+    """
+    return _intent(session, alert, LegRole.OVERFLOW, to=number, clock=clock)
+
+
+def call_back(
+    session: Session, alert: Alert, *, user_id: int | None, cipher: Cipher, clock: Clock
+) -> PendingDial:
+    """Record a call-back of the person into the alert's bridge (R-20, R-24b), to dial at once."""
+    if alert.state == AlertState.CLOSED:
+        raise Conflict(N_("L'alerte est close : rappelez depuis une nouvelle alerte."))
+    number = _terminal_number(session, alert, cipher=cipher)
+    if number is None:
+        raise Conflict(N_("Numéro de l'appelant inconnu : rappel impossible."))
+    return _record_callback(session, alert, number, user_id=user_id, clock=clock)
+
+
+def place(
+    dial: PendingDial, *, telephony: Telephony, gateway: GatewaySettings, callbacks: Callbacks
+) -> DialResult:
+    """Ask the carrier to dial a recorded leg into its bridge; never inside a transaction."""
+    try:
+        call_sid = telephony.add_participant(
+            dial.conference,  # the opaque name joins the running bridge, or starts it again
+            to=dial.to,
+            from_=gateway.alert_number,
+            end_conference_on_exit=dial.ends_bridge,
+            status_callback=callbacks.for_leg(dial.leg_id),
+            conference_status_callback=callbacks.conference_status,
+            label=f"{LABEL_PREFIX}{dial.leg_id}",
+        )
+    except TelephonyError as exc:
+        log.warning("leg=%s role=%s not placed: %s", dial.leg_id, dial.role.value, exc)
+        return DialResult(dial, failure=exc.code)
+    return DialResult(dial, call_sid=call_sid)
+
+
+def record_dial(session: Session, result: DialResult, *, clock: Clock) -> CallLeg:
+    """Keep what the carrier answered: the leg's call id, or ``failed`` and why.
+
+    A status callback may have come first (it finds the leg by the id in its URL): its
+    later status is kept. A leg taken out while it was being dialled (hand-over) keeps
+    ``canceled``; the caller then hangs the new call up.
+    """
+    leg = session.get(CallLeg, result.dial.leg_id)
+    if leg is None:
+        raise LookupError(f"leg {result.dial.leg_id} vanished")
+    alert = session.get(Alert, leg.alert_id)
+    assert alert is not None
+    now = clock.now()
+    if result.call_sid is not None:
+        leg.call_sid = leg.call_sid or result.call_sid
+        if leg.status == DIALLING:
+            leg.status = "queued"
+        if leg.role == LegRole.POLICE:
+            alert.unit_id = leg.unit_id
+            alert.police_called_at = alert.police_called_at or now  # R-29: answer-to-police
+            events.add_event(
+                session,
+                events.FORCE_ADDED,
+                {"alert_id": alert.id, "unit_id": leg.unit_id, "leg_id": leg.id},
+                territory_id=alert.territory_id,
+                clock=clock,
+            )
+    else:
+        leg.status = "failed"
+        leg.failure = (result.failure or FailureKind.FAILED)[:200]
+        leg.ended_at = leg.ended_at or now
     session.flush()
-    if legs:
+    _leg_event(session, leg, alert, clock=clock)
+    return leg
+
+
+def must_hang_up(leg: CallLeg) -> bool:
+    """Tell whether a leg placed at the carrier was meanwhile cancelled (hang it up)."""
+    return leg.status == "canceled" and leg.call_sid is not None
+
+
+def complete_dials(
+    sessions: sessionmaker[Session],
+    dials: Sequence[PendingDial],
+    *,
+    telephony: Telephony,
+    gateway: GatewaySettings,
+    callbacks: Callbacks,
+    clock: Clock,
+) -> list[CallLeg]:
+    """Place committed dials at the carrier, then record each outcome in one short transaction.
+
+    For jobs and webhooks (no request session): call it after the commit of the intents.
+    """
+    results = [place(d, telephony=telephony, gateway=gateway, callbacks=callbacks) for d in dials]
+    if not results:
+        return []
+    with write_transaction(sessions, priority=Priority.PEOPLE, label="dial") as session:
+        legs = [record_dial(session, r, clock=clock) for r in results]
+        for result in results:
+            if result.failed and result.dial.role == LegRole.CALLBACK:
+                raise_supervisor_alarm(
+                    session,
+                    "callback_failed",
+                    {"alert_id": result.dial.alert_id, "error": result.failure or ""},
+                    clock=clock,
+                )
+    for leg in legs:
+        if must_hang_up(leg):
+            hang_up_quietly(telephony, leg)
+    return legs
+
+
+def hang_up_quietly(telephony: Telephony, leg: CallLeg) -> None:
+    """Compensate: end a call the carrier placed for a leg that is no longer wanted."""
+    if leg.call_sid is None:
+        return
+    try:
+        telephony.hang_up(leg.call_sid)
+    except TelephonyError as exc:
+        log.error("leg=%s cancelled but could not be hung up: %s", leg.id, exc)
+
+
+def operator_leave(
+    session: Session, alert: Alert, *, user_id: int, clock: Clock
+) -> list[PendingRemoval]:
+    """R-24 hand-over: mark the operator's own legs ``leaving``; the others stay in the bridge.
+
+    Legs not yet placed at the carrier are cancelled at once; the others are returned to
+    be removed after the commit (``remove``, then ``record_removal``). Overflow and police
+    legs are never touched.
+    """
+    removals = []
+    now = clock.now()
+    for leg in open_operator_legs(session, alert, user_id=user_id):
+        if leg.call_sid is None:
+            leg.status, leg.ended_at = "canceled", now
+            _leg_event(session, leg, alert, clock=clock)
+            continue
+        if leg.status == LEAVING:
+            continue
+        removals.append(
+            PendingRemoval(leg.id, alert.id, leg.call_sid, alert.conference_sid, leg.status)
+        )
+        leg.status = LEAVING
+        _leg_event(session, leg, alert, clock=clock)
+    session.flush()
+    return removals
+
+
+def remove(removal: PendingRemoval, *, telephony: Telephony) -> RemovalResult:
+    """Ask the carrier to take one leg out of the bridge; never inside a transaction."""
+    try:
+        if removal.conference_sid:
+            telephony.remove_participant(removal.conference_sid, removal.call_sid)
+        else:
+            telephony.hang_up(removal.call_sid)  # the bridge has not started: end the call
+    except TelephonyError as exc:
+        log.warning("leg=%s not removed: %s", removal.leg_id, exc)
+        return RemovalResult(removal, failure=exc.code)
+    return RemovalResult(removal)
+
+
+def record_removal(session: Session, result: RemovalResult, *, clock: Clock) -> CallLeg:
+    """Keep the outcome of a removal: ``left``, or the leg back as it was with the reason."""
+    leg = session.get(CallLeg, result.removal.leg_id)
+    alert = session.get(Alert, result.removal.alert_id)
+    if leg is None or alert is None:
+        raise LookupError(f"leg {result.removal.leg_id} vanished")
+    if result.failure is None:
+        leg.status = LEFT
+        leg.ended_at = leg.ended_at or clock.now()
         events.add_event(
             session,
             events.OPERATOR_LEFT,
-            {"alert_id": alert.id, "legs": [leg.id for leg in legs]},
+            {"alert_id": alert.id, "legs": [leg.id]},
             territory_id=alert.territory_id,
             clock=clock,
         )
-    return legs
+    elif leg.status == LEAVING:
+        leg.status = result.removal.previous_status
+        leg.failure = result.failure[:200]
+    session.flush()
+    _leg_event(session, leg, alert, clock=clock)
+    return leg
 
 
 def request_position(
@@ -277,36 +534,18 @@ def request_position(
     line: Line,
     *,
     user_id: int | None = None,
-    telephony: Telephony,
-    gateway: GatewaySettings,
     clock: Clock,
 ) -> PositionRequest:
-    """Send the terminal its position request (SMS command) and record it (R-28)."""
-    try:
-        sid = telephony.send_sms(
-            to=line.msisdn, from_=gateway.alert_number, body=gateway.position_request_command
-        )
-    except TelephonyError as exc:
-        raise Conflict(
-            N_("La demande de position n'a pas pu être envoyée : %(error)s"), error=str(exc)
-        ) from None
+    """Record a position request to the terminal (R-28); ``send_position_request`` sends it."""
     alert = ongoing_alert_for_line(session, line.id)
     request = PositionRequest(
         line_id=line.id,
         alert_id=alert.id if alert else None,
-        message_sid=sid,
         user_id=user_id,
         requested_at=clock.now(),
     )
     session.add(request)
     session.flush()
-    events.add_event(
-        session,
-        events.POSITION_REQUESTED,
-        {"line_id": line.id, "alert_id": request.alert_id, "request_id": request.id},
-        territory_id=alert.territory_id if alert else None,
-        clock=clock,
-    )
     audit.record(
         session,
         actor=f"user:{user_id}" if user_id else "system:gateway",
@@ -318,49 +557,110 @@ def request_position(
     return request
 
 
+def send_position_request(
+    to: str, *, telephony: Telephony, gateway: GatewaySettings
+) -> tuple[str | None, str | None]:
+    """Send the SMS command (never inside a transaction); return (message id, failure code)."""
+    try:
+        return telephony.send_sms(
+            to=to, from_=gateway.alert_number, body=gateway.position_request_command
+        ), None
+    except TelephonyError as exc:
+        return None, exc.code
+
+
+def record_position_request(
+    session: Session, request_id: int, message_sid: str | None, *, clock: Clock
+) -> PositionRequest | None:
+    """Keep the SMS id and announce the request; without one, drop the request (compensate)."""
+    request = session.get(PositionRequest, request_id)
+    if request is None:
+        return None
+    if message_sid is None:
+        session.delete(request)
+        session.flush()
+        return None
+    request.message_sid = message_sid
+    alert = session.get(Alert, request.alert_id) if request.alert_id else None
+    session.flush()
+    events.add_event(
+        session,
+        events.POSITION_REQUESTED,
+        {"line_id": request.line_id, "alert_id": request.alert_id, "request_id": request.id},
+        territory_id=alert.territory_id if alert else None,
+        clock=clock,
+    )
+    return request
+
+
 def record_call_status(
-    session: Session, call_sid: str, status: str, *, duration_s: int | None, clock: Clock
+    session: Session,
+    call_sid: str,
+    status: str,
+    *,
+    duration_s: int | None,
+    clock: Clock,
+    leg_id: int | None = None,
 ) -> None:
-    """Record a leg's status from the carrier; the caller's end is announced to consoles."""
-    leg = session.scalar(select(CallLeg).where(CallLeg.call_sid == call_sid))
+    """Record a leg's status from the carrier; the caller's end is announced to consoles.
+
+    ``leg_id`` comes from the callback URL of a leg we dialled (``Callbacks.for_leg``): it
+    finds the leg even before ``record_dial`` has kept its call id.
+    """
+    leg = None
+    if leg_id is not None:
+        leg = session.get(CallLeg, leg_id)
+        if leg is not None and leg.call_sid not in (None, call_sid):
+            leg = None  # a forged or stale id: trust the call id instead
+    if leg is None:
+        leg = session.scalar(select(CallLeg).where(CallLeg.call_sid == call_sid))
     if leg is None:
         log.info("call status for an unknown leg ignored status=%s", status)
         return
     now = clock.now()
-    leg.status = status[:24]
+    leg.call_sid = leg.call_sid or call_sid
+    if leg.status in (LEFT, "canceled") and status not in ENDED_STATUSES:
+        return  # the operator left or cancelled: a late "ringing" changes nothing
+    if leg.status != LEAVING or status in ENDED_STATUSES:
+        leg.status = status[:24]
     if status == "in-progress" and leg.answered_at is None:
         leg.answered_at = now
-    if status in ENDED_STATUSES and leg.ended_at is None:
+        leg.failure = None
+    if status in ("busy", "no-answer", "failed") and leg.failure is None:
+        leg.failure = status
+    ended_now = status in ENDED_STATUSES and leg.ended_at is None
+    if ended_now:
         leg.ended_at = now
         leg.duration_s = duration_s
-        if leg.role in (LegRole.CALLER, LegRole.CALLBACK):
-            alert = session.get(Alert, leg.alert_id)
-            if alert is not None:
-                alert.ended_at = now
-                events.add_event(
-                    session,
-                    events.ALERT_CALL_ENDED,
-                    {"alert_id": alert.id, "leg_id": leg.id, "status": leg.status},
-                    territory_id=alert.territory_id,
-                    clock=clock,
-                )
+    alert = session.get(Alert, leg.alert_id)
+    if alert is None:
+        return
+    if ended_now and leg.role in (LegRole.CALLER, LegRole.CALLBACK):
+        alert.ended_at = now
+        events.add_event(
+            session,
+            events.ALERT_CALL_ENDED,
+            {"alert_id": alert.id, "leg_id": leg.id, "status": leg.status},
+            territory_id=alert.territory_id,
+            clock=clock,
+        )
     session.flush()
+    if leg.role != LegRole.CALLER:
+        _leg_event(session, leg, alert, clock=clock)
 
 
-@dataclass(frozen=True)
-class Redial:
-    """A call-back of the terminal decided in a transaction, to place after its commit (R-24b).
-
-    Carriers are never called inside a write transaction (``tgd.db.writes``): the
-    watchdog records the call-back's leg (``dialling``) and counts the attempt, the door
-    dials once the transaction is committed, then ``complete_redial`` records the
-    outcome. The number stays in memory, never in a log.
-    """
-
-    alert_id: int
-    leg_id: int
-    conference: str
-    number: str
+def _leg_of_event(session: Session, event: ConferenceEvent) -> CallLeg | None:
+    leg = None
+    if event.call_sid:
+        leg = session.scalar(select(CallLeg).where(CallLeg.call_sid == event.call_sid))
+    if leg is None and event.label and event.label.startswith(LABEL_PREFIX):
+        number = event.label[len(LABEL_PREFIX) :]
+        leg = session.get(CallLeg, int(number)) if number.isdigit() else None
+        if leg is not None and event.call_sid and leg.call_sid not in (None, event.call_sid):
+            leg = None
+        if leg is not None and event.call_sid:
+            leg.call_sid = leg.call_sid or event.call_sid
+    return leg
 
 
 def record_conference_event(
@@ -370,17 +670,18 @@ def record_conference_event(
     gateway: GatewaySettings,
     cipher: Cipher,
     clock: Clock,
-) -> Redial | None:
-    """Follow the bridge; when it ends while the alert is open, decide the call-back (R-24b)."""
+) -> list[PendingDial]:
+    """Follow the bridge; when it ends while the alert is open, call the terminal back (R-24b).
+
+    Returns the call-backs to place once this transaction is committed (``complete_dials``).
+    """
     alert = session.scalar(select(Alert).where(Alert.conference_name == event.friendly_name))
     if alert is None:
         log.info("conference event for an unknown bridge ignored event=%s", event.event)
-        return None
+        return []
     now = clock.now()
-    leg = None
-    redial = None
-    if event.call_sid:
-        leg = session.scalar(select(CallLeg).where(CallLeg.call_sid == event.call_sid))
+    leg = _leg_of_event(session, event)
+    dials: list[PendingDial] = []
     if event.event == "conference-start":
         alert.conference_sid = event.conference_sid
     elif event.event == "participant-join" and leg is not None:
@@ -394,20 +695,25 @@ def record_conference_event(
                 territory_id=alert.territory_id,
                 clock=clock,
             )
+        elif leg.role != LegRole.CALLER and leg.status not in (LEAVING, LEFT, "canceled"):
+            leg.status = "in-progress"
+            leg.failure = None
+            session.flush()
+            _leg_event(session, leg, alert, clock=clock)
     elif event.event == "participant-leave" and leg is not None:
         leg.ended_at = leg.ended_at or now
     elif event.event == "conference-end" and alert.state != AlertState.CLOSED:
-        redial = _watchdog(session, alert, gateway=gateway, cipher=cipher, clock=clock)
+        dials = _watchdog(session, alert, gateway=gateway, cipher=cipher, clock=clock)
     session.flush()
-    return redial
+    return dials
 
 
 def _watchdog(
     session: Session, alert: Alert, *, gateway: GatewaySettings, cipher: Cipher, clock: Clock
-) -> Redial | None:
-    """R-24b: the bridge ended with the alert open: flag it and decide to call the terminal back."""
+) -> list[PendingDial]:
+    """R-24b: the bridge ended with the alert open: flag it and call the terminal back at once."""
     if alert.is_test or alert.is_canary:
-        return None  # a test call that ends is the normal case; no call-back
+        return []  # a test call that ends is the normal case; no call-back
     alert.bridge_lost_at = clock.now()
     events.add_event(
         session,
@@ -421,122 +727,28 @@ def _watchdog(
         log.warning(
             "alert=%s bridge lost, no call-back (number known=%s)", alert.id, number is not None
         )
-        return None
-    alert.callback_count += 1
-    leg = CallLeg(
-        alert_id=alert.id,
-        call_sid=None,
-        role=LegRole.CALLBACK,
-        status="dialling",
-        started_at=clock.now(),
-    )
-    session.add(leg)
-    session.flush()
-    return Redial(alert.id, leg.id, alert.conference_name, number)
-
-
-def place_redial(
-    redial: Redial, *, telephony: Telephony, gateway: GatewaySettings, callbacks: Callbacks
-) -> tuple[str | None, str | None]:
-    """Dial the terminal back into its bridge (no transaction open); (call id, error)."""
-    try:
-        call_sid = telephony.add_participant(
-            redial.conference,
-            to=redial.number,
-            from_=gateway.alert_number,
-            end_conference_on_exit=True,
-            status_callback=callbacks.call_status,
-            conference_status_callback=callbacks.conference_status,
-        )
-    except TelephonyError as exc:
-        return None, str(exc)
-    return call_sid, None
-
-
-def complete_redial(
-    session: Session, redial: Redial, *, call_sid: str | None, error: str | None, clock: Clock
-) -> None:
-    """Record a watchdog call-back's outcome: its call id, or the alarm that it failed."""
-    leg = session.get(CallLeg, redial.leg_id)
-    alert = session.get(Alert, redial.alert_id)
-    if leg is None or alert is None:
-        return
-    if call_sid is None:
-        leg.status, leg.ended_at = "failed", clock.now()
-        raise_supervisor_alarm(
-            session, "callback_failed", {"alert_id": alert.id, "error": error or ""}, clock=clock
-        )
-        return
-    leg.call_sid = call_sid
-    if leg.status == "dialling":
-        leg.status = "queued"
-    events.add_event(
-        session,
-        events.ALERT_CALLED_BACK,
-        {"alert_id": alert.id, "attempt": alert.callback_count, "by_operator": False},
-        territory_id=alert.territory_id,
-        clock=clock,
-    )
+        return []
+    dial = _record_callback(session, alert, number, user_id=None, clock=clock)
     log.warning(
         "alert=%s bridge lost: terminal called back (attempt %s)", alert.id, alert.callback_count
     )
-
-
-def call_back(
-    session: Session,
-    alert: Alert,
-    *,
-    user_id: int,
-    telephony: Telephony,
-    gateway: GatewaySettings,
-    callbacks: Callbacks,
-    cipher: Cipher,
-    clock: Clock,
-) -> CallLeg:
-    """Call the person back into the alert's bridge at the operator's request (R-20, R-24)."""
-    if alert.state == AlertState.CLOSED:
-        raise Conflict(N_("L'alerte est close : rappelez depuis une nouvelle alerte."))
-    number = _terminal_number(session, alert, cipher=cipher)
-    if number is None:
-        raise Conflict(N_("Numéro de l'appelant inconnu : rappel impossible."))
-    try:
-        call_sid = _dial_in(alert, number, telephony, gateway, callbacks, ends_bridge=True)
-    except TelephonyError as exc:
-        raise Conflict(N_("Le rappel n'a pas pu être passé : %(error)s"), error=str(exc)) from None
-    return _record_callback(session, alert, call_sid, user_id=user_id, clock=clock)
-
-
-def _dialled_leg(
-    session: Session,
-    alert: Alert,
-    call_sid: str,
-    role: LegRole,
-    *,
-    user_id: int | None = None,
-    unit_id: int | None = None,
-    clock: Clock,
-) -> CallLeg:
-    """Keep the leg of a call we just dialled into the alert's bridge (queued at the carrier)."""
-    leg = CallLeg(
-        alert_id=alert.id,
-        call_sid=call_sid,
-        role=role,
-        user_id=user_id,
-        unit_id=unit_id,
-        status="queued",
-        started_at=clock.now(),
-    )
-    session.add(leg)
-    session.flush()
-    return leg
+    return [dial]
 
 
 def _record_callback(
-    session: Session, alert: Alert, call_sid: str, *, user_id: int | None, clock: Clock
-) -> CallLeg:
-    """Count a call-back of the terminal, keep its leg and announce it (R-24b)."""
+    session: Session, alert: Alert, number: str, *, user_id: int | None, clock: Clock
+) -> PendingDial:
+    """Count a call-back of the terminal, record its leg and announce it (R-24b)."""
     alert.callback_count += 1
-    leg = _dialled_leg(session, alert, call_sid, LegRole.CALLBACK, user_id=user_id, clock=clock)
+    dial = _intent(
+        session,
+        alert,
+        LegRole.CALLBACK,
+        to=number,
+        ends_bridge=True,
+        user_id=user_id,
+        clock=clock,
+    )
     events.add_event(
         session,
         events.ALERT_CALLED_BACK,
@@ -544,7 +756,7 @@ def _record_callback(
         territory_id=alert.territory_id,
         clock=clock,
     )
-    return leg
+    return dial
 
 
 def _terminal_number(session: Session, alert: Alert, *, cipher: Cipher) -> str | None:
@@ -556,21 +768,11 @@ def _terminal_number(session: Session, alert: Alert, *, cipher: Cipher) -> str |
     return vault.get_text(session, cipher, alert, "caller_number_enc", key_id=alert.data_key_id)
 
 
-def _dial_in(
-    alert: Alert,
-    number: str,
-    telephony: Telephony,
-    gateway: GatewaySettings,
-    callbacks: Callbacks,
-    *,
-    ends_bridge: bool,
-) -> str:
-    # The opaque name joins the running bridge, or starts a new one after it ended (call-back).
-    return telephony.add_participant(
-        alert.conference_name,
-        to=number,
-        from_=gateway.alert_number,
-        end_conference_on_exit=ends_bridge,
-        status_callback=callbacks.call_status,
-        conference_status_callback=callbacks.conference_status,
-    )
+def leg_role_code(leg: CallLeg, unit_kind: ForceKind | None) -> str:
+    """Return the public role of a leg (DESIGN §10): a call-back is the caller's leg again,
+    a police leg is ``gendarmerie`` when the unit is one."""
+    if leg.role == LegRole.CALLBACK:
+        return LegRole.CALLER.value
+    if leg.role == LegRole.POLICE and unit_kind == ForceKind.GENDARMERIE:
+        return "gendarmerie"
+    return leg.role.value

@@ -11,36 +11,27 @@ hand-over never hangs it up.
 Under the write discipline (``tgd.db.writes``) a pass is a few short
 transactions of at most ``BATCH`` alerts each, so an alert arriving meanwhile
 waits for one batch at most; the carrier is called between transactions, never
-inside one: the overflow leg is recorded first (``dialling``), then dialled,
-then completed with the carrier's call id (or marked ``failed``).
+inside one: the overflow legs are recorded first (``dispatch.prepare_overflow``),
+then dialled and completed with the carrier's call ids, or marked ``failed``
+(``dispatch.complete_dials``).
 """
 
 from __future__ import annotations
 
 import logging
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from tgd.db.models.alerts import Alert, CallLeg
+from tgd.db.models.alerts import Alert
 from tgd.db.models.territories import Territory
 from tgd.db.writes import Priority, write_transaction
-from tgd.domain.alerts import LegRole
-from tgd.ports import Clock, Telephony, TelephonyError
+from tgd.ports import Clock, Telephony
 from tgd.services import dispatch, handling
 from tgd.settings import Settings
 
 log = logging.getLogger(__name__)
 BATCH = 20  # alerts per write transaction
-
-
-@dataclass(frozen=True)
-class _Dial:
-    alert_id: int
-    leg_id: int
-    conference: str
-    number: str
 
 
 def run_escalation(
@@ -67,7 +58,7 @@ def run_escalation(
     for batch in _batches(escalation_due):
         with _writer(sessions) as session:
             escalated += len(handling.escalate_ids(session, batch, clock=clock))
-    dials: list[_Dial] = []
+    dials: list[dispatch.PendingDial] = []
     overflowed = 0
     for batch in _batches(overflow_due):
         with _writer(sessions) as session:
@@ -76,8 +67,15 @@ def run_escalation(
                 overflowed += ours
                 if dial is not None:
                     dials.append(dial)
-    for dial in dials:
-        _dial_overflow(sessions, dial, settings=settings, telephony=telephony, callbacks=callbacks)
+    if dials and telephony is not None:
+        dispatch.complete_dials(
+            sessions,
+            dials,
+            telephony=telephony,
+            gateway=settings.gateway,
+            callbacks=callbacks,
+            clock=clock,
+        )
     return escalated, overflowed
 
 
@@ -91,7 +89,7 @@ def _writer(sessions: sessionmaker[Session]) -> AbstractContextManager[Session]:
 
 def _overflow_one(
     session: Session, alert_id: int, *, settings: Settings, clock: Clock
-) -> tuple[bool, _Dial | None]:
+) -> tuple[bool, dispatch.PendingDial | None]:
     """Mark one alert overflowed; say whether it was ours to do, and the call to place."""
     alert = session.get(Alert, alert_id)
     if alert is None:
@@ -103,47 +101,4 @@ def _overflow_one(
     if not number:
         log.error("alert=%s unclaimed past overflow delay and no backup number", alert.id)
         return True, None
-    leg = CallLeg(
-        alert_id=alert.id,
-        call_sid=None,
-        role=LegRole.OVERFLOW,
-        status="dialling",
-        started_at=clock.now(),
-    )
-    session.add(leg)
-    session.flush()
-    return True, _Dial(alert.id, leg.id, alert.conference_name, number)
-
-
-def _dial_overflow(
-    sessions: sessionmaker[Session],
-    dial: _Dial,
-    *,
-    settings: Settings,
-    telephony: Telephony | None,
-    callbacks: dispatch.Callbacks,
-) -> None:
-    """Call the backup line into the bridge (no transaction open), then record the outcome."""
-    call_sid: str | None = None
-    if telephony is not None:
-        try:
-            call_sid = telephony.add_participant(
-                dial.conference,
-                to=dial.number,
-                from_=settings.gateway.alert_number,
-                end_conference_on_exit=False,  # R-24b: only the caller's leg ends the bridge
-                status_callback=callbacks.call_status,
-                conference_status_callback=callbacks.conference_status,
-            )
-        except TelephonyError:
-            log.exception("alert=%s overflow dial failed", dial.alert_id)
-    with _writer(sessions) as session:
-        leg = session.get(CallLeg, dial.leg_id)
-        if leg is None:
-            return
-        if call_sid is None:
-            leg.status = "failed"
-        else:
-            leg.call_sid = call_sid
-            if leg.status == "dialling":
-                leg.status = "queued"
+    return True, dispatch.prepare_overflow(session, alert, number=number, clock=clock)

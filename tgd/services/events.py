@@ -25,6 +25,7 @@ ALERT_BRIDGE_LOST = "alert_bridge_lost"  # R-24b: flagged to operators
 ALERT_CALLED_BACK = "alert_called_back"  # R-24b
 FORCE_ADDED = "force_added"
 OPERATOR_LEFT = "operator_left"
+LEG_UPDATED = "leg_updated"  # a leg of the bridge changed status (ringing, in line, failed…)
 COUNTER_CALL_ROUTED = "counter_call_routed"
 POSITION_RECEIVED = "position_received"
 POSITION_REQUESTED = "position_requested"

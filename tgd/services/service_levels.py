@@ -289,6 +289,18 @@ def check_service_levels(
     return LevelsRun(recorded=recorded, finished=finished)
 
 
+def clocks_running_late(
+    session: Session, *, settings: Settings, since: datetime | None, now: datetime
+) -> list[Clocked]:
+    """Return every subject late at ``now`` (read only): what the job would record, live."""
+    return [
+        item
+        for source in (_navettes, _swaps, _alerts)
+        for item in source(session, settings, now, since)
+        if _late(item, now)
+    ]
+
+
 def _known(session: Session, key: tuple[str, str, int]) -> bool:
     kind, subject_type, subject_id = key
     return (

@@ -11,8 +11,16 @@
     button.setAttribute("aria-pressed", paused ? "true" : "false");
     button.textContent = paused ? button.dataset.resume : button.dataset.pause;
   });
+  function editing() {
+    /* Never replace a form the supervisor is filling in (an exemption, CCP VIII.5). */
+    var active = document.activeElement;
+    if (active && board.contains(active) && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName)) { return true; }
+    return Array.prototype.some.call(board.querySelectorAll("form input:not([type=hidden]), form select"), function (field) {
+      return field.value !== "";
+    });
+  }
   window.setInterval(function () {
-    if (paused) { return; }
+    if (paused || editing()) { return; }
     fetch(window.location.href, { credentials: "same-origin" }).then(function (response) {
       if (!response.ok || response.redirected) { return null; }
       return response.text();

@@ -299,3 +299,19 @@ def test_an_existing_world_readable_database_is_made_private(
     path.chmod(0o644)
     assert tgd(loaded, "lines", "list").exit_code == 0
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_alerts_show_json_has_the_listing_fields_and_the_legs(loaded: dict[str, str]) -> None:
+    from tgd.services.demo import DEMO_AUDIO_LINES
+
+    assert tgd(loaded, "user", "audio-line", "operateur", "01 99 00 10 09").exit_code == 0
+    listed = json.loads(tgd(loaded, "alerts", "list", "--json").output)
+    shown = json.loads(tgd(loaded, "alerts", "show", str(listed[0]["id"]), "--json").output)
+    assert {"id", "call_sid", "line_reference", "state", "nature", "created_at"} <= set(shown)
+    assert isinstance(shown["legs"], list)
+    assert all({"role", "status"} <= set(leg) for leg in shown["legs"])
+    missing = tgd(loaded, "alerts", "show", "999999", "--json")
+    assert missing.exit_code == 1 and "introuvable" in missing.output
+    refused = tgd(loaded, "user", "audio-line", "operateur", "n'importe quoi")
+    assert refused.exit_code == 1 and "Ligne audio invalide" in refused.output
+    assert DEMO_AUDIO_LINES["operateur"].startswith("+33")

@@ -14,7 +14,7 @@ from tests.integration.gateway.conftest import TwilioClient
 from tgd.adapters.clock import FrozenClock
 from tgd.adapters.fake_twilio import FakeTwilio
 from tgd.container import Platform
-from tgd.db.models import Alert, AuditEntry, CallLeg
+from tgd.db.models import Alert, AuditEntry, CallLeg, ForceUnit
 from tgd.domain.alerts import AlertState, LegRole
 from tgd.services import dispatch
 from tgd.services.escalation import run_escalation
@@ -118,7 +118,10 @@ def test_add_the_proposed_force_then_hand_over_then_close(
     with platform.sessions() as s:
         legs = s.scalars(select(CallLeg.role).where(CallLeg.alert_id == aid)).all()
         assert LegRole.POLICE in legs
-    assert any(detail["proposal"]["priority_number"] in str(r) for r in fake.requests)
+        unit = s.get(ForceUnit, detail["proposal"]["unit_id"])
+        assert unit is not None
+    assert any(r.value("To") == unit.priority_number for r in fake.requests)
+    assert detail["proposal"]["priority_number"].startswith("01 ")  # formatted for reading
     assert post(operator, f"/api/console/alerts/{aid}/leave").status_code == 200
     closed = post(
         operator,

@@ -8,8 +8,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from tests.integration.gateway.conftest import TwilioClient
+from tgd.container import Platform
+from tgd.db.models import User, UserSession
+from tgd.services import auth
 
 Login = Callable[[str], FlaskClient]
 
@@ -91,3 +95,86 @@ def test_socket_is_dropped_when_the_session_has_ended(app: Flask, login: Login) 
     operator.post("/connexion/deconnexion", data={"csrf_token": token})
     socket.emit("resume", {"after": 0})  # E-09: checked on every event
     assert not socket.is_connected()
+
+
+def _logout(client: FlaskClient) -> None:
+    page = client.get("/").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    client.post("/connexion/deconnexion", data={"csrf_token": token})
+
+
+def test_a_logged_out_socket_receives_no_further_event_and_is_closed(
+    app: Flask, login: Login, carrier: TwilioClient
+) -> None:
+    operator = login("operateur")
+    socket = socket_for(app, operator)
+    carrier.call("CArtgate1")
+    assert "alert_opened" in [e["kind"] for e in received(socket, "console_event")]
+    _logout(operator)
+    carrier.call("CArtgate2")  # published after the logout: not delivered (E-09)
+    assert received(socket, "console_event") == []
+    assert app.extensions["tgd_hub"].sweep() == 1
+    assert not socket.is_connected()
+
+
+def test_a_disabled_account_loses_its_socket(
+    app: Flask, login: Login, carrier: TwilioClient, platform: Platform
+) -> None:
+    socket = socket_for(app, login("operateur"))
+    with platform.sessions.begin() as s:
+        user = s.scalars(select(User).where(User.username == "operateur")).one()
+        auth.disable_user(s, user, clock=platform.clock)
+    carrier.call("CArtgate3")
+    assert received(socket, "console_event") == []
+    app.extensions["tgd_hub"].sweep()
+    assert not socket.is_connected()
+
+
+def test_a_logout_on_one_process_closes_the_socket_held_by_another(
+    app: Flask, login: Login, platform: Platform, carrier: TwilioClient
+) -> None:
+    """Two app processes on one database: the logout is handled by A, the socket is on B."""
+    from tgd.app import create_app
+
+    other = create_app(platform.settings, platform=platform)  # process B
+    operator = login("operateur")  # a client of process A
+    cookie = operator.get_cookie("tgd_session")
+    assert cookie is not None
+    on_b = other.test_client()
+    on_b.set_cookie("tgd_session", cookie.value)
+    socket = socket_for(other, on_b)
+    assert socket.is_connected()
+    hub_b = other.extensions["tgd_hub"]
+    assert hub_b.sweep() == 0  # a live session: nothing to close, and nothing written
+    _logout(operator)  # handled by process A
+    assert hub_b.sweep() == 1  # B's periodic check, with no event at all
+    assert not socket.is_connected()
+
+
+def test_operators_connected_are_counted_across_processes(
+    app: Flask, login: Login, platform: Platform
+) -> None:
+    from tgd.app import create_app
+
+    other = create_app(platform.settings, platform=platform)
+    socket_for(app, login("operateur"))
+    supervisor = login("superviseur")
+    cookie = supervisor.get_cookie("tgd_session")
+    assert cookie is not None
+    on_b = other.test_client()
+    on_b.set_cookie("tgd_session", cookie.value)
+    socket_for(other, on_b)
+    page = supervisor.get("/console/supervision").get_data(as_text=True)
+    connected = page.split('id="connectes"', 1)[1].split("</ul>", 1)[0]
+    assert "Opérateur démo" in connected and "Superviseure démo" in connected
+
+
+def test_socket_events_write_nothing(app: Flask, login: Login, platform: Platform) -> None:
+    socket = socket_for(app, login("operateur"))
+    with platform.sessions() as s:
+        before = s.execute(select(UserSession.last_seen_at)).all()
+    for _ in range(3):
+        socket.emit("resume", {"after": 0})
+    app.extensions["tgd_hub"].sweep()
+    with platform.sessions() as s:
+        assert s.execute(select(UserSession.last_seen_at)).all() == before

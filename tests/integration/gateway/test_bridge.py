@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tgd.adapters.clock import FrozenClock
 from tgd.adapters.fake_twilio import FakeTwilio, FakeTwilioServer
 from tgd.adapters.twilio_telephony import TwilioTelephony, build_telephony
 from tgd.container import Platform
@@ -14,9 +15,11 @@ from tgd.db.models.forces import ForceUnit
 from tgd.db.models.lines import Line
 from tgd.db.models.operations import ConsoleEvent
 from tgd.db.models.positions import PositionRequest
+from tgd.db.models.users import User
 from tgd.domain.alerts import AlertState, LegRole
 from tgd.domain.errors import Conflict
 from tgd.services import dispatch
+from tgd.services.escalation import run_escalation
 from tgd.settings import Settings
 
 from .conftest import (
@@ -178,85 +181,178 @@ def _unit(session: Session) -> ForceUnit:
     return unit
 
 
+def _placed(
+    session: Session, pending: dispatch.PendingDial, platform: Platform, app: object
+) -> CallLeg:
+    """Commit the intent, place it at the (fake) carrier, record the outcome: a view's steps."""
+    session.commit()
+    result = dispatch.place(
+        pending,
+        telephony=app.extensions["tgd.telephony"],  # type: ignore[attr-defined]
+        gateway=platform.settings.gateway,
+        callbacks=CALLBACKS,
+    )
+    leg = dispatch.record_dial(session, result, clock=platform.clock)
+    session.commit()
+    return leg
+
+
 def test_add_force_dials_the_priority_line_into_the_bridge(
     twilio: TwilioClient, session: Session, fake: FakeTwilio, platform: Platform, app: object
 ) -> None:
     alert = _open(twilio, session, "CA8")
-    telephony = app.extensions["tgd.telephony"]  # type: ignore[attr-defined]
-    leg = dispatch.add_force(
-        session,
-        alert,
-        _unit(session),
-        telephony=telephony,
-        gateway=platform.settings.gateway,
-        callbacks=CALLBACKS,
-        clock=platform.clock,
-    )
+    pending = dispatch.add_force(session, alert, _unit(session), clock=platform.clock)
+    assert fake.requests == []  # nothing is asked of the carrier before the commit
+    leg = session.get(CallLeg, pending.leg_id)
+    assert leg is not None and leg.status == "dialling" and leg.call_sid is None
+    leg = _placed(session, pending, platform, app)
     [request] = fake.requests
     assert request.path.endswith(f"/Conferences/{alert.conference_name}/Participants.json")
     assert request.value("To") == UNIT_NUMBER and request.value("EndConferenceOnExit") == "false"
-    assert request.value("StatusCallback") == CALLBACKS.call_status
-    assert (
-        leg.role == LegRole.POLICE and leg.call_sid == request.value("To")
-    ) or leg.call_sid.startswith("CA")
+    assert request.value("StatusCallback") == CALLBACKS.for_leg(leg.id)
+    assert request.value("Label") == f"leg-{leg.id}"
+    assert leg.role == LegRole.POLICE and leg.call_sid and leg.call_sid.startswith("CA")
+    assert leg.status == "queued"
+    session.refresh(alert)
     assert alert.unit_id == leg.unit_id and alert.police_called_at is not None
 
 
+def test_carrier_refusing_the_force_leaves_a_failed_leg_and_no_police_time(
+    twilio: TwilioClient, session: Session, fake: FakeTwilio, platform: Platform, app: object
+) -> None:
+    alert = _open(twilio, session, "CA8b")
+    pending = dispatch.add_force(session, alert, _unit(session), clock=platform.clock)
+    fake.fail_next(500)
+    leg = _placed(session, pending, platform, app)
+    assert leg.status == "failed" and leg.failure == "refused:500:20500"
+    assert leg.call_sid is None and leg.ended_at is not None
+    session.refresh(alert)
+    assert alert.police_called_at is None and alert.unit_id is None
+
+
 def test_add_force_refused_on_a_closed_alert(
-    twilio: TwilioClient, session: Session, platform: Platform, app: object
+    twilio: TwilioClient, session: Session, platform: Platform
 ) -> None:
     alert = _open(twilio, session, "CA9")
     alert.state = AlertState.CLOSED
     with pytest.raises(Conflict):
-        dispatch.add_force(
-            session,
-            alert,
-            _unit(session),
-            telephony=app.extensions["tgd.telephony"],  # type: ignore[attr-defined]
-            gateway=platform.settings.gateway,
-            callbacks=CALLBACKS,
-            clock=platform.clock,
-        )
+        dispatch.add_force(session, alert, _unit(session), clock=platform.clock)
 
 
-def test_operator_leaves_without_ending_the_bridge(
+def test_operator_leaves_without_ending_the_bridge_and_the_overflow_stays(
     twilio: TwilioClient, session: Session, fake: FakeTwilio, platform: Platform, app: object
 ) -> None:
     alert = _open(twilio, session, "CA10")
-    telephony = app.extensions["tgd.telephony"]  # type: ignore[attr-defined]
-    leg = dispatch.join_operator(
+    operator = session.scalar(select(User).where(User.username == "operateur"))
+    assert operator is not None
+    leg = _placed(
         session,
-        alert,
-        number="+33140000001",
-        user_id=None,
-        telephony=telephony,
-        gateway=platform.settings.gateway,
-        callbacks=CALLBACKS,
-        clock=platform.clock,
+        dispatch.dial_operator(
+            session, alert, user_id=operator.id, line="+33199001001", clock=platform.clock
+        ),
+        platform,
+        app,
+    )
+    overflow = _placed(
+        session,
+        dispatch.prepare_overflow(session, alert, number=OVERFLOW_NUMBER, clock=platform.clock),
+        platform,
+        app,
     )
     assert fake.requests[0].value("EndConferenceOnExit") == "false"  # R-24b
+    assert overflow.role == LegRole.OVERFLOW
     alert.conference_sid = "CFlive"
-    left = dispatch.operator_leave(session, alert, telephony=telephony, clock=platform.clock)
-    assert left == [leg] and leg.ended_at is not None
+    removals = dispatch.operator_leave(session, alert, user_id=operator.id, clock=platform.clock)
+    assert [r.leg_id for r in removals] == [leg.id]
+    session.refresh(leg)
+    assert leg.status == "leaving"
+    session.commit()
+    telephony = app.extensions["tgd.telephony"]  # type: ignore[attr-defined]
+    [left] = [
+        dispatch.record_removal(
+            session, dispatch.remove(r, telephony=telephony), clock=platform.clock
+        )
+        for r in removals
+    ]
+    assert left.status == "left" and left.ended_at is not None
     assert fake.requests[-1].method == "DELETE"
     assert fake.requests[-1].path.endswith(f"/Conferences/CFlive/Participants/{leg.call_sid}.json")
-    assert dispatch.operator_leave(session, alert, telephony=telephony, clock=platform.clock) == []
+    session.refresh(overflow)
+    assert overflow.ended_at is None and overflow.status == "queued"  # the backup stays
+    assert dispatch.operator_leave(session, alert, user_id=operator.id, clock=platform.clock) == []
+
+
+def test_a_refused_removal_keeps_the_leg_in_the_bridge_with_the_reason(
+    twilio: TwilioClient, session: Session, fake: FakeTwilio, platform: Platform, app: object
+) -> None:
+    alert = _open(twilio, session, "CA10b")
+    leg = _placed(
+        session,
+        dispatch.dial_operator(
+            session, alert, user_id=1, line="+33199001001", clock=platform.clock
+        ),
+        platform,
+        app,
+    )
+    removals = dispatch.operator_leave(session, alert, user_id=1, clock=platform.clock)
+    session.commit()
+    fake.fail_next(503)
+    telephony = app.extensions["tgd.telephony"]  # type: ignore[attr-defined]
+    kept = dispatch.record_removal(
+        session, dispatch.remove(removals[0], telephony=telephony), clock=platform.clock
+    )
+    assert kept.id == leg.id and kept.status == "queued" and kept.ended_at is None
+    assert kept.failure == "refused:503:20500"
+
+
+def test_status_callback_before_the_rest_answer_finds_its_leg(
+    twilio: TwilioClient, session: Session, platform: Platform
+) -> None:
+    alert = _open(twilio, session, "CA10c")
+    pending = dispatch.add_force(session, alert, _unit(session), clock=platform.clock)
+    session.commit()
+    # The carrier calls back (ringing, answered) before our REST call returned its call id.
+    path = f"/gateway/twilio/voice/status?leg={pending.leg_id}"
+    for status in ("ringing", "in-progress"):
+        assert twilio.post(path, {"CallSid": "CAearly", "CallStatus": status}).status_code == 200
+    leg = dispatch.record_dial(
+        session, dispatch.DialResult(pending, call_sid="CAearly"), clock=platform.clock
+    )
+    assert leg.call_sid == "CAearly" and leg.status == "in-progress"  # the later status stays
+    assert leg.answered_at is not None
+
+
+def test_conference_join_with_the_label_marks_the_leg_in_line(
+    twilio: TwilioClient, session: Session, platform: Platform
+) -> None:
+    alert = _open(twilio, session, "CA10d")
+    pending = dispatch.dial_operator(
+        session, alert, user_id=1, line="+33199001001", clock=platform.clock
+    )
+    session.commit()
+    params = {
+        "ConferenceSid": "CF1",
+        "FriendlyName": alert.conference_name,
+        "StatusCallbackEvent": "participant-join",
+        "CallSid": "CAop",
+        "ParticipantLabel": f"leg-{pending.leg_id}",
+    }
+    assert twilio.post("/gateway/twilio/conference/status", params).status_code == 200
+    leg = session.get(CallLeg, pending.leg_id)
+    session.refresh(leg)
+    assert leg is not None and leg.status == "in-progress" and leg.call_sid == "CAop"
 
 
 def test_counter_call_joins_the_units_ongoing_alert(
     twilio: TwilioClient, session: Session, platform: Platform, app: object
 ) -> None:
     alert = _open(twilio, session, "CA11")
-    dispatch.add_force(
+    _placed(
         session,
-        alert,
-        _unit(session),
-        telephony=app.extensions["tgd.telephony"],  # type: ignore[attr-defined]
-        gateway=platform.settings.gateway,
-        callbacks=CALLBACKS,
-        clock=platform.clock,
+        dispatch.add_force(session, alert, _unit(session), clock=platform.clock),
+        platform,
+        app,
     )
-    session.commit()
     body = twilio.call("CA12", from_=UNIT_NUMBER, to=COUNTER_NUMBER).get_data(as_text=True)
     assert alert.conference_name in body and 'endConferenceOnExit="false"' in body
     assert session.scalar(select(Alert).where(Alert.call_sid == "CA12")) is None
@@ -275,22 +371,42 @@ def test_request_position_sends_the_sms_command_and_records_it(
     alert = _open(twilio, session, "CA14")
     line = session.get(Line, alert.line_id)
     assert line is not None
-    request = dispatch.request_position(
-        session,
-        line,
+    request = dispatch.request_position(session, line, clock=platform.clock)
+    session.commit()
+    assert fake.requests == []
+    sid, failure = dispatch.send_position_request(
+        line.msisdn,
         telephony=app.extensions["tgd.telephony"],  # type: ignore[attr-defined]
         gateway=platform.settings.gateway,
-        clock=platform.clock,
     )
+    assert failure is None
+    kept = dispatch.record_position_request(session, request.id, sid, clock=platform.clock)
     [sent] = fake.requests
     assert sent.path.endswith("/Messages.json") and sent.value("To") == LINE_1
     assert sent.value("Body") == platform.settings.gateway.position_request_command
-    assert (
-        request.alert_id == alert.id
-        and request.message_sid
-        and request.message_sid.startswith("SM")
+    assert kept is not None and kept.alert_id == alert.id
+    assert kept.message_sid and kept.message_sid.startswith("SM")
+    assert session.scalar(select(PositionRequest)) is kept
+
+
+def test_a_position_request_the_carrier_refused_is_dropped(
+    twilio: TwilioClient, session: Session, fake: FakeTwilio, platform: Platform, app: object
+) -> None:
+    alert = _open(twilio, session, "CA15")
+    line = session.get(Line, alert.line_id)
+    assert line is not None
+    request = dispatch.request_position(session, line, clock=platform.clock)
+    session.commit()
+    fake.fail_next(500)
+    sid, failure = dispatch.send_position_request(
+        line.msisdn,
+        telephony=app.extensions["tgd.telephony"],  # type: ignore[attr-defined]
+        gateway=platform.settings.gateway,
     )
-    assert session.scalar(select(PositionRequest)) is request
+    assert sid is None and failure == "refused:500:20500"
+    assert dispatch.record_position_request(session, request.id, None, clock=platform.clock) is None
+    session.commit()
+    assert session.scalar(select(PositionRequest)) is None
 
 
 def test_rest_client_talks_to_a_fake_twilio_over_http(settings: Settings) -> None:
@@ -324,3 +440,31 @@ def test_rest_client_talks_to_a_fake_twilio_over_http(settings: Settings) -> Non
             f"/2010-04-01/Accounts/ACtest/Calls/{sid}.json",
             "/2010-04-01/Accounts/ACtest/Messages.json",
         ]
+
+
+def test_overflow_marks_the_alert_and_dials_the_backup_after_the_commit(
+    twilio: TwilioClient, session: Session, fake: FakeTwilio, platform: Platform, app: object
+) -> None:
+    alert = _open(twilio, session, "CA16")
+    clock = platform.clock
+    assert isinstance(clock, FrozenClock)
+    clock.advance(seconds=platform.settings.alerts.overflow_after_seconds + 1)
+
+    def escalate() -> tuple[int, int]:
+        return run_escalation(
+            platform.sessions,
+            settings=platform.settings,
+            telephony=app.extensions["tgd.telephony"],  # type: ignore[attr-defined]
+            callbacks=CALLBACKS,
+            clock=clock,
+        )
+
+    assert escalate()[1] == 1
+    leg = session.scalars(
+        select(CallLeg).where(CallLeg.alert_id == alert.id, CallLeg.role == LegRole.OVERFLOW)
+    ).one()
+    assert leg.status == "queued" and leg.call_sid is not None
+    assert len(fake.requests) == 1 and fake.requests[-1].path.endswith("/Participants.json")
+    session.refresh(alert)
+    assert alert.overflowed_at is not None
+    assert escalate()[1] == 0 and len(fake.requests) == 1  # once, whatever the passes

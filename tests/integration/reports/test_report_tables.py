@@ -106,7 +106,7 @@ def test_nature_and_orientation_counts(
 ) -> None:
     rows = {r[0]: r for r in _table(_q3(session, platform), "natures")}
     assert rows["Total"][-1] == 23
-    assert rows["danger réel"][-1] == 1 and rows["non conforme au dispositif"][-1] == 1
+    assert rows["danger réel"][-1] == 1 and rows["utilisation non conforme au dispositif"][-1] == 1
     non_compliant = _table(_q3(session, platform), "non_conformes")
     assert non_compliant[0][2] == "appel sans rapport avec le dispositif"
 

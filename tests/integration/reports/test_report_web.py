@@ -58,7 +58,7 @@ def test_committee_cannot_get_the_annex(login: Any, platform: Platform) -> None:
 
 
 def test_parquet_annex_is_audited(login: Any, platform: Platform) -> None:
-    response = _download(login, "parquet.paris", nominative="y")
+    response = _download(login, "parquet.paris", nominative="y", password="Demo-Parquet-2026")
     assert response.status_code == 200
     with zipfile.ZipFile(BytesIO(response.data)) as package:
         assert "Lefebvre-Démo" in package.read("content.xml").decode()

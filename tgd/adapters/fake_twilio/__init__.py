@@ -12,10 +12,19 @@
 """
 
 from tgd.adapters.fake_twilio.api import (
+    CallProgress,
+    FakeCall,
     FakeTwilio,
     FakeTwilioServer,
     RecordedRequest,
     WsgiHttpClient,
 )
 
-__all__ = ["FakeTwilio", "FakeTwilioServer", "RecordedRequest", "WsgiHttpClient"]
+__all__ = [
+    "CallProgress",
+    "FakeCall",
+    "FakeTwilio",
+    "FakeTwilioServer",
+    "RecordedRequest",
+    "WsgiHttpClient",
+]

@@ -1,4 +1,13 @@
-"""The REST side of the fake Twilio: Calls, Conference Participants and Messages, recorded."""
+"""The REST side of the fake Twilio: Calls, Conference Participants and Messages, recorded.
+
+It also plays the calls it places, as Twilio does: each participant it dials rings, then
+is answered (or not: numbers in ``unreachable`` give ``no-answer``), and each removal
+hangs the call up; every step is a status callback (``StatusCallback``, with its query
+string) and a conference event (``ConferenceStatusCallback``, with ``ParticipantLabel``),
+form-encoded and signed with the auth token, exactly in Twilio's wire format. The
+callbacks are queued in ``pending``; ``CallProgress`` delivers them over HTTP in the
+background (embedded demo, live tests), or a test delivers them itself (``deliver_pending``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +15,10 @@ import base64
 import logging
 import secrets
 import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -15,6 +28,7 @@ from urllib.parse import urlencode, urlsplit
 from flask import Flask, Response, jsonify, request
 from twilio.http import HttpClient
 from twilio.http.response import Response as TwilioResponse
+from twilio.request_validator import RequestValidator
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.test import Client
 
@@ -36,6 +50,33 @@ class RecordedRequest:
         return values[0] if values else None
 
 
+@dataclass
+class FakeCall:
+    """A call the fake placed into a conference, and where it stands."""
+
+    sid: str
+    to: str
+    conference: str  # the name (or SID) it was dialled into
+    conference_sid: str
+    label: str | None
+    status_callback: str | None
+    conference_status_callback: str | None
+    status: str = "queued"
+    answered_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """One callback the carrier sends to the platform, due at a monotonic instant."""
+
+    url: str
+    params: dict[str, str]
+    due: float
+
+
+Deliver = Callable[[str, dict[str, str]], None]
+
+
 def _sid(prefix: str) -> str:
     return prefix + secrets.token_hex(16)
 
@@ -47,12 +88,139 @@ def _now() -> str:
 class FakeTwilio:
     """The fake REST API: answers like Twilio and remembers what it was asked."""
 
-    def __init__(self, *, auth_token: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        auth_token: str | None = None,
+        ring_after: float = 0.3,
+        answer_after: float = 1.5,
+    ) -> None:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._fail_next: list[int] = []
         self.auth_token = auth_token
+        self.ring_after = ring_after
+        self.answer_after = answer_after
+        self.calls: dict[str, FakeCall] = {}
+        self.unreachable: set[str] = set()  # numbers that ring and never answer
+        self.pending: list[Webhook] = []
+        self.wake = threading.Event()
+        self._conference_sids: dict[str, str] = {}
         self.app = self._build()
+
+    # --- the calls it plays ---------------------------------------------------------------
+
+    def in_bridge(self, conference: str | None = None) -> list[FakeCall]:
+        """Return the calls in line now (answered, not hung up), of one conference or all."""
+        now = time.monotonic()
+        with self._lock:
+            return [
+                c
+                for c in self.calls.values()
+                if c.status == "in-progress"
+                and c.answered_at is not None
+                and c.answered_at <= now
+                and (conference is None or conference in (c.conference, c.conference_sid))
+            ]
+
+    def _queue(self, url: str | None, params: dict[str, str], delay: float) -> None:
+        if not url:
+            return
+        self.pending.append(Webhook(url, params, time.monotonic() + delay))
+        self.wake.set()
+
+    def _call_event(self, call: FakeCall, status: str, delay: float, **extra: str) -> None:
+        params = {
+            "CallSid": call.sid,
+            "AccountSid": "AC" + "0" * 32,
+            "CallStatus": status,
+            "To": call.to,
+            "Direction": "outbound-api",
+            "ApiVersion": "2010-04-01",
+            **extra,
+        }
+        self._queue(call.status_callback, params, delay)
+
+    def _conference_event(self, call: FakeCall, event: str, delay: float) -> None:
+        params = {
+            "ConferenceSid": call.conference_sid,
+            "FriendlyName": call.conference if not call.conference.startswith("CF") else "",
+            "StatusCallbackEvent": event,
+            "CallSid": call.sid,
+            "AccountSid": "AC" + "0" * 32,
+        }
+        if call.label:
+            params["ParticipantLabel"] = call.label
+        if params["FriendlyName"]:
+            self._queue(call.conference_status_callback, params, delay)
+
+    def _dialled(self, conference: str, sid: str, form: Any) -> None:
+        conference_sid = (
+            conference
+            if conference.startswith("CF")
+            else self._conference_sids.setdefault(conference, _sid("CF"))
+        )
+        call = FakeCall(
+            sid=sid,
+            to=form.get("To", ""),
+            conference=conference,
+            conference_sid=conference_sid,
+            label=form.get("Label"),
+            status_callback=form.get("StatusCallback"),
+            conference_status_callback=form.get("ConferenceStatusCallback"),
+        )
+        with self._lock:
+            self.calls[sid] = call
+            self._call_event(call, "ringing", self.ring_after)
+            if call.to in self.unreachable:
+                call.status = "no-answer"
+                self._call_event(call, "no-answer", self.answer_after)
+            else:
+                call.status = "in-progress"
+                call.answered_at = time.monotonic() + self.answer_after
+                self._call_event(call, "in-progress", self.answer_after)
+                self._conference_event(call, "participant-join", self.answer_after + 0.05)
+
+    def _hung_up(self, sid: str) -> None:
+        with self._lock:
+            call = self.calls.get(sid)
+            if call is None or call.status in ("completed", "no-answer", "canceled"):
+                return
+            now = time.monotonic()
+            if call.answered_at is None or call.answered_at > now:
+                # Taken out while still ringing: its later callbacks never happen.
+                self.pending = [w for w in self.pending if w.params.get("CallSid") != sid]
+                call.status = "canceled"
+                self._call_event(call, "canceled", 0.05)
+                return
+            call.status = "completed"
+            self._conference_event(call, "participant-leave", 0.05)
+            duration = str(int(now - call.answered_at))
+            self._call_event(call, "completed", 0.1, CallDuration=duration)
+
+    def take_due(self, *, now: float | None = None) -> list[Webhook]:
+        """Remove and return the callbacks due now (all of them with ``now=inf``)."""
+        moment = time.monotonic() if now is None else now
+        with self._lock:
+            due = [w for w in self.pending if w.due <= moment]
+            self.pending = [w for w in self.pending if w.due > moment]
+        return sorted(due, key=lambda w: w.due)
+
+    def next_due(self) -> float | None:
+        """Return when the next queued callback is due (monotonic), or None."""
+        with self._lock:
+            return min((w.due for w in self.pending), default=None)
+
+    def deliver_pending(self, deliver: Deliver) -> int:
+        """Deliver every queued callback at once, in order (tests); return how many."""
+        due = self.take_due(now=float("inf"))
+        for webhook in due:
+            deliver(webhook.url, webhook.params)
+        return len(due)
+
+    def sign(self, url: str, params: dict[str, str]) -> str:
+        """Return the ``X-Twilio-Signature`` of a callback, as Twilio computes it."""
+        return str(RequestValidator(self.auth_token or "").compute_signature(url, params))
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -93,12 +261,19 @@ class FakeTwilio:
 
         @app.post(f"{API}/Calls/<sid>.json")
         def update_call(account: str, sid: str) -> Any:
-            return self._record() or jsonify(_call(account, sid, request.form))
+            failure = self._record()
+            if failure is None and request.form.get("Status") == "completed":
+                self._hung_up(sid)
+            return failure or jsonify(_call(account, sid, request.form))
 
         @app.post(f"{API}/Conferences/<conference>/Participants.json")
         def create_participant(account: str, conference: str) -> Any:
             failure = self._record()
-            return failure or _created(_participant(account, conference, _sid("CA"), request.form))
+            if failure is not None:
+                return failure
+            sid = _sid("CA")
+            self._dialled(conference, sid, request.form)
+            return _created(_participant(account, conference, sid, request.form))
 
         @app.post(f"{API}/Conferences/<conference>/Participants/<sid>.json")
         def update_participant(account: str, conference: str, sid: str) -> Any:
@@ -107,7 +282,10 @@ class FakeTwilio:
 
         @app.delete(f"{API}/Conferences/<conference>/Participants/<sid>.json")
         def delete_participant(account: str, conference: str, sid: str) -> Any:
-            return self._record() or Response(status=204)
+            failure = self._record()
+            if failure is None:
+                self._hung_up(sid)
+            return failure or Response(status=204)
 
         @app.post(f"{API}/Messages.json")
         def create_message(account: str) -> Any:
@@ -116,6 +294,21 @@ class FakeTwilio:
         @app.get("/_fake/requests")
         def recorded() -> Any:
             return jsonify([r.__dict__ for r in self.requests])
+
+        @app.get("/_fake/calls")
+        def calls() -> Any:
+            with self._lock:
+                return jsonify(
+                    [
+                        {
+                            "sid": c.sid,
+                            "conference": c.conference,
+                            "label": c.label,
+                            "status": c.status,
+                        }
+                        for c in self.calls.values()
+                    ]
+                )
 
         return app
 
@@ -187,6 +380,53 @@ def _message(account: str, form: Any) -> dict[str, Any]:
         "api_version": "2010-04-01",
         "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
     }
+
+
+class CallProgress:
+    """Delivers the fake's queued callbacks over HTTP when they are due (a daemon thread).
+
+    Each callback is POSTed, signed, to the URL the platform gave (its public URL): the
+    platform receives what Twilio would send. Delivery failures are logged and dropped.
+    """
+
+    def __init__(self, fake: FakeTwilio, *, timeout: float = 10.0) -> None:
+        self.fake = fake
+        self.timeout = timeout
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fake-twilio-progress", daemon=True)
+
+    def start(self) -> CallProgress:
+        """Start delivering in the background."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop delivering."""
+        self._stop.set()
+        self.fake.wake.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for webhook in self.fake.take_due():
+                self.post(webhook.url, webhook.params)
+            nearest = self.fake.next_due()
+            wait = 0.5 if nearest is None else max(0.0, min(0.5, nearest - time.monotonic()))
+            self.fake.wake.wait(wait)
+            self.fake.wake.clear()
+
+    def post(self, url: str, params: dict[str, str]) -> None:
+        """POST one signed callback, as Twilio does."""
+        request = urllib.request.Request(  # noqa: S310 - the platform's own public URL
+            url, data=urlencode(params).encode(), method="POST"
+        )
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+        request.add_header("X-Twilio-Signature", self.fake.sign(url, params))
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                response.read()
+        except (urllib.error.URLError, OSError) as exc:
+            log.warning("fake carrier callback not delivered (%s)", type(exc).__name__)
 
 
 class WsgiHttpClient(HttpClient):  # type: ignore[misc]  # twilio ships no type hints here

@@ -28,6 +28,7 @@ from tgd.db.models.messages import InboundSms
 from tgd.db.models.navettes import IntakeDocument, Navette, ParquetMessage
 from tgd.db.models.operations import (
     ConsoleEvent,
+    ConsolePresence,
     DestructionRecord,
     JobRun,
     SchedulerLease,
@@ -53,6 +54,7 @@ __all__ = [
     "CarrierCallRecord",
     "CommissioningRecord",
     "ConsoleEvent",
+    "ConsolePresence",
     "CoverageLayer",
     "CoverageMeasure",
     "DataKey",

@@ -76,6 +76,8 @@ class CallLeg(Base):
     answered_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     duration_s: Mapped[int | None]
+    # Why the carrier refused or could not place the leg (its error code, never a number).
+    failure: Mapped[str | None] = mapped_column(String(200))
 
 
 class WebhookReceipt(Base):

@@ -119,3 +119,28 @@ class ServiceLevelBreach(Base):
     ended_at: Mapped[datetime | None]  # when it was finally done (None: still running)
     delay_seconds: Mapped[int | None]  # ended_at - started_at once done
     detected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # CCP VIII.5: a documented cause that exempts the delay from penalties (supervisor).
+    exemption_cause: Mapped[str | None] = mapped_column(String(24))
+    exemption_note: Mapped[str | None] = mapped_column(Text)  # the justification, no names
+    exempted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    exempted_at: Mapped[datetime | None]
+
+
+class ConsolePresence(Base):
+    """A console socket connected to one app process (supervisors count them across processes).
+
+    Written on connect and disconnect; each process refreshes ``seen_at`` of its own rows
+    periodically, so the rows of a process that died fall out of the count.
+    """
+
+    __tablename__ = "console_presences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(40), index=True)
+    sid: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_sessions.id", ondelete="CASCADE")
+    )
+    connected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

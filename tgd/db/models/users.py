@@ -73,6 +73,9 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(default=0)  # since the last success
     locked_until: Mapped[datetime | None]  # throttled after repeated failures
     last_login_at: Mapped[datetime | None]
+    # R-24d: the operator's audio line (E.164 number or ``sip:`` address), set by an
+    # administrator; claiming an alert dials it into the bridge.
+    audio_line: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     organisation: Mapped[Organisation | None] = relationship()
@@ -97,5 +100,9 @@ class UserSession(Base):
     ended_at: Mapped[datetime | None]
     end_reason: Mapped[str | None] = mapped_column(String(24))  # logout, idle, expired, disabled
     source: Mapped[str | None] = mapped_column(String(64))  # IP address at login
+    # R-24d: the audio line chosen for this shift (overrides the account's own).
+    audio_line: Mapped[str | None] = mapped_column(String(200))
+    # E-08: the console's screen lock; the session and its socket stay, the password unlocks.
+    locked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()

@@ -34,6 +34,7 @@ from tgd.db.models.lines import Line, LineAssignment, LineStatusChange, Sim, Swa
 from tgd.db.models.navettes import Navette
 from tgd.db.models.operations import Task
 from tgd.db.models.territories import Juridiction, Territory
+from tgd.domain import labels
 from tgd.domain.alerts import AlertNature, LegRole, Orientation
 from tgd.domain.assistance_hours import AssistanceHours
 from tgd.domain.lifecycle import LineStatus, NavetteKind
@@ -50,24 +51,11 @@ TEST_INTERVAL = timedelta(days=15)  # R-30: a test at least every 15 days (twice
 TESTS_PER_DAY = 2 / 30.4375  # R-30: twice a month
 TEST_CHASE_KIND = "test_chase"  # the schedules' task for a late test (R-30)
 
-NATURE_LABELS = {
-    AlertNature.NON_QUALIFIEE: "non qualifiée",
-    AlertNature.DANGER_REEL: "danger réel",
-    AlertNature.ESSAI: "essai",
-    AlertNature.ACCIDENTEL: "appel accidentel",
-    AlertNature.DEMANDE_SOUTIEN: "demande de soutien",
-    AlertNature.TECHNIQUE: "technique",
-    AlertNature.NON_CONFORME: "non conforme au dispositif",
-    AlertNature.CANARI: "canari",
-}
-ORIENTATION_LABELS = {
-    None: "non renseignée",
-    Orientation.AUCUNE: "aucune suite",
-    Orientation.SOUTIEN: "soutien apporté",
-    Orientation.FORCES_ALERTEES: "forces de l'ordre alertées",
-    Orientation.ASSOCIATION_CONTACTEE: "association contactée",
-    Orientation.AUTRE: "autre",
-}
+# One catalogue of labels (tgd.domain.labels): reports are always in French.
+NATURE_LABELS = dict(labels.NATURES)
+ORIENTATION_LABELS: dict[Orientation | None, str] = {None: labels.NO_ORIENTATION}
+for _orientation, _label in labels.ORIENTATIONS.items():
+    ORIENTATION_LABELS[_orientation] = _label
 INCIDENT_LABELS = {
     IncidentKind.PANNE_TERMINAL: "panne du terminal",
     IncidentKind.BATTERIE: "batterie",
@@ -702,7 +690,8 @@ def _recorded_breaches(
     model = getattr(operations, "ServiceLevelBreach", None)
     if model is None:
         return Counter()
-    query = select(model.kind, func.count()).where(
+    # CCP VIII.5: an exempted breach is counted apart, with its documented cause.
+    query = select(model.kind, model.exemption_cause, func.count()).where(
         model.started_at >= start, model.started_at < end
     )
     if not scope.is_national:
@@ -712,7 +701,8 @@ def _recorded_breaches(
                 and_(model.juridiction_id.is_(None), model.territory_id.in_(territory_ids)),
             )
         )
-    return Counter(dict(session.execute(query.group_by(model.kind)).all()))
+    rows = session.execute(query.group_by(model.kind, model.exemption_cause)).all()
+    return Counter({(f"{kind}|{cause}" if cause else kind): int(n) for kind, cause, n in rows})
 
 
 def _chunks(values: list[int], size: int) -> Iterable[list[int]]:
@@ -1519,8 +1509,12 @@ def service_levels(data: Dataset) -> tuple[Table, Table, dict[str, Any]]:
     for m in measures:
         for ref, at, tz, value in sorted(m.breaches, key=lambda b: b[1]):
             breach_rows.append([m.label, ref, local(at, tz), value, m.target_s])
-    for kind, count in sorted(data.recorded_breaches.items()):
-        breach_rows.append([f"relevé par la surveillance : {kind}", "", "", count, None])
+    for key, count in sorted(data.recorded_breaches.items()):
+        kind, _, cause = key.partition("|")
+        text = f"relevé par la surveillance : {BREACH_LABELS.get(kind, kind)}"
+        if cause:
+            text += f" — exonéré (CCP VIII.5 : {_exemption_label(cause)})"
+        breach_rows.append([text, "", "", count, None])
     breaches = Table(
         "manquements",
         "Manquements aux niveaux de service",
@@ -1564,6 +1558,20 @@ def service_levels(data: Dataset) -> tuple[Table, Table, dict[str, Any]]:
         ),
     }
     return levels, breaches, figures
+
+
+BREACH_LABELS = {
+    "alerte_non_prise": "alerte non prise en charge à temps",
+    "navette_15min": "fiche créée plus de 15 minutes après la navette",
+    "swap_24h": "échange de terminal au-delà de 24 heures",
+}
+
+
+def _exemption_label(cause: str) -> str:
+    try:
+        return labels.EXEMPTIONS[labels.ExemptionCause(cause)]
+    except ValueError:
+        return cause
 
 
 def _percentile(ordered: list[int], pct: int) -> int | None:

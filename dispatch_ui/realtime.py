@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from flask import Flask, request, session
@@ -24,13 +25,20 @@ from sqlalchemy.orm import Session
 from dispatch_ui.security import SESSION_KEY, session_policy
 from tgd.container import Platform
 from tgd.db.models.operations import ConsoleEvent
+from tgd.db.session import read_transaction
 from tgd.db.writes import Priority, write_transaction
+from tgd.metrics import metrics
 from tgd.services import auth, outbox
 from tgd.services.policy import Permission, has
 
 log = logging.getLogger(__name__)
 ROOM = "console"
 POLL_SECONDS = 0.5
+REDIS_CHECK_SECONDS = 1.0
+# After Redis answers again, keep feeding this process's consoles from the database until
+# Socket.IO's own listener has surely subscribed again (it retries with a growing delay,
+# up to a minute): consoles de-duplicate by seq, so a second copy costs nothing.
+REDIS_GRACE_SECONDS = 65.0
 
 
 class Hub:
@@ -45,14 +53,80 @@ class Hub:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.connected: dict[str, int] = {}  # socket id -> user id, in this process
+        # Redis lost (several processes): this process feeds its own consoles from the
+        # outbox, from ``_local_seq`` on, until Redis is back and the grace has passed.
+        self.redis_url = platform.settings.redis_url
+        self.degraded = False
+        self._recovered_at: float | None = None
+        self._checked_at = 0.0
+        self._local_seq = 0
+        self._redis: Any = None
 
     def publish(self) -> int:
         """Publish every pending event now; return how many were pushed."""
         with self._lock:
             events = outbox.publish_pending(self.platform.engine, clock=self.platform.clock)
-            for published in events:
-                self.socketio.emit("console_event", published.as_json(), to=ROOM)
+            if not self.degraded or self._recovered_at is not None:
+                for published in events:
+                    self.socketio.emit("console_event", published.as_json(), to=ROOM)
+            if self.degraded:
+                self._feed_locally()
         return len(events)
+
+    def _feed_locally(self) -> None:
+        """Emit to this process's consoles, not through Redis, what they have not had."""
+        with read_transaction(self.platform.sessions) as db:
+            missed = outbox.events_since(db, self._local_seq)
+        for published in missed:
+            self.socketio.emit("console_event", published.as_json(), to=ROOM, ignore_queue=True)
+            self._local_seq = max(self._local_seq, published.seq)
+
+    def check_redis(self) -> None:
+        """Follow Redis (several processes): degrade to the database while it is gone."""
+        now = time.monotonic()
+        if not self.redis_url or now - self._checked_at < REDIS_CHECK_SECONDS:
+            return
+        self._checked_at = now
+        try:
+            if self._redis is None:
+                import redis
+
+                self._redis = redis.Redis.from_url(
+                    self.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
+                )
+            self._redis.ping()
+        except Exception as exc:  # refused, timed out, reset…
+            self._recovered_at = None
+            if not self.degraded:
+                self._degrade(exc)
+            return
+        if self.degraded:
+            if self._recovered_at is None:
+                self._recovered_at = now
+                log.warning("console hub: Redis answers again; leaving degraded mode soon")
+            elif now - self._recovered_at >= REDIS_GRACE_SECONDS:
+                self.degraded = False
+                self._recovered_at = None
+                metrics().redis_degraded.set(0)
+                log.warning("console hub: Redis back; consoles fed through it again")
+
+    def _degrade(self, exc: Exception) -> None:
+        with read_transaction(self.platform.sessions) as db:
+            self._local_seq = outbox.last_published(db)
+        self.degraded = True
+        metrics().redis_degraded.set(1)
+        log.error(
+            "console hub: Redis unreachable (%s): consoles of this process are fed from the "
+            "database; they reconnect and catch up from their last event",
+            type(exc).__name__,
+        )
+        # What other processes emitted just before Redis went may not have reached our
+        # consoles: each reconnects and resumes from the last seq it applied (E-02).
+        for sid in list(self.connected):
+            try:
+                self.socketio.server.disconnect(sid, namespace="/", ignore_queue=True)
+            except Exception:  # already gone
+                log.debug("console hub: socket already gone")
 
     def notify(self) -> None:
         """Note that events were committed: the hub's thread publishes them at once.
@@ -83,6 +157,7 @@ class Hub:
             self._wake.clear()
             try:
                 self._pending.clear()
+                self.check_redis()
                 self.publish()
             except Exception:
                 log.exception("console hub pass failed; retrying")
@@ -159,11 +234,13 @@ def init_app(app: Flask) -> None:
             return False
         join_room(ROOM)
         hub.connected[request.sid] = user_id  # type: ignore[attr-defined]
+        metrics().console_connections.inc()
         return True
 
     @socketio.on("disconnect")
     def _disconnect(*_args: Any) -> None:
-        hub.connected.pop(request.sid, None)  # type: ignore[attr-defined]
+        if hub.connected.pop(request.sid, None) is not None:  # type: ignore[attr-defined]
+            metrics().console_connections.dec()
 
     @socketio.on("resume")
     def _resume(data: Any) -> None:
@@ -176,4 +253,9 @@ def init_app(app: Flask) -> None:
         with platform.sessions() as db:
             missed = outbox.events_since(db, after)
             head = outbox.last_published(db)
-        emit("caught_up", {"events": [e.as_json() for e in missed], "head": head})
+        # To this socket, held by this process: never through Redis, which may be down.
+        emit(
+            "caught_up",
+            {"events": [e.as_json() for e in missed], "head": head},
+            ignore_queue=True,
+        )

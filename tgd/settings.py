@@ -12,6 +12,7 @@ once into the data directory, so ``make run`` needs no set-up.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -122,6 +123,34 @@ class MapSettings:
 
 
 @dataclass(frozen=True)
+class ServerSettings:
+    """How the processes run behind a reverse proxy, report and keep deferred alerts."""
+
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For/-Proto/-Host headers are
+    # believed; a request from anywhere else is taken at its socket's address, so a client
+    # cannot choose the address that login throttling and the audit log see.
+    trusted_proxies: tuple[str, ...] = ()
+    # Proxies in front of the app that each append one X-Forwarded-For entry (nginx alone: 1).
+    proxy_hops: int = 1
+    # "text" (a line per record, for a terminal) or "json" (one object per line, production).
+    log_format: Literal["text", "json"] = "text"
+    # Prometheus multiprocess directory shared by the processes of one host; empty:
+    # <data_dir>/metrics. Wiped by `tgd run` / `tgd scheduler` when no other process uses it.
+    metrics_dir: Path | None = None
+    # Who may read /metrics (addresses or networks, seen after the proxy headers).
+    metrics_allowed: tuple[str, ...] = ("127.0.0.0/8", "::1")
+    # Calls answered while the database took no writes, kept (encrypted, fsync'd) until they
+    # are recorded; empty: <data_dir>/spool. Shared by the app processes of one host.
+    spool_dir: Path | None = None
+    # /readyz: the scheduler lease must have been renewed within this many seconds.
+    scheduler_stale_seconds: int = 60
+    # E-05: the URL the carrier calls when the platform does not answer (the number's
+    # Fallback URL), served by `tgd fallback`; signatures are checked against it. Empty:
+    # http://<host>:<port>/voice of that process.
+    fallback_url: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     mode: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path("var")
@@ -141,6 +170,7 @@ class Settings:
     map: MapSettings = field(default_factory=MapSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     geocoder: GeocoderSettings = field(default_factory=GeocoderSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
 
     @property
     def is_production(self) -> bool:
@@ -153,6 +183,16 @@ class Settings:
         return self.master_key_file or self.data_dir / "master.key"
 
     @property
+    def metrics_path(self) -> Path:
+        """Return the Prometheus multiprocess directory of this host."""
+        return self.server.metrics_dir or self.data_dir / "metrics"
+
+    @property
+    def spool_path(self) -> Path:
+        """Return where calls answered without the database wait to be recorded."""
+        return self.server.spool_dir or self.data_dir / "spool"
+
+    @property
     def audit_anchor_path(self) -> Path:
         """Return where the audit chain's anchors are appended (R-53)."""
         return self.audit.anchor_path or self.data_dir / "audit.anchor"
@@ -161,8 +201,16 @@ class Settings:
 SECRET_KEYS = {("", "secret_key"), ("twilio", "auth_token")}
 
 
-def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read settings from a TOML file and ``TGD_*`` variables, and check them."""
+def load_settings(
+    path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    require_master_key: bool = True,
+) -> Settings:
+    """Read settings from a TOML file and ``TGD_*`` variables, and check them.
+
+    ``require_master_key=False`` is for ``tgd keys init`` alone, which creates that file.
+    """
     environ = os.environ if environ is None else environ
     if path is None and environ.get("TGD_CONFIG"):
         path = Path(environ["TGD_CONFIG"])
@@ -170,7 +218,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     _apply_environ(raw, environ)
     settings = _build(Settings, raw, "")
     settings = _with_defaults(settings)
-    _check(settings)
+    _check(settings, require_master_key=require_master_key)
     return settings
 
 
@@ -289,7 +337,7 @@ def _with_defaults(settings: Settings) -> Settings:
     return settings
 
 
-def _check(settings: Settings) -> None:
+def _check(settings: Settings, *, require_master_key: bool = True) -> None:
     for section, key in sorted(SECRET_KEYS):
         value = getattr(getattr(settings, section) if section else settings, key)
         name = f"{section}.{key}" if section else key
@@ -300,13 +348,24 @@ def _check(settings: Settings) -> None:
             raise SettingsError(
                 f"setting '{name}' is missing: production needs it (set {env} or {env}_FILE)"
             )
-    if settings.is_production and not settings.master_key_path.exists():
+    if require_master_key and settings.is_production and not settings.master_key_path.exists():
         raise SettingsError(
             f"master key file '{settings.master_key_path}' is missing: production needs it "
-            "(create it with 'tgd keys init' and set TGD_MASTER_KEY_FILE)"
+            "(create it with 'tgd keys init', which writes that path, or point "
+            "TGD_MASTER_KEY_FILE at the existing one)"
         )
     if settings.is_production and settings.security.password_hashing != "standard":  # noqa: S105
         raise SettingsError("setting 'security.password_hashing' must be 'standard' in production")
+    for key in ("trusted_proxies", "metrics_allowed"):
+        for value in getattr(settings.server, key):
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"setting 'server.{key}' holds {value!r}, which is not an address or network"
+                ) from None
+    if settings.server.proxy_hops < 1:
+        raise SettingsError("setting 'server.proxy_hops' must be 1 or more")
     if settings.is_production and settings.twilio.backend == "fake":
         raise SettingsError("setting 'twilio.backend' is 'fake': production needs 'twilio'")
 

@@ -16,6 +16,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import phonenumbers
@@ -54,6 +55,10 @@ class IncomingCall:
     call_sid: str
     from_number: str | None
     to_number: str | None
+    # A call answered while the database took no writes, recorded later from the spool:
+    # the bridge it was put into, and when it rang.
+    conference_name: str | None = None
+    received_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,7 @@ def open_alert(
 ) -> Alert:
     """Record an incoming terminal call as an alert with its caller leg, and announce it."""
     now = clock.now()
+    rang = call.received_at or now
     line, assignment, file = (
         identify(session, call.from_number) if kind != CallKind.CANARY else (None, None, None)
     )
@@ -143,7 +149,7 @@ def open_alert(
         file_id=file.id if file else None,
         reference=assignment.reference if assignment else None,
         data_key_id=file.data_key_id if file else None,
-        conference_name=new_conference_name(),
+        conference_name=call.conference_name or new_conference_name(),
         state=AlertState.RINGING,
         nature={
             CallKind.TEST: AlertNature.ESSAI,
@@ -151,8 +157,8 @@ def open_alert(
         }.get(kind, AlertNature.NON_QUALIFIEE),
         is_test=kind == CallKind.TEST,
         is_canary=kind == CallKind.CANARY,
-        ringing_at=now,
-        created_at=now,
+        ringing_at=rang,
+        created_at=rang,
     )
     session.add(alert)
     session.flush()
@@ -172,7 +178,7 @@ def open_alert(
             call_sid=call.call_sid,
             role=LegRole.CALLER,
             status="ringing",
-            started_at=now,
+            started_at=rang,
         )
     )
     events.add_event(

@@ -320,9 +320,12 @@ class Stack:
         run = ["runuser", "-u", "postgres", "--"] if IS_ROOT else []
         env = dict(os.environ)
         env["PGPASSWORD"] = self._secret("replication_password", 24)
-        return subprocess.run(
-            [*run, *argv], env=env, capture_output=True, text=True, check=check, timeout=300
+        done = subprocess.run(
+            [*run, *argv], env=env, capture_output=True, text=True, check=False, timeout=300
         )
+        if check and done.returncode != 0:
+            raise RuntimeError(f"{Path(argv[0]).name} failed: {done.stdout}{done.stderr}")
+        return done
 
     def pg_dir(self, role: str) -> Path:
         return self.dir / f"pg-{role}"
@@ -379,7 +382,7 @@ class Stack:
             self._pg(
                 str(PG_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p",
                 str(self.ports.pg_primary), "-U", "replicator", "-D", str(standby / "data"),
-                "-X", "stream", "-C", "-S", "tgd_standby", "-R",
+                "-X", "stream", "-C", "-S", "tgd_standby", "-R", "--checkpoint=fast",
             )  # fmt: skip
             self.write_primary_conninfo()
         self.pg_ctl("standby", "start")
@@ -482,18 +485,14 @@ class Stack:
 
     def nginx_conf(self) -> str:
         """The nginx configuration (loopback, sticky by cookie, WebSocket)."""
-        template = (ROOT / "deploy" / "nginx.conf.template").read_text()
-        upstreams = "\n".join(
-            f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;"
-            for port in self.ports.apps
-        )
         nginx_dir = self.dir / "nginx"
-        return (
-            template.replace("@NGINX_DIR@", str(nginx_dir))
-            .replace("@LOG_DIR@", str(self.logs))
-            .replace("@LISTEN@", f"127.0.0.1:{self.ports.http}")
-            .replace("@UPSTREAMS@", upstreams)
-            .replace("@FALLBACK@", f"127.0.0.1:{self.ports.fallback}")
+        return render_nginx(
+            nginx_dir=str(nginx_dir),
+            log_dir=str(self.logs),
+            listen=f"127.0.0.1:{self.ports.http}",
+            apps=[f"127.0.0.1:{port}" for port in self.ports.apps],
+            fallback=f"127.0.0.1:{self.ports.fallback}",
+            daemon=True,
         )
 
     def _start_nginx(self) -> int:
@@ -556,6 +555,25 @@ class Stack:
         for role in ("standby", "primary"):
             if (self.pg_dir(role) / "data" / "postmaster.pid").exists():
                 self.pg_ctl(role, "stop", mode="fast")
+
+
+def render_nginx(
+    *, nginx_dir: str, log_dir: str, listen: str, apps: list[str], fallback: str, daemon: bool
+) -> str:
+    """Fill deploy/nginx.conf.template (make stack; deploy/nginx.compose.conf for compose)."""
+    template = (ROOT / "deploy" / "nginx.conf.template").read_text()
+    upstreams = "\n".join(
+        f"        server {address} max_fails=1 fail_timeout=5s;" for address in apps
+    )
+    error_log = "stderr" if log_dir == "stderr" else f"{log_dir}/nginx-error.log"
+    return (
+        template.replace("@NGINX_DIR@", nginx_dir)
+        .replace("@ERROR_LOG@", error_log)
+        .replace("@DAEMON@", "on" if daemon else "off")
+        .replace("@LISTEN@", listen)
+        .replace("@UPSTREAMS@", upstreams)
+        .replace("@FALLBACK@", fallback)
+    )
 
 
 def _reap(pid: int) -> bool:

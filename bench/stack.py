@@ -79,7 +79,7 @@ class Screens:
             route = f"tgd_route={secrets.token_hex(8)}"
             client.connect(
                 url,
-                headers={"Cookie": f"{cookie}; {route}", "Origin": url},
+                headers={"Cookie": f"{cookie}; {route}"},
                 transports=["websocket"],
                 wait_timeout=30,
             )

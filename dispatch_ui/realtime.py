@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, request, session
@@ -39,6 +40,9 @@ REDIS_CHECK_SECONDS = 1.0
 # Socket.IO's own listener has surely subscribed again (it retries with a growing delay,
 # up to a minute): consoles de-duplicate by seq, so a second copy costs nothing.
 REDIS_GRACE_SECONDS = 65.0
+# Entering the degraded mode, events published this recently are fed again: Redis is
+# noticed gone within a second or two, so nothing emitted into it is missed.
+REDIS_REPLAY_SECONDS = 15
 
 
 class Hub:
@@ -111,22 +115,19 @@ class Hub:
                 log.warning("console hub: Redis back; consoles fed through it again")
 
     def _degrade(self, exc: Exception) -> None:
+        # What was emitted through Redis just before it went (by this process or another)
+        # may never have arrived: feed again everything published in the last seconds.
+        # Consoles ignore a seq they already applied (E-02).
+        since = self.platform.clock.now() - timedelta(seconds=REDIS_REPLAY_SECONDS)
         with read_transaction(self.platform.sessions) as db:
-            self._local_seq = outbox.last_published(db)
+            self._local_seq = outbox.last_published_before(db, since)
         self.degraded = True
         metrics().redis_degraded.set(1)
         log.error(
             "console hub: Redis unreachable (%s): consoles of this process are fed from the "
-            "database; they reconnect and catch up from their last event",
+            "database until it is back",
             type(exc).__name__,
         )
-        # What other processes emitted just before Redis went may not have reached our
-        # consoles: each reconnects and resumes from the last seq it applied (E-02).
-        for sid in list(self.connected):
-            try:
-                self.socketio.server.disconnect(sid, namespace="/", ignore_queue=True)
-            except Exception:  # already gone
-                log.debug("console hub: socket already gone")
 
     def notify(self) -> None:
         """Note that events were committed: the hub's thread publishes them at once.

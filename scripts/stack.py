@@ -142,6 +142,7 @@ class Stack:
         self.logs = self.dir / "logs"
         self.secrets = self.dir / "secrets"
         self.data = self.dir / "data"
+        self.children: list[subprocess.Popen[bytes]] = []  # reaped by down()
 
     # --- paths and secrets ----------------------------------------------------------------
 
@@ -278,6 +279,7 @@ class Stack:
             cwd=self.dir,
         )
         log.close()
+        self.children.append(process)
         return process.pid
 
     def _spawn_supervisor(self) -> int:
@@ -291,6 +293,7 @@ class Stack:
             start_new_session=True,
         )
         log.close()
+        self.children.append(process)
         return process.pid
 
     def _run_tgd(self, *args: str) -> str:
@@ -544,17 +547,24 @@ class Stack:
             state = State.load(self.dir)
         except FileNotFoundError:
             return
-        if state.supervisor_pid:
-            _terminate(state.supervisor_pid, group=False)
-        if state.nginx_pid:
-            _terminate(state.nginx_pid, group=False)
-        for service in state.services.values():
-            _terminate(service.pid, group=True)
-        if state.redis_pid:
-            _terminate(state.redis_pid, group=False)
+        # The supervisor first (it would restart the others), then everything at once.
+        _terminate(state.supervisor_pid, group=False)
+        targets = [(state.nginx_pid, False), (state.redis_pid, False)]
+        targets += [(service.pid, True) for service in state.services.values()]
+        for pid, group in targets:
+            _signal(pid, signal.SIGTERM, group=group)
+        end = time.monotonic() + 20
+        while time.monotonic() < end and not all(_reap(pid) for pid, _ in targets):
+            time.sleep(0.1)
+        for pid, group in targets:
+            if not _reap(pid):  # only what is still ours and still running
+                _signal(pid, signal.SIGKILL, group=group)
         for role in ("standby", "primary"):
             if (self.pg_dir(role) / "data" / "postmaster.pid").exists():
                 self.pg_ctl(role, "stop", mode="fast")
+        for child in self.children:  # the processes this object started (killed or stopped)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=5)
 
 
 def render_nginx(
@@ -595,6 +605,14 @@ def _reap(pid: int) -> bool:
             return fh.read().split(") ", 1)[1].startswith("Z")
     except OSError:
         return True
+
+
+def _signal(pid: int, signum: int, *, group: bool) -> None:
+    """Send a signal to a process (or its group) if it is still there."""
+    if pid <= 0:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        (os.killpg if group else os.kill)(pid, signum)
 
 
 def _terminate(pid: int, *, group: bool, timeout: float = 20) -> None:

@@ -80,6 +80,7 @@ class Carrier:
         self.token = stack.auth_token()
         self.validator = RequestValidator(self.token)
         self.numbers: set[str] = set()  # every caller number sent (personal data, E-11)
+        self.http = requests.Session()
 
     def call(self, call_sid: str, from_number: str) -> Answer:
         """Deliver one call as Twilio does: primary URL, else the Fallback URL."""
@@ -213,9 +214,7 @@ class Console:
         def caught_up(data: dict[str, Any]) -> None:
             self._apply(data.get("events", []))
 
-        client.connect(
-            self.url, transports=["websocket"], headers={"Origin": self.url}, wait_timeout=30
-        )
+        client.connect(self.url, transports=["websocket"], wait_timeout=30)
 
     def _apply(self, events: list[dict[str, Any]]) -> None:
         with self.lock:
@@ -229,6 +228,7 @@ class Console:
     def close(self) -> None:
         if self.client is not None:
             self.client.disconnect()
+        self.http.close()
 
 
 class StackDriver:
@@ -367,14 +367,18 @@ def driver() -> Iterator[StackDriver]:
             "TGD_SECURITY_LOGIN_ATTEMPTS_PER_MINUTE": str(LOGINS_PER_MINUTE),
         },
     )
+    driver: StackDriver | None = None
     try:
         stack.up()
         driver = StackDriver(stack)
         yield driver
     finally:
         try:
-            for console in getattr(locals().get("driver"), "consoles", []):
-                console.close()
+            if driver is not None:
+                for console in driver.consoles:
+                    console.close()
+                driver.engine.dispose()
+                driver.carrier.http.close()
         finally:
             stack.down()
             if os.environ.get("CI") or not os.environ.get("KEEP_STACK"):

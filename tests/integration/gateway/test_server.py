@@ -78,7 +78,8 @@ class Server:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: gunicorn's master and worker
             )
-        for _ in range(200):
+        deadline = time.monotonic() + 90  # a loaded CI machine boots slowly
+        while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:  # noqa: S310
                     if response.status == 200:

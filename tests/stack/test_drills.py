@@ -193,7 +193,11 @@ def test_a_standby_scheduler_takes_over_within_the_lease(driver: StackDriver) ->
     took = time.monotonic() - killed_at
     assert new is not None and new != holder, "no scheduler took the lease over"
     assert int(new.split(":")[1]) != pid
-    assert took < driver.stack.lease_seconds + 20, f"takeover after {took:.1f} s"
+    # The lease expires at most `lease` after the leader's last renewal; a standby tries
+    # every third of it. The margin is for a loaded 2-core machine.
+    limit = driver.stack.lease_seconds * 4 / 3 + 5
+    print(f"\nscheduler takeover after {took:.1f} s (lease {driver.stack.lease_seconds} s)")
+    assert took < limit, f"takeover after {took:.1f} s, more than {limit:.1f} s"
     # Escalation is a leader duty: an alert left unclaimed still escalates.
     answers = driver.carrier.burst("leader", rate=2, seconds=1)
     sid = _check_burst(driver, answers, 2)

@@ -61,6 +61,15 @@ def reset_postgres(url: str) -> None:
     """Empty the PostgreSQL test database (its public schema)."""
     engine = make_engine(url)
     with engine.begin() as conn:
+        # A connection an earlier test left open in a transaction would hold locks the
+        # DROP waits on forever: end every other session of the test database first.
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+        conn.execute(text("SET LOCAL lock_timeout = '60s'"))
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()

@@ -39,7 +39,9 @@ from sqlalchemy.orm import Session
 from dispatch_ui.security import SESSION_KEY
 from tgd.container import Platform
 from tgd.db.models.operations import ConsoleEvent
-from tgd.db.writes import write_transaction
+from tgd.db.session import read_transaction
+from tgd.db.writes import Priority, write_transaction
+from tgd.metrics import metrics
 from tgd.services import auth, operators, outbox
 from tgd.services.policy import Permission, has
 
@@ -82,11 +84,11 @@ class SessionGate:
         with self._lock:
             self._sockets[sid] = login
 
-    def remove(self, sid: str) -> None:
-        """Forget a socket (disconnected)."""
+    def remove(self, sid: str) -> bool:
+        """Forget a socket (disconnected); return whether it was followed."""
         with self._lock:
-            self._sockets.pop(sid, None)
             self._ended.discard(sid)
+            return self._sockets.pop(sid, None) is not None
 
     def users(self) -> dict[str, int]:
         """Return socket id -> user id of the live sockets of this process."""
@@ -117,6 +119,16 @@ class SessionGate:
             return set(self._ended)
 
 
+REDIS_CHECK_SECONDS = 1.0
+# After Redis answers again, keep feeding this process's consoles from the database until
+# Socket.IO's own listener has surely subscribed again (it retries with a growing delay,
+# up to a minute): consoles de-duplicate by seq, so a second copy costs nothing.
+REDIS_GRACE_SECONDS = 65.0
+# Entering the degraded mode, events published this recently are fed again: Redis is
+# noticed gone within a second or two, so nothing emitted into it is missed.
+REDIS_REPLAY_SECONDS = 15
+
+
 class Hub:
     """Publishes committed outbox events to the consoles' room."""
 
@@ -132,6 +144,14 @@ class Hub:
         self.process_key = uuid.uuid4().hex
         self._last_sweep = 0.0
         self._last_presence = 0.0
+        # Redis lost (several processes): this process feeds its own consoles from the
+        # outbox, from ``_local_seq`` on, until Redis is back and the grace has passed.
+        self.redis_url = platform.settings.redis_url
+        self.degraded = False
+        self._recovered_at: float | None = None
+        self._redis_checked_at = 0.0
+        self._local_seq = 0
+        self._redis: Any = None
 
     @property
     def connected(self) -> dict[str, int]:
@@ -147,18 +167,21 @@ class Hub:
                 self.socketio.server.disconnect(sid, namespace="/")
             except Exception:  # already gone
                 log.debug("socket already disconnected")
-            self.gate.remove(sid)
+            if self.gate.remove(sid):
+                metrics().console_connections.dec()
             self.drop_presence(sid)
         return len(ended)
 
     def refresh_presence(self) -> None:
         """Tell the other processes this one's consoles are still there."""
-        with write_transaction(self.platform.sessions) as db:
+        with write_transaction(self.platform.sessions, label="console presence") as db:
             operators.refresh_presence(db, process_key=self.process_key, clock=self.platform.clock)
 
     def add_presence(self, sid: str, login: SocketLogin) -> None:
         """Record a console socket of this process (supervisors count them, E-08)."""
-        with write_transaction(self.platform.sessions) as db:
+        with write_transaction(
+            self.platform.sessions, priority=Priority.PEOPLE, label="console presence"
+        ) as db:
             operators.add_presence(
                 db,
                 process_key=self.process_key,
@@ -170,7 +193,9 @@ class Hub:
 
     def drop_presence(self, sid: str) -> None:
         try:
-            with write_transaction(self.platform.sessions) as db:
+            with write_transaction(
+                self.platform.sessions, priority=Priority.PEOPLE, label="console presence"
+            ) as db:
                 operators.drop_presence(db, process_key=self.process_key, sid=sid)
         except Exception:  # the refresh forgets stale rows anyway
             log.exception("console presence not removed")
@@ -188,9 +213,64 @@ class Hub:
         """Publish every pending event now; return how many were pushed."""
         with self._lock:
             events = outbox.publish_pending(self.platform.engine, clock=self.platform.clock)
-            for published in events:
-                self.socketio.emit("console_event", published.as_json(), to=ROOM)
+            if not self.degraded or self._recovered_at is not None:
+                for published in events:
+                    self.socketio.emit("console_event", published.as_json(), to=ROOM)
+            if self.degraded:
+                self._feed_locally()
         return len(events)
+
+    def _feed_locally(self) -> None:
+        """Emit to this process's consoles, not through Redis, what they have not had."""
+        with read_transaction(self.platform.sessions) as db:
+            missed = outbox.events_since(db, self._local_seq)
+        for published in missed:
+            self.socketio.emit("console_event", published.as_json(), to=ROOM, ignore_queue=True)
+            self._local_seq = max(self._local_seq, published.seq)
+
+    def check_redis(self) -> None:
+        """Follow Redis (several processes): degrade to the database while it is gone."""
+        now = time.monotonic()
+        if not self.redis_url or now - self._redis_checked_at < REDIS_CHECK_SECONDS:
+            return
+        self._redis_checked_at = now
+        try:
+            if self._redis is None:
+                import redis
+
+                self._redis = redis.Redis.from_url(
+                    self.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
+                )
+            self._redis.ping()
+        except Exception as exc:  # refused, timed out, reset…
+            self._recovered_at = None
+            if not self.degraded:
+                self._degrade(exc)
+            return
+        if self.degraded:
+            if self._recovered_at is None:
+                self._recovered_at = now
+                log.warning("console hub: Redis answers again; leaving degraded mode soon")
+            elif now - self._recovered_at >= REDIS_GRACE_SECONDS:
+                self.degraded = False
+                self._recovered_at = None
+                metrics().redis_degraded.set(0)
+                log.warning("console hub: Redis back; consoles fed through it again")
+
+    def _degrade(self, exc: Exception) -> None:
+        # What was emitted through Redis just before it went (by this process or another)
+        # may never have arrived: feed again everything published in the last seconds.
+        # Consoles ignore a seq they already applied (E-02).
+        since = self.platform.clock.now() - timedelta(seconds=REDIS_REPLAY_SECONDS)
+        with read_transaction(self.platform.sessions) as db:
+            self._local_seq = outbox.last_published_before(db, since)
+        self.degraded = True
+        metrics().redis_degraded.set(1)
+        log.error(
+            "console hub: Redis unreachable (%s): consoles of this process are fed from the "
+            "database until it is back",
+            type(exc).__name__,
+        )
 
     def notify(self) -> None:
         """Note that events were committed: the hub's thread publishes them at once.
@@ -221,6 +301,7 @@ class Hub:
             self._wake.clear()
             try:
                 self._pending.clear()
+                self.check_redis()
                 self.publish()
             except Exception:
                 log.exception("console hub pass failed; retrying")
@@ -327,12 +408,14 @@ def init_app(app: Flask) -> None:
         hub.gate.add(sid, login)
         hub.add_presence(sid, login)
         join_room(ROOM)
+        metrics().console_connections.inc()
         return True
 
     @socketio.on("disconnect")
     def _disconnect(*_args: Any) -> None:
         sid: str = request.sid  # type: ignore[attr-defined]
-        hub.gate.remove(sid)
+        if hub.gate.remove(sid):
+            metrics().console_connections.dec()
         hub.drop_presence(sid)
 
     @socketio.on("resume")
@@ -346,4 +429,9 @@ def init_app(app: Flask) -> None:
         with platform.sessions() as db:
             missed = outbox.events_since(db, after)
             head = outbox.last_published(db)
-        emit("caught_up", {"events": [e.as_json() for e in missed], "head": head})
+        # To this socket, held by this process: never through Redis, which may be down.
+        emit(
+            "caught_up",
+            {"events": [e.as_json() for e in missed], "head": head},
+            ignore_queue=True,
+        )

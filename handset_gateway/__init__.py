@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
@@ -13,11 +14,29 @@ from tgd.container import Platform
 log = logging.getLogger(__name__)
 
 
+def start_replayer(app: Flask) -> Any:
+    """Record the spooled calls in the background once the database takes writes (server)."""
+    from handset_gateway.spool import Replayer
+    from handset_gateway.views import record_spooled
+
+    platform: Platform = app.extensions["tgd"]
+    replayer = Replayer(app.extensions["tgd.spool"], lambda call: record_spooled(platform, call))
+    replayer.start()
+    return replayer
+
+
 def init_app(app: Flask, *, csrf: CSRFProtect) -> None:
     """Register the gateway's blueprints; they authenticate by signature, not CSRF (R-54)."""
+    from handset_gateway.spool import Spool
     from handset_gateway.views import bp
 
     platform: Platform = app.extensions["tgd"]
+    # R-21: calls answered while the database takes no write wait here (see spool.py).
+    spool = Spool(platform.settings.spool_path, platform.settings.twilio.auth_token)
+    app.extensions["tgd.spool"] = spool
+    from tgd.metrics import SpoolCollector
+
+    app.extensions.setdefault("tgd.collectors", []).append(SpoolCollector(spool))
     if platform.telephony is None:
         platform.telephony = build_telephony(platform.settings)
     app.extensions["tgd.telephony"] = platform.telephony

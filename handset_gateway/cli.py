@@ -44,6 +44,28 @@ def register(main: click.Group) -> None:
     """Add the gateway's commands to the ``tgd`` command."""
     main.add_command(simulate)
     main.add_command(canary)
+    main.add_command(fallback)
+
+
+@click.command(
+    "fallback", help="Sert la réponse de secours (E-05) quand la plateforme ne répond pas."
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5080, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--public-url",
+    default="",
+    help="URL de secours appelée par Twilio (server.fallback_url par défaut).",
+)
+def fallback(host: str, port: int, public_url: str) -> None:
+    """Run the fallback process: no database, the call kept in the spool."""
+    from handset_gateway.fallback.server import serve
+    from tgd.logs import configure_logging
+
+    settings = _state().settings
+    configure_logging(settings.log_level, settings.server.log_format, service="fallback")
+    click.echo(f"réponse de secours sur http://{host}:{port}")
+    serve(settings, host, port, public_url)
 
 
 def _state() -> State:

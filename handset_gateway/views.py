@@ -13,31 +13,57 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from handset_gateway import twiml
 from handset_gateway.db import write
 from handset_gateway.security import refuse, twilio_signed
+from handset_gateway.spool import SpooledCall, now_iso
 from tgd.container import Platform
 from tgd.db.writes import WriteGateTimeout
 from tgd.domain.positions import PositionError
 from tgd.http import current_platform
+from tgd.metrics import metrics
 from tgd.ports import Telephony
 from tgd.services import dispatch, positions, restrictions
-from tgd.services.alerts import IncomingCall, answer_once, new_conference_name, normalise_number
+from tgd.services.alerts import (
+    CallKind,
+    IncomingCall,
+    answer_once,
+    classify,
+    new_conference_name,
+    normalise_number,
+)
 from tgd.settings import Settings
 
 T = TypeVar("T")
 bp = Blueprint("gateway", __name__, url_prefix="/gateway")
 log = logging.getLogger(__name__)
 _CALL_SID_RE = re.compile(r"[A-Za-z0-9]{2,64}")
+
+
+@bp.before_request
+def _start_clock() -> None:
+    g.gateway_started = time.perf_counter()
+
+
+@bp.after_request
+def _observe(response: Response) -> Response:
+    started = g.pop("gateway_started", None)
+    if started is not None:
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        metrics().webhook_latency.labels(route, f"{response.status_code // 100}xx").observe(
+            time.perf_counter() - started
+        )
+    return response
 
 
 def callback_urls(settings: Settings) -> dispatch.Callbacks:
@@ -60,41 +86,111 @@ def telephony() -> Telephony:
 def voice() -> Response:
     """Record the call as an alert, then put the caller into its bridge (R-21, R-24)."""
     platform, form = current_platform(), request.form
-    settings, callbacks = platform.settings, callback_urls(platform.settings)
+    settings = platform.settings
     call = IncomingCall(
         call_sid=_call_sid(form.get("CallSid", "")),
         from_number=normalise_number(form.get("From")),
         to_number=normalise_number(form.get("To")),
     )
+    kind = classify(
+        call,
+        test_number=settings.gateway.test_call_number,
+        canary_number=settings.gateway.canary_number,
+        counter_number=settings.twilio.counter_call_number,
+    )
     try:
         body = write(
             platform,
-            lambda session: dispatch.receive_call(
-                session,
-                call,
-                render=partial(twiml.render, callbacks=callbacks),
-                gateway=settings.gateway,
-                alerts=settings.alerts,
-                counter_call_number=settings.twilio.counter_call_number,
-                restrictions=settings.restrictions,
-                cipher=platform.cipher,
-                clock=platform.clock,
-            ),
+            lambda session: record_call(session, platform, call),
             timeout_ms=settings.gateway.record_timeout_ms,
             label="voice",
         )
     except Exception as exc:  # R-21: whatever failed, the caller is bridged, never dropped
-        conference = new_conference_name()
+        body = _answer_deferred(platform, call, kind, exc)
+    else:
+        metrics().alerts_received.labels(kind.value, "recorded").inc()
+    return _xml(body)
+
+
+def record_call(session: Session, platform: Platform, call: IncomingCall) -> str:
+    """Record a call (live, or from the spool) and return its TwiML answer (R-21, E-03)."""
+    settings = platform.settings
+    return dispatch.receive_call(
+        session,
+        call,
+        render=partial(twiml.render, callbacks=callback_urls(settings)),
+        gateway=settings.gateway,
+        alerts=settings.alerts,
+        counter_call_number=settings.twilio.counter_call_number,
+        restrictions=settings.restrictions,
+        cipher=platform.cipher,
+        clock=platform.clock,
+    )
+
+
+def _answer_deferred(platform: Platform, call: IncomingCall, kind: CallKind, exc: Exception) -> str:
+    """The database took no write: bridge the caller, and keep the call to record it later."""
+    settings = platform.settings
+    overflow = settings.alerts.overflow_number or None
+    conference = new_conference_name()
+    spooled = SpooledCall(
+        call_sid=call.call_sid,
+        from_number=call.from_number,
+        to_number=call.to_number,
+        conference=None if overflow else conference,
+        dial=overflow,
+        received_at=now_iso(),
+        source="app",
+    )
+    try:
+        current_app.extensions["tgd.spool"].append(spooled)
+    except Exception as spool_exc:  # the disk failed too: the caller is still bridged
         log.critical(
-            "VOICE WEBHOOK: ALERT NOT RECORDED (%s: %s); caller bridged to the fallback "
-            "(overflow number configured=%s, conference=%s)",
+            "VOICE WEBHOOK: ALERT NOT RECORDED (%s: %s; spool: %s); caller bridged to the "
+            "fallback (overflow number configured=%s, conference=%s)",
             type(exc).__name__,
             str(exc)[:120],
-            bool(settings.alerts.overflow_number),
+            type(spool_exc).__name__,
+            bool(overflow),
             conference,
         )
-        body = twiml.fallback(settings.alerts.overflow_number or None, conference, callbacks)
-    return _xml(body)
+        metrics().alerts_received.labels(kind.value, "lost").inc()
+    else:
+        log.error(
+            "voice webhook: database took no write (%s: %s); call %s deferred to the spool, "
+            "caller bridged (overflow number configured=%s, conference=%s)",
+            type(exc).__name__,
+            str(exc)[:120],
+            call.call_sid,
+            bool(overflow),
+            conference,
+        )
+        metrics().alerts_received.labels(kind.value, "deferred").inc()
+    return twiml.fallback(overflow, conference, callback_urls(settings))
+
+
+def record_spooled(platform: Platform, spooled: SpooledCall) -> None:
+    """Record a call from the spool, in the bridge the caller was put into (idempotent)."""
+    call = IncomingCall(
+        call_sid=spooled.call_sid,
+        from_number=spooled.from_number,
+        to_number=spooled.to_number,
+        conference_name=spooled.conference,
+        received_at=spooled.received,
+    )
+
+    def unit(session: Session) -> None:
+        record_call(session, platform, call)
+        if spooled.dial:  # dialled on to the backup centre already: no second overflow
+            dispatch.mark_overflowed(session, call.call_sid, at=spooled.received)
+
+    write(
+        platform,
+        unit,
+        timeout_ms=platform.settings.gateway.record_timeout_ms,
+        label="voice (spool)",
+    )
+    metrics().alerts_replayed.labels(spooled.source).inc()
 
 
 @bp.post("/twilio/voice/status")

@@ -42,15 +42,46 @@ def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
 
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+STACK_DIR = Path(__file__).parent / "stack"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--stack``: run the failure drills of ``tests/stack`` (``make test-stack``)."""
+    parser.addoption("--stack", action="store_true", help="run the drills against the stack")
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Leave the drills out of ``make test``: ``make test-stack`` runs them (``--stack``)."""
+    if collection_path == STACK_DIR and not config.getoption("--stack"):
+        return True
+    return None
 
 
 def reset_postgres(url: str) -> None:
     """Empty the PostgreSQL test database (its public schema)."""
     engine = make_engine(url)
     with engine.begin() as conn:
+        # A connection an earlier test left open in a transaction would hold locks the
+        # DROP waits on forever: end every other session of the test database first.
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+        conn.execute(text("SET LOCAL lock_timeout = '60s'"))
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
+
+
+def stamp_revision(engine: Engine, revision: str) -> None:
+    """Mark a test database (built from the models) as migrated to ``revision``."""
+    with engine.connect().execution_options(**{WRITER_OPTION: True}) as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32))"))
+        conn.execute(text("DELETE FROM alembic_version"))
+        conn.execute(text("INSERT INTO alembic_version VALUES (:r)"), {"r": revision})
+        conn.commit()
 
 
 @pytest.fixture(params=BACKENDS)

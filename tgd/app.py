@@ -9,30 +9,34 @@ the blueprints of ``dispatch_ui`` (people) and ``handset_gateway`` (machines).
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, abort, jsonify, request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import text
 from werkzeug.routing import IntegerConverter, Map
 
+from tgd import readiness
 from tgd.container import Platform, build_platform
 from tgd.db.base import MAX_ID
 from tgd.db.session import check_durability
-from tgd.http import db_session, finish_request, track_writes
+from tgd.http import finish_request, track_writes
 from tgd.logs import configure_logging
 from tgd.ports import Clock
+from tgd.proxy import TrustedProxies, address_in, parse_networks
 from tgd.settings import Settings, ensure_dev_secrets, load_settings
 
 LOCALES = ("fr", "en")
 log = logging.getLogger(__name__)
 
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://")
+# The storage is chosen per app (``RATELIMIT_STORAGE_URI``): Redis when configured, so that
+# every app process counts the same attempts; in memory for the embedded mode.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 # E-10: no inline script, nothing framed, nothing leaked to other sites.
 CSP = (
@@ -57,7 +61,7 @@ def create_app(
 ) -> Flask:
     """Build the TGD web application."""
     settings = ensure_dev_secrets(settings or load_settings())
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.server.log_format)
     platform = platform or build_platform(settings, clock=clock)
     check_durability(platform.engine)
 
@@ -76,9 +80,14 @@ def create_app(
         WTF_CSRF_TIME_LIMIT=settings.security.session_lifetime_hours * 3600,
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
         RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        # Redis lost: count in this process's memory meanwhile rather than refuse logins.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=bool(settings.redis_url),
+        RATELIMIT_KEY_PREFIX="tgd-limits",
         TESTING=settings.mode == "test",
     )
     app.extensions["tgd"] = platform
+    app.extensions["tgd.collectors"] = _collectors(platform)
     track_writes(platform.sessions)
 
     Babel(app, locale_selector=_select_locale)
@@ -92,6 +101,12 @@ def create_app(
 
     handset_gateway.init_app(app, csrf=csrf)  # first: the console uses its telephony adapter
     dispatch_ui.init_app(app)
+    # Outermost, so that Socket.IO's requests see the real client too.
+    app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
+        app.wsgi_app,
+        parse_networks(settings.server.trusted_proxies),
+        hops=settings.server.proxy_hops,
+    )
     return app
 
 
@@ -106,6 +121,16 @@ class DatabaseIdConverter(IntegerConverter):
         kwargs.setdefault("min", 1)
         kwargs.setdefault("max", MAX_ID)
         super().__init__(url_map, *args, **kwargs)
+
+
+def _collectors(platform: Platform) -> list[Any]:
+    """What ``/metrics`` reads at scrape time besides the counters (reads only)."""
+    from tgd import metrics
+
+    return [
+        metrics.DatabaseCollector(platform),
+        metrics.WriteGateCollector(platform.engine),
+    ]
 
 
 def _select_locale() -> str | None:
@@ -144,15 +169,41 @@ def _security_headers(response: Response, csp: str) -> None:
 
 
 def _register_health(app: Flask) -> None:
+    platform: Platform = app.extensions["tgd"]
+    settings = platform.settings
+    metrics_networks = parse_networks(settings.server.metrics_allowed)
+
     @app.get("/healthz")
     @limiter.exempt
     def healthz() -> Any:
-        """Answer 200 when the database answers, 503 otherwise."""
-        try:
-            db_session().execute(text("SELECT 1"))
-        except Exception as exc:  # any database failure means "not healthy"
-            log.error("healthz: database unreachable: %s", type(exc).__name__)
-            return jsonify(status="unavailable", database="unreachable"), 503
-        return jsonify(status="ok", database="ok")
+        """Answer 200 while the process serves (liveness; the dependencies are /readyz's)."""
+        return jsonify(status="ok")
 
-    healthz._tgd_access = "public"  # type: ignore[attr-defined]  # read by the access test
+    @app.get("/readyz")
+    @limiter.exempt
+    def readyz() -> Any:
+        """Answer 200 only when the database is at the head revision, Redis and a leader are up."""
+        result = readiness.check(
+            platform.engine,
+            platform.sessions,
+            redis_url=settings.redis_url,
+            scheduler_stale=timedelta(seconds=settings.server.scheduler_stale_seconds),
+        )
+        if result.ready:
+            return jsonify(status="ready", checks=result.checks)
+        log.warning("readyz: not ready: %s", "; ".join(result.problems))
+        return jsonify(status="unavailable", checks=result.checks, reasons=result.problems), 503
+
+    @app.get("/metrics")
+    @limiter.exempt
+    def prometheus() -> Any:
+        """Prometheus text of this process; only for ``server.metrics_allowed`` addresses."""
+        if not address_in(request.remote_addr, metrics_networks):
+            abort(404)
+        from tgd import metrics
+
+        body = metrics.render(*app.extensions["tgd.collectors"])
+        return Response(body, content_type=metrics.CONTENT_TYPE)
+
+    for view in (healthz, readyz, prometheus):
+        view._tgd_access = "public"  # type: ignore[attr-defined]  # read by the access test

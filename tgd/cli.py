@@ -16,9 +16,11 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from tgd.adapters.crypto import KeyFileCipher
@@ -356,15 +358,106 @@ def user_totp(state: State, username: str) -> None:
 @pass_state
 @friendly_errors
 def run(state: State, host: str, port: int, threads: int, scheduler: bool) -> None:
+    from tgd import metrics
+    from tgd.backup import serving
+    from tgd.logs import configure_logging
     from tgd.server import ServerOptions, serve
 
     settings = state.settings
+    configure_logging(settings.log_level, settings.server.log_format, service="app")
+    require_migrated(settings)
+    # Before anything imports prometheus-client: the worker inherits the directory.
+    metrics.prepare(metrics.instance_dir(settings.metrics_path, f"app-{host}-{port}"))
     click.echo(f"TGD en service sur http://{host}:{port}")
     if not settings.is_production:
         click.echo(
             "Déclencher une alerte de démonstration : tgd simulate alert --line 'M 75 75056 01 1'"
         )
-    serve(settings, ServerOptions(host=host, port=port, threads=threads, scheduler=scheduler))
+    with serving(settings.database_url):  # `tgd restore` refuses while this is held
+        serve(settings, ServerOptions(host=host, port=port, threads=threads, scheduler=scheduler))
+
+
+def require_migrated(settings: Settings) -> None:
+    """Refuse to serve a database whose schema is not the code's (exit 2, names the fix)."""
+    from tgd.db.session import make_engine
+    from tgd.readiness import NotMigrated
+    from tgd.readiness import require_migrated as check
+
+    engine = make_engine(settings.database_url, watch_writes=False)
+    try:
+        check(engine)
+    except NotMigrated as exc:
+        click.echo(f"Erreur : {exc}", err=True)
+        sys.exit(2)
+    except (OperationalError, ProgrammingError) as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        click.echo(f"Erreur : base de données injoignable ({reason})", err=True)
+        sys.exit(2)
+    finally:
+        engine.dispose()
+
+
+# --- backups --------------------------------------------------------------------------------
+
+
+@main.command(
+    "backup", help="Sauvegarde cohérente de la base dans le répertoire OUT (sans la clé)."
+)
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@pass_state
+@friendly_errors
+def backup_command(state: State, out: Path) -> None:
+    import time
+
+    from tgd.backup import BackupError, backup
+
+    started = time.monotonic()
+    try:
+        done = backup(state.settings.database_url, out)
+    except BackupError as exc:
+        click.echo(f"Erreur : {exc}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"sauvegarde {done.backend} écrite dans {done.path} ({done.size} octets, révision "
+        f"{done.revision}, {time.monotonic() - started:.1f} s) ; la clé maîtresse n'y est pas : "
+        f"gardez {state.settings.master_key_path} à part"
+    )
+
+
+@main.command(
+    "restore", help="Restaure la sauvegarde IN dans la base configurée (serveurs arrêtés)."
+)
+@click.argument("source", metavar="IN", type=click.Path(exists=True, path_type=Path))
+@pass_state
+@friendly_errors
+def restore_command(state: State, source: Path) -> None:
+    import time
+
+    from tgd.adapters.crypto import MasterKeyRing
+    from tgd.backup import BackupError, restore
+
+    settings = state.settings
+    started = time.monotonic()
+    ring = MasterKeyRing.load(settings.master_key_path)
+    try:
+        done = restore(settings.database_url, source, ring_ids=ring.ids)
+    except BackupError as exc:
+        click.echo(f"Erreur : {exc}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"base {done.backend} restaurée à la révision {done.revision} depuis {source} "
+        f"en {time.monotonic() - started:.1f} s"
+    )
+    if done.rekeyed:
+        click.echo(f"{done.rekeyed} clé(s) de données reprise(s) de la base remplacée")
+    if done.unreadable:
+        click.echo(
+            f"{done.unreadable} clé(s) de données illisible(s) : dossiers détruits depuis la "
+            "sauvegarde (R-52), ils le restent"
+        )
+    click.echo(
+        "Vérifiez puis relancez les serveurs ; « tgd db upgrade » si le code est plus récent."
+    )
 
 
 # --- listings -------------------------------------------------------------------------------
@@ -479,8 +572,6 @@ def keys() -> None:
 @pass_state
 @friendly_errors
 def keys_init(state: State, path: str | None) -> None:
-    from pathlib import Path
-
     from tgd.adapters.crypto import MasterKeyRing
 
     del state  # the settings would refuse to load in production: the key file is missing

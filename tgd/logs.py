@@ -8,9 +8,12 @@ any handler sees it.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
+from datetime import UTC, datetime
+from typing import Any
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "[courriel]"),
@@ -45,15 +48,74 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Send logs to stderr, redacted, once per process."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (production): time, level, logger, message, process.
+
+    It formats records that ``RedactingFilter`` has already rewritten; the traceback
+    of an exception is redacted here too, since it is rendered only at formatting.
+    """
+
+    def __init__(self, service: str = "tgd") -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "service": self.service,
+            "pid": record.process,
+            "thread": record.threadName,
+        }
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        elif record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = redact(self.formatStack(record.stack_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+_service = "tgd"  # the process's role in the JSON logs: app, scheduler, fallback, cli
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class RedactingTextFormatter(logging.Formatter):
+    """The text format, with the rendered traceback redacted as well."""
+
+    def formatException(self, ei: Any) -> str:
+        return redact(super().formatException(ei))
+
+
+def make_formatter(log_format: str, *, service: str = "tgd") -> logging.Formatter:
+    """Return the formatter of a log format name ("text" or "json")."""
+    if log_format == "json":
+        return JsonFormatter(service)
+    return RedactingTextFormatter(TEXT_FORMAT)
+
+
+def harden_handler(handler: logging.Handler, log_format: str, *, service: str = "tgd") -> None:
+    """Put the redacting filter and the chosen format on a handler (gunicorn's, ours)."""
+    handler.setFormatter(make_formatter(log_format, service=service))
+    if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+        handler.addFilter(RedactingFilter())
+
+
+def configure_logging(level: str = "INFO", log_format: str = "text", *, service: str = "") -> None:
+    """Send logs to stderr, redacted, once per process (the format may change later)."""
+    global _service
     root = logging.getLogger()
-    if any(isinstance(f, RedactingFilter) for h in root.handlers for f in h.filters):
-        root.setLevel(level)
-        return
+    _service = service or _service
+    service = _service
+    for handler in root.handlers:
+        if any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.setFormatter(make_formatter(log_format, service=service))
+            root.setLevel(level)
+            return
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
+    harden_handler(handler, log_format, service=service)
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise

@@ -69,6 +69,8 @@ class PlatformServer(BaseApplication):  # type: ignore[misc]  # gunicorn is unty
             "control_socket_disable": True,
             "post_worker_init": self._worker_started,
             "worker_exit": self._worker_exiting,
+            "child_exit": _child_exited,
+            "logger_class": _logger_class(self.settings.server.log_format),
         }
         for key, value in config.items():
             self.cfg.set(key, value)
@@ -83,6 +85,10 @@ class PlatformServer(BaseApplication):  # type: ignore[misc]  # gunicorn is unty
         hub = app.extensions["tgd_hub"]
         hub.start()  # console events of every process, published as they commit
         self._stoppers.append(hub.stop)
+        from handset_gateway import start_replayer
+
+        # R-21: calls answered while the database took no write are recorded once it does.
+        self._stoppers.insert(0, start_replayer(app).stop)
         if self.options.scheduler:
             from tgd.jobs.scheduler import start_embedded
 
@@ -102,6 +108,27 @@ class PlatformServer(BaseApplication):  # type: ignore[misc]  # gunicorn is unty
                 stop()
             except Exception:  # stopping goes on: the scheduler's lease expires by itself
                 log.exception("stopping %s failed", getattr(stop, "__qualname__", stop))
+
+
+def _child_exited(_server: Any, worker: Any) -> None:
+    from tgd.metrics import worker_exited
+
+    worker_exited(worker.pid)
+
+
+def _logger_class(log_format: str) -> type:
+    """gunicorn's logger with the redacting filter and the configured format (JSON logs)."""
+    from gunicorn.glogging import Logger
+
+    from tgd.logs import harden_handler
+
+    class TgdGunicornLogger(Logger):  # type: ignore[misc]  # gunicorn is untyped
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)
+            for handler in self.error_log.handlers:
+                harden_handler(handler, log_format, service="app")
+
+    return TgdGunicornLogger
 
 
 def serve(settings: Settings, options: ServerOptions) -> None:

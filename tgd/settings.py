@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import errno
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -182,6 +183,33 @@ class PenaltySettings:
     file_creation_article: Literal["VIII.3", "VIII.4"] = "VIII.3"
 
 
+class ServerSettings:
+    """How the processes run behind a reverse proxy, report and keep deferred alerts."""
+
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For/-Proto/-Host headers are
+    # believed; a request from anywhere else is taken at its socket's address, so a client
+    # cannot choose the address that login throttling and the audit log see.
+    trusted_proxies: tuple[str, ...] = ()
+    # Proxies in front of the app that each append one X-Forwarded-For entry (nginx alone: 1).
+    proxy_hops: int = 1
+    # "text" (a line per record, for a terminal) or "json" (one object per line, production).
+    log_format: Literal["text", "json"] = "text"
+    # Prometheus multiprocess directory shared by the processes of one host; empty:
+    # <data_dir>/metrics. Wiped by `tgd run` / `tgd scheduler` when no other process uses it.
+    metrics_dir: Path | None = None
+    # Who may read /metrics (addresses or networks, seen after the proxy headers).
+    metrics_allowed: tuple[str, ...] = ("127.0.0.0/8", "::1")
+    # Calls answered while the database took no writes, kept (encrypted, fsync'd) until they
+    # are recorded; empty: <data_dir>/spool. Shared by the app processes of one host.
+    spool_dir: Path | None = None
+    # /readyz: the scheduler lease must have been renewed within this many seconds.
+    scheduler_stale_seconds: int = 60
+    # E-05: the URL the carrier calls when the platform does not answer (the number's
+    # Fallback URL), served by `tgd fallback`; signatures are checked against it. Empty:
+    # http://<host>:<port>/voice of that process.
+    fallback_url: str = ""
+
+
 @dataclass(frozen=True)
 class Settings:
     mode: Literal["development", "test", "production"] = "development"
@@ -205,6 +233,7 @@ class Settings:
     restrictions: RestrictionSettings = field(default_factory=RestrictionSettings)
     line_health: LineHealthSettings = field(default_factory=LineHealthSettings)
     penalties: PenaltySettings = field(default_factory=PenaltySettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
 
     @property
     def is_production(self) -> bool:
@@ -215,6 +244,16 @@ class Settings:
     def master_key_path(self) -> Path:
         """Return where the master key ring lives."""
         return self.master_key_file or self.data_dir / "master.key"
+
+    @property
+    def metrics_path(self) -> Path:
+        """Return the Prometheus multiprocess directory of this host."""
+        return self.server.metrics_dir or self.data_dir / "metrics"
+
+    @property
+    def spool_path(self) -> Path:
+        """Return where calls answered without the database wait to be recorded."""
+        return self.server.spool_dir or self.data_dir / "spool"
 
     @property
     def audit_anchor_path(self) -> Path:
@@ -439,6 +478,17 @@ def _check(settings: Settings, *, production_needs: bool) -> None:
         raise SettingsError(
             "le réglage « twilio.backend » vaut « fake » : la production exige « twilio »"
         )
+    for key in ("trusted_proxies", "metrics_allowed"):
+        for value in getattr(settings.server, key):
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"le réglage « server.{key} » contient {value!r}, qui n'est ni une adresse "
+                    "ni un réseau"
+                ) from None
+    if settings.server.proxy_hops < 1:
+        raise SettingsError("le réglage « server.proxy_hops » doit valoir au moins 1")
     health = settings.line_health
     for name in dataclasses.asdict(health):
         if getattr(health, name) < 1:

@@ -144,12 +144,18 @@ def register(main: click.Group) -> None:
     @pass_state
     @friendly_errors
     def scheduler(state: State, lease_seconds: int) -> None:
+        from tgd.backup import serving
+        from tgd.cli import require_migrated
         from tgd.jobs.scheduler import run_forever
         from tgd.logs import configure_logging
 
-        configure_logging(state.settings.log_level)
+        configure_logging(
+            state.settings.log_level, state.settings.server.log_format, service="scheduler"
+        )
+        require_migrated(state.settings)
         click.echo("planificateur démarré (un seul agit à la fois)")
-        run_forever(state.platform, lease_ttl=timedelta(seconds=lease_seconds))
+        with serving(state.settings.database_url):  # `tgd restore` refuses meanwhile
+            run_forever(state.platform, lease_ttl=timedelta(seconds=lease_seconds))
 
     @main.group(help="Conservation des données (R-16b).")
     def retention() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from datetime import datetime
 
 import click
 
@@ -93,6 +94,18 @@ def _notify(main: click.Group) -> None:
         click.echo(f"{sent} avis envoyé(s)")
 
 
+def _iso_datetime(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a time that is not ISO 8601 as a usage error (exit 2), before any database work."""
+    if value is not None:
+        try:
+            datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise click.BadParameter(
+                "date et heure ISO 8601 attendues (par exemple 2026-11-23T14:30)", param=param
+            ) from None
+    return value
+
+
 def _lines(main: click.Group) -> None:
     group = main.commands.get("lines")
     assert isinstance(group, click.Group)
@@ -163,11 +176,13 @@ def _lines(main: click.Group) -> None:
     @click.option(
         "--reported-at",
         required=True,
+        callback=_iso_datetime,
         help="Signalement de la panne (ISO 8601) ; sans fuseau : heure locale du territoire.",
     )
     @click.option(
         "--swapped-at",
         default=None,
+        callback=_iso_datetime,
         help="Échange effectué (ISO 8601, maintenant par défaut) ; sans fuseau : heure locale.",
     )
     @click.option("--model", default="", help="Modèle d'un terminal absent du stock.")

@@ -210,6 +210,10 @@ def missed_jobs(
 def start_embedded(platform: Platform, *, lease_ttl: timedelta = DEFAULT_LEASE) -> Scheduler:
     """Start the scheduler in a background thread of the app process (embedded mode)."""
     scheduler = Scheduler(platform, blocking=False, lease_ttl=lease_ttl)
+    try:
+        scheduler.heartbeat()  # leader (or standing by) before the process serves: /readyz
+    except Exception:  # the database is busy or down: the scheduled heartbeat retries
+        log.warning("scheduler: first heartbeat failed; retrying on schedule", exc_info=True)
     scheduler.start()
     return scheduler
 

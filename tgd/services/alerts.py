@@ -16,6 +16,7 @@ import logging
 import secrets
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import phonenumbers
@@ -64,6 +65,10 @@ class IncomingCall:
     call_sid: str
     from_number: str | None
     to_number: str | None
+    # A call answered while the database took no writes, recorded later from the spool:
+    # the bridge it was put into, and when it rang.
+    conference_name: str | None = None
+    received_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,7 @@ def open_alert(
     number dialled, encrypted.
     """
     now = clock.now()
+    rang = call.received_at or now
     line, assignment, file = (
         identify(session, call.from_number) if kind != CallKind.CANARY else (None, None, None)
     )
@@ -173,7 +179,7 @@ def open_alert(
         file_id=file.id if file else None,
         reference=assignment.reference if assignment else None,
         data_key_id=file.data_key_id if file else None,
-        conference_name=new_conference_name(),
+        conference_name=call.conference_name or new_conference_name(),
         state=AlertState.RINGING,
         nature={
             CallKind.TEST: AlertNature.ESSAI,
@@ -181,8 +187,8 @@ def open_alert(
         }.get(kind, AlertNature.NON_QUALIFIEE),
         is_test=kind == CallKind.TEST,
         is_canary=kind == CallKind.CANARY,
-        ringing_at=now,
-        created_at=now,
+        ringing_at=rang,
+        created_at=rang,
     )
     session.add(alert)
     session.flush()
@@ -209,7 +215,7 @@ def open_alert(
             call_sid=call.call_sid,
             role=LegRole.CALLER,
             status="ringing",
-            started_at=now,
+            started_at=rang,
         )
     )
     events.add_event(

@@ -52,7 +52,10 @@ DISPLAY_TOLERANCE = 0.0005  # degrees (about 50 m): the console map's simplifica
 class ImportPlan:
     """A checked GeoJSON layer for a territory, not yet applied."""
 
-    territory: Territory | None
+    # Plain values, not the ORM object: the plan is made in a reading transaction and
+    # applied in a write transaction of another session.
+    territory_id: int | None
+    territory_code: str
     kind: LayerKind | None
     checked: CheckedLayer = field(default_factory=CheckedLayer)
     errors: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -67,7 +70,7 @@ class ImportPlan:
         """Tell whether the import can be applied."""
         return (
             not self.errors
-            and self.territory is not None
+            and self.territory_id is not None
             and self.kind is not None
             and self.checked.is_valid
         )
@@ -104,7 +107,11 @@ def plan_import(session: Session, text: str, *, territory_code: str, kind: str) 
         layer_kind: LayerKind | None = LayerKind(kind)
     except ValueError:
         layer_kind = None
-    plan = ImportPlan(territory=territory, kind=layer_kind)
+    plan = ImportPlan(
+        territory_id=territory.id if territory else None,
+        territory_code=territory.code if territory else "",
+        kind=layer_kind,
+    )
     if territory is None:
         plan.errors.append((N_("Territoire inconnu : %(code)s."), {"code": territory_code[:8]}))
     if layer_kind is None:
@@ -127,14 +134,14 @@ def apply_import(
     """Replace the territory's layer of that kind, keep the old one, and measure (audited)."""
     if not plan.is_valid:
         raise ValidationError(N_("L'import contient des erreurs : rien n'a été enregistré."))
-    assert plan.territory is not None and plan.kind is not None
+    assert plan.territory_id is not None and plan.kind is not None
     geometry = plan.checked.geometry
     assert geometry is not None
     now = clock.now()
-    for old in _in_force_query(session, plan.territory.id, plan.kind):
+    for old in _in_force_query(session, plan.territory_id, plan.kind):
         old.valid_until = now
     layer = CoverageLayer(
-        territory_id=plan.territory.id,
+        territory_id=plan.territory_id,
         kind=plan.kind,
         geometry_wkb=shapely.to_wkb(geometry),
         features=plan.checked.features,
@@ -145,7 +152,7 @@ def apply_import(
     )
     session.add(layer)
     session.flush()
-    measured = measure_missing(session, plan.territory.id, clock=clock)
+    measured = measure_missing(session, plan.territory_id, clock=clock)
     audit.record(
         session,
         actor=f"user:{user_id}" if user_id else "system:cli",
@@ -153,7 +160,7 @@ def apply_import(
         object_type="coverage_layer",
         object_id=layer.id,
         details={
-            "territory": plan.territory.code,
+            "territory": plan.territory_code,
             "kind": plan.kind.value,
             "features": layer.features,
             "measures": measured,
@@ -162,7 +169,7 @@ def apply_import(
     )
     log.info(
         "coverage import territory=%s kind=%s features=%s",
-        plan.territory.code,
+        plan.territory_code,
         plan.kind.value,
         layer.features,
     )

@@ -33,8 +33,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.db.models.alerts import Alert, CallLeg
@@ -188,6 +189,16 @@ def receive_call(
 
     body, _ = answer_once(session, f"voice:{call.call_sid}", produce, clock=clock)
     return body
+
+
+def mark_overflowed(session: Session, call_sid: str, *, at: datetime) -> None:
+    """Note that a call was dialled on to the backup centre already: no second overflow."""
+    session.execute(
+        update(Alert)
+        .where(Alert.call_sid == call_sid, Alert.overflowed_at.is_(None))
+        .values(overflowed_at=at)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def route_counter_call(

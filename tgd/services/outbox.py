@@ -115,6 +115,16 @@ def events_since(session: Session, after: int, *, limit: int = BATCH) -> list[Pu
     ]
 
 
+def last_published_before(session: Session, when: datetime) -> int:
+    """Return the highest sequence published before ``when`` (0 when none)."""
+    return int(
+        session.scalar(
+            select(func.max(ConsoleEvent.published_seq)).where(ConsoleEvent.published_at < when)
+        )
+        or 0
+    )
+
+
 def last_published(session: Session) -> int:
     """Return the highest published sequence number (0 when none)."""
     return int(session.scalar(select(func.max(ConsoleEvent.published_seq))) or 0)

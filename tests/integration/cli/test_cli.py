@@ -189,7 +189,7 @@ BAD_INPUT = [
     (
         ["lines", "swap", "M 75 75056 01 1", "--imei", "1", "--reported-at", "hier"],
         2,
-        "date ISO 8601 attendue",
+        "valeur invalide pour --reported-at : date et heure ISO 8601 attendues",
     ),
     (["alerts", "list", "--limit", "0"], 2, "valeur invalide pour --limit"),
     (

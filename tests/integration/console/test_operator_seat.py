@@ -15,6 +15,7 @@ from tests.integration.gateway.conftest import PUBLIC, TwilioClient
 from tgd.adapters.fake_twilio import FakeTwilio
 from tgd.container import Platform
 from tgd.db.models import Alert, CallLeg, ConsoleEvent, PositionRequest, User, UserSession
+from tgd.db.writes import write_transaction
 from tgd.domain.alerts import AlertState, LegRole
 from tgd.services.alerts import show_alert
 
@@ -74,7 +75,7 @@ def test_claim_dials_the_operators_line_into_the_bridge(
 def test_an_operator_without_an_audio_line_cannot_claim_and_is_told_why(
     login: Login, carrier: TwilioClient, platform: Platform, fake: FakeTwilio
 ) -> None:
-    with platform.sessions.begin() as s:
+    with write_transaction(platform.sessions) as s:
         s.scalars(select(User).where(User.username == "operateur")).one().audio_line = None
     operator = login("operateur")
     aid = _alert(platform, carrier)

@@ -13,6 +13,7 @@ from tests.integration.gateway.conftest import TwilioClient
 from tgd.adapters.clock import FrozenClock
 from tgd.container import Platform
 from tgd.db.models import AuditEntry, ServiceLevelBreach
+from tgd.db.writes import write_transaction
 from tgd.services import penalties, service_levels
 from tgd.settings import Settings
 
@@ -59,7 +60,7 @@ def test_a_late_call_is_exposed_live_then_exempted_and_the_report_shows_it(
     board = page.split('id="penalites"', 1)[1]
     assert "appel pris en charge en retard" in board and "en cours" in board
     assert "300.00" in board  # 200 x 150 / 100, live before the job records it
-    with platform.sessions.begin() as s:
+    with write_transaction(platform.sessions) as s:
         service_levels.check_service_levels(s, settings=platform.settings, clock=clock)
         breach = s.scalars(select(ServiceLevelBreach)).one()
     html = supervisor.get("/console/supervision").get_data(as_text=True)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from tests.integration.gateway.conftest import TwilioClient
 from tgd.container import Platform
 from tgd.db.models import User, UserSession
+from tgd.db.writes import write_transaction
 from tgd.services import auth
 
 Login = Callable[[str], FlaskClient]
@@ -121,7 +122,7 @@ def test_a_disabled_account_loses_its_socket(
     app: Flask, login: Login, carrier: TwilioClient, platform: Platform
 ) -> None:
     socket = socket_for(app, login("operateur"))
-    with platform.sessions.begin() as s:
+    with write_transaction(platform.sessions) as s:
         user = s.scalars(select(User).where(User.username == "operateur")).one()
         auth.disable_user(s, user, clock=platform.clock)
     carrier.call("CArtgate3")

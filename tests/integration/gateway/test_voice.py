@@ -156,18 +156,42 @@ def test_malformed_call_is_still_bridged_never_a_500(
     assert "<Conference" in body or "<Number" in body
 
 
-def test_database_failure_still_bridges_the_caller_to_the_fallback(
+def test_database_failure_bridges_the_caller_and_keeps_the_call_for_later(
     app: Flask, platform: Platform, twilio: TwilioClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     broken = create_engine("sqlite:////nonexistent-dir/tgd.db")
     platform.engine, healthy = broken, platform.engine
     try:
-        with caplog.at_level(logging.CRITICAL):
+        with caplog.at_level(logging.INFO):
             response = twilio.call("CA0010")
     finally:
         platform.engine = healthy
         broken.dispose()
     assert response.status_code == 200
     assert f"<Number>{OVERFLOW_NUMBER}</Number>" in response.get_data(as_text=True)
-    assert "ALERT NOT RECORDED" in caplog.text
+    assert "deferred to the spool" in caplog.text and "ALERT NOT RECORDED" not in caplog.text
     assert LINE_1 not in caplog.text and "0001" not in caplog.text.replace("CA0010", "")
+    spool = app.extensions["tgd.spool"]
+    assert spool.pending() == 1
+    for path in spool.directory.iterdir():  # R-52, E-11: the number is encrypted on disk
+        assert b"12340001" not in path.read_bytes() and b"CA0010" not in path.read_bytes()
+
+
+def test_spool_that_cannot_be_written_still_bridges_and_logs_critical(
+    app: Flask, platform: Platform, twilio: TwilioClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = app.extensions["tgd.spool"]
+    spool.directory.parent.mkdir(parents=True, exist_ok=True)
+    spool.directory.write_text("not a directory")  # the disk refuses too
+    broken = create_engine("sqlite:////nonexistent-dir/tgd.db")
+    platform.engine, healthy = broken, platform.engine
+    try:
+        with caplog.at_level(logging.CRITICAL):
+            response = twilio.call("CA0011")
+    finally:
+        platform.engine = healthy
+        broken.dispose()
+    assert response.status_code == 200
+    assert f"<Number>{OVERFLOW_NUMBER}</Number>" in response.get_data(as_text=True)
+    assert "ALERT NOT RECORDED" in caplog.text
+    assert LINE_1 not in caplog.text

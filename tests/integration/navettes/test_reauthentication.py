@@ -12,6 +12,7 @@ from sqlalchemy import select
 from tests.integration.web.conftest import csrf_of
 from tgd.container import Platform
 from tgd.db.models import AuditEntry, BeneficiaryFile, Task
+from tgd.db.writes import write_transaction
 from tgd.domain.lifecycle import FileState
 from tgd.domain.navettes import Termination
 from tgd.services import navettes, termination
@@ -23,7 +24,7 @@ Login = Callable[[str], FlaskClient]
 
 def _termination_task(platform: Platform) -> tuple[int, int]:
     """The parquet ends the measure of the demo's Camille Lefebvre-Démo (R-15)."""
-    with platform.sessions.begin() as s:
+    with write_transaction(platform.sessions) as s:
         navettes.submit(
             s,
             Termination(ASSIGNED_LINE, "Lefebvre-Démo", date(2026, 11, 30)),

@@ -2,14 +2,23 @@
 
 Integration fixtures are parametrized over the backends: every test that asks
 for ``engine`` runs on SQLite, and again on PostgreSQL when
-``TGD_TEST_DATABASE_URL`` is set (``make test`` starts one). Each test gets an
-empty database built from the models (migrations have their own tests).
+``TGD_TEST_DATABASE_URL`` is set (``make test`` starts one). Each test gets a
+database of its own built from the models (migrations have their own tests), with
+the demo data already in it when the test asks for ``demo``.
+
+Building the schema and loading the demo took two seconds per test, most of the
+suite's time: each is built once per session as a template (a SQLite file, a
+PostgreSQL template database) and each test gets a fresh copy (a file copy,
+``CREATE DATABASE … TEMPLATE``). The templates are encrypted with the session's
+master key ring, which every test's ``cipher`` uses (an immutable ring: a test
+that rotates keys builds a new ring, never changes this one).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +26,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session
 
 import tgd.db.models  # noqa: F401 - registers every table
@@ -31,6 +40,9 @@ from tgd.services.users import configure_hashing
 from tgd.settings import Settings, load_settings
 
 PG_URL = os.environ.get("TGD_TEST_DATABASE_URL", "")
+SESSION_RING = MasterKeyRing.generate()
+# (backend, clock instant, password hashing, demo?) -> template: a file path or a database
+_TEMPLATES: dict[tuple[str, str, str, bool], str] = {}
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -86,13 +98,79 @@ def stamp_revision(engine: Engine, revision: str) -> None:
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Give an empty database URL on each backend."""
+    """Give an empty database URL on each backend (``engine`` fills it from a template)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'tgd.db'}"
     if not PG_URL:
         pytest.skip("PostgreSQL not available: set TGD_TEST_DATABASE_URL (make test does)")
-    reset_postgres(PG_URL)
+    if "engine" not in request.fixturenames:
+        reset_postgres(PG_URL)
     return PG_URL
+
+
+def _fill_template(url: str, *, demo: bool, clock: FrozenClock) -> None:
+    """Create every table at ``url``, and load the demo data when asked."""
+    engine = make_engine(url, strict_writes=True)
+    try:
+        Base.metadata.create_all(engine)
+        if demo:
+            from tgd.services.demo import load_demo
+
+            with write_transaction(make_session_factory(engine)) as session:
+                load_demo(session, cipher=EnvelopeCipher(SESSION_RING), clock=clock)
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as conn:  # everything in the main file: it is what we copy
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        engine.dispose()
+
+
+def _postgres_admin(url: str) -> Engine:
+    return make_engine(
+        make_url(url).set(database="postgres").render_as_string(hide_password=False),
+        watch_writes=False,
+    ).execution_options(isolation_level="AUTOCOMMIT")
+
+
+def _template(
+    backend: str, url: str, root: Path, *, demo: bool, clock: FrozenClock, hashing: str
+) -> str:
+    """Return the template for this kind of database, built on first use."""
+    key = (backend, clock.now().isoformat(), hashing, demo)
+    if key not in _TEMPLATES:
+        configure_hashing(hashing)
+        if backend == "sqlite":
+            path = root / f"template-{len(_TEMPLATES)}.db"
+            _fill_template(f"sqlite:///{path}", demo=demo, clock=clock)
+            _TEMPLATES[key] = str(path)
+        else:
+            name = f"{make_url(url).database}_template_{len(_TEMPLATES)}"
+            admin = _postgres_admin(url)
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            admin.dispose()
+            _fill_template(
+                make_url(url).set(database=name).render_as_string(False), demo=demo, clock=clock
+            )
+            _TEMPLATES[key] = name
+    return _TEMPLATES[key]
+
+
+def _copy_template(backend: str, url: str, template: str) -> None:
+    """Make the test's database a fresh copy of the template."""
+    if backend == "sqlite":
+        path = Path(make_url(url).database or "")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, path)
+        path.chmod(0o600)
+        return
+    name = make_url(url).database
+    admin = _postgres_admin(url)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY WAL_LOG'))
+    admin.dispose()
 
 
 @pytest.fixture
@@ -115,16 +193,38 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
-    """Give an engine on a database with every table created.
+def engine(
+    settings: Settings,
+    clock: FrozenClock,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Engine]:
+    """Give an engine on a database with every table created (and the demo, if asked).
 
     Strict: a write outside a write transaction raises (``tgd.db.writes``), in the code
     under test and in the tests' own set-up alike.
     """
-    engine = make_engine(settings.database_url, strict_writes=True)
-    Base.metadata.create_all(engine)
+    url = settings.database_url
+    backend = make_url(url).get_backend_name()
+    with_demo = "demo" in request.fixturenames
+    template = _template(
+        backend,
+        url,
+        tmp_path_factory.getbasetemp(),
+        demo=with_demo,
+        clock=clock,
+        hashing=settings.security.password_hashing,
+    )
+    _copy_template(backend, url, template)
+    engine = make_engine(url, strict_writes=True)
+    if with_demo:
+        _DEMO_LOADED.add(id(engine))
     yield engine
+    _DEMO_LOADED.discard(id(engine))
     engine.dispose()
+
+
+_DEMO_LOADED: set[int] = set()  # engines whose database came with the demo data
 
 
 @pytest.fixture
@@ -135,8 +235,8 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def cipher() -> EnvelopeCipher:
-    """Give a cipher with a fresh master key."""
-    return EnvelopeCipher(MasterKeyRing.generate())
+    """Give a cipher on the session's master key ring (the templates are encrypted with it)."""
+    return EnvelopeCipher(SESSION_RING)
 
 
 @pytest.fixture
@@ -172,6 +272,8 @@ def session(platform: Platform) -> Iterator[Session]:
 @pytest.fixture
 def demo(platform: Platform) -> None:
     """Load the demo data, committed."""
+    if id(platform.engine) in _DEMO_LOADED:
+        return  # the database was copied from the demo template
     from tgd.services.demo import load_demo
 
     with write_transaction(platform.sessions) as session:

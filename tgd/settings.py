@@ -183,6 +183,7 @@ class PenaltySettings:
     file_creation_article: Literal["VIII.3", "VIII.4"] = "VIII.3"
 
 
+@dataclass(frozen=True)
 class ServerSettings:
     """How the processes run behind a reverse proxy, report and keep deferred alerts."""
 

@@ -199,7 +199,12 @@ def test_termination_date_is_shown_and_used_when_the_operator_confirms(
     assert "Date de résiliation indiquée par le parquet : 15/12/2026." in page
     response = operator.post(
         url,
-        data={"csrf_token": csrf_of(page), "measure_ended": "y", "terminal_recovered": "y"},
+        data={
+            "csrf_token": csrf_of(page),
+            "measure_ended": "y",
+            "terminal_recovered": "y",
+            "password": "Demo-Operateur-2026",  # closing a file asks the password again
+        },
         follow_redirects=True,
     )
     assert "clôturée au 15 déc. 2026 00:00 (CET)" in response.get_data(as_text=True)

@@ -14,12 +14,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests.conftest import stamp_revision
 from tgd.container import Platform
 from tgd.db.models import JobRun
 from tgd.db.writes import write_transaction
 from tgd.jobs import lease
 from tgd.jobs.registry import JOBS
 from tgd.jobs.scheduler import missed_jobs, start_embedded
+from tgd.readiness import head_revision
 
 
 def test_a_second_holder_waits_until_the_lease_expires(platform: Platform) -> None:
@@ -86,6 +88,7 @@ def test_two_scheduler_processes_one_leader_takeover_after_sigkill(
     platform: Platform, tmp_path: Path
 ) -> None:
     settings = platform.settings
+    stamp_revision(platform.engine, head_revision())  # the scheduler refuses an unmigrated base
     env = {
         **os.environ,
         "TGD_MODE": "test",

@@ -40,6 +40,12 @@ from tgd.services.users import configure_hashing
 from tgd.settings import Settings, load_settings
 
 PG_URL = os.environ.get("TGD_TEST_DATABASE_URL", "")
+if PG_URL and os.environ.get("PYTEST_XDIST_WORKER"):  # pytest -n: a database per worker
+    PG_URL = (
+        make_url(PG_URL)
+        .set(database=f"{make_url(PG_URL).database}_{os.environ['PYTEST_XDIST_WORKER']}")
+        .render_as_string(hide_password=False)
+    )
 SESSION_RING = MasterKeyRing.generate()
 # (backend, clock instant, password hashing, demo?) -> template: a file path or a database
 _TEMPLATES: dict[tuple[str, str, str, bool], str] = {}
@@ -67,6 +73,20 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     if collection_path == STACK_DIR and not config.getoption("--stack"):
         return True
     return None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _worker_database() -> None:
+    """Create this worker's PostgreSQL database (``pytest -n``) if it does not exist yet."""
+    if not PG_URL:
+        return
+    name = make_url(PG_URL).database
+    admin = _postgres_admin(PG_URL)
+    with admin.connect() as conn:
+        exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
 
 
 def reset_postgres(url: str) -> None:

@@ -20,8 +20,9 @@ from typing import IO
 
 import click
 
-from tgd.cli import State, friendly_errors, pass_state
+from tgd.cli import friendly_errors
 from tgd.cli_french import FrenchCommand, FrenchGroup
+from tgd.cli_state import State, pass_state
 
 
 def register(main: click.Group) -> None:

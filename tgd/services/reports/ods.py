@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Iterator
-from io import BytesIO
 from typing import IO
 from xml.sax.saxutils import escape, quoteattr
 
@@ -50,13 +49,6 @@ def write_ods(report: Report, out: IO[bytes]) -> None:
                     content.write(_INVALID_XML.sub("", "".join(batch)).encode("utf-8"))
                     batch.clear()
             content.write(_INVALID_XML.sub("", "".join(batch)).encode("utf-8"))
-
-
-def ods_bytes(report: Report) -> bytes:
-    """Return the report as ODS bytes."""
-    buffer = BytesIO()
-    write_ods(report, buffer)
-    return buffer.getvalue()
 
 
 def _text(value: str) -> str:

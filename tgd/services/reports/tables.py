@@ -275,11 +275,6 @@ class Dataset:
             return self.hours_by_juridiction[juridiction_id]
         return AssistanceHours("75", self.scope.timezone)
 
-    def line_tz(self, line_id: int | None) -> str:
-        """Return the time zone of a line's juridiction."""
-        line = self.lines.get(line_id) if line_id is not None else None
-        return self.tz(line.juridiction_id if line else None)
-
 
 Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
 

@@ -80,7 +80,9 @@ def build_report(
     """Build the report; return it with the ids of the files whose names the annex read."""
     from tgd.services.coverage import coverage_table
     from tgd.services.reports.annex import nominative_annex
-    from tgd.services.reports.tables import build_tables, load, service_levels
+    from tgd.services.reports.levels import service_levels
+    from tgd.services.reports.loading import load
+    from tgd.services.reports.tables import build_tables
 
     data = load(session, scope, period)
     levels, breaches, figures = service_levels(data)

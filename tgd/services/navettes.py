@@ -49,10 +49,10 @@ from tgd.domain.navettes import (
 from tgd.domain.reference import Reference
 from tgd.ports import Cipher, Clock
 from tgd.services import files, lines, policy, vault
+from tgd.settings import NATIONAL_TIMEZONE
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEZONE = "Europe/Paris"
 ACTIVE_FILE_STATES = frozenset({FileState.EN_CREATION, FileState.ATTRIBUE})
 UNKNOWN_REFERENCE = N_("Aucune ligne ne porte la référence %(ref)s dans vos juridictions.")
 
@@ -205,7 +205,7 @@ def validate(
 ) -> tuple[NavetteContent, LineAssignment, BeneficiaryFile | None]:
     """Check a navette completely; return it normalised, its line record and its file."""
     record = _assignment_by_reference(session, content.reference)
-    timezone = timezone_of(record.line.juridiction) if record else DEFAULT_TIMEZONE
+    timezone = timezone_of(record.line.juridiction) if record else NATIONAL_TIMEZONE
     content = content.validated(today=local_today(clock, timezone))
     record = _assignment_by_reference(session, content.reference)
     file = _check_in_database(

@@ -133,6 +133,7 @@ def index() -> Any:
         clock=platform.clock,
         nominative=nominative,
         cipher=platform.cipher,
+        settings=platform.settings,
     )
     body = reports.render(report, form.fmt.data)
     audit_here(

@@ -99,6 +99,7 @@ def report(
             clock=platform.clock,
             nominative=nominative,
             cipher=platform.cipher,
+            settings=platform.settings,
         )
         actor = f"user:{user.id}" if user else "system:cli"
     # The file and its audit entry go together, or neither: written aside, audited in one

@@ -21,14 +21,37 @@ from tgd.domain.restrictions import Channel
 from tgd.services.reports.labels import UNIDENTIFIED, local
 from tgd.services.reports.model import Scope
 from tgd.services.reports.period import Period
+from tgd.settings import Settings
 
-# Service-level targets, in seconds.
-PICKUP_TARGET_S = 10  # R-23b: pick-up within 10 s
-NAVETTE_TARGET_S = 15 * 60  # R-10: file created within 15 minutes of the navette
-SWAP_TARGET_S = 24 * 3600  # R-18: swap within 24 opening hours (CCP X.4), in opening seconds
-TEST_INTERVAL = timedelta(days=15)  # R-30: a test at least every 15 days (twice a month)
 TESTS_PER_DAY = 2 / 30.4375  # R-30: twice a month
 TEST_CHASE_KIND = "test_chase"  # the schedules' task for a late test (R-30)
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The deadlines a report measures, read from the settings as the live clocks read them.
+
+    ``tgd.services.service_levels`` records breaches against the same settings, so a
+    report and the supervisors' screen never disagree on what was late.
+    """
+
+    pickup_s: int  # R-23b: pick-up within alerts.escalate_after_seconds
+    navette_s: int  # R-10: file created within retention.navette_deadline_minutes
+    swap_hours: int  # R-18: swap within retention.swap_deadline_hours opening hours (CCP X.4)
+    test_interval: timedelta  # R-30: a test at least every retention.test_call_overdue_days
+
+    @classmethod
+    def of(cls, settings: Settings) -> Targets:
+        """Return the targets the settings set."""
+        return cls(
+            pickup_s=settings.alerts.escalate_after_seconds,
+            navette_s=settings.retention.navette_deadline_minutes * 60,
+            swap_hours=settings.retention.swap_deadline_hours,
+            test_interval=timedelta(days=settings.retention.test_call_overdue_days),
+        )
+
+
+DEFAULT_TARGETS = Targets.of(Settings())  # what a report measures when no settings are given
 
 
 def seconds(start: datetime | None, end: datetime | None) -> int | None:
@@ -171,6 +194,7 @@ class Dataset:
     terminals: dict[int, _Terminal] = field(default_factory=dict)
     swap_history: dict[int, list[Any]] = field(default_factory=dict)  # line id -> its swaps
     late: list[LateTest] | None = None
+    targets: Targets = DEFAULT_TARGETS
 
     def tz(self, juridiction_id: int | None, territory_id: int | None = None) -> str:
         """Return the time zone of a juridiction (or territory), else the scope's."""
@@ -217,7 +241,7 @@ def _late_tests(data: Dataset) -> list[LateTest]:
             at = tested or stop
             if tested is not None and tested <= last:
                 continue
-            due = last + TEST_INTERVAL
+            due = last + data.targets.test_interval
             if due < at and due < stop and (tested is None or tested > data.start):
                 found.append(LateTest(file.id, due, tested))
             if tested is not None:

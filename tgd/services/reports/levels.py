@@ -17,9 +17,6 @@ from zoneinfo import ZoneInfo
 from tgd.domain import labels
 from tgd.services.faults import SWAP_FAULTS
 from tgd.services.reports.dataset import (
-    NAVETTE_TARGET_S,
-    PICKUP_TARGET_S,
-    SWAP_TARGET_S,
     Dataset,
     _alert_tz,
     _ref,
@@ -39,7 +36,7 @@ def swap_delay_s(data: Dataset, swap: Any) -> int:
 
 
 def _swap_deadline(data: Dataset, juridiction_id: int | None, reported_at: datetime) -> datetime:
-    return data.hours(juridiction_id).add_opening_hours(reported_at, SWAP_TARGET_S / 3600)
+    return data.hours(juridiction_id).add_opening_hours(reported_at, data.targets.swap_hours)
 
 
 def is_swap_late(data: Dataset, swap: Any) -> bool:
@@ -77,10 +74,12 @@ class _Measure:
 
 def service_levels(data: Dataset) -> tuple[Table, Table, dict[str, Any]]:
     """Build the service-level table, the list of breaches and the headline figures."""
-    pickup = _Measure("prise_en_charge", "Sonnerie → prise en charge", PICKUP_TARGET_S)
+    targets = data.targets
+    swap_target_s = targets.swap_hours * 3600  # opening seconds (CCP X.4)
+    pickup = _Measure("prise_en_charge", "Sonnerie → prise en charge", targets.pickup_s)
     police = _Measure("forces", "Prise en charge → appel des forces de l'ordre", None)
-    navette = _Measure("navette", "Navette reçue → fiche créée", NAVETTE_TARGET_S)
-    swap = _Measure("echange", "Panne signalée → terminal échangé (heures ouvrées)", SWAP_TARGET_S)
+    navette = _Measure("navette", "Navette reçue → fiche créée", targets.navette_s)
+    swap = _Measure("echange", "Panne signalée → terminal échangé (heures ouvrées)", swap_target_s)
     for a in data.alerts:
         tz = _alert_tz(data, a)
         if not a.is_test_call:
@@ -89,7 +88,7 @@ def service_levels(data: Dataset) -> tuple[Table, Table, dict[str, Any]]:
                 pickup.breaches.append((_ref(data, a), a.ringing_at, tz, None))  # never picked up
             if value is not None:
                 pickup.values.append(value)
-                if value > PICKUP_TARGET_S:
+                if value > targets.pickup_s:
                     pickup.breaches.append((_ref(data, a), a.ringing_at, tz, value))
         if a.police_s is not None:
             police.values.append(a.police_s)
@@ -100,8 +99,8 @@ def service_levels(data: Dataset) -> tuple[Table, Table, dict[str, Any]]:
         ref = file.reference if file else "—"
         if delay is not None:
             navette.values.append(delay)
-        overdue = (delay is not None and delay > NAVETTE_TARGET_S) or (
-            delay is None and (data.end - n.received_at).total_seconds() > NAVETTE_TARGET_S
+        overdue = (delay is not None and delay > targets.navette_s) or (
+            delay is None and (data.end - n.received_at).total_seconds() > targets.navette_s
         )
         if n.is_breach or overdue:
             navette.breaches.append((ref, n.received_at, tz, delay))
@@ -195,7 +194,7 @@ def service_levels(data: Dataset) -> tuple[Table, Table, dict[str, Any]]:
         "incidents": len(_reported_in_period(data)),
         "swaps": len(data.swaps),
         "lines": len(data.lines),
-        "pickup_within_10s": _share(answered, PICKUP_TARGET_S),
+        "pickup_within_10s": _share(answered, targets.pickup_s),
         "pickup_within_30s": _share(answered, 30),
         "pickup_within_60s": _share(answered, 60),
         "breaches": sum(len(m.breaches) for m in measures),

@@ -28,9 +28,10 @@ from tgd.domain.alerts import AlertNature, LegRole
 from tgd.domain.assistance_hours import AssistanceHours
 from tgd.domain.lifecycle import NavetteKind
 from tgd.services.reports.dataset import (
+    DEFAULT_TARGETS,
     TEST_CHASE_KIND,
-    TEST_INTERVAL,
     Dataset,
+    Targets,
     _Alert,
     _File,
     _Line,
@@ -47,7 +48,9 @@ def _scoped(query: Q, column: Any, scope: Scope) -> Q:
     return query if scope.is_national else query.where(column.in_(scope.juridiction_ids))
 
 
-def load(session: Session, scope: Scope, period: Period) -> Dataset:
+def load(
+    session: Session, scope: Scope, period: Period, *, targets: Targets = DEFAULT_TARGETS
+) -> Dataset:
     """Load the anonymous rows the tables need, for the scope and period."""
     start, end = period.bounds(scope.timezone)
     zones = dict(
@@ -75,7 +78,7 @@ def load(session: Session, scope: Scope, period: Period) -> Dataset:
     for row in swap_rows:
         history[row.line_id].append(row)
     files = _load_files(session, scope, start, end)
-    lookback = start - TEST_INTERVAL
+    lookback = start - targets.test_interval
     alerts = _load_alerts(session, scope, territory_ids, lookback, end)
     ref_to_file = {f.reference: f for f in files.values()}
     for alert in alerts:
@@ -109,6 +112,7 @@ def load(session: Session, scope: Scope, period: Period) -> Dataset:
         {k: v for k, v in chased.items() if k is not None and k in files}
     )
     return Dataset(
+        targets=targets,
         scope=scope,
         period=period,
         start=start,

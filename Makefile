@@ -58,6 +58,7 @@ lint: venv ## Lint and type-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: venv assets translations ## Benchmarks in real conditions (gateway, console, stack), figures printed
 	bash scripts/system_packages.sh test

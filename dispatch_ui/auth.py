@@ -22,8 +22,7 @@ from dispatch_ui.security import (
     client_address,
     public,
 )
-from tgd.app import limiter
-from tgd.http import commit, current_platform, db_session, request_reader
+from tgd.http import commit, current_platform, db_session, limiter, request_reader
 from tgd.services import auth, users
 
 bp = Blueprint("auth", __name__, url_prefix="/connexion")

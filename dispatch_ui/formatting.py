@@ -11,6 +11,7 @@ from flask import Flask
 from flask_babel import get_locale, gettext
 
 from tgd.domain import labels
+from tgd.settings import NATIONAL_TIMEZONE
 
 # Numbers dialled with a leading 0 from the centre's phones: metropolitan France and the
 # overseas departments sharing the French numbering plan.
@@ -18,7 +19,7 @@ NATIONAL_REGIONS = frozenset({"FR", "RE", "YT", "GP", "GF", "MQ", "BL", "MF"})
 
 
 def local_time(
-    value: datetime | None, timezone: str = "Europe/Paris", fmt: str = "d MMM y HH:mm"
+    value: datetime | None, timezone: str = NATIONAL_TIMEZONE, fmt: str = "d MMM y HH:mm"
 ) -> str:
     """Format an aware UTC datetime in the given territory's zone, with the zone's abbreviation."""
     if value is None:

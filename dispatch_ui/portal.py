@@ -9,7 +9,6 @@ form. Every read of nominative content is audited.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, TypeVar
 
 from flask import (
@@ -476,11 +475,6 @@ def download(export_id: int) -> Any:
         f'attachment; filename="fiche-{file.number}.{export.format}"'
     )
     return response
-
-
-def today() -> date:
-    """Return today's date (for templates' min attributes)."""
-    return current_platform().clock.now().date()
 
 
 def init_app(app: Flask) -> None:

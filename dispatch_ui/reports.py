@@ -27,6 +27,7 @@ from tgd.services import policy, reports
 from tgd.services.policy import Permission
 from tgd.services.reports.period import half_year, previous_quarter, quarter
 from tgd.services.reports.scope import scopes_for
+from tgd.settings import NATIONAL_TIMEZONE
 
 bp = Blueprint("reports", __name__, url_prefix="/rapports")
 RANGE = "plage"
@@ -76,7 +77,7 @@ def _form() -> ReportForm:
     form = ReportForm()
     scopes = scopes_for(db_session(), g.user)
     form.scope.choices = [SelectChoice(f"{s.kind}:{s.code}", s.label) for s in scopes]
-    today = current_platform().clock.now().astimezone(ZoneInfo("Europe/Paris")).date()
+    today = current_platform().clock.now().astimezone(ZoneInfo(NATIONAL_TIMEZONE)).date()
     form.period.choices = [SelectChoice(code, label) for code, label in _period_choices(today)]
     return form
 
@@ -132,6 +133,7 @@ def index() -> Any:
         clock=platform.clock,
         nominative=nominative,
         cipher=platform.cipher,
+        settings=platform.settings,
     )
     body = reports.render(report, form.fmt.data)
     audit_here(

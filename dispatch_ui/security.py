@@ -15,7 +15,7 @@ from typing import Any, TypeVar, cast
 from flask import Flask, abort, flash, g, redirect, request, session, url_for
 from flask_babel import gettext
 
-from tgd.db.models.users import User, UserSession
+from tgd.db.models.users import UserSession
 from tgd.db.writes import Priority, begin_write
 from tgd.http import (
     current_platform,
@@ -190,11 +190,6 @@ def reauthenticate(password: str, *, purpose: str) -> None:
 def current_session() -> UserSession | None:
     """Return the fully logged-in session of the request, if any."""
     return cast("UserSession | None", g.get("user_session"))
-
-
-def current_user() -> User | None:
-    """Return the fully logged-in user of the request, if any."""
-    return cast("User | None", g.get("user"))
 
 
 def init_app(app: Flask) -> None:

@@ -21,12 +21,12 @@ from sqlalchemy import select
 
 from tgd.adapters.fake_twilio.carrier import Answer, Carrier, new_sid, post_signed_position
 from tgd.cli_french import FrenchCommand, FrenchGroup
+from tgd.cli_state import State
 from tgd.domain.alerts import PositionSource
 from tgd.domain.positions import Fix, format_aml
 from tgd.domain.reference import Reference
 
 if TYPE_CHECKING:
-    from tgd.cli import State
     from tgd.container import Platform
 
 DEFAULT_URL = "http://127.0.0.1:5000"
@@ -69,9 +69,6 @@ def fallback(host: str, port: int, public_url: str) -> None:
 
 
 def _state() -> State:
-    # Imported here: tgd.cli imports this module while it is being built.
-    from tgd.cli import State
-
     return click.get_current_context().ensure_object(State)
 
 

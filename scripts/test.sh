@@ -10,4 +10,5 @@ echo "PostgreSQL for tests: ${TGD_TEST_DATABASE_URL}"
 "$venv/bin/ruff" check .
 "$venv/bin/ruff" format --check .
 "$venv/bin/mypy"
+"$venv/bin/lint-imports" --no-cache
 "$venv/bin/python" -m pytest "$@"

@@ -15,8 +15,6 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, jsonify, request
 from flask_babel import Babel
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter, Map
 
@@ -24,7 +22,7 @@ from tgd import readiness
 from tgd.container import Platform, build_platform
 from tgd.db.base import MAX_ID
 from tgd.db.session import check_durability
-from tgd.http import finish_request, track_writes
+from tgd.http import finish_request, limiter, track_writes
 from tgd.logs import configure_logging
 from tgd.ports import Clock
 from tgd.proxy import TrustedProxies, address_in, parse_networks
@@ -34,9 +32,6 @@ LOCALES = ("fr", "en")
 log = logging.getLogger(__name__)
 
 csrf = CSRFProtect()
-# The storage is chosen per app (``RATELIMIT_STORAGE_URI``): Redis when configured, so that
-# every app process counts the same attempts; in memory for the embedded mode.
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 # E-10: no inline script, nothing framed, nothing leaked to other sites.
 CSP = (

@@ -15,11 +15,18 @@ E-01) commits itself; a view that must call the carrier commits first
 from __future__ import annotations
 
 from flask import current_app, g, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.container import Platform
 from tgd.db.writes import Priority, begin_write, is_writer
+
+# The storage is chosen per app (``RATELIMIT_STORAGE_URI``): Redis when configured, so that
+# every app process counts the same attempts; in memory for the embedded mode. Here, not in
+# ``tgd.app``, so that a door's view can declare its limit without importing the other door.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 def current_platform() -> Platform:

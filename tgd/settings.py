@@ -34,6 +34,10 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 MODES = ("development", "test", "production")
 EXAMPLE_MARKER = "CHANGE-ME"  # every secret in config.example.toml contains it
 # TGD_* variables that are not settings: the file to read, and the tools' own families.
+# The capital's calendar: the default time zone of the platform, and the one read by whatever
+# belongs to no territory (the national report roll-up, a platform incident, a line without a
+# juridiction). The one place the name is spelled outside the demo data.
+NATIONAL_TIMEZONE = "Europe/Paris"
 TOOL_VARIABLES = frozenset({"TGD_CONFIG"})
 TOOL_PREFIXES = ("TGD_TEST_", "TGD_BARS_")
 # Database URLs the platform runs on (E-01): SQLite, PostgreSQL through psycopg 3.
@@ -221,7 +225,7 @@ class Settings:
     public_base_url: str = "http://127.0.0.1:5000"
     redis_url: str = ""
     default_locale: str = "fr"
-    default_timezone: str = "Europe/Paris"
+    default_timezone: str = NATIONAL_TIMEZONE
     log_level: str = "INFO"
     security: SecuritySettings = field(default_factory=SecuritySettings)
     twilio: TwilioSettings = field(default_factory=TwilioSettings)

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from tgd.cli import State, friendly_errors, pass_state
+from tgd.cli import friendly_errors
+from tgd.cli_state import State, pass_state
 
 
 def _parse_at(value: str, timezone: str) -> datetime:

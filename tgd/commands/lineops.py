@@ -13,7 +13,8 @@ from pathlib import Path
 
 import click
 
-from tgd.cli import State, friendly_errors, pass_state
+from tgd.cli import friendly_errors
+from tgd.cli_state import State, pass_state
 
 
 def _restrictions(main: click.Group) -> None:

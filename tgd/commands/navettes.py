@@ -16,7 +16,8 @@ from datetime import datetime
 
 import click
 
-from tgd.cli import State, friendly_errors, pass_state
+from tgd.cli import friendly_errors
+from tgd.cli_state import State, pass_state
 
 
 def _intake(main: click.Group) -> None:

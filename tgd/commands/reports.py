@@ -20,8 +20,9 @@ from typing import IO
 
 import click
 
-from tgd.cli import State, friendly_errors, pass_state
+from tgd.cli import friendly_errors
 from tgd.cli_french import FrenchCommand, FrenchGroup
+from tgd.cli_state import State, pass_state
 
 
 def register(main: click.Group) -> None:
@@ -98,6 +99,7 @@ def report(
             clock=platform.clock,
             nominative=nominative,
             cipher=platform.cipher,
+            settings=platform.settings,
         )
         actor = f"user:{user.id}" if user else "system:cli"
     # The file and its audit entry go together, or neither: written aside, audited in one

@@ -24,11 +24,6 @@ class Role(enum.StrEnum):
         return ROLE_LABELS[self]
 
     @property
-    def is_staff(self) -> bool:
-        """Tell whether the role belongs to the centre's staff (second factor required, R-50)."""
-        return self in STAFF_ROLES
-
-    @property
     def requires_second_factor(self) -> bool:
         """Tell whether login needs a TOTP code: every role that sees nominative data (R-50)."""
         return self is not Role.COMMITTEE
@@ -49,5 +44,4 @@ ROLE_LABELS = {
     Role.AUDITOR: N_("auditeur"),
 }
 
-STAFF_ROLES = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMINISTRATOR, Role.AUDITOR})
 SCOPED_ROLES = frozenset({Role.PARQUET, Role.ASSOCIATION, Role.COMMITTEE})

@@ -183,13 +183,6 @@ class Scheduler:
             self._leader_until = None
         log.info("scheduler %s stopped", self.holder)
 
-    def next_runs(self) -> dict[str, datetime | None]:
-        """Return each job's next fire time (None when paused or not started)."""
-        return {
-            name: (job.next_run_time if (job := self.aps.get_job(name)) is not None else None)
-            for name in self.jobs
-        }
-
 
 def missed_jobs(
     session: Session, jobs: Mapping[str, JobSpec], settings: Settings, *, now: datetime

@@ -77,21 +77,6 @@ def board(session: Session) -> list[Alert]:
     )
 
 
-def recently_closed(session: Session, *, since: datetime) -> list[Alert]:
-    """Return the alerts closed since ``since``, newest first."""
-    return list(
-        session.scalars(
-            select(Alert)
-            .where(
-                Alert.state == AlertState.CLOSED,
-                Alert.closed_at >= since,
-                Alert.is_canary.is_(False),
-            )
-            .order_by(Alert.closed_at.desc())
-        )
-    )
-
-
 class ZoneCache:
     """The zone index of the zones in force, rebuilt when they change."""
 

@@ -364,12 +364,3 @@ def read_export(session: Session, export: FileExport, *, cipher: Cipher) -> byte
     assert file is not None
     text = vault.get_text(session, cipher, export, "content_enc", key_id=file.data_key_id) or ""
     return base64.b64decode(text)
-
-
-def exports_of(session: Session, file: BeneficiaryFile) -> list[FileExport]:
-    """List the exports of a file (no decryption)."""
-    return list(
-        session.scalars(
-            select(FileExport).where(FileExport.file_id == file.id).order_by(FileExport.id)
-        )
-    )

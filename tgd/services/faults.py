@@ -46,6 +46,7 @@ from tgd.domain.roles import Role
 from tgd.ports import Cipher, Clock
 from tgd.services import line_admin, policy, vault
 from tgd.services.alerts import ensure_line_key
+from tgd.settings import NATIONAL_TIMEZONE
 
 # R-18: the faults a swap of the handset answers; their tickets run the 24-hour clock until
 # the diagnosis rules a swap out or finds the handset out of warranty.
@@ -142,7 +143,7 @@ class TicketView:
 def timezone_of(session: Session, ticket: Incident) -> str:
     """Return the IANA zone of a ticket's line's territory (the centre's own without a line)."""
     line = session.get(Line, ticket.line_id) if ticket.line_id is not None else None
-    return line.juridiction.territory.timezone if line is not None else "Europe/Paris"
+    return line.juridiction.territory.timezone if line is not None else NATIONAL_TIMEZONE
 
 
 def hours_for_line(line: Line) -> AssistanceHours:
@@ -438,7 +439,7 @@ def ticket_view(session: Session, ticket: Incident, *, clock: Clock) -> TicketVi
     hours = (
         line_admin.hours_of(territory)
         if territory is not None
-        else AssistanceHours("75", "Europe/Paris")  # a platform incident: the centre's own clock
+        else AssistanceHours("75", NATIONAL_TIMEZONE)  # a platform incident: the centre's own clock
     )
     reference = ""
     if line is not None:

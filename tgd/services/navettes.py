@@ -49,10 +49,10 @@ from tgd.domain.navettes import (
 from tgd.domain.reference import Reference
 from tgd.ports import Cipher, Clock
 from tgd.services import files, lines, policy, vault
+from tgd.settings import NATIONAL_TIMEZONE
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEZONE = "Europe/Paris"
 ACTIVE_FILE_STATES = frozenset({FileState.EN_CREATION, FileState.ATTRIBUE})
 UNKNOWN_REFERENCE = N_("Aucune ligne ne porte la référence %(ref)s dans vos juridictions.")
 
@@ -205,7 +205,7 @@ def validate(
 ) -> tuple[NavetteContent, LineAssignment, BeneficiaryFile | None]:
     """Check a navette completely; return it normalised, its line record and its file."""
     record = _assignment_by_reference(session, content.reference)
-    timezone = timezone_of(record.line.juridiction) if record else DEFAULT_TIMEZONE
+    timezone = timezone_of(record.line.juridiction) if record else NATIONAL_TIMEZONE
     content = content.validated(today=local_today(clock, timezone))
     record = _assignment_by_reference(session, content.reference)
     file = _check_in_database(
@@ -399,12 +399,6 @@ def _mark_processed(navette: Navette, *, user: User | None, clock: Clock) -> Non
     navette.is_breach = is_breach(navette.deadline_at, navette.processed_at)
 
 
-def mark_processed(session: Session, navette: Navette, *, user: User | None, clock: Clock) -> None:
-    """Close a navette once its action is done (e.g. a termination after closure)."""
-    _mark_processed(navette, user=user, clock=clock)
-    session.flush()
-
-
 def create_file(
     session: Session,
     navette: Navette,
@@ -448,15 +442,6 @@ def create_file(
     session.flush()
     log.info("navette=%s file=%s created breach=%s", navette.id, file.id, navette.is_breach)
     return file
-
-
-def reject(session: Session, navette: Navette, *, user: User, clock: Clock) -> None:
-    """Set a navette aside (duplicate, sent by mistake); it stays in the history."""
-    check_navette_transition(navette.state, NavetteState.REJETEE)
-    navette.state = NavetteState.REJETEE
-    navette.processed_at = clock.now()
-    navette.processed_by_id = user.id
-    session.flush()
 
 
 def list_for(session: Session, user: User, *, limit: int = 200) -> list[Navette]:

@@ -336,20 +336,14 @@ def register_csv(header: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
 
 def register_ods(header: Sequence[str], rows: Sequence[Sequence[str]], *, title: str) -> bytes:
     """Write the register as an OpenDocument spreadsheet (R-40)."""
-    from odf.opendocument import OpenDocumentSpreadsheet
-    from odf.table import Table, TableCell, TableRow
-    from odf.text import P
+    from tgd.services.documents import ods
 
-    document = OpenDocumentSpreadsheet()
-    table = Table(name=title[:31])
-    for values in (header, *rows):
-        row = TableRow()
-        for value in values:
-            cell = TableCell(valuetype="string")
-            cell.addElement(P(text=value))
-            row.addElement(cell)
-        table.addElement(row)
-    document.spreadsheet.addElement(table)
+    sheets = [
+        ods.sheet(ods.sheet_name(title, set()), len(header)),
+        ods.row(list(header), ods.BOLD),
+        *(ods.row(list(values)) for values in rows),
+        ods.SHEET_END,
+    ]
     buffer = io.BytesIO()
-    document.write(buffer)
+    ods.write_spreadsheet(buffer, sheets, title=title)
     return buffer.getvalue()

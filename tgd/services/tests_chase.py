@@ -53,6 +53,7 @@ from tgd.domain.schedules import (
 )
 from tgd.ports import Clock
 from tgd.services import audit, events
+from tgd.settings import NATIONAL_TIMEZONE
 
 log = logging.getLogger(__name__)
 
@@ -307,7 +308,7 @@ def task_view(session: Session, task: Task, *, clock: Clock | None) -> TaskView:
             .join(Territory, Territory.id == Juridiction.territory_id)
             .where(BeneficiaryFile.id == task.file_id)
         ).first()
-    reference, number, timezone = row if row is not None else (None, None, "Europe/Paris")
+    reference, number, timezone = row if row is not None else (None, None, NATIONAL_TIMEZONE)
     steps = list(
         session.scalars(select(TaskStep).where(TaskStep.task_id == task.id).order_by(TaskStep.id))
     )

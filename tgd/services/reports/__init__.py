@@ -21,6 +21,7 @@ from tgd.ports import Cipher, Clock
 from tgd.services.reports.model import Report, Scope
 from tgd.services.reports.period import Period, checked, date_range, parse_day, parse_period
 from tgd.services.reports.scope import authorize, resolve_scope
+from tgd.settings import Settings
 
 FORMATS = ("ods", "odt", "pdf")
 MEDIA_TYPES = {
@@ -76,13 +77,21 @@ def build_report(
     clock: Clock,
     nominative: bool = False,
     cipher: Cipher | None = None,
+    settings: Settings | None = None,
 ) -> tuple[Report, list[int]]:
-    """Build the report; return it with the ids of the files whose names the annex read."""
+    """Build the report; return it with the ids of the files whose names the annex read.
+
+    The deadlines measured are the settings' (``Targets.of``), the defaults without them.
+    """
     from tgd.services.coverage import coverage_table
     from tgd.services.reports.annex import nominative_annex
-    from tgd.services.reports.tables import build_tables, load, service_levels
+    from tgd.services.reports.dataset import DEFAULT_TARGETS, Targets
+    from tgd.services.reports.levels import service_levels
+    from tgd.services.reports.loading import load
+    from tgd.services.reports.tables import build_tables
 
-    data = load(session, scope, period)
+    targets = Targets.of(settings) if settings is not None else DEFAULT_TARGETS
+    data = load(session, scope, period, targets=targets)
     levels, breaches, figures = service_levels(data)
     report = Report(
         scope=scope,

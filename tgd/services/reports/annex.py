@@ -18,15 +18,9 @@ from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.forces import ForceUnit
 from tgd.ports import Cipher
 from tgd.services import files
+from tgd.services.reports.dataset import Dataset, _alert_tz, _ref
+from tgd.services.reports.labels import NATURE_LABELS, ORIENTATION_LABELS, local
 from tgd.services.reports.model import Cell, Column, Table
-from tgd.services.reports.tables import (
-    NATURE_LABELS,
-    ORIENTATION_LABELS,
-    Dataset,
-    _alert_tz,
-    _ref,
-    local,
-)
 
 DESTROYED = "données détruites (R-16)"
 

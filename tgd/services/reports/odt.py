@@ -8,7 +8,6 @@ memory, fine for a few thousand cells).
 
 from __future__ import annotations
 
-from io import BytesIO
 from typing import IO, Any
 
 from odf.draw import Frame, Image
@@ -129,13 +128,6 @@ def write_odt(report: Report, out: IO[bytes]) -> None:
         limit = ANNEX_ROWS if table.key.startswith("annexe") else NARRATIVE_ROWS
         _section(body, styles, table, limit)
     doc.write(out)
-
-
-def odt_bytes(report: Report) -> bytes:
-    """Return the narrative report as ODT bytes."""
-    buffer = BytesIO()
-    write_odt(report, buffer)
-    return buffer.getvalue()
 
 
 def _section(body: Any, styles: _Styles, table: Table, limit: int) -> None:

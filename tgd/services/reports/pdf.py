@@ -101,13 +101,6 @@ def write_pdf(report: Report, out: IO[bytes]) -> None:
     doc.build(story, onFirstPage=_footer(report), onLaterPages=_footer(report))
 
 
-def pdf_bytes(report: Report) -> bytes:
-    """Return the narrative report as PDF bytes."""
-    buffer = BytesIO()
-    write_pdf(report, buffer)
-    return buffer.getvalue()
-
-
 def _footer(report: Report) -> Any:
     label = (
         "Document nominatif réservé au parquet"

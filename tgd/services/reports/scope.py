@@ -16,8 +16,7 @@ from tgd.domain.errors import N_, Forbidden, NotFound, ValidationError
 from tgd.services import policy
 from tgd.services.policy import Permission
 from tgd.services.reports.model import Scope
-
-NATIONAL_TIMEZONE = "Europe/Paris"  # the national roll-up reads the capital's calendar
+from tgd.settings import NATIONAL_TIMEZONE  # the national roll-up reads the capital's calendar
 
 
 def resolve_scope(

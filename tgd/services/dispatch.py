@@ -779,6 +779,17 @@ def _terminal_number(session: Session, alert: Alert, *, cipher: Cipher) -> str |
     return vault.get_text(session, cipher, alert, "caller_number_enc", key_id=alert.data_key_id)
 
 
+def legs_with_units(session: Session, alert: Alert) -> list[tuple[CallLeg, ForceUnit | None]]:
+    """Return the legs of an alert's bridge in order, each with its unit (if any)."""
+    rows = session.execute(
+        select(CallLeg, ForceUnit)
+        .outerjoin(ForceUnit, ForceUnit.id == CallLeg.unit_id)
+        .where(CallLeg.alert_id == alert.id)
+        .order_by(CallLeg.id)
+    )
+    return [(leg, unit) for leg, unit in rows]
+
+
 def leg_role_code(leg: CallLeg, unit_kind: ForceKind | None) -> str:
     """Return the public role of a leg (DESIGN §10): a call-back is the caller's leg again,
     a police leg is ``gendarmerie`` when the unit is one."""

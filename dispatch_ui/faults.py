@@ -30,7 +30,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional
 
 from dispatch_ui.formatting import zone_label
-from dispatch_ui.portal import show_errors
+from dispatch_ui.portal_forms import show_errors
 from dispatch_ui.security import audit_here, requires
 from tgd.db.models.incidents import (
     INCIDENT_KIND_LABELS,

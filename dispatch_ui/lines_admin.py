@@ -19,7 +19,7 @@ from wtforms import DateTimeLocalField, IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from dispatch_ui.formatting import zone_label
-from dispatch_ui.portal import show_errors
+from dispatch_ui.portal_forms import show_errors
 from dispatch_ui.security import audit_here, requires
 from tgd.db.models.lines import Line
 from tgd.domain.errors import DomainError, ValidationError

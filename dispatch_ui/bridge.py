@@ -35,11 +35,7 @@ def telephony() -> Telephony:
 
 def callbacks() -> dispatch.Callbacks:
     """Return the public URLs the carrier reports to."""
-    base = current_platform().settings.twilio.public_base_url.rstrip("/")
-    return dispatch.Callbacks(
-        call_status=f"{base}/gateway/twilio/voice/status",
-        conference_status=f"{base}/gateway/twilio/conference/status",
-    )
+    return dispatch.carrier_callbacks(current_platform().settings.twilio.public_base_url)
 
 
 def failure_text(code: str | None) -> str:

@@ -86,6 +86,19 @@ class Callbacks:
         return f"{self.call_status}{separator}leg={leg_id}"
 
 
+def carrier_callbacks(public_base_url: str) -> Callbacks:
+    """Return the public URLs of the gateway's status callbacks, the one place they are built.
+
+    The paths are the gateway's routes (``handset_gateway/views.py``); the base is the
+    setting ``twilio.public_base_url``, as the carrier reaches it.
+    """
+    base = public_base_url.rstrip("/")
+    return Callbacks(
+        call_status=f"{base}/gateway/twilio/voice/status",
+        conference_status=f"{base}/gateway/twilio/conference/status",
+    )
+
+
 @dataclass(frozen=True)
 class PendingDial:
     """A leg recorded in the bridge, still to be placed at the carrier (after the commit)."""

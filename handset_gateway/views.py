@@ -30,9 +30,8 @@ from handset_gateway.spool import SpooledCall, now_iso
 from tgd.container import Platform
 from tgd.db.writes import WriteGateTimeout
 from tgd.domain.positions import PositionError
-from tgd.http import current_platform
+from tgd.http import current_platform, telephony
 from tgd.metrics import metrics
-from tgd.ports import Telephony
 from tgd.services import dispatch, positions, restrictions
 from tgd.services.alerts import (
     CallKind,
@@ -64,12 +63,6 @@ def _observe(response: Response) -> Response:
             time.perf_counter() - started
         )
     return response
-
-
-def telephony() -> Telephony:
-    """Return the app's telephony adapter (built by ``init_app``)."""
-    adapter: Telephony = current_app.extensions["tgd.telephony"]
-    return adapter
 
 
 @bp.post("/twilio/voice")

@@ -1,8 +1,10 @@
 """The platform's wiring, built once per process from settings (no hidden singletons).
 
 ``build_platform(settings)`` opens the database, loads (or, outside
-production, creates) the master key ring and returns a ``Platform`` that the
-Flask app, the CLI, the gateway and the scheduler all use.
+production, creates) the master key ring, builds every adapter the
+configuration chooses (telephony, geocoder, anchor copy) and returns a
+``Platform`` that the Flask app, the CLI, the gateway and the scheduler all use.
+The doors read the adapters from the platform; they never build one.
 """
 
 from __future__ import annotations
@@ -111,6 +113,13 @@ def build_platform(settings: Settings, *, clock: Clock | None = None) -> Platfor
         telephony=build_telephony(settings),
         anchor_copy=build_anchor_copy(settings.audit.anchor_syslog),
     )
+
+
+def complete_platform(platform: Platform) -> Platform:
+    """Build the configured adapters a platform assembled by hand (the tests') left out."""
+    if platform.telephony is None:
+        platform.telephony = build_telephony(platform.settings)
+    return platform
 
 
 def build_geocoder(settings: Settings) -> Geocoder:

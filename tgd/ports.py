@@ -1,7 +1,8 @@
 """Ports: the interfaces services depend on; adapters implement them, tests fake them.
 
-Only ``tgd/app.py`` and the scheduler's builder choose the implementation,
-from configuration (STYLE rule 4).
+Only the composition root (``tgd/container.py``; the CLI for the mailer, whose
+relay is given on the command line) chooses the implementation, from
+configuration (STYLE rule 4).
 """
 
 from __future__ import annotations
@@ -117,6 +118,14 @@ class Geocoder(Protocol):
 
     def geocode(self, address: str) -> GeocodeMatch | None:
         """Return the best match, None when unknown; ``GeocoderUnavailable`` when unreachable."""
+        ...
+
+
+class Mailer(Protocol):
+    """Sends one plain-text e-mail (the parquet's notifications, R-14)."""
+
+    def send(self, *, to: str, subject: str, body: str) -> None:
+        """Send a message; raise ``OSError`` or ``smtplib.SMTPException`` on failure."""
         ...
 
 

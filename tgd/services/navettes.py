@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from tgd.adapters.mail import Mailer
 from tgd.db.models.beneficiaries import BeneficiaryFile, TemporaryInfo
 from tgd.db.models.lines import Line, LineAssignment
 from tgd.db.models.navettes import IntakeDocument, Navette, ParquetMessage
@@ -47,7 +46,7 @@ from tgd.domain.navettes import (
     seconds_left,
 )
 from tgd.domain.reference import Reference
-from tgd.ports import Cipher, Clock
+from tgd.ports import Cipher, Clock, Mailer
 from tgd.services import files, lines, policy, vault
 
 log = logging.getLogger(__name__)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from tgd.adapters.crypto import WrappedKey
+from tgd.adapters.crypto import MasterKeyRing, WrappedKey
 from tgd.domain.geocoding import GeocodeMatch
 
 
@@ -52,6 +52,20 @@ class Cipher(Protocol):
 
     def decrypt_json(self, key: WrappedKey, blob: bytes, *, aad: bytes) -> Any:
         """Decrypt a value made by ``encrypt_json``."""
+        ...
+
+
+@runtime_checkable
+class KeyRotatingCipher(Cipher, Protocol):
+    """A cipher that follows a master key ring it can replace (rotation, R-52)."""
+
+    @property
+    def ring(self) -> MasterKeyRing:
+        """The master keys in use, the current one first."""
+        ...
+
+    def save(self, ring: MasterKeyRing) -> None:
+        """Store a new ring (where every process will see it) and use it at once."""
         ...
 
 

@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.adapters.anchor_syslog import build_anchor_copy
 from tgd.adapters.clock import SystemClock
-from tgd.adapters.crypto import EnvelopeCipher, KeyFileCipher, MasterKeyRing
+from tgd.adapters.crypto import KeyFileCipher, MasterKeyRing
 from tgd.adapters.geocoder import BanGeocoder, FakeGeocoder
 from tgd.adapters.twilio_telephony import build_telephony
 from tgd.db.session import make_engine, make_session_factory
-from tgd.ports import AnchorCopy, Clock, Geocoder, Telephony
+from tgd.ports import AnchorCopy, Cipher, Clock, Geocoder, Telephony
 from tgd.services import users
 from tgd.settings import Settings
 
@@ -40,7 +40,7 @@ class Platform:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    cipher: EnvelopeCipher
+    cipher: Cipher
     clock: Clock
     geocoder: Geocoder | None = None
     telephony: Telephony | None = None

@@ -2,7 +2,9 @@
 
 Only the composition root (``tgd/container.py``; the CLI for the mailer, whose
 relay is given on the command line) chooses the implementation, from
-configuration (STYLE rule 4).
+configuration (STYLE rule 4). Console events need no port: services add rows to the
+outbox (``events.add_event``) in their own transaction, and the console hub pushes
+them after the commit (``tgd/services/outbox.py``, E-02).
 """
 
 from __future__ import annotations
@@ -66,14 +68,6 @@ class KeyRotatingCipher(Cipher, Protocol):
 
     def save(self, ring: MasterKeyRing) -> None:
         """Store a new ring (where every process will see it) and use it at once."""
-        ...
-
-
-class EventBus(Protocol):
-    """Announces committed changes to consoles (E-02: through the outbox)."""
-
-    def publish(self, kind: str, payload: dict[str, Any], *, territory_id: int | None) -> None:
-        """Push one event to the consoles allowed to see it."""
         ...
 
 

@@ -100,83 +100,51 @@ def create_file(navette_id: int) -> Any:
         fill_form(form, navettes.read_content(session, navette, cipher=platform.cipher))
         audit_here("navette.read", object_type="navette", object_id=navette.id)
     elif form.validate_on_submit():
-        content = content_of(NavetteKind.ATTRIBUTION, form)
-        assert isinstance(content, Attribution)
         try:
-            file = navettes.create_file(
-                session,
-                navette,
-                personal=content.personal,
-                association_id=content.association_id,
-                user=g.user,
-                cipher=platform.cipher,
-                clock=platform.clock,
-            )
+            return _create_file(navette, form)
         except FieldErrors as err:
             show_errors(form, err)
-        else:
-            audit_here(
-                "file.create",
-                object_type="file",
-                object_id=file.id,
-                details={"breach": navette.is_breach},
-            )
-            flash(
-                gettext("Fiche %(number)s créée : lancez la mise en service.", number=file.number),
-                "success",
-            )
-            return redirect(url_for("intake.commission", file_id=file.id))
     return render_template(
         "intake/create_file.html",
         form=form,
         navette=navette,
-        timezone=navettes.timezone_of(_juridiction(navette.juridiction_id)),
+        timezone=navettes.court_timezone(db_session(), navette.juridiction_id),
     ), (400 if request.method == "POST" else 200)
 
 
-def _juridiction(juridiction_id: int) -> Any:
-    from tgd.db.models.territories import Juridiction
-
-    return db_session().get(Juridiction, juridiction_id)
+def _create_file(navette: Navette, form: Any) -> Any:
+    """Create the file from the (possibly corrected) attribution; go on to commissioning."""
+    platform = current_platform()
+    content = content_of(NavetteKind.ATTRIBUTION, form)
+    assert isinstance(content, Attribution)
+    file = navettes.create_file(
+        db_session(),
+        navette,
+        personal=content.personal,
+        association_id=content.association_id,
+        user=g.user,
+        cipher=platform.cipher,
+        clock=platform.clock,
+    )
+    audit_here(
+        "file.create", object_type="file", object_id=file.id, details={"breach": navette.is_breach}
+    )
+    flash(
+        gettext("Fiche %(number)s créée : lancez la mise en service.", number=file.number),
+        "success",
+    )
+    return redirect(url_for("intake.commission", file_id=file.id))
 
 
 @bp.route("/fiches/<int:file_id>/mise-en-service", methods=["GET", "POST"])
 @requires(Permission.NAVETTE_PROCESS)
 def commission(file_id: int) -> Any:
     """R-11: the three-step checklist; the third step is the person's real test call."""
-    platform, session = current_platform(), db_session()
+    session = db_session()
     file = policy.get_scoped(session, g.user, BeneficiaryFile, file_id)
     form = StepForm()
     if form.validate_on_submit():
-        action = request.form.get("step", "")
-        if action == "complete":
-            done = commissioning.complete_if_done(session, file, user=g.user, clock=platform.clock)
-            if not done:
-                flash(
-                    gettext(
-                        "La mise en service n'est pas terminée : les trois étapes doivent réussir."
-                    ),
-                    "error",
-                )
-        else:
-            try:
-                step = CommissioningStep(action)
-            except ValueError:
-                abort(400)
-            commissioning.record_step(
-                session,
-                file,
-                step,
-                succeeded=request.form.get("outcome") == "ok",
-                user=g.user,
-                clock=platform.clock,
-            )
-            audit_here(
-                "file.commissioning",
-                object_type="file",
-                object_id=file.id,
-                details={"step": step.value},
-            )
+        _commissioning_action(file, request.form.get("step", ""))
         return redirect(url_for("intake.commission", file_id=file.id))
     return render_template(
         "intake/commission.html",
@@ -184,7 +152,36 @@ def commission(file_id: int) -> Any:
         form=form,
         steps=commissioning.checklist(session, file),
         labels=STEP_LABELS,
-        timezone=navettes.timezone_of(_juridiction(file.juridiction_id)),
+        timezone=navettes.court_timezone(db_session(), file.juridiction_id),
+    )
+
+
+def _commissioning_action(file: BeneficiaryFile, action: str) -> None:
+    """Record a step's outcome, or complete the commissioning when all three succeeded."""
+    platform, session = current_platform(), db_session()
+    if action == "complete":
+        if not commissioning.complete_if_done(session, file, user=g.user, clock=platform.clock):
+            flash(
+                gettext(
+                    "La mise en service n'est pas terminée : les trois étapes doivent réussir."
+                ),
+                "error",
+            )
+        return
+    try:
+        step = CommissioningStep(action)
+    except ValueError:
+        abort(400)
+    commissioning.record_step(
+        session,
+        file,
+        step,
+        succeeded=request.form.get("outcome") == "ok",
+        user=g.user,
+        clock=platform.clock,
+    )
+    audit_here(
+        "file.commissioning", object_type="file", object_id=file.id, details={"step": step.value}
     )
 
 
@@ -238,7 +235,7 @@ def confirm_termination(task_id: int) -> Any:
         task=task,
         file=file,
         steps=termination.steps_of(session, task),
-        timezone=navettes.timezone_of(_juridiction(file.juridiction_id)),
+        timezone=navettes.court_timezone(db_session(), file.juridiction_id),
     )
 
 
@@ -273,7 +270,7 @@ def _confirm(task: Task, file: BeneficiaryFile, form: ConfirmForm) -> None:
     if closure is None:
         flash(gettext("Confirmation incomplète enregistrée : la fiche reste ouverte."), "warning")
         return
-    timezone = navettes.timezone_of(_juridiction(file.juridiction_id))
+    timezone = navettes.court_timezone(db_session(), file.juridiction_id)
     flash(
         gettext(
             "Fiche %(number)s clôturée au %(closed)s, export transmis au parquet ; la "

@@ -148,14 +148,8 @@ def receipt(navette_id: int) -> Any:
         navette=navette,
         kind_label=KIND_LABELS[navette.kind],
         state_label=STATE_LABELS[navette.state],
-        timezone=navettes.timezone_of(_juridiction(navette.juridiction_id)),
+        timezone=navettes.court_timezone(db_session(), navette.juridiction_id),
     )
-
-
-def _juridiction(juridiction_id: int) -> Any:
-    from tgd.db.models.territories import Juridiction
-
-    return db_session().get(Juridiction, juridiction_id)
 
 
 @bp.route("/dossiers/<int:file_id>/conservation", methods=["GET", "POST"])

@@ -86,6 +86,13 @@ def timezone_of(juridiction: Juridiction) -> str:
     return juridiction.territory.timezone
 
 
+def court_timezone(session: Session, juridiction_id: int) -> str:
+    """Return the IANA zone of a court's territory, given the court's id (R-34)."""
+    juridiction = session.get(Juridiction, juridiction_id)
+    assert juridiction is not None  # a foreign key
+    return timezone_of(juridiction)
+
+
 def local_today(clock: Clock, timezone: str) -> date:
     """Return today's date on the territory's calendar."""
     return clock.now().astimezone(ZoneInfo(timezone)).date()

@@ -40,6 +40,7 @@ from tgd.db.models.incidents import (
     TicketResolution,
     TicketStatus,
 )
+from tgd.db.models.lines import Line
 from tgd.domain.errors import DomainError, ValidationError
 from tgd.domain.localtime import from_local, to_local
 from tgd.domain.navettes import FieldErrors
@@ -215,7 +216,7 @@ def _received(ticket: Incident) -> BaseResponse:
 @requires(Permission.FAULT_HANDLE)
 def phone() -> Any:
     """An operator records a fault reported by phone; times in the line's territory."""
-    platform, session = current_platform(), db_session()
+    session = db_session()
     reference = request.values.get("reference", "").strip()
     find = FindLineForm(request.args)
     if not reference:
@@ -227,40 +228,12 @@ def phone() -> Any:
         show_errors(find, err)
         return render_template("faults/find_line.html", find=find), 404
     timezone = line.juridiction.territory.timezone
-    form = PhoneForm()
-    form.reference.data = reference
-    form.kind.choices = _kind_choices(list(IncidentKind))
-    form.reporter_kind.choices = [(k, str(v)) for k, v in REPORTER_LABELS.items()]
-    form.organisation_id.choices = [(0, gettext("— non précisé —"))] + [
-        (o.id, o.name) for o in faults.organisations_for(session, line)
-    ]
-    if request.method == "GET":
-        form.received_at.data = to_local(platform.clock.now(), timezone).replace(
-            second=0, microsecond=0
-        )
-    elif form.validate_on_submit():
+    form = _phone_form(line, reference, timezone)
+    if form.validate_on_submit():
         try:
-            ticket = faults.report_fault(
-                session,
-                reference=reference,
-                kind=IncidentKind(form.kind.data),
-                report=faults.FaultReport(
-                    form.symptoms.data or "",
-                    form.contact_name.data or "",
-                    form.contact_phone.data or "",
-                ),
-                channel=TicketChannel.TELEPHONE,
-                user=g.user,
-                reporter_kind=form.reporter_kind.data,
-                organisation_id=form.organisation_id.data or None,
-                received_at=_typed(form.received_at, timezone),
-                cipher=platform.cipher,
-                clock=platform.clock,
-            )
+            return _received(_report_by_phone(form, reference, timezone))
         except FieldErrors as err:
             show_errors(form, err)
-        else:
-            return _received(ticket)
     return render_template(
         "faults/phone.html",
         form=form,
@@ -268,6 +241,42 @@ def phone() -> Any:
         reference=reference,
         zone=zone_label(line.juridiction.territory.name, timezone),
     ), (400 if request.method == "POST" else 200)
+
+
+def _phone_form(line: Line, reference: str, timezone: str) -> PhoneForm:
+    """The phone report's form, its choices for this line; a new one starts at the minute."""
+    form = PhoneForm()
+    form.reference.data = reference
+    form.kind.choices = _kind_choices(list(IncidentKind))
+    form.reporter_kind.choices = [(k, str(v)) for k, v in REPORTER_LABELS.items()]
+    form.organisation_id.choices = [(0, gettext("— non précisé —"))] + [
+        (o.id, o.name) for o in faults.organisations_for(db_session(), line)
+    ]
+    if request.method == "GET":
+        form.received_at.data = to_local(current_platform().clock.now(), timezone).replace(
+            second=0, microsecond=0
+        )
+    return form
+
+
+def _report_by_phone(form: PhoneForm, reference: str, timezone: str) -> Incident:
+    """Record the fault reported by phone; return its ticket."""
+    platform = current_platform()
+    return faults.report_fault(
+        db_session(),
+        reference=reference,
+        kind=IncidentKind(form.kind.data),
+        report=faults.FaultReport(
+            form.symptoms.data or "", form.contact_name.data or "", form.contact_phone.data or ""
+        ),
+        channel=TicketChannel.TELEPHONE,
+        user=g.user,
+        reporter_kind=form.reporter_kind.data,
+        organisation_id=form.organisation_id.data or None,
+        received_at=_typed(form.received_at, timezone),
+        cipher=platform.cipher,
+        clock=platform.clock,
+    )
 
 
 def _typed(field: Any, timezone: str) -> datetime | None:

@@ -121,45 +121,15 @@ def activate(line_id: int) -> Any:
 @requires(Permission.LINE_ADMIN)
 def swap(line_id: int) -> Any:
     """R-18: swap the handset, keeping the line and its reference; the delay is recorded."""
-    platform, session = current_platform(), db_session()
+    session = db_session()
     line = policy.get_scoped(session, g.user, Line, line_id)
     territory = line.juridiction.territory
     form = SwapForm()
     if form.validate_on_submit():
         try:
-            try:
-                reported = from_local(form.reported_at.data, territory.timezone)
-            except ValidationError as exc:
-                raise FieldErrors({"reported_at": [(exc.template, exc.params)]}) from None
-            result = line_admin.swap_terminal(
-                session,
-                line,
-                new_imei=form.imei.data or "",
-                model=form.model.data or "",
-                reported_at=reported,
-                cause=form.cause.data or "",
-                deadline_hours=platform.settings.retention.swap_deadline_hours,
-                user_id=g.user.id,
-                clock=platform.clock,
-            )
+            return _swap(line, form)
         except FieldErrors as err:
             show_errors(form, err)
-        else:
-            audit_here(
-                "line.swap", object_type="line", object_id=line.id, details={"late": result.is_late}
-            )
-            hours = round(result.delay.total_seconds() / 3600, 1)
-            if result.is_late:
-                flash(
-                    gettext(
-                        "Échange enregistré, hors délai : %(h)s heures ouvrées (24 au plus).",
-                        h=hours,
-                    ),
-                    "warning",
-                )
-            else:
-                flash(gettext("Échange enregistré en %(h)s heures ouvrées.", h=hours), "success")
-            return redirect(url_for("lines_admin.index"))
     return render_template(
         "lines_admin/swap.html",
         form=form,
@@ -169,6 +139,39 @@ def swap(line_id: int) -> Any:
         zone=zone_label(territory.name, territory.timezone),
         stock=inventory.stock_terminals(session),
     ), (400 if request.method == "POST" else 200)
+
+
+def _swap(line: Line, form: SwapForm) -> Any:
+    """Record the swap (the report time read in the territory's zone) and say how long it took."""
+    platform = current_platform()
+    try:
+        reported = from_local(form.reported_at.data, line.juridiction.territory.timezone)
+    except ValidationError as exc:
+        raise FieldErrors({"reported_at": [(exc.template, exc.params)]}) from None
+    result = line_admin.swap_terminal(
+        db_session(),
+        line,
+        new_imei=form.imei.data or "",
+        model=form.model.data or "",
+        reported_at=reported,
+        cause=form.cause.data or "",
+        deadline_hours=platform.settings.retention.swap_deadline_hours,
+        user_id=g.user.id,
+        clock=platform.clock,
+    )
+    audit_here("line.swap", object_type="line", object_id=line.id, details={"late": result.is_late})
+    hours = round(result.delay.total_seconds() / 3600, 1)
+    if result.is_late:
+        flash(
+            gettext(
+                "Échange enregistré, hors délai : %(h)s heures ouvrées (24 au plus).",
+                h=hours,
+            ),
+            "warning",
+        )
+    else:
+        flash(gettext("Échange enregistré en %(h)s heures ouvrées.", h=hours), "success")
+    return redirect(url_for("lines_admin.index"))
 
 
 @bp.route("/terminaux", methods=["GET", "POST"])

@@ -178,38 +178,15 @@ def _swap(line: Line, form: SwapForm) -> Any:
 @requires(Permission.LINE_ADMIN)
 def terminals() -> Any:
     """The handsets (in service, in stock, faulty) and the import of a delivery note."""
-    platform, session = current_platform(), db_session()
+    session = db_session()
     form = DeliveryForm()
     errors: list[tuple[int, str]] = []
     if form.validate_on_submit():
-        upload = form.note.data
         try:
-            delivery = inventory.import_delivery(
-                session,
-                upload.read(),
-                filename=upload.filename or "bordereau.csv",
-                actor=f"user:{g.user.id}",
-                clock=platform.clock,
-            )
+            return _import_delivery(form)
         except DeliveryRejected as err:
             # The 400 answer rolls the request back: nothing of the note is imported.
             errors = [(e.line, gettext(e.template, **e.params)) for e in err.errors]
-        else:
-            audit_here(
-                "inventory.import",
-                object_type="delivery",
-                object_id=delivery.id,
-                details={"terminals": delivery.terminals, "sims": delivery.sims},
-            )
-            flash(
-                gettext(
-                    "Bordereau importé : %(t)s terminal(s), %(s)s carte(s) SIM.",
-                    t=delivery.terminals,
-                    s=delivery.sims,
-                ),
-                "success",
-            )
-            return redirect(url_for("lines_admin.terminals"))
     failed = request.method == "POST"
     return render_template(
         "lines_admin/terminals.html",
@@ -218,6 +195,33 @@ def terminals() -> Any:
         terminals=inventory.list_terminals(session),
         deliveries=inventory.list_deliveries(session),
     ), (400 if failed else 200)
+
+
+def _import_delivery(form: DeliveryForm) -> Any:
+    """Import the supplier's delivery note (``DeliveryRejected`` names the bad lines)."""
+    upload = form.note.data
+    delivery = inventory.import_delivery(
+        db_session(),
+        upload.read(),
+        filename=upload.filename or "bordereau.csv",
+        actor=f"user:{g.user.id}",
+        clock=current_platform().clock,
+    )
+    audit_here(
+        "inventory.import",
+        object_type="delivery",
+        object_id=delivery.id,
+        details={"terminals": delivery.terminals, "sims": delivery.sims},
+    )
+    flash(
+        gettext(
+            "Bordereau importé : %(t)s terminal(s), %(s)s carte(s) SIM.",
+            t=delivery.terminals,
+            s=delivery.sims,
+        ),
+        "success",
+    )
+    return redirect(url_for("lines_admin.terminals"))
 
 
 def init_app(app: Flask) -> None:

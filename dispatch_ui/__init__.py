@@ -15,7 +15,9 @@ from dispatch_ui import (
     errors,
     faults,
     formatting,
+    intake,
     line_health,
+    lines_admin,
     navigation,
     portal,
     realtime,
@@ -29,7 +31,7 @@ from dispatch_ui import (
 
 
 def init_app(app: Flask) -> None:
-    """Register the people's blueprints, template helpers and error pages."""
+    """Register the people's blueprints, template helpers and error pages (here, and only here)."""
     security.init_app(app)
     app.register_blueprint(web.bp)
     web.init_app(app)
@@ -44,6 +46,8 @@ def init_app(app: Flask) -> None:
     coverage_admin.init_app(app)
     restrictions_admin.init_app(app)
     portal.init_app(app)
+    intake.init_app(app)
+    lines_admin.init_app(app)
     reports.init_app(app)
     schedules.init_app(app)
     line_health.init_app(app)

@@ -7,15 +7,13 @@ from typing import Any
 
 from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
-from sqlalchemy import select
 
 from dispatch_ui.formatting import format_phone
 from dispatch_ui.security import audit_here, requires
-from tgd.db.models.audit import AuditEntry
 from tgd.db.models.users import User
 from tgd.domain.errors import DomainError
 from tgd.http import current_platform, db_session
-from tgd.services import audit, auth, operators
+from tgd.services import audit, auth, operators, users
 from tgd.services.auth import CONSOLE_ROLES
 from tgd.services.policy import Permission
 
@@ -27,7 +25,7 @@ AUDIT_PAGE = 200
 @requires(Permission.USER_ADMIN)
 def index() -> Any:
     """List the accounts."""
-    accounts = db_session().scalars(select(User).order_by(User.username)).all()
+    accounts = users.list_users(db_session())
     return render_template("admin/index.html", accounts=accounts, console_roles=CONSOLE_ROLES)
 
 
@@ -89,9 +87,7 @@ def audit_log() -> Any:
     with contextlib.suppress(audit.AuditChainBroken):  # the verification below says why
         audit.seal(platform.engine, anchor_path=anchor, anchor_copy=platform.anchor_copy)
     report = audit.verify(session, anchor_path=anchor, clock=platform.clock)
-    entries = session.scalars(
-        select(AuditEntry).order_by(AuditEntry.id.desc()).limit(AUDIT_PAGE)
-    ).all()
+    entries = audit.latest_entries(session, limit=AUDIT_PAGE)
     audit_here("audit.read", details={"entries": len(entries)})
     return render_template("admin/audit.html", entries=entries, report=report)
 

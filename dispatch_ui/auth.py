@@ -22,6 +22,7 @@ from dispatch_ui.security import (
     client_address,
     public,
 )
+from tgd.db.models.users import User
 from tgd.http import commit, current_platform, db_session, limiter, request_reader
 from tgd.services import auth, users
 
@@ -67,30 +68,11 @@ def login() -> Any:
     check = auth.verify_password(
         request_reader(), form.username.data or "", form.password.data or "", clock=platform.clock
     )
-    sess = db_session()
     try:
-        user = auth.record_password_check(sess, check, clock=platform.clock)
+        user = auth.record_password_check(db_session(), check, clock=platform.clock)
     except auth.LoginRefused as refused:
-        commit()  # keep the failure count even though we answer 401
-        audit_refusal(
-            "login.failed",
-            object_type="user" if refused.user_id else None,
-            object_id=refused.user_id,
-            details={"reason": refused.reason},
-        )
-        flash(gettext(refused.template), "error")
-        return render_template("auth/login.html", form=form), 401
-    token, record = auth.open_session(
-        sess,
-        user,
-        source=client_address(),
-        require_totp=platform.settings.security.require_totp,
-        clock=platform.clock,
-    )
-    session.clear()  # E-08: a fresh session at login
-    session[SESSION_KEY] = token
-    session.permanent = True
-    if record.second_factor_at is not None:
+        return _login_refused(form, refused)
+    if _open_session(user):
         audit_here(
             "login.success", object_type="user", object_id=user.id, details={"factor": "password"}
         )
@@ -99,6 +81,35 @@ def login() -> Any:
     if user.totp_enrolled_at is None:
         return redirect(url_for("auth.enrol"))
     return redirect(url_for("auth.second_factor"))
+
+
+def _login_refused(form: LoginForm, refused: auth.LoginRefused) -> Any:
+    """Keep the failure count, audit the refusal, answer 401 without saying what was wrong."""
+    commit()  # keep the failure count even though we answer 401
+    audit_refusal(
+        "login.failed",
+        object_type="user" if refused.user_id else None,
+        object_id=refused.user_id,
+        details={"reason": refused.reason},
+    )
+    flash(gettext(refused.template), "error")
+    return render_template("auth/login.html", form=form), 401
+
+
+def _open_session(user: User) -> bool:
+    """Open the user's session in a fresh cookie (E-08); tell whether it is complete already."""
+    platform = current_platform()
+    token, record = auth.open_session(
+        db_session(),
+        user,
+        source=client_address(),
+        require_totp=platform.settings.security.require_totp,
+        clock=platform.clock,
+    )
+    session.clear()  # E-08: a fresh session at login
+    session[SESSION_KEY] = token
+    session.permanent = True
+    return record.second_factor_at is not None
 
 
 @bp.route("/code", methods=["GET", "POST"])

@@ -10,14 +10,12 @@ never a call at the carrier without its row, nor a row that claims a call.
 
 from __future__ import annotations
 
-from flask import current_app
 from flask_babel import gettext
 
 from tgd.db.models.alerts import CallLeg
 from tgd.domain.errors import DomainError
 from tgd.domain.labels import failure_label
-from tgd.http import commit, current_platform, db_session
-from tgd.ports import Telephony
+from tgd.http import commit, current_platform, db_session, telephony
 from tgd.services import dispatch
 
 
@@ -27,19 +25,9 @@ class CarrierFailed(DomainError):
     http_status = 502
 
 
-def telephony() -> Telephony:
-    """Return the app's telephony adapter."""
-    adapter: Telephony = current_app.extensions["tgd.telephony"]
-    return adapter
-
-
 def callbacks() -> dispatch.Callbacks:
     """Return the public URLs the carrier reports to."""
-    base = current_platform().settings.twilio.public_base_url.rstrip("/")
-    return dispatch.Callbacks(
-        call_status=f"{base}/gateway/twilio/voice/status",
-        conference_status=f"{base}/gateway/twilio/conference/status",
-    )
+    return dispatch.carrier_callbacks(current_platform().settings.twilio.public_base_url)
 
 
 def failure_text(code: str | None) -> str:

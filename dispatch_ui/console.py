@@ -28,7 +28,6 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext
-from sqlalchemy import select
 
 from dispatch_ui import bridge
 from dispatch_ui.console_geocode import geocode_places
@@ -37,7 +36,7 @@ from dispatch_ui.formatting import format_phone, local_time
 from dispatch_ui.security import audit_here, current_session, requires
 from tgd.db.base import MAX_ID
 from tgd.db.models.alerts import Alert, CallLeg
-from tgd.db.models.forces import ForceUnit, Zone
+from tgd.db.models.forces import ForceUnit
 from tgd.db.models.lines import Line
 from tgd.domain import labels
 from tgd.domain.alerts import AlertNature, AlertState, Orientation
@@ -49,6 +48,7 @@ from tgd.http import current_platform, db_session
 from tgd.services import console as console_service
 from tgd.services import dispatch, handling, operators, outbox, penalties, policy, tests_chase
 from tgd.services import supervision as supervision_service
+from tgd.services import zones as zones_service
 from tgd.services.policy import Permission
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -310,14 +310,8 @@ def _file_json(detail: console_service.AlertDetail) -> dict[str, Any] | None:
 
 def _legs_json(alert: Alert) -> list[dict[str, Any]]:
     """The legs of the bridge, with their state in words (R-24d: ringing, in line, failed)."""
-    rows = db_session().execute(
-        select(CallLeg, ForceUnit)
-        .outerjoin(ForceUnit, ForceUnit.id == CallLeg.unit_id)
-        .where(CallLeg.alert_id == alert.id)
-        .order_by(CallLeg.id)
-    )
     legs = []
-    for leg, unit in rows:
+    for leg, unit in dispatch.legs_with_units(db_session(), alert):
         role = dispatch.leg_role_code(leg, unit.kind if unit else None)
         failed = leg.status in labels.FAILED_STATUSES or (
             leg.failure is not None and leg.ended_at is not None
@@ -347,9 +341,8 @@ def alert(alert_id: int) -> Any:
     """One alert with its file on screen (R-20), positions and the proposed force (R-25)."""
     platform = current_platform()
     found = _get_alert(alert_id)
-    session = db_session()
     detail = console_service.alert_detail(
-        session,
+        db_session(),
         found,
         cipher=platform.cipher,
         clock=platform.clock,
@@ -361,7 +354,12 @@ def alert(alert_id: int) -> Any:
     audit_here("alert.read", object_type="alert", object_id=found.id)
     if detail.file is not None:
         audit_here("file.read", object_type="file", object_id=detail.file.file.id)
-    unit = detail.proposal.unit
+    return jsonify(_alert_json(found, detail))
+
+
+def _alert_json(found: Alert, detail: console_service.AlertDetail) -> dict[str, Any]:
+    """The alert as the console shows it: summary, file, note, legs, positions, proposal."""
+    platform = current_platform()
     body = _alert_summary(found, platform.clock.now())
     body.update(
         timezone=detail.timezone,
@@ -370,28 +368,10 @@ def alert(alert_id: int) -> Any:
         nature_label=_label(labels.nature_label(found.nature)),
         msisdn=format_phone(detail.file.msisdn) if detail.file else None,
         file=_file_json(detail),
-        note=handling.read_note(session, found, cipher=platform.cipher),
+        note=handling.read_note(db_session(), found, cipher=platform.cipher),
         legs=_legs_json(found),
-        positions=[
-            {
-                "lat": f.lat,
-                "lon": f.lon,
-                "accuracy": f.accuracy_m,
-                "gnss": f.is_gnss,
-                "at": local_time(f.captured_at, detail.timezone),
-            }
-            for f in detail.fixes
-        ],
-        proposal={
-            "unit_id": unit.id if unit else None,
-            "unit_name": unit.name if unit else None,
-            "priority_number": format_phone(unit.priority_number) if unit else None,
-            "kind": unit.kind.value if unit else None,
-            "reason": _reason(detail),
-            "point": [detail.proposal.candidate.lat, detail.proposal.candidate.lon]
-            if detail.proposal.candidate
-            else None,
-        },
+        positions=_positions_json(detail),
+        proposal=_proposal_json(detail),
         units=[
             {
                 "id": u.id,
@@ -404,7 +384,34 @@ def alert(alert_id: int) -> Any:
         coverage={k: v.value for k, v in detail.extra.get("coverage", {}).items()},
         warnings=_warnings(detail),
     )
-    return jsonify(body)
+    return body
+
+
+def _positions_json(detail: console_service.AlertDetail) -> list[dict[str, Any]]:
+    """The alert's fixes, in the territory's time."""
+    return [
+        {
+            "lat": f.lat,
+            "lon": f.lon,
+            "accuracy": f.accuracy_m,
+            "gnss": f.is_gnss,
+            "at": local_time(f.captured_at, detail.timezone),
+        }
+        for f in detail.fixes
+    ]
+
+
+def _proposal_json(detail: console_service.AlertDetail) -> dict[str, Any]:
+    """The proposed force (R-25), why, and the point it was chosen for."""
+    unit, candidate = detail.proposal.unit, detail.proposal.candidate
+    return {
+        "unit_id": unit.id if unit else None,
+        "unit_name": unit.name if unit else None,
+        "priority_number": format_phone(unit.priority_number) if unit else None,
+        "kind": unit.kind.value if unit else None,
+        "reason": _reason(detail),
+        "point": [candidate.lat, candidate.lon] if candidate else None,
+    }
 
 
 COVERAGE_WARNINGS = {
@@ -444,20 +451,7 @@ def _warnings(detail: console_service.AlertDetail) -> list[str]:
 @requires(Permission.CONSOLE)
 def zones() -> Any:
     """The zones in force as GeoJSON, for the map."""
-    rows = db_session().execute(
-        select(Zone, ForceUnit)
-        .join(ForceUnit, Zone.unit_id == ForceUnit.id)
-        .where(Zone.valid_until.is_(None))
-    )
-    features = [
-        {
-            "type": "Feature",
-            "geometry": json.loads(zone.geometry_geojson),
-            "properties": {"unit_id": unit.id, "name": unit.name, "kind": unit.kind.value},
-        }
-        for zone, unit in rows
-    ]
-    return jsonify(type="FeatureCollection", features=features)
+    return jsonify(zones_service.export_geojson(db_session()))
 
 
 def _ok(**extra: Any) -> Any:

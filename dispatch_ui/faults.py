@@ -30,7 +30,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional
 
 from dispatch_ui.formatting import zone_label
-from dispatch_ui.portal import show_errors
+from dispatch_ui.portal_forms import show_errors
 from dispatch_ui.security import audit_here, requires
 from tgd.db.models.incidents import (
     INCIDENT_KIND_LABELS,
@@ -40,11 +40,12 @@ from tgd.db.models.incidents import (
     TicketResolution,
     TicketStatus,
 )
+from tgd.db.models.lines import Line
 from tgd.domain.errors import DomainError, ValidationError
 from tgd.domain.localtime import from_local, to_local
 from tgd.domain.navettes import FieldErrors
 from tgd.http import current_platform, db_session
-from tgd.services import faults, inventory, policy
+from tgd.services import faults, inventory, line_admin, policy
 from tgd.services.policy import Permission
 
 bp = Blueprint("faults", __name__, url_prefix="/pannes")
@@ -215,7 +216,7 @@ def _received(ticket: Incident) -> BaseResponse:
 @requires(Permission.FAULT_HANDLE)
 def phone() -> Any:
     """An operator records a fault reported by phone; times in the line's territory."""
-    platform, session = current_platform(), db_session()
+    session = db_session()
     reference = request.values.get("reference", "").strip()
     find = FindLineForm(request.args)
     if not reference:
@@ -227,40 +228,12 @@ def phone() -> Any:
         show_errors(find, err)
         return render_template("faults/find_line.html", find=find), 404
     timezone = line.juridiction.territory.timezone
-    form = PhoneForm()
-    form.reference.data = reference
-    form.kind.choices = _kind_choices(list(IncidentKind))
-    form.reporter_kind.choices = [(k, str(v)) for k, v in REPORTER_LABELS.items()]
-    form.organisation_id.choices = [(0, gettext("— non précisé —"))] + [
-        (o.id, o.name) for o in faults.organisations_for(session, line)
-    ]
-    if request.method == "GET":
-        form.received_at.data = to_local(platform.clock.now(), timezone).replace(
-            second=0, microsecond=0
-        )
-    elif form.validate_on_submit():
+    form = _phone_form(line, reference, timezone)
+    if form.validate_on_submit():
         try:
-            ticket = faults.report_fault(
-                session,
-                reference=reference,
-                kind=IncidentKind(form.kind.data),
-                report=faults.FaultReport(
-                    form.symptoms.data or "",
-                    form.contact_name.data or "",
-                    form.contact_phone.data or "",
-                ),
-                channel=TicketChannel.TELEPHONE,
-                user=g.user,
-                reporter_kind=form.reporter_kind.data,
-                organisation_id=form.organisation_id.data or None,
-                received_at=_typed(form.received_at, timezone),
-                cipher=platform.cipher,
-                clock=platform.clock,
-            )
+            return _received(_report_by_phone(form, reference, timezone))
         except FieldErrors as err:
             show_errors(form, err)
-        else:
-            return _received(ticket)
     return render_template(
         "faults/phone.html",
         form=form,
@@ -268,6 +241,42 @@ def phone() -> Any:
         reference=reference,
         zone=zone_label(line.juridiction.territory.name, timezone),
     ), (400 if request.method == "POST" else 200)
+
+
+def _phone_form(line: Line, reference: str, timezone: str) -> PhoneForm:
+    """The phone report's form, its choices for this line; a new one starts at the minute."""
+    form = PhoneForm()
+    form.reference.data = reference
+    form.kind.choices = _kind_choices(list(IncidentKind))
+    form.reporter_kind.choices = [(k, str(v)) for k, v in REPORTER_LABELS.items()]
+    form.organisation_id.choices = [(0, gettext("— non précisé —"))] + [
+        (o.id, o.name) for o in faults.organisations_for(db_session(), line)
+    ]
+    if request.method == "GET":
+        form.received_at.data = to_local(current_platform().clock.now(), timezone).replace(
+            second=0, microsecond=0
+        )
+    return form
+
+
+def _report_by_phone(form: PhoneForm, reference: str, timezone: str) -> Incident:
+    """Record the fault reported by phone; return its ticket."""
+    platform = current_platform()
+    return faults.report_fault(
+        db_session(),
+        reference=reference,
+        kind=IncidentKind(form.kind.data),
+        report=faults.FaultReport(
+            form.symptoms.data or "", form.contact_name.data or "", form.contact_phone.data or ""
+        ),
+        channel=TicketChannel.TELEPHONE,
+        user=g.user,
+        reporter_kind=form.reporter_kind.data,
+        organisation_id=form.organisation_id.data or None,
+        received_at=_typed(form.received_at, timezone),
+        cipher=platform.cipher,
+        clock=platform.clock,
+    )
 
 
 def _typed(field: Any, timezone: str) -> datetime | None:
@@ -335,23 +344,13 @@ def show(ticket_id: int) -> Any:
 @requires(Permission.FAULT_HANDLE)
 def diagnose(ticket_id: int) -> Any:
     """Record the diagnosis and the advice given; resolve, or leave a swap to do."""
-    platform, session = current_platform(), db_session()
-    ticket = policy.get_scoped(session, g.user, Incident, ticket_id)
+    ticket = policy.get_scoped(db_session(), g.user, Incident, ticket_id)
     form = DiagnoseForm(prefix="diagnostic")
     form.kind.choices = _kind_choices(list(IncidentKind))
     form.decision.choices = [(d.value, d.value) for d in faults.Decision]
     if form.validate_on_submit():
         try:
-            faults.diagnose(
-                session,
-                ticket,
-                kind=IncidentKind(form.kind.data),
-                diagnosis=form.diagnosis.data or "",
-                advice=form.advice.data or "",
-                decision=faults.Decision(form.decision.data),
-                user=g.user,
-                clock=platform.clock,
-            )
+            _diagnose(ticket, form)
         except FieldErrors as err:
             show_errors(form, err)
         except DomainError as err:
@@ -369,52 +368,75 @@ def diagnose(ticket_id: int) -> Any:
     return _ticket_page(ticket, 400, diagnose=form)
 
 
+def _diagnose(ticket: Incident, form: DiagnoseForm) -> None:
+    faults.diagnose(
+        db_session(),
+        ticket,
+        kind=IncidentKind(form.kind.data),
+        diagnosis=form.diagnosis.data or "",
+        advice=form.advice.data or "",
+        decision=faults.Decision(form.decision.data),
+        user=g.user,
+        clock=current_platform().clock,
+    )
+
+
 @bp.post("/<int:ticket_id>/echange")
 @requires(Permission.FAULT_HANDLE)
 def swap(ticket_id: int) -> Any:
     """R-18: swap the handset, keeping the line and its reference; the ticket is resolved."""
-    platform, session = current_platform(), db_session()
-    ticket = policy.get_scoped(session, g.user, Incident, ticket_id)
+    ticket = policy.get_scoped(db_session(), g.user, Incident, ticket_id)
     form = SwapForm(prefix="echange")
     if form.validate_on_submit():
         try:
-            timezone = faults.timezone_of(session, ticket)
-            result = faults.swap_for_ticket(
-                session,
-                ticket,
-                new_imei=form.imei.data or "",
-                model=form.model.data or "",
-                swapped_at=_typed(form.swapped_at, timezone),
-                cause=form.cause.data or "",
-                user=g.user,
-                deadline_hours=platform.settings.retention.swap_deadline_hours,
-                clock=platform.clock,
-            )
+            result = _swap_for_ticket(ticket, form)
         except FieldErrors as err:
             show_errors(form, err)
         except DomainError as err:
             flash(gettext(err.template, **err.params), "error")
             return redirect(url_for("faults.show", ticket_id=ticket.id))
         else:
-            audit_here(
-                "fault.swap",
-                object_type="incident",
-                object_id=ticket.id,
-                details={"line": ticket.line_id, "late": result.is_late},
-            )
-            hours = round(result.delay.total_seconds() / 3600, 1)
-            if result.is_late:
-                flash(
-                    gettext(
-                        "Terminal échangé, hors délai : %(h)s heures ouvrées (24 au plus).",
-                        h=hours,
-                    ),
-                    "warning",
-                )
-            else:
-                flash(gettext("Terminal échangé en %(h)s heures ouvrées.", h=hours), "success")
-            return redirect(url_for("faults.show", ticket_id=ticket.id))
+            return _swapped(ticket, result)
     return _ticket_page(ticket, 400, swap=form)
+
+
+def _swap_for_ticket(ticket: Incident, form: SwapForm) -> line_admin.SwapResult:
+    """Swap the ticket's handset, the time typed in the line's territory."""
+    platform, session = current_platform(), db_session()
+    timezone = faults.timezone_of(session, ticket)
+    return faults.swap_for_ticket(
+        session,
+        ticket,
+        new_imei=form.imei.data or "",
+        model=form.model.data or "",
+        swapped_at=_typed(form.swapped_at, timezone),
+        cause=form.cause.data or "",
+        user=g.user,
+        deadline_hours=platform.settings.retention.swap_deadline_hours,
+        clock=platform.clock,
+    )
+
+
+def _swapped(ticket: Incident, result: line_admin.SwapResult) -> BaseResponse:
+    """Audit the swap, say how long it took (R-18), back to the ticket."""
+    audit_here(
+        "fault.swap",
+        object_type="incident",
+        object_id=ticket.id,
+        details={"line": ticket.line_id, "late": result.is_late},
+    )
+    hours = round(result.delay.total_seconds() / 3600, 1)
+    if result.is_late:
+        flash(
+            gettext(
+                "Terminal échangé, hors délai : %(h)s heures ouvrées (24 au plus).",
+                h=hours,
+            ),
+            "warning",
+        )
+    else:
+        flash(gettext("Terminal échangé en %(h)s heures ouvrées.", h=hours), "success")
+    return redirect(url_for("faults.show", ticket_id=ticket.id))
 
 
 @bp.post("/<int:ticket_id>/cloture")

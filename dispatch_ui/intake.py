@@ -26,18 +26,15 @@ from flask import (
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import BooleanField, PasswordField
 
 from dispatch_ui.formatting import local_time
-from dispatch_ui.portal import (
-    FORMS,
+from dispatch_ui.portal_forms import (
     SLUGS,
-    AttributionForm,
     MessageForm,
-    association_choices,
     content_of,
     fill_form,
+    navette_form,
     show_errors,
 )
 from dispatch_ui.security import audit_here, reauthenticate, requires
@@ -45,7 +42,7 @@ from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.navettes import IntakeDocument, Navette
 from tgd.db.models.operations import Task
 from tgd.domain.errors import DomainError
-from tgd.domain.lifecycle import CommissioningStep, FileState, NavetteKind, NavetteState
+from tgd.domain.lifecycle import CommissioningStep, NavetteKind, NavetteState
 from tgd.domain.navettes import KIND_LABELS, Attribution, FieldErrors
 from tgd.http import current_platform, db_session, request_reader
 from tgd.services import commissioning, intake, navettes, policy, termination
@@ -83,11 +80,7 @@ def queue() -> Any:
         "intake/queue.html",
         items=navettes.queue(session, clock=platform.clock),
         documents=intake.pending(session, clock=platform.clock, minutes=minutes),
-        commissioning=session.scalars(
-            select(BeneficiaryFile)
-            .where(BeneficiaryFile.state == FileState.EN_CREATION)
-            .order_by(BeneficiaryFile.id)
-        ).all(),
+        commissioning=commissioning.files_in_creation(session),
         tasks=termination.open_tasks(session),
         kind_labels=KIND_LABELS,
         now=platform.clock.now(),
@@ -102,89 +95,56 @@ def create_file(navette_id: int) -> Any:
     navette = policy.get_scoped(session, g.user, Navette, navette_id)
     if navette.kind is not NavetteKind.ATTRIBUTION or navette.state is not NavetteState.RECUE:
         abort(404)
-    form = AttributionForm()
-    form.association_id.choices = association_choices(None)
+    form = navette_form(NavetteKind.ATTRIBUTION, None)
     if request.method == "GET":
         fill_form(form, navettes.read_content(session, navette, cipher=platform.cipher))
         audit_here("navette.read", object_type="navette", object_id=navette.id)
     elif form.validate_on_submit():
-        content = content_of(NavetteKind.ATTRIBUTION, form)
-        assert isinstance(content, Attribution)
         try:
-            file = navettes.create_file(
-                session,
-                navette,
-                personal=content.personal,
-                association_id=content.association_id,
-                user=g.user,
-                cipher=platform.cipher,
-                clock=platform.clock,
-            )
+            return _create_file(navette, form)
         except FieldErrors as err:
             show_errors(form, err)
-        else:
-            audit_here(
-                "file.create",
-                object_type="file",
-                object_id=file.id,
-                details={"breach": navette.is_breach},
-            )
-            flash(
-                gettext("Fiche %(number)s créée : lancez la mise en service.", number=file.number),
-                "success",
-            )
-            return redirect(url_for("intake.commission", file_id=file.id))
     return render_template(
         "intake/create_file.html",
         form=form,
         navette=navette,
-        timezone=navettes.timezone_of(_juridiction(navette.juridiction_id)),
+        timezone=navettes.court_timezone(db_session(), navette.juridiction_id),
     ), (400 if request.method == "POST" else 200)
 
 
-def _juridiction(juridiction_id: int) -> Any:
-    from tgd.db.models.territories import Juridiction
-
-    return db_session().get(Juridiction, juridiction_id)
+def _create_file(navette: Navette, form: Any) -> Any:
+    """Create the file from the (possibly corrected) attribution; go on to commissioning."""
+    platform = current_platform()
+    content = content_of(NavetteKind.ATTRIBUTION, form)
+    assert isinstance(content, Attribution)
+    file = navettes.create_file(
+        db_session(),
+        navette,
+        personal=content.personal,
+        association_id=content.association_id,
+        user=g.user,
+        cipher=platform.cipher,
+        clock=platform.clock,
+    )
+    audit_here(
+        "file.create", object_type="file", object_id=file.id, details={"breach": navette.is_breach}
+    )
+    flash(
+        gettext("Fiche %(number)s créée : lancez la mise en service.", number=file.number),
+        "success",
+    )
+    return redirect(url_for("intake.commission", file_id=file.id))
 
 
 @bp.route("/fiches/<int:file_id>/mise-en-service", methods=["GET", "POST"])
 @requires(Permission.NAVETTE_PROCESS)
 def commission(file_id: int) -> Any:
     """R-11: the three-step checklist; the third step is the person's real test call."""
-    platform, session = current_platform(), db_session()
+    session = db_session()
     file = policy.get_scoped(session, g.user, BeneficiaryFile, file_id)
     form = StepForm()
     if form.validate_on_submit():
-        action = request.form.get("step", "")
-        if action == "complete":
-            done = commissioning.complete_if_done(session, file, user=g.user, clock=platform.clock)
-            if not done:
-                flash(
-                    gettext(
-                        "La mise en service n'est pas terminée : les trois étapes doivent réussir."
-                    ),
-                    "error",
-                )
-        else:
-            try:
-                step = CommissioningStep(action)
-            except ValueError:
-                abort(400)
-            commissioning.record_step(
-                session,
-                file,
-                step,
-                succeeded=request.form.get("outcome") == "ok",
-                user=g.user,
-                clock=platform.clock,
-            )
-            audit_here(
-                "file.commissioning",
-                object_type="file",
-                object_id=file.id,
-                details={"step": step.value},
-            )
+        _commissioning_action(file, request.form.get("step", ""))
         return redirect(url_for("intake.commission", file_id=file.id))
     return render_template(
         "intake/commission.html",
@@ -192,7 +152,36 @@ def commission(file_id: int) -> Any:
         form=form,
         steps=commissioning.checklist(session, file),
         labels=STEP_LABELS,
-        timezone=navettes.timezone_of(_juridiction(file.juridiction_id)),
+        timezone=navettes.court_timezone(db_session(), file.juridiction_id),
+    )
+
+
+def _commissioning_action(file: BeneficiaryFile, action: str) -> None:
+    """Record a step's outcome, or complete the commissioning when all three succeeded."""
+    platform, session = current_platform(), db_session()
+    if action == "complete":
+        if not commissioning.complete_if_done(session, file, user=g.user, clock=platform.clock):
+            flash(
+                gettext(
+                    "La mise en service n'est pas terminée : les trois étapes doivent réussir."
+                ),
+                "error",
+            )
+        return
+    try:
+        step = CommissioningStep(action)
+    except ValueError:
+        abort(400)
+    commissioning.record_step(
+        session,
+        file,
+        step,
+        succeeded=request.form.get("outcome") == "ok",
+        user=g.user,
+        clock=platform.clock,
+    )
+    audit_here(
+        "file.commissioning", object_type="file", object_id=file.id, details={"step": step.value}
     )
 
 
@@ -227,7 +216,7 @@ def inform_parquet(file_id: int) -> Any:
 def confirm_termination(task_id: int) -> Any:
     """R-15: record the magistrate's confirmation; then the file is closed and exported."""
     # Read first (the password check is slow): the write begins at the first db_session().
-    platform, session = current_platform(), request_reader()
+    session = request_reader()
     task = session.get(Task, task_id)
     if task is None or task.kind != termination.TASK_KIND or task.file_id is None:
         abort(404)
@@ -235,44 +224,9 @@ def confirm_termination(task_id: int) -> Any:
     form = ConfirmForm()
     error = None
     if form.validate_on_submit() and form.measure_ended.data and form.terminal_recovered.data:
-        try:
-            reauthenticate(form.password.data or "", purpose="file.termination")
-        except DomainError as err:
-            error = gettext(err.template, **err.params)
+        error = _password_refusal(form.password.data or "")
     if form.validate_on_submit() and error is None:
-        closure = termination.confirm(
-            db_session(),
-            task,
-            measure_ended=bool(form.measure_ended.data),
-            terminal_recovered=bool(form.terminal_recovered.data),
-            user=g.user,
-            settings=platform.settings.retention,
-            cipher=platform.cipher,
-            clock=platform.clock,
-        )
-        audit_here(
-            "file.termination_confirm",
-            object_type="file",
-            object_id=file.id,
-            details={"closed": closure is not None},
-        )
-        if closure is None:
-            flash(
-                gettext("Confirmation incomplète enregistrée : la fiche reste ouverte."), "warning"
-            )
-        else:
-            timezone = navettes.timezone_of(_juridiction(file.juridiction_id))
-            flash(
-                gettext(
-                    "Fiche %(number)s clôturée au %(closed)s, export transmis au parquet ; la "
-                    "ligne est réaffectable sous la référence %(ref)s à partir du %(date)s.",
-                    number=file.number,
-                    closed=local_time(file.closed_at, timezone),
-                    ref=closure.next_record.reference,
-                    date=local_time(closure.next_record.available_from, timezone),
-                ),
-                "success",
-            )
+        _confirm(task, file, form)
         return redirect(url_for("intake.queue"))
     return render_template(
         "intake/termination.html",
@@ -281,7 +235,52 @@ def confirm_termination(task_id: int) -> Any:
         task=task,
         file=file,
         steps=termination.steps_of(session, task),
-        timezone=navettes.timezone_of(_juridiction(file.juridiction_id)),
+        timezone=navettes.court_timezone(db_session(), file.juridiction_id),
+    )
+
+
+def _password_refusal(password: str) -> str | None:
+    """E-08: check the password again; the refusal's French message, if any."""
+    try:
+        reauthenticate(password, purpose="file.termination")
+    except DomainError as err:
+        return str(gettext(err.template, **err.params))
+    return None
+
+
+def _confirm(task: Task, file: BeneficiaryFile, form: ConfirmForm) -> None:
+    """Record the confirmation (closing the file when both facts are confirmed) and say so."""
+    platform = current_platform()
+    closure = termination.confirm(
+        db_session(),
+        task,
+        measure_ended=bool(form.measure_ended.data),
+        terminal_recovered=bool(form.terminal_recovered.data),
+        user=g.user,
+        settings=platform.settings.retention,
+        cipher=platform.cipher,
+        clock=platform.clock,
+    )
+    audit_here(
+        "file.termination_confirm",
+        object_type="file",
+        object_id=file.id,
+        details={"closed": closure is not None},
+    )
+    if closure is None:
+        flash(gettext("Confirmation incomplète enregistrée : la fiche reste ouverte."), "warning")
+        return
+    timezone = navettes.court_timezone(db_session(), file.juridiction_id)
+    flash(
+        gettext(
+            "Fiche %(number)s clôturée au %(closed)s, export transmis au parquet ; la "
+            "ligne est réaffectable sous la référence %(ref)s à partir du %(date)s.",
+            number=file.number,
+            closed=local_time(file.closed_at, timezone),
+            ref=closure.next_record.reference,
+            date=local_time(closure.next_record.available_from, timezone),
+        ),
+        "success",
     )
 
 
@@ -307,47 +306,20 @@ def original(document_id: int) -> Any:
 @requires(Permission.NAVETTE_PROCESS)
 def key_in(document_id: int, slug: str) -> Any:
     """Key in a navette received by e-mail or fax, the original shown beside the form."""
-    platform, session = current_platform(), db_session()
-    document = session.get(IntakeDocument, document_id)
+    document = db_session().get(IntakeDocument, document_id)
     if document is None or document.handled_at is not None:
         abort(404)
     if slug == "ecarter":
-        if request.method == "POST" and StepForm().validate_on_submit():
-            intake.set_aside(session, document, user=g.user, clock=platform.clock)
-            audit_here("intake.set_aside", object_type="intake_document", object_id=document.id)
-            flash(gettext("Document écarté."), "info")
-            return redirect(url_for("intake.queue"))
-        abort(405)
+        return _set_aside(document)
     if slug not in SLUGS:
         abort(404)
     kind = SLUGS[slug]
-    form = FORMS[kind]()
-    if isinstance(form, AttributionForm):
-        form.association_id.choices = association_choices(None)
+    form = navette_form(kind, None)
     if form.validate_on_submit():
         try:
-            navette = intake.key_in(
-                session,
-                document,
-                content_of(kind, form),
-                user=g.user,
-                deadline_minutes=platform.settings.retention.navette_deadline_minutes,
-                cipher=platform.cipher,
-                clock=platform.clock,
-            )
+            return _key_in(document, kind, form)
         except FieldErrors as err:
             show_errors(form, err)
-        else:
-            audit_here(
-                "navette.key_in",
-                object_type="navette",
-                object_id=navette.id,
-                details={"kind": kind.value},
-            )
-            flash(gettext("Navette saisie."), "success")
-            if kind is NavetteKind.ATTRIBUTION:
-                return redirect(url_for("intake.create_file", navette_id=navette.id))
-            return redirect(url_for("intake.queue"))
     return render_template(
         "intake/key_in.html",
         form=form,
@@ -358,6 +330,37 @@ def key_in(document_id: int, slug: str) -> Any:
         kind_labels=KIND_LABELS,
         set_aside_form=StepForm(),
     ), (400 if request.method == "POST" else 200)
+
+
+def _set_aside(document: IntakeDocument) -> Any:
+    """Set a received document aside (POST only)."""
+    if request.method == "POST" and StepForm().validate_on_submit():
+        intake.set_aside(db_session(), document, user=g.user, clock=current_platform().clock)
+        audit_here("intake.set_aside", object_type="intake_document", object_id=document.id)
+        flash(gettext("Document écarté."), "info")
+        return redirect(url_for("intake.queue"))
+    abort(405)
+
+
+def _key_in(document: IntakeDocument, kind: NavetteKind, form: Any) -> Any:
+    """Record the keyed-in navette; an attribution goes on to its file's creation."""
+    platform = current_platform()
+    navette = intake.key_in(
+        db_session(),
+        document,
+        content_of(kind, form),
+        user=g.user,
+        deadline_minutes=platform.settings.retention.navette_deadline_minutes,
+        cipher=platform.cipher,
+        clock=platform.clock,
+    )
+    audit_here(
+        "navette.key_in", object_type="navette", object_id=navette.id, details={"kind": kind.value}
+    )
+    flash(gettext("Navette saisie."), "success")
+    if kind is NavetteKind.ATTRIBUTION:
+        return redirect(url_for("intake.create_file", navette_id=navette.id))
+    return redirect(url_for("intake.queue"))
 
 
 def init_app(app: Flask) -> None:

@@ -19,7 +19,7 @@ from wtforms import DateTimeLocalField, IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from dispatch_ui.formatting import zone_label
-from dispatch_ui.portal import show_errors
+from dispatch_ui.portal_forms import show_errors
 from dispatch_ui.security import audit_here, requires
 from tgd.db.models.lines import Line
 from tgd.domain.errors import DomainError, ValidationError
@@ -121,45 +121,15 @@ def activate(line_id: int) -> Any:
 @requires(Permission.LINE_ADMIN)
 def swap(line_id: int) -> Any:
     """R-18: swap the handset, keeping the line and its reference; the delay is recorded."""
-    platform, session = current_platform(), db_session()
+    session = db_session()
     line = policy.get_scoped(session, g.user, Line, line_id)
     territory = line.juridiction.territory
     form = SwapForm()
     if form.validate_on_submit():
         try:
-            try:
-                reported = from_local(form.reported_at.data, territory.timezone)
-            except ValidationError as exc:
-                raise FieldErrors({"reported_at": [(exc.template, exc.params)]}) from None
-            result = line_admin.swap_terminal(
-                session,
-                line,
-                new_imei=form.imei.data or "",
-                model=form.model.data or "",
-                reported_at=reported,
-                cause=form.cause.data or "",
-                deadline_hours=platform.settings.retention.swap_deadline_hours,
-                user_id=g.user.id,
-                clock=platform.clock,
-            )
+            return _swap(line, form)
         except FieldErrors as err:
             show_errors(form, err)
-        else:
-            audit_here(
-                "line.swap", object_type="line", object_id=line.id, details={"late": result.is_late}
-            )
-            hours = round(result.delay.total_seconds() / 3600, 1)
-            if result.is_late:
-                flash(
-                    gettext(
-                        "Échange enregistré, hors délai : %(h)s heures ouvrées (24 au plus).",
-                        h=hours,
-                    ),
-                    "warning",
-                )
-            else:
-                flash(gettext("Échange enregistré en %(h)s heures ouvrées.", h=hours), "success")
-            return redirect(url_for("lines_admin.index"))
     return render_template(
         "lines_admin/swap.html",
         form=form,
@@ -171,42 +141,52 @@ def swap(line_id: int) -> Any:
     ), (400 if request.method == "POST" else 200)
 
 
+def _swap(line: Line, form: SwapForm) -> Any:
+    """Record the swap (the report time read in the territory's zone) and say how long it took."""
+    platform = current_platform()
+    try:
+        reported = from_local(form.reported_at.data, line.juridiction.territory.timezone)
+    except ValidationError as exc:
+        raise FieldErrors({"reported_at": [(exc.template, exc.params)]}) from None
+    result = line_admin.swap_terminal(
+        db_session(),
+        line,
+        new_imei=form.imei.data or "",
+        model=form.model.data or "",
+        reported_at=reported,
+        cause=form.cause.data or "",
+        deadline_hours=platform.settings.retention.swap_deadline_hours,
+        user_id=g.user.id,
+        clock=platform.clock,
+    )
+    audit_here("line.swap", object_type="line", object_id=line.id, details={"late": result.is_late})
+    hours = round(result.delay.total_seconds() / 3600, 1)
+    if result.is_late:
+        flash(
+            gettext(
+                "Échange enregistré, hors délai : %(h)s heures ouvrées (24 au plus).",
+                h=hours,
+            ),
+            "warning",
+        )
+    else:
+        flash(gettext("Échange enregistré en %(h)s heures ouvrées.", h=hours), "success")
+    return redirect(url_for("lines_admin.index"))
+
+
 @bp.route("/terminaux", methods=["GET", "POST"])
 @requires(Permission.LINE_ADMIN)
 def terminals() -> Any:
     """The handsets (in service, in stock, faulty) and the import of a delivery note."""
-    platform, session = current_platform(), db_session()
+    session = db_session()
     form = DeliveryForm()
     errors: list[tuple[int, str]] = []
     if form.validate_on_submit():
-        upload = form.note.data
         try:
-            delivery = inventory.import_delivery(
-                session,
-                upload.read(),
-                filename=upload.filename or "bordereau.csv",
-                actor=f"user:{g.user.id}",
-                clock=platform.clock,
-            )
+            return _import_delivery(form)
         except DeliveryRejected as err:
             # The 400 answer rolls the request back: nothing of the note is imported.
             errors = [(e.line, gettext(e.template, **e.params)) for e in err.errors]
-        else:
-            audit_here(
-                "inventory.import",
-                object_type="delivery",
-                object_id=delivery.id,
-                details={"terminals": delivery.terminals, "sims": delivery.sims},
-            )
-            flash(
-                gettext(
-                    "Bordereau importé : %(t)s terminal(s), %(s)s carte(s) SIM.",
-                    t=delivery.terminals,
-                    s=delivery.sims,
-                ),
-                "success",
-            )
-            return redirect(url_for("lines_admin.terminals"))
     failed = request.method == "POST"
     return render_template(
         "lines_admin/terminals.html",
@@ -215,6 +195,33 @@ def terminals() -> Any:
         terminals=inventory.list_terminals(session),
         deliveries=inventory.list_deliveries(session),
     ), (400 if failed else 200)
+
+
+def _import_delivery(form: DeliveryForm) -> Any:
+    """Import the supplier's delivery note (``DeliveryRejected`` names the bad lines)."""
+    upload = form.note.data
+    delivery = inventory.import_delivery(
+        db_session(),
+        upload.read(),
+        filename=upload.filename or "bordereau.csv",
+        actor=f"user:{g.user.id}",
+        clock=current_platform().clock,
+    )
+    audit_here(
+        "inventory.import",
+        object_type="delivery",
+        object_id=delivery.id,
+        details={"terminals": delivery.terminals, "sims": delivery.sims},
+    )
+    flash(
+        gettext(
+            "Bordereau importé : %(t)s terminal(s), %(s)s carte(s) SIM.",
+            t=delivery.terminals,
+            s=delivery.sims,
+        ),
+        "success",
+    )
+    return redirect(url_for("lines_admin.terminals"))
 
 
 def init_app(app: Flask) -> None:

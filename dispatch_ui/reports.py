@@ -25,7 +25,8 @@ from tgd.domain.errors import DomainError, Forbidden
 from tgd.http import commit, current_platform, db_session
 from tgd.services import policy, reports
 from tgd.services.policy import Permission
-from tgd.services.reports.period import half_year, previous_quarter, quarter
+from tgd.services.reports.model import Scope
+from tgd.services.reports.period import Period, half_year, previous_quarter, quarter
 from tgd.services.reports.scope import scopes_for
 from tgd.settings import NATIONAL_TIMEZONE
 
@@ -91,11 +92,24 @@ def index() -> Any:
     if not form.validate_on_submit():
         status = 400 if form.is_submitted() else 200
         return render_template("reports/index.html", form=form, may_annex=may_annex), status
+    try:
+        scope, period, provisional = _prepare(form)
+    except DomainError as err:
+        return _refused(form, may_annex, err)
+    if form.nominative.data:
+        try:
+            reauthenticate(form.password.data or "", purpose="report.nominative")
+        except DomainError as err:
+            return _refused(form, may_annex, err)
+    return _download(form, scope, period, provisional)
+
+
+def _prepare(form: ReportForm) -> tuple[Scope, Period, bool]:
+    """Turn the form into the report's scope and period; a refused request is audited."""
     kind, _, code = form.scope.data.partition(":")
     nominative = bool(form.nominative.data)
-    platform = current_platform()
     try:
-        scope, period, provisional = reports.prepare(
+        return reports.prepare(
             db_session(),
             juridiction=code if kind == "juridiction" else None,
             departement=code if kind == "departement" else None,
@@ -105,33 +119,32 @@ def index() -> Any:
             date_to=form.date_to.data.isoformat() if form.date_to.data else None,
             nominative=nominative,
             user=g.user,
-            clock=platform.clock,
+            clock=current_platform().clock,
         )
-    except DomainError as err:
-        if isinstance(err, Forbidden):
-            commit()  # the session's own bookkeeping first: SQLite allows one writer (E-01)
-            audit_refusal("report.refused", details={"scope": kind, "nominative": nominative})
-        error = gettext(err.template, **err.params)
-        return render_template(
-            "reports/index.html", form=form, may_annex=may_annex, error=error
-        ), err.http_status
-    if nominative:
-        try:
-            reauthenticate(form.password.data or "", purpose="report.nominative")
-        except DomainError as err:
-            return render_template(
-                "reports/index.html",
-                form=form,
-                may_annex=may_annex,
-                error=gettext(err.template, **err.params),
-            ), err.http_status
+    except Forbidden:
+        commit()  # the session's own bookkeeping first: SQLite allows one writer (E-01)
+        audit_refusal("report.refused", details={"scope": kind, "nominative": nominative})
+        raise
+
+
+def _refused(form: ReportForm, may_annex: bool, err: DomainError) -> Any:
+    """The form again, with the refusal's French message and its HTTP status."""
+    error = gettext(err.template, **err.params)
+    return render_template(
+        "reports/index.html", form=form, may_annex=may_annex, error=error
+    ), err.http_status
+
+
+def _download(form: ReportForm, scope: Scope, period: Period, provisional: bool) -> Response:
+    """Build the report, audit its download and send it (never cached)."""
+    platform = current_platform()
     report, read = reports.build_report(
         db_session(),
         scope,
         period,
         provisional=provisional,
         clock=platform.clock,
-        nominative=nominative,
+        nominative=bool(form.nominative.data),
         cipher=platform.cipher,
         settings=platform.settings,
     )

@@ -70,17 +70,7 @@ def line(line_id: int) -> Any:
     form = RestrictionForm()
     if form.validate_on_submit():
         try:
-            restrictions.set_restriction(
-                session,
-                found,
-                voice=(form.voice.data or "").splitlines(),
-                sms=(form.sms.data or "").splitlines(),
-                request_ref=form.request_ref.data or "",
-                requested_on=form.requested_on.data,
-                user_id=g.user.id,
-                cipher=platform.cipher,
-                clock=platform.clock,
-            )
+            _set_restriction(found, form)
         except DomainError as err:
             flash(gettext(err.template, **err.params), "error")
         else:
@@ -98,6 +88,22 @@ def line(line_id: int) -> Any:
         form=form,
         lift_form=LiftForm(prefix=LIFT, formdata=None),
     ), (400 if request.method == "POST" else 200)
+
+
+def _set_restriction(found: Line, form: RestrictionForm) -> None:
+    """Set the line's allowed numbers, one a line in each box, as the parquet asked."""
+    platform = current_platform()
+    restrictions.set_restriction(
+        db_session(),
+        found,
+        voice=(form.voice.data or "").splitlines(),
+        sms=(form.sms.data or "").splitlines(),
+        request_ref=form.request_ref.data or "",
+        requested_on=form.requested_on.data,
+        user_id=g.user.id,
+        cipher=platform.cipher,
+        clock=platform.clock,
+    )
 
 
 @bp.post("/lignes/<int:line_id>/lever")

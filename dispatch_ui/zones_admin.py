@@ -20,12 +20,11 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from sqlalchemy import select
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length
 
 from dispatch_ui.security import requires
-from tgd.db.models.forces import ForceUnit, PriorityNumberChange, Zone
+from tgd.db.models.forces import ForceUnit
 from tgd.http import commit, current_platform, db_session, request_reader
 from tgd.services import zones as zones_service
 from tgd.services.policy import Permission
@@ -57,12 +56,7 @@ class UnitForm(FlaskForm):
 @requires(Permission.ZONE_ADMIN)
 def index() -> Any:
     """Units with their zone in force and the import form."""
-    session = db_session()
-    units = session.scalars(
-        select(ForceUnit).order_by(ForceUnit.territory_id, ForceUnit.name)
-    ).all()
-    in_force = {z.unit_id for z in session.scalars(select(Zone).where(Zone.valid_until.is_(None)))}
-    return render_template("zones/index.html", units=units, in_force=in_force, form=ImportForm())
+    return render_template("zones/index.html", form=ImportForm(), **_listing())
 
 
 @bp.post("/import")
@@ -90,11 +84,10 @@ def import_zones() -> Any:
 
 def _listing() -> dict[str, Any]:
     session = db_session()
-    units = session.scalars(
-        select(ForceUnit).order_by(ForceUnit.territory_id, ForceUnit.name)
-    ).all()
-    in_force = {z.unit_id for z in session.scalars(select(Zone).where(Zone.valid_until.is_(None)))}
-    return {"units": units, "in_force": in_force}
+    return {
+        "units": zones_service.list_units(session),
+        "in_force": zones_service.units_with_zone(session),
+    }
 
 
 @bp.get("/export.geojson")
@@ -126,17 +119,13 @@ def unit(unit_id: int) -> Any:
         )
         flash(gettext("Unité mise à jour."), "success")
         return redirect(url_for("zones.unit", unit_id=unit_id))
-    numbers = session.scalars(
-        select(PriorityNumberChange)
-        .where(PriorityNumberChange.unit_id == unit_id)
-        .order_by(PriorityNumberChange.at.desc())
-    ).all()
-    history = session.scalars(
-        select(Zone).where(Zone.unit_id == unit_id).order_by(Zone.valid_from.desc())
-    ).all()
     status = 400 if request.method == "POST" else 200
     return render_template(
-        "zones/unit.html", unit=found, form=form, numbers=numbers, history=history
+        "zones/unit.html",
+        unit=found,
+        form=form,
+        numbers=zones_service.number_history(session, unit_id),
+        history=zones_service.zone_history(session, unit_id),
     ), status
 
 

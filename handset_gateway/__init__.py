@@ -8,7 +8,6 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from tgd.adapters.twilio_telephony import build_telephony
 from tgd.container import Platform
 
 log = logging.getLogger(__name__)
@@ -37,9 +36,6 @@ def init_app(app: Flask, *, csrf: CSRFProtect) -> None:
     from tgd.metrics import SpoolCollector
 
     app.extensions.setdefault("tgd.collectors", []).append(SpoolCollector(spool))
-    if platform.telephony is None:
-        platform.telephony = build_telephony(platform.settings)
-    app.extensions["tgd.telephony"] = platform.telephony
     csrf.exempt(bp)
     app.register_blueprint(bp)
     if platform.settings.twilio.backend == "fake" and platform.settings.mode == "development":

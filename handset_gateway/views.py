@@ -30,9 +30,8 @@ from handset_gateway.spool import SpooledCall, now_iso
 from tgd.container import Platform
 from tgd.db.writes import WriteGateTimeout
 from tgd.domain.positions import PositionError
-from tgd.http import current_platform
+from tgd.http import current_platform, telephony
 from tgd.metrics import metrics
-from tgd.ports import Telephony
 from tgd.services import dispatch, positions, restrictions
 from tgd.services.alerts import (
     CallKind,
@@ -64,21 +63,6 @@ def _observe(response: Response) -> Response:
             time.perf_counter() - started
         )
     return response
-
-
-def callback_urls(settings: Settings) -> dispatch.Callbacks:
-    """Return the public URLs of the status callbacks (what the carrier will call)."""
-    base = settings.twilio.public_base_url.rstrip("/")
-    return dispatch.Callbacks(
-        call_status=f"{base}/gateway/twilio/voice/status",
-        conference_status=f"{base}/gateway/twilio/conference/status",
-    )
-
-
-def telephony() -> Telephony:
-    """Return the app's telephony adapter (built by ``init_app``)."""
-    adapter: Telephony = current_app.extensions["tgd.telephony"]
-    return adapter
 
 
 @bp.post("/twilio/voice")
@@ -118,7 +102,9 @@ def record_call(session: Session, platform: Platform, call: IncomingCall) -> str
     return dispatch.receive_call(
         session,
         call,
-        render=partial(twiml.render, callbacks=callback_urls(settings)),
+        render=partial(
+            twiml.render, callbacks=dispatch.carrier_callbacks(settings.twilio.public_base_url)
+        ),
         gateway=settings.gateway,
         alerts=settings.alerts,
         counter_call_number=settings.twilio.counter_call_number,
@@ -166,7 +152,9 @@ def _answer_deferred(platform: Platform, call: IncomingCall, kind: CallKind, exc
             conference,
         )
         metrics().alerts_received.labels(kind.value, "deferred").inc()
-    return twiml.fallback(overflow, conference, callback_urls(settings))
+    return twiml.fallback(
+        overflow, conference, dispatch.carrier_callbacks(settings.twilio.public_base_url)
+    )
 
 
 def record_spooled(platform: Platform, spooled: SpooledCall) -> None:
@@ -266,7 +254,7 @@ def conference_status() -> Any:
         dials,
         telephony=telephony(),
         gateway=platform.settings.gateway,
-        callbacks=callback_urls(platform.settings),
+        callbacks=dispatch.carrier_callbacks(platform.settings.twilio.public_base_url),
         clock=platform.clock,
     )
     return _xml(body)

@@ -19,7 +19,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter, Map
 
 from tgd import readiness
-from tgd.container import Platform, build_platform
+from tgd.container import Platform, build_platform, complete_platform
 from tgd.db.base import MAX_ID
 from tgd.db.session import check_durability
 from tgd.http import finish_request, limiter, track_writes
@@ -57,7 +57,7 @@ def create_app(
     """Build the TGD web application."""
     settings = ensure_dev_secrets(settings or load_settings())
     configure_logging(settings.log_level, settings.server.log_format)
-    platform = platform or build_platform(settings, clock=clock)
+    platform = complete_platform(platform) if platform else build_platform(settings, clock=clock)
     check_durability(platform.engine)
 
     app = Flask("dispatch_ui", template_folder="templates", static_folder="static")
@@ -82,6 +82,7 @@ def create_app(
         TESTING=settings.mode == "test",
     )
     app.extensions["tgd"] = platform
+    app.extensions["tgd.telephony"] = platform.telephony  # the tests' handle on the fake carrier
     app.extensions["tgd.collectors"] = _collectors(platform)
     track_writes(platform.sessions)
 
@@ -94,7 +95,7 @@ def create_app(
     import dispatch_ui
     import handset_gateway
 
-    handset_gateway.init_app(app, csrf=csrf)  # first: the console uses its telephony adapter
+    handset_gateway.init_app(app, csrf=csrf)
     dispatch_ui.init_app(app)
     # Outermost, so that Socket.IO's requests see the real client too.
     app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]

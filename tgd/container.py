@@ -1,8 +1,10 @@
 """The platform's wiring, built once per process from settings (no hidden singletons).
 
 ``build_platform(settings)`` opens the database, loads (or, outside
-production, creates) the master key ring and returns a ``Platform`` that the
-Flask app, the CLI, the gateway and the scheduler all use.
+production, creates) the master key ring, builds every adapter the
+configuration chooses (telephony, geocoder, anchor copy) and returns a
+``Platform`` that the Flask app, the CLI, the gateway and the scheduler all use.
+The doors read the adapters from the platform; they never build one.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.adapters.anchor_syslog import build_anchor_copy
 from tgd.adapters.clock import SystemClock
-from tgd.adapters.crypto import EnvelopeCipher, KeyFileCipher, MasterKeyRing
+from tgd.adapters.crypto import KeyFileCipher, MasterKeyRing
 from tgd.adapters.geocoder import BanGeocoder, FakeGeocoder
 from tgd.adapters.twilio_telephony import build_telephony
 from tgd.db.session import make_engine, make_session_factory
-from tgd.ports import AnchorCopy, Clock, Geocoder, Telephony
+from tgd.ports import AnchorCopy, Cipher, Clock, Geocoder, Telephony
 from tgd.services import users
 from tgd.settings import Settings
 
@@ -38,7 +40,7 @@ class Platform:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    cipher: EnvelopeCipher
+    cipher: Cipher
     clock: Clock
     geocoder: Geocoder | None = None
     telephony: Telephony | None = None
@@ -111,6 +113,13 @@ def build_platform(settings: Settings, *, clock: Clock | None = None) -> Platfor
         telephony=build_telephony(settings),
         anchor_copy=build_anchor_copy(settings.audit.anchor_syslog),
     )
+
+
+def complete_platform(platform: Platform) -> Platform:
+    """Build the configured adapters a platform assembled by hand (the tests') left out."""
+    if platform.telephony is None:
+        platform.telephony = build_telephony(platform.settings)
+    return platform
 
 
 def build_geocoder(settings: Settings) -> Geocoder:

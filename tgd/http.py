@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.container import Platform
 from tgd.db.writes import Priority, begin_write, is_writer
+from tgd.ports import Telephony
 
 # The storage is chosen per app (``RATELIMIT_STORAGE_URI``): Redis when configured, so that
 # every app process counts the same attempts; in memory for the embedded mode. Here, not in
@@ -33,6 +34,13 @@ def current_platform() -> Platform:
     """Return the platform the current Flask app was built with."""
     platform: Platform = current_app.extensions["tgd"]
     return platform
+
+
+def telephony() -> Telephony:
+    """Return the platform's telephony adapter (built in ``tgd/container.py``)."""
+    adapter = current_platform().telephony
+    assert adapter is not None, "create_app completes the platform"
+    return adapter
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -1,16 +1,19 @@
 """Ports: the interfaces services depend on; adapters implement them, tests fake them.
 
-Only ``tgd/app.py`` and the scheduler's builder choose the implementation,
-from configuration (STYLE rule 4).
+Only the composition root (``tgd/container.py``; the CLI for the mailer, whose
+relay is given on the command line) chooses the implementation, from
+configuration (STYLE rule 4). Console events need no port: services add rows to the
+outbox (``events.add_event``) in their own transaction, and the console hub pushes
+them after the commit (``tgd/services/outbox.py``, E-02).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from tgd.adapters.crypto import WrappedKey
+from tgd.adapters.crypto import MasterKeyRing, WrappedKey
 from tgd.domain.geocoding import GeocodeMatch
 
 
@@ -54,11 +57,17 @@ class Cipher(Protocol):
         ...
 
 
-class EventBus(Protocol):
-    """Announces committed changes to consoles (E-02: through the outbox)."""
+@runtime_checkable
+class KeyRotatingCipher(Cipher, Protocol):
+    """A cipher that follows a master key ring it can replace (rotation, R-52)."""
 
-    def publish(self, kind: str, payload: dict[str, Any], *, territory_id: int | None) -> None:
-        """Push one event to the consoles allowed to see it."""
+    @property
+    def ring(self) -> MasterKeyRing:
+        """The master keys in use, the current one first."""
+        ...
+
+    def save(self, ring: MasterKeyRing) -> None:
+        """Store a new ring (where every process will see it) and use it at once."""
         ...
 
 
@@ -117,6 +126,14 @@ class Geocoder(Protocol):
 
     def geocode(self, address: str) -> GeocodeMatch | None:
         """Return the best match, None when unknown; ``GeocoderUnavailable`` when unreachable."""
+        ...
+
+
+class Mailer(Protocol):
+    """Sends one plain-text e-mail (the parquet's notifications, R-14)."""
+
+    def send(self, *, to: str, subject: str, body: str) -> None:
+        """Send a message; raise ``OSError`` or ``smtplib.SMTPException`` on failure."""
         ...
 
 

@@ -31,7 +31,7 @@ from twilio.request_validator import RequestValidator
 from handset_gateway import twiml
 from handset_gateway.spool import Spool, SpooledCall, now_iso
 from tgd.services.alerts import new_conference_name, normalise_number
-from tgd.services.dispatch import Callbacks
+from tgd.services.dispatch import carrier_callbacks
 from tgd.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,11 +48,7 @@ class FallbackServer(ThreadingHTTPServer):
         self.public_url = public_url
         self.validator = RequestValidator(settings.twilio.auth_token)
         self.spool = Spool(settings.spool_path, settings.twilio.auth_token, role="fallback")
-        base = settings.twilio.public_base_url.rstrip("/")
-        self.callbacks = Callbacks(
-            call_status=f"{base}/gateway/twilio/voice/status",
-            conference_status=f"{base}/gateway/twilio/conference/status",
-        )
+        self.callbacks = carrier_callbacks(settings.twilio.public_base_url)
         self.answered = 0
         self._count = threading.Lock()
         super().__init__(address, FallbackHandler)

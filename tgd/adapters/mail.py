@@ -16,20 +16,12 @@ import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any, Protocol
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 MAX_MESSAGE_BYTES = 20 * 1024 * 1024
-
-
-class Mailer(Protocol):
-    """Sends one plain-text e-mail."""
-
-    def send(self, *, to: str, subject: str, body: str) -> None:
-        """Send a message; raise ``OSError`` or ``smtplib.SMTPException`` on failure."""
-        ...
 
 
 @dataclass

@@ -16,15 +16,11 @@ from tgd.services.escalation import run_escalation
 
 def run(context: JobContext) -> dict[str, Any]:
     """Escalate and overflow everything due up to now."""
-    base = context.settings.twilio.public_base_url.rstrip("/")
     escalated, overflowed = run_escalation(
         context.sessions,
         settings=context.settings,
         telephony=context.telephony,
-        callbacks=dispatch.Callbacks(
-            call_status=f"{base}/gateway/twilio/voice/status",
-            conference_status=f"{base}/gateway/twilio/conference/status",
-        ),
+        callbacks=dispatch.carrier_callbacks(context.settings.twilio.public_base_url),
         clock=context.clock,
     )
     return {"count": escalated + overflowed, "escalated": escalated, "overflowed": overflowed}

@@ -308,6 +308,11 @@ def verify(
     return AuditReport(ok=not problems, checked=checked, unsealed=unsealed or 0, problems=problems)
 
 
+def latest_entries(session: Session, *, limit: int) -> list[AuditEntry]:
+    """Return the latest audit entries, newest first."""
+    return list(session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)))
+
+
 def export(session: Session, *, since: datetime | None = None) -> Iterator[dict[str, Any]]:
     """Yield sealed entries, in chain order, as plain JSON-ready dicts for auditors (R-55)."""
     stmt = select(*_COLUMNS).where(_TABLE.c.chain_seq.is_not(None))

@@ -80,6 +80,12 @@ def list_files(session: Session, user: User) -> list[tuple[BeneficiaryFile, str]
     return [(f, ref) for f, ref in session.execute(policy.scoped(query, user, BeneficiaryFile))]
 
 
+def latest_alerts(session: Session, user: User, *, limit: int) -> list[Alert]:
+    """Return the latest alerts the user may see in its courts, newest first (R-27)."""
+    query = policy.visible_alerts(policy.scoped(select(Alert), user, Alert), user)
+    return list(session.scalars(query.order_by(Alert.id.desc()).limit(limit)))
+
+
 def file_view(
     session: Session, file: BeneficiaryFile, *, viewer: User, cipher: Cipher, clock: Clock
 ) -> FileView:

@@ -55,6 +55,17 @@ def _test_call(session: Session, file: BeneficiaryFile) -> Alert | None:
     )
 
 
+def files_in_creation(session: Session) -> list[BeneficiaryFile]:
+    """List the files under commissioning (R-11), oldest first."""
+    return list(
+        session.scalars(
+            select(BeneficiaryFile)
+            .where(BeneficiaryFile.state == FileState.EN_CREATION)
+            .order_by(BeneficiaryFile.id)
+        )
+    )
+
+
 def checklist(session: Session, file: BeneficiaryFile) -> list[StepStatus]:
     """Return the three steps with their latest outcome."""
     records = session.scalars(

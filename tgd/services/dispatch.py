@@ -86,6 +86,19 @@ class Callbacks:
         return f"{self.call_status}{separator}leg={leg_id}"
 
 
+def carrier_callbacks(public_base_url: str) -> Callbacks:
+    """Return the public URLs of the gateway's status callbacks, the one place they are built.
+
+    The paths are the gateway's routes (``handset_gateway/views.py``); the base is the
+    setting ``twilio.public_base_url``, as the carrier reaches it.
+    """
+    base = public_base_url.rstrip("/")
+    return Callbacks(
+        call_status=f"{base}/gateway/twilio/voice/status",
+        conference_status=f"{base}/gateway/twilio/conference/status",
+    )
+
+
 @dataclass(frozen=True)
 class PendingDial:
     """A leg recorded in the bridge, still to be placed at the carrier (after the commit)."""
@@ -777,6 +790,17 @@ def _terminal_number(session: Session, alert: Alert, *, cipher: Cipher) -> str |
     if alert.caller_number_enc is None:
         return None
     return vault.get_text(session, cipher, alert, "caller_number_enc", key_id=alert.data_key_id)
+
+
+def legs_with_units(session: Session, alert: Alert) -> list[tuple[CallLeg, ForceUnit | None]]:
+    """Return the legs of an alert's bridge in order, each with its unit (if any)."""
+    rows = session.execute(
+        select(CallLeg, ForceUnit)
+        .outerjoin(ForceUnit, ForceUnit.id == CallLeg.unit_id)
+        .where(CallLeg.alert_id == alert.id)
+        .order_by(CallLeg.id)
+    )
+    return [(leg, unit) for leg, unit in rows]
 
 
 def leg_role_code(leg: CallLeg, unit_kind: ForceKind | None) -> str:

@@ -358,6 +358,14 @@ def export_file(
     return exports
 
 
+def exports_of_files(session: Session, file_ids: list[int]) -> list[FileExport]:
+    """List the exports of these files (no decryption), oldest first."""
+    if not file_ids:
+        return []
+    query = select(FileExport).where(FileExport.file_id.in_(file_ids)).order_by(FileExport.id)
+    return list(session.scalars(query))
+
+
 def read_export(session: Session, export: FileExport, *, cipher: Cipher) -> bytes:
     """Decrypt an export's document (``KeyDestroyed`` once the file was destroyed)."""
     file = session.get(BeneficiaryFile, export.file_id)

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tgd.adapters.crypto import KeyFileCipher
 from tgd.db.models.keys import DataKey
 from tgd.db.writes import write_transaction
-from tgd.ports import Clock
+from tgd.ports import Clock, KeyRotatingCipher
 from tgd.services import audit, vault
 
 MAX_PASSES = 3  # a process that had not yet seen the new key file may wrap under the old key
@@ -39,7 +38,7 @@ class RotationIncomplete(RuntimeError):
 
 def rotate_master_key(
     sessions: sessionmaker[Session],
-    cipher: KeyFileCipher,
+    cipher: KeyRotatingCipher,
     *,
     drop_old: bool,
     actor: str,

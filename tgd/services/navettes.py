@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from tgd.adapters.mail import Mailer
 from tgd.db.models.beneficiaries import BeneficiaryFile, TemporaryInfo
 from tgd.db.models.lines import Line, LineAssignment
 from tgd.db.models.navettes import IntakeDocument, Navette, ParquetMessage
@@ -47,7 +46,7 @@ from tgd.domain.navettes import (
     seconds_left,
 )
 from tgd.domain.reference import Reference
-from tgd.ports import Cipher, Clock
+from tgd.ports import Cipher, Clock, Mailer
 from tgd.services import files, lines, policy, vault
 from tgd.settings import NATIONAL_TIMEZONE
 
@@ -85,6 +84,13 @@ def _assignment_by_reference(session: Session, text: str) -> LineAssignment | No
 def timezone_of(juridiction: Juridiction) -> str:
     """Return the IANA zone of a court's territory (R-34)."""
     return juridiction.territory.timezone
+
+
+def court_timezone(session: Session, juridiction_id: int) -> str:
+    """Return the IANA zone of a court's territory, given the court's id (R-34)."""
+    juridiction = session.get(Juridiction, juridiction_id)
+    assert juridiction is not None  # a foreign key
+    return timezone_of(juridiction)
 
 
 def local_today(clock: Clock, timezone: str) -> date:

@@ -27,7 +27,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tgd.adapters.crypto import KeyFileCipher
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.operations import DestructionRecord, JobRun
 from tgd.db.models.positions import Position
@@ -37,7 +36,7 @@ from tgd.domain.errors import N_, Conflict
 from tgd.domain.lifecycle import FileState
 from tgd.domain.retention import destruction_due_at
 from tgd.domain.schedules import check_positions_extension, positions_retention_days
-from tgd.ports import Cipher, Clock
+from tgd.ports import Cipher, Clock, KeyRotatingCipher
 from tgd.services import audit, destruction, keys
 from tgd.settings import RetentionSettings
 
@@ -150,7 +149,7 @@ def _rotate(
     clock: Clock,
 ) -> None:
     # one rotation per run, dropping the old master key, reaches every copy taken before.
-    if not isinstance(cipher, KeyFileCipher):
+    if not isinstance(cipher, KeyRotatingCipher):
         raise TypeError("destruction needs the key-file cipher to retire the old master key")
     rotation = keys.rotate_master_key(sessions, cipher, drop_old=True, actor=actor, clock=clock)
     run.rotated_at = clock.now()

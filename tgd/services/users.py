@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tgd.db.models.territories import Juridiction
-from tgd.db.models.users import Organisation, User
+from tgd.db.models.users import Organisation, OrganisationKind, User
 from tgd.domain.errors import N_, Conflict, NotFound, ValidationError
 from tgd.domain.roles import Role
 from tgd.ports import Cipher, Clock
@@ -143,6 +143,20 @@ def totp_secret(session: Session, user: User, *, cipher: Cipher) -> str | None:
 def provisioning_uri(user: User, secret: str, *, issuer: str) -> str:
     """Return the otpauth:// URI an authenticator app reads from a QR code."""
     return pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=issuer)
+
+
+def list_users(session: Session) -> list[User]:
+    """List every account, by username."""
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def associations(session: Session, juridiction_ids: frozenset[int] | None) -> list[Organisation]:
+    """List the associations, by name; only those of these courts unless ``None``."""
+    query = select(Organisation).where(Organisation.kind == OrganisationKind.ASSOCIATION)
+    orgs = session.scalars(query.order_by(Organisation.name)).all()
+    if juridiction_ids is None:
+        return list(orgs)
+    return [o for o in orgs if any(j.id in juridiction_ids for j in o.juridictions)]
 
 
 def find_user(session: Session, username: str) -> User | None:

@@ -190,6 +190,36 @@ def update_unit(
     )
 
 
+def list_units(session: Session) -> list[ForceUnit]:
+    """List the units, by territory then name."""
+    return list(session.scalars(select(ForceUnit).order_by(ForceUnit.territory_id, ForceUnit.name)))
+
+
+def units_with_zone(session: Session) -> set[int]:
+    """Return the ids of the units that have a zone in force."""
+    return {z.unit_id for z in session.scalars(select(Zone).where(Zone.valid_until.is_(None)))}
+
+
+def number_history(session: Session, unit_id: int) -> list[PriorityNumberChange]:
+    """Return a unit's priority-number changes, newest first."""
+    return list(
+        session.scalars(
+            select(PriorityNumberChange)
+            .where(PriorityNumberChange.unit_id == unit_id)
+            .order_by(PriorityNumberChange.at.desc())
+        )
+    )
+
+
+def zone_history(session: Session, unit_id: int) -> list[Zone]:
+    """Return a unit's zones, in force and past, newest first."""
+    return list(
+        session.scalars(
+            select(Zone).where(Zone.unit_id == unit_id).order_by(Zone.valid_from.desc())
+        )
+    )
+
+
 def export_geojson(session: Session) -> dict[str, Any]:
     """Return the zones in force as a FeatureCollection ready to edit and re-import."""
     rows = session.execute(

@@ -245,42 +245,43 @@ def verify(
         .order_by(_TABLE.c.chain_seq)
         .execution_options(yield_per=1000)
     )
-    for row in session.execute(stmt):
-        checked += 1
-        seq: int = row.chain_seq
-        where = f"entry chain_seq={seq} (id {row.id})"
-        gap = False
-        if seq > expected_seq:
-            gap = True
-            missing = (
-                f"chain_seq={expected_seq}"
-                if seq == expected_seq + 1
-                else f"chain_seq={expected_seq}..{seq - 1}"
-            )
-            problems.append(f"{where}: {missing} missing before it, entries removed")
-        elif seq < expected_seq:
-            problems.append(f"{where}: chain_seq repeated or out of order")
-        if row.prev_hash is None or row.entry_hash is None:
-            problems.append(f"{where}: sealed but prev_hash or entry_hash is empty")
-        else:
-            if row.prev_hash != expected_prev and not gap:
-                problems.append(
-                    f"{where}: prev_hash does not match the previous entry's hash, "
-                    "entries removed, inserted or reordered"
+    with session.execute(stmt) as rows:  # closed on an early return too (server cursor)
+        for row in rows:
+            checked += 1
+            seq: int = row.chain_seq
+            where = f"entry chain_seq={seq} (id {row.id})"
+            gap = False
+            if seq > expected_seq:
+                gap = True
+                missing = (
+                    f"chain_seq={expected_seq}"
+                    if seq == expected_seq + 1
+                    else f"chain_seq={expected_seq}..{seq - 1}"
                 )
-            if _digest_row(row.prev_hash, row) != row.entry_hash:
-                problems.append(f"{where}: hash mismatch, content altered or entry_hash forged")
-        if anchor is not None and seq == anchor[0]:
-            anchored_hash = row.entry_hash
-        elif seq in anchors and row.entry_hash != anchors[seq]:
-            # Every anchored head must still be there: a rewrite that kept the last one in
-            # line (by forging the anchor file's last line) still breaks the earlier ones.
-            problems.append(
-                f"anchor chain_seq={seq}: entry_hash differs from the anchored hash, "
-                "chain rewritten"
-            )
-        expected_seq = max(expected_seq, seq + 1)
-        expected_prev = row.entry_hash or ""
+                problems.append(f"{where}: {missing} missing before it, entries removed")
+            elif seq < expected_seq:
+                problems.append(f"{where}: chain_seq repeated or out of order")
+            if row.prev_hash is None or row.entry_hash is None:
+                problems.append(f"{where}: sealed but prev_hash or entry_hash is empty")
+            else:
+                if row.prev_hash != expected_prev and not gap:
+                    problems.append(
+                        f"{where}: prev_hash does not match the previous entry's hash, "
+                        "entries removed, inserted or reordered"
+                    )
+                if _digest_row(row.prev_hash, row) != row.entry_hash:
+                    problems.append(f"{where}: hash mismatch, content altered or entry_hash forged")
+            if anchor is not None and seq == anchor[0]:
+                anchored_hash = row.entry_hash
+            elif seq in anchors and row.entry_hash != anchors[seq]:
+                # Every anchored head must still be there: a rewrite that kept the last one in
+                # line (by forging the anchor file's last line) still breaks the earlier ones.
+                problems.append(
+                    f"anchor chain_seq={seq}: entry_hash differs from the anchored hash, "
+                    "chain rewritten"
+                )
+            expected_seq = max(expected_seq, seq + 1)
+            expected_prev = row.entry_hash or ""
     if anchor is not None:
         anchor_seq, anchor_hash = anchor
         if anchored_hash is None:

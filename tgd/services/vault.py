@@ -109,12 +109,14 @@ def rotate_master_key(
     if limit is not None:
         query = query.limit(limit)
     count = 0
-    for row in session.scalars(query.execution_options(yield_per=500)):
-        current = WrappedKey(master_key_id=row.master_key_id, wrapped=row.wrapped)
-        rewrapped = cipher.rewrap(current)
-        if rewrapped != current:
-            row.master_key_id, row.wrapped = rewrapped.master_key_id, rewrapped.wrapped
-            row.rewrapped_at = clock.now()
-            count += 1
+    # Closed even when a re-wrap fails: on PostgreSQL the rows stream from a server cursor.
+    with session.scalars(query.execution_options(yield_per=500)) as rows:
+        for row in rows:
+            current = WrappedKey(master_key_id=row.master_key_id, wrapped=row.wrapped)
+            rewrapped = cipher.rewrap(current)
+            if rewrapped != current:
+                row.master_key_id, row.wrapped = rewrapped.master_key_id, rewrapped.wrapped
+                row.rewrapped_at = clock.now()
+                count += 1
     session.flush()
     return count

@@ -247,11 +247,13 @@ def test_positions_are_kept_three_days_or_the_parquets_extension(
 class _RotationFailsOnce(KeyFileCipher):
     """The production cipher, whose first re-wrap fails (a lock, a full disk…)."""
 
-    failures = 1
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.failures = 1
 
     def rewrap(self, key: WrappedKey) -> WrappedKey:
-        if _RotationFailsOnce.failures:
-            _RotationFailsOnce.failures -= 1
+        if self.failures:
+            self.failures -= 1
             raise RuntimeError("simulated failure in the middle of a rotation")
         return super().rewrap(key)
 

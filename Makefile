@@ -49,11 +49,6 @@ assets: ## Install front-end packages from npm and copy them into dispatch_ui/st
 translations: venv ## Compile the translation catalogues (French source, English second)
 	bash scripts/i18n.sh compile
 
-bench: venv assets translations ## Run the benchmarks (bench/*.py): figures printed, not tests
-	$(BIN)/python bench/gateway.py
-	$(BIN)/python bench/console.py
-	$(BIN)/python bench/reports.py
-
 lint: venv ## Lint and type-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -64,6 +59,7 @@ bench: venv assets translations ## Benchmarks in real conditions (gateway, conso
 	bash scripts/system_packages.sh test
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/console.py
+	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/stack.py
 
 clean: ## Remove the virtualenv, node_modules, built assets and local data

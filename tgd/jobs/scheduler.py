@@ -29,6 +29,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session
 
 from tgd.container import Platform
+from tgd.db.writes import WriteGateTimeout
 from tgd.jobs import lease
 from tgd.jobs.registry import JOBS
 from tgd.jobs.runner import (
@@ -84,13 +85,19 @@ class Scheduler:
 
     def heartbeat(self) -> None:
         """Renew or take the lease; on becoming leader, catch up the missed runs."""
-        until = lease.acquire(
-            self.platform.sessions,
-            lease.SCHEDULER,
-            self.holder,
-            self.lease_ttl,
-            timeout=self.lease_ttl.total_seconds() / 3,  # a renewal too late is no renewal
-        )
+        try:
+            until = lease.acquire(
+                self.platform.sessions,
+                lease.SCHEDULER,
+                self.holder,
+                self.lease_ttl,
+                timeout=self.lease_ttl.total_seconds() / 3,  # a renewal too late is no renewal
+            )
+        except WriteGateTimeout:
+            # A burst of alerts holds the gate (they go first): the next heartbeat tries
+            # again. Leadership lapses by itself if the lease runs out (``is_leader``).
+            log.warning("scheduler %s: lease renewal postponed (write gate busy)", self.holder)
+            return
         with self._lock:
             was_leader = self._leader_until is not None
             self._leader_until = until

@@ -415,8 +415,8 @@ def test_the_map_has_streets_a_legend_the_competent_zone_and_named_places(
     # One label each once the file has settled (a re-render replaces the markers).
     for label in ("Domicile", "Travail"):
         marker = page.locator("#carte .tgd-marker-label", has_text=label)
-        expect(marker).to_have_count(1)
-        expect(marker).to_be_visible()
+        expect(marker).to_have_count(1)  # a lingering duplicate fails here
+        expect(marker.first).to_be_visible()  # (a re-render may add one for a moment)
     unit = page.request.get(
         live.url
         + "/api/console/alerts/"

@@ -66,6 +66,9 @@
 
   function render(d) {
     if (!map) { return; }
+    /* Unbind first: a permanent tooltip removed with its marker during a zoom animation
+       can linger on the map, and the next render would show the label twice. */
+    pointsLayer.eachLayer(function (layer) { if (layer.unbindTooltip) { layer.unbindTooltip(); } });
     pointsLayer.clearLayers();
     if (!d) { highlight(null); return; }
     var T = C.T, bounds = [];

@@ -27,15 +27,17 @@ from flask_babel import gettext
 from dispatch_ui.portal_forms import (
     SLUG_OF,
     SLUGS,
+    ExportDownloadForm,
     content_of,
     fill_form,
     navette_form,
     retention_form,
     show_errors,
 )
-from dispatch_ui.security import audit_here, requires
+from dispatch_ui.security import audit_here, reauthenticate, requires
 from tgd.db.models.beneficiaries import BeneficiaryFile, FileExport
 from tgd.db.models.navettes import Navette, ParquetMessage
+from tgd.domain.errors import DomainError
 from tgd.domain.lifecycle import FileState, NavetteKind, NavetteState
 from tgd.domain.navettes import KIND_LABELS, STATE_LABELS, FieldErrors, NavetteContent
 from tgd.http import current_platform, db_session, write_from_here
@@ -200,13 +202,30 @@ def message(message_id: int) -> Any:
     return render_template("portal/message.html", message=found, file=file, text=text)
 
 
-@bp.get("/exports/<int:export_id>")
+@bp.route("/exports/<int:export_id>", methods=["GET", "POST"])
 @requires(Permission.FILE_READ, Permission.PARQUET_DOCUMENTS)
 def download(export_id: int) -> Any:
-    """R-15: download the closure export of one of the parquet's files (audited)."""
-    platform, session = current_platform(), db_session()
+    """R-15: download the closure export of one of the parquet's files (E-08, audited)."""
     export, file = _with_scoped_file(FileExport, export_id)
-    content = exports.read_export(session, export, cipher=platform.cipher)
+    form = ExportDownloadForm()
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_template("portal/export.html", form=form, export=export, file=file), status
+    try:
+        reauthenticate(form.password.data or "", purpose="file.export_download")
+    except DomainError as err:
+        error = gettext(err.template, **err.params)
+        page = render_template(
+            "portal/export.html", form=form, export=export, file=file, error=error
+        )
+        return page, err.http_status
+    return _send_export(export, file)
+
+
+def _send_export(export: FileExport, file: BeneficiaryFile) -> Response:
+    """Decrypt the export, audit its download and send it as an attachment."""
+    platform = current_platform()
+    content = exports.read_export(db_session(), export, cipher=platform.cipher)
     audit_here(
         "file.export_download",
         object_type="file_export",

@@ -14,7 +14,14 @@ from flask import flash
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 
 from tgd.db.models.beneficiaries import BeneficiaryFile
@@ -251,6 +258,15 @@ def navette_form(kind: NavetteKind, juridiction_ids: frozenset[int] | None) -> A
     if isinstance(form, AttributionForm):
         form.association_id.choices = association_choices(juridiction_ids)
     return form
+
+
+class ExportDownloadForm(FlaskForm):
+    """E-08: the password again before a nominative export leaves the platform."""
+
+    password = PasswordField(
+        _l("Votre mot de passe (requis pour télécharger l'export)"),
+        validators=[DataRequired(), Length(max=256)],
+    )
 
 
 class RetentionForm(FlaskForm):

@@ -140,6 +140,7 @@ class Hub:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._batch = threading.local()  # the session check shared by one pass's emits
         self.gate = SessionGate(platform)
         self.process_key = uuid.uuid4().hex
         self._last_sweep = 0.0
@@ -202,7 +203,9 @@ class Hub:
 
     def deliverable(self, participants: Iterator[tuple[str, str]]) -> Iterator[tuple[str, str]]:
         """Leave out of a delivery the sockets whose session ended (E-09, before every event)."""
-        ended = self.gate.ended(max_age=GATE_MAX_AGE)
+        ended = getattr(self._batch, "ended", None)
+        if ended is None:
+            ended = self.gate.ended(max_age=GATE_MAX_AGE)
         if ended:
             self._wake.set()  # the loop disconnects them
         for sid, eio_sid in participants:
@@ -213,9 +216,15 @@ class Hub:
         """Publish every pending event now; return how many were pushed."""
         with self._lock:
             events = outbox.publish_pending(self.platform.engine, clock=self.platform.clock)
-            if not self.degraded or self._recovered_at is not None:
-                for published in events:
-                    self.socketio.emit("console_event", published.as_json(), to=ROOM)
+            if events and (not self.degraded or self._recovered_at is not None):
+                # The events of one pass leave together: the sessions are checked once for
+                # all of them, right before (E-09), not once per event (one query each).
+                self._batch.ended = self.gate.ended(max_age=GATE_MAX_AGE)
+                try:
+                    for published in events:
+                        self.socketio.emit("console_event", published.as_json(), to=ROOM)
+                finally:
+                    self._batch.ended = None
             if self.degraded:
                 self._feed_locally()
         return len(events)

@@ -185,6 +185,10 @@ class PenaltySettings:
     # Which article prices a late file creation: VIII.3 (teleassistance, % of overrun) or
     # VIII.4 (other services, hours of delay).
     file_creation_article: Literal["VIII.3", "VIII.4"] = "VIII.3"
+    # CCP VIII.1: the amount (euros HT) the administration has effectively ordered under the
+    # contract so far; the penalties of the whole contract are capped at it. 0: not configured
+    # (no cap applied; the board says so).
+    ordered_amount: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,11 @@ those whose clock is running out right now and that the job has not recorded yet
 A supervisor may mark a recorded breach exempt with a documented VIII.5 cause
 (the administration's fault, a third party's system, power, the telecom network);
 it then costs nothing and the quarterly report shows the exemption.
+
+VIII.1 caps the penalties of the whole contract at the amount the administration has
+effectively ordered (``ordered_amount``): the quarter's total is what is left under
+that cap once the earlier quarters' penalties (priced from the register the same way)
+are counted.
 """
 
 from __future__ import annotations
@@ -81,11 +86,25 @@ class Board:
     until: datetime
     items: list[Exposure]
     configured: bool  # every order value is set
+    cap: float = 0.0  # VIII.1: the amount ordered under the contract (0: not configured)
+    earlier: float = 0.0  # the penalties of the contract's earlier quarters (euros HT)
+
+    @property
+    def uncapped(self) -> float:
+        """The quarter's penalties by the formulas, exemptions left out (euros HT)."""
+        return round(sum(i.amount for i in self.items), 2)
 
     @property
     def total(self) -> float:
-        """The penalties due, exemptions left out (euros HT)."""
-        return round(sum(i.amount for i in self.items), 2)
+        """The quarter's penalties due: the formulas' sum, within what VIII.1's cap leaves."""
+        if self.cap <= 0:
+            return self.uncapped
+        return round(min(self.uncapped, max(0.0, self.cap - self.earlier)), 2)
+
+    @property
+    def capped(self) -> bool:
+        """Tell whether VIII.1's cap lowered the quarter's total."""
+        return self.total < self.uncapped
 
     @property
     def exempted(self) -> int:
@@ -230,7 +249,31 @@ def exposure(session: Session, *, settings: Settings, clock: Clock) -> Board:
     configured = all(
         v > 0 for v in (values.call_order_value, values.file_order_value, values.swap_order_value)
     )
-    return Board(since, until, items, configured)
+    earlier = _earlier_penalties(session, before=since, now=now, settings=settings)
+    return Board(since, until, items, configured, cap=values.ordered_amount, earlier=earlier)
+
+
+def _earlier_penalties(
+    session: Session, *, before: datetime, now: datetime, settings: Settings
+) -> float:
+    """Price the register's breaches of the earlier quarters (VIII.1 counts the whole contract)."""
+    total = 0.0
+    for breach in session.scalars(
+        select(ServiceLevelBreach).where(
+            ServiceLevelBreach.started_at < before, ServiceLevelBreach.exemption_cause.is_(None)
+        )
+    ):
+        total += _item(
+            breach_id=breach.id,
+            kind=breach.kind,
+            reference=breach.reference,
+            started_at=breach.started_at,
+            limit_s=breach.limit_seconds,
+            ended_at=breach.ended_at,
+            now=now,
+            settings=settings,
+        ).amount
+    return round(total, 2)
 
 
 def exempt(

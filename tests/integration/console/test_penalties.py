@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import pytest
 from flask.testing import FlaskClient
@@ -87,3 +88,50 @@ def test_a_late_call_is_exposed_live_then_exempted_and_the_report_shows_it(
         data = load(s, resolve_scope(s, national=True), quarter(2026, 4))
     rows = [row[0] for row in levels(data)[1].rows]
     assert any("exonéré (CCP VIII.5 : défaillance du réseau" in str(r) for r in rows)
+
+
+def _breach(started: datetime, *, kind: str = service_levels.UNCLAIMED) -> ServiceLevelBreach:
+    """A recorded late call: 10 s deadline, picked up 25 s after it rang (150 % overrun)."""
+    return ServiceLevelBreach(
+        kind=kind,
+        subject_type="alert",
+        subject_id=int(started.timestamp()),
+        reference="M 75 75056 01 1",
+        started_at=started,
+        deadline_at=started + timedelta(seconds=10),
+        limit_seconds=10,
+        ended_at=started + timedelta(seconds=25),
+        delay_seconds=25,
+    )
+
+
+def test_viii_1_caps_the_contracts_penalties_at_the_amount_ordered(
+    platform: Platform, settings: Settings, clock: FrozenClock
+) -> None:
+    now = clock.now()
+    since, _ = penalties.quarter_bounds(now, settings.default_timezone)
+    with write_transaction(platform.sessions) as s:
+        s.add(_breach(since - timedelta(days=30)))  # an earlier quarter: 300.00 by VIII.3
+        s.add_all(_breach(since + timedelta(hours=h)) for h in (1, 2))  # this quarter: 600.00
+    with platform.sessions() as s:
+        board = penalties.exposure(s, settings=settings, clock=clock)
+    assert board.cap == 0 and board.total == board.uncapped == 600.0 and not board.capped
+    capped = dataclasses.replace(
+        settings, penalties=dataclasses.replace(settings.penalties, ordered_amount=700.0)
+    )
+    with platform.sessions() as s:
+        board = penalties.exposure(s, settings=capped, clock=clock)
+    assert board.earlier == 300.0
+    assert board.uncapped == 600.0 and board.total == 400.0 and board.capped  # 700 - 300 left
+    roomy = dataclasses.replace(
+        settings, penalties=dataclasses.replace(settings.penalties, ordered_amount=5000.0)
+    )
+    with platform.sessions() as s:
+        board = penalties.exposure(s, settings=roomy, clock=clock)
+    assert board.total == 600.0 and not board.capped
+
+
+def test_the_board_shows_the_viii_1_cap(login: Login) -> None:
+    supervisor = login("superviseur")
+    page = supervisor.get("/console/supervision").get_data(as_text=True)
+    assert "Plafond (VIII.1) non configuré" in page

@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from tests.integration.web.conftest import csrf_of
 from tgd.container import Platform
-from tgd.db.models import AuditEntry, BeneficiaryFile, Task
+from tgd.db.models import AuditEntry, BeneficiaryFile, Juridiction, Task
 from tgd.db.writes import write_transaction
 from tgd.domain.lifecycle import FileState
 from tgd.domain.navettes import Termination
-from tgd.services import navettes, termination
+from tgd.services import exports, navettes, termination
 
 from .conftest import ASSIGNED_LINE, user
 
@@ -85,3 +85,48 @@ def test_a_nominative_export_asks_for_the_password_again(login: Login) -> None:
     assert (
         parquet.post("/rapports", data=anonymous_only).status_code == 200
     )  # no annex: no question
+
+
+def _closure_export(platform: Platform) -> int:
+    """A closure export of a Paris file, as the centre produces it at closure (R-15)."""
+    with write_transaction(platform.sessions) as s:
+        paris = s.scalars(select(Juridiction).where(Juridiction.insee == "75056")).one()
+        file = s.scalars(
+            select(BeneficiaryFile).where(BeneficiaryFile.juridiction_id == paris.id)
+        ).first()
+        assert file is not None
+        export = exports.export_file(s, file, cipher=platform.cipher, clock=platform.clock)[0]
+        return export.id
+
+
+def test_downloading_a_closure_export_asks_for_the_password_again(
+    login: Login, platform: Platform
+) -> None:
+    export_id = _closure_export(platform)
+    parquet = login("parquet.paris")
+    url = f"/parquet/exports/{export_id}"
+    page = parquet.get(url)
+    assert page.status_code == 200 and "Confirmez votre mot de passe" in page.get_data(
+        as_text=True
+    )
+    assert "attachment" not in page.headers.get("Content-Disposition", "")
+    token = csrf_of(page.get_data(as_text=True))
+    empty = parquet.post(url, data={"csrf_token": token})
+    assert empty.status_code == 400 and "Content-Disposition" not in empty.headers
+    refused = parquet.post(url, data={"csrf_token": token, "password": "pas le bon"})
+    assert refused.status_code == 403
+    assert "Mot de passe incorrect." in refused.get_data(as_text=True)
+    assert "Content-Disposition" not in refused.headers
+    with platform.sessions() as s:
+        actions = s.scalars(select(AuditEntry.action)).all()
+    assert "file.export_download" not in actions
+    done = parquet.post(url, data={"csrf_token": token, "password": "Demo-Parquet-2026"})
+    assert done.status_code == 200, done.get_data(as_text=True)[:500]
+    assert done.headers["Content-Disposition"].startswith("attachment; filename=\"fiche-")
+    assert len(done.get_data()) > 100
+    with platform.sessions() as s:
+        entries = s.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    download = [e for e in entries if e.action == "file.export_download"]
+    reauth = [e for e in entries if e.action == "login.reauthenticated"]
+    assert len(download) == 1 and download[0].object_id == str(export_id)
+    assert reauth and reauth[-1].details["purpose"] == "file.export_download"

@@ -213,13 +213,13 @@ def connect_consoles(url: str, cookie: str, count: int) -> tuple[list[Any], list
     lock = threading.Lock()
     clients = []
 
-    def on_event(_data: dict[str, Any]) -> None:
+    def on_events(events: list[dict[str, Any]]) -> None:
         with lock:
-            received[0] += 1
+            received[0] += len(events)
 
     for _ in range(count):
         client = socketio.Client(reconnection=True)
-        client.on("console_event", on_event)
+        client.on("console_events", on_events)
         client.connect(url, headers={"Cookie": cookie}, transports=["websocket"], wait_timeout=20)
         clients.append(client)
     return clients, received

@@ -69,13 +69,15 @@ class Screens:
         for i in range(count):
             client = socketio.Client(reconnection=False)
 
-            def on_event(event: dict[str, Any], i: int = i) -> None:
-                if event.get("kind") == "alert_opened":
-                    now = time.perf_counter()
-                    with self.lock:
-                        self.arrivals[i].setdefault(int(event["payload"]["alert_id"]), now)
+            def on_events(events: list[dict[str, Any]], i: int = i) -> None:
+                now = time.perf_counter()
+                with self.lock:
+                    for event in events:
+                        if event.get("kind") == "alert_opened":
+                            alert_id = int(event["payload"]["alert_id"])
+                            self.arrivals[i].setdefault(alert_id, now)
 
-            client.on("console_event", on_event)
+            client.on("console_events", on_events)
             route = f"tgd_route={secrets.token_hex(8)}"
             client.connect(
                 url,

@@ -2,8 +2,11 @@
 
 Only this module knows Socket.IO. Services add outbox rows; when a session
 that added some commits, the ``Hub`` publishes them (``outbox.publish_pending``
-gives each its gapless ``seq``) and emits them to the consoles' room. A
-background loop also publishes what other processes (the scheduler) added.
+gives each its gapless ``seq``) and emits them to the consoles' room as one
+``console_events`` message per pass (a list, in ``seq`` order, at most ``BATCH``
+events): under a burst a pass carries many events, so the fan-out to every socket
+costs one frame per pass, not one per event. A background loop also publishes
+what other processes (the scheduler) added.
 A console sends ``resume`` with the last ``seq`` it saw, on every (re)connect,
 and receives everything after it, in order; it de-duplicates by ``seq``.
 With ``redis_url`` set, emits go through the Redis message queue so a console
@@ -51,6 +54,8 @@ POLL_SECONDS = 0.5
 GATE_MAX_AGE = 0.0  # sessions re-read before every delivery (one read query, no write)
 SWEEP_SECONDS = 2.0  # sessions re-read even when no event comes
 PRESENCE_SECONDS = 15.0  # this process's presence rows refreshed
+BATCH = 200  # console events per Socket.IO message at most
+EVENT = "console_events"  # the live message: a list of events in seq order
 
 
 def _policy(platform: Platform) -> auth.SessionPolicy:
@@ -221,8 +226,8 @@ class Hub:
                 # all of them, right before (E-09), not once per event (one query each).
                 self._batch.ended = self.gate.ended(max_age=GATE_MAX_AGE)
                 try:
-                    for published in events:
-                        self.socketio.emit("console_event", published.as_json(), to=ROOM)
+                    for chunk in _chunks([e.as_json() for e in events]):
+                        self.socketio.emit(EVENT, chunk, to=ROOM)
                 finally:
                     self._batch.ended = None
             if self.degraded:
@@ -233,9 +238,10 @@ class Hub:
         """Emit to this process's consoles, not through Redis, what they have not had."""
         with read_transaction(self.platform.sessions) as db:
             missed = outbox.events_since(db, self._local_seq)
-        for published in missed:
-            self.socketio.emit("console_event", published.as_json(), to=ROOM, ignore_queue=True)
-            self._local_seq = max(self._local_seq, published.seq)
+        for chunk in _chunks([e.as_json() for e in missed]):
+            self.socketio.emit(EVENT, chunk, to=ROOM, ignore_queue=True)
+        if missed:
+            self._local_seq = max(self._local_seq, max(e.seq for e in missed))
 
     def check_redis(self) -> None:
         """Follow Redis (several processes): degrade to the database while it is gone."""
@@ -327,6 +333,11 @@ class Hub:
                     self.refresh_presence()
             except Exception:
                 log.exception("console sessions check failed; retrying")
+
+
+def _chunks(events: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(events), BATCH):
+        yield events[start : start + BATCH]
 
 
 def _watch_sessions(platform: Platform, hub: Hub) -> None:

@@ -98,10 +98,10 @@ def test_alert_received_by_one_process_reaches_a_console_on_the_other(
         arrived = threading.Event()
         client = socketio.Client(reconnection=False)
 
-        @client.on("console_event")
-        def _event(data: dict[str, object]) -> None:
-            received.append(data)
-            if data.get("kind") == "alert_opened":
+        @client.on("console_events")
+        def _events(events: list[dict[str, object]]) -> None:
+            received.extend(events)
+            if any(e.get("kind") == "alert_opened" for e in events):
                 arrived.set()
 
         cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
@@ -129,7 +129,7 @@ def test_a_logout_on_one_process_closes_the_console_socket_on_the_other(
         received: list[str] = []
         closed = threading.Event()
         client = socketio.Client(reconnection=False)
-        client.on("console_event", lambda data: received.append(str(data.get("kind"))))
+        client.on("console_events", lambda events: received.extend(str(e.get("kind")) for e in events))
         client.on("disconnect", lambda *args: closed.set())
         cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
         client.connect(b.url, headers={"Cookie": cookie}, transports=["websocket"], wait_timeout=10)

@@ -206,9 +206,9 @@ class Console:
             with self.lock:
                 self.disconnects += 1
 
-        @client.on("console_event")
-        def console_event(event: dict[str, Any]) -> None:
-            self._apply([event])
+        @client.on("console_events")
+        def console_events(events: list[dict[str, Any]]) -> None:
+            self._apply(events)
 
         @client.on("caught_up")
         def caught_up(data: dict[str, Any]) -> None:

@@ -240,7 +240,7 @@ class Console:
     def __init__(self, live: Live, person: Person, outcomes: Outcomes) -> None:
         self.outcomes = outcomes
         self.client = socketio.Client(reconnection=True)
-        self.client.on("console_event", self._event)
+        self.client.on("console_events", self._events)
         self.client.on("caught_up", self._caught_up)
         cookie = "; ".join(f"{c.name}={c.value}" for c in person.http.cookies)
         self.client.connect(
@@ -254,9 +254,12 @@ class Console:
             with self.outcomes.lock:
                 self.outcomes.shown.add(int(event["payload"]["alert_id"]))
 
-    def _caught_up(self, data: dict[str, Any]) -> None:
-        for event in data.get("events", []):
+    def _events(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
             self._event(event)
+
+    def _caught_up(self, data: dict[str, Any]) -> None:
+        self._events(data.get("events", []))
 
     def catch_up(self) -> None:
         """Ask for what was missed (E-02), as a console does on reconnect."""

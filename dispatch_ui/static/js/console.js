@@ -616,7 +616,7 @@
     socket.on("disconnect", function () { lost = true; setConnection(false, true); });
     socket.on("connect_error", function () { lost = true; setConnection(false, true); });
     socket.on("caught_up", function (data) { apply(data.events).then(loadBoard); });
-    socket.on("console_event", function (event) { apply([event], true); });
+    socket.on("console_events", function (events) { apply(events, true); });
     window.addEventListener("online", function () { if (!socket.connected) { socket.connect(); } });
     return socket;
   }

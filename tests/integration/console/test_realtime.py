@@ -25,7 +25,11 @@ def socket_for(app: Flask, client: FlaskClient | None = None) -> Any:
 
 
 def received(socket: Any, name: str) -> list[Any]:
-    return [m["args"][0] for m in socket.get_received() if m["name"] == name]
+    """The events a socket received: live ones come in lists (one message per publish pass)."""
+    messages = [m["args"][0] for m in socket.get_received() if m["name"] == name]
+    if name == "console_events":
+        return [event for batch in messages for event in batch]
+    return messages
 
 
 def test_anonymous_socket_is_refused(app: Flask, enrolled: None) -> None:
@@ -44,7 +48,7 @@ def test_new_alert_is_pushed_to_connected_operators(
     assert first.is_connected() and second.is_connected()
     carrier.call("CArt0001")
     for socket in (first, second):
-        kinds = [e["kind"] for e in received(socket, "console_event")]
+        kinds = [e["kind"] for e in received(socket, "console_events")]
         assert "alert_opened" in kinds
 
 
@@ -53,7 +57,7 @@ def test_pushed_events_hold_no_personal_data(
 ) -> None:
     socket = socket_for(app, login("operateur"))
     carrier.call("CArt0002")
-    text = repr(received(socket, "console_event"))
+    text = repr(received(socket, "console_events"))
     assert "Lefebvre" not in text and "+336" not in text
 
 
@@ -63,7 +67,7 @@ def test_resume_sends_what_was_missed_in_order(
     operator = login("operateur")
     socket = socket_for(app, operator)
     carrier.call("CArt0003")
-    seen = received(socket, "console_event")
+    seen = received(socket, "console_events")
     last = seen[-1]["seq"]
     socket.disconnect()
     carrier.call("CArt0004")  # while the console is away
@@ -110,10 +114,10 @@ def test_a_logged_out_socket_receives_no_further_event_and_is_closed(
     operator = login("operateur")
     socket = socket_for(app, operator)
     carrier.call("CArtgate1")
-    assert "alert_opened" in [e["kind"] for e in received(socket, "console_event")]
+    assert "alert_opened" in [e["kind"] for e in received(socket, "console_events")]
     _logout(operator)
     carrier.call("CArtgate2")  # published after the logout: not delivered (E-09)
-    assert received(socket, "console_event") == []
+    assert received(socket, "console_events") == []
     assert app.extensions["tgd_hub"].sweep() == 1
     assert not socket.is_connected()
 
@@ -126,7 +130,7 @@ def test_a_disabled_account_loses_its_socket(
         user = s.scalars(select(User).where(User.username == "operateur")).one()
         auth.disable_user(s, user, clock=platform.clock)
     carrier.call("CArtgate3")
-    assert received(socket, "console_event") == []
+    assert received(socket, "console_events") == []
     app.extensions["tgd_hub"].sweep()
     assert not socket.is_connected()
 

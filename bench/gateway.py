@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import logging
 import os
 import re
 import secrets
@@ -302,18 +303,22 @@ def main() -> None:
     parser.add_argument("--consoles", type=int, default=50)
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--bare-server", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server is not None:
         bare_server(args.bare_server)
         return
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    # The Socket.IO client logs one line per console closed at the end: noise in the figures.
+    logging.getLogger("engineio.client").setLevel(logging.CRITICAL)
     extra = {"alerts_overflow_number": "+33600000099", "log_level": "WARNING"}
-    with tempfile.TemporaryDirectory(prefix="tgd-bench-") as tmp:
-        data, port = Path(tmp), free_port()
-        env = platform_env(data, port, **extra)
-        prepare(env)
-        measure("SQLite, embedded mode", env, port, data, args)
+    if not args.skip_sqlite:
+        with tempfile.TemporaryDirectory(prefix="tgd-bench-") as tmp:
+            data, port = Path(tmp), free_port()
+            env = platform_env(data, port, **extra)
+            prepare(env)
+            measure("SQLite, embedded mode", env, port, data, args)
     if args.skip_postgres:
         return
     with tempfile.TemporaryDirectory(prefix="tgd-bench-pg-") as tmp:

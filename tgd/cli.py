@@ -85,7 +85,12 @@ def db_upgrade(state: State, revision: str) -> None:
     click.echo(f"base migrée : {migrate.current(state.settings.database_url)}")
 
 
-@db.command("downgrade", help="Revient à la révision donnée (-1 par défaut, « base » vide tout).")
+@db.command(
+    "downgrade",
+    help="Revient à la révision donnée (-1 par défaut, « base » vide tout).",
+    # "-1" is a revision, not an option: Click would refuse it as unknown.
+    context_settings={"ignore_unknown_options": True},
+)
 @click.argument("revision", default="-1")
 @pass_state
 @friendly_errors

@@ -129,7 +129,9 @@ def test_a_logout_on_one_process_closes_the_console_socket_on_the_other(
         received: list[str] = []
         closed = threading.Event()
         client = socketio.Client(reconnection=False)
-        client.on("console_events", lambda events: received.extend(str(e.get("kind")) for e in events))
+        client.on(
+            "console_events", lambda events: received.extend(str(e.get("kind")) for e in events)
+        )
         client.on("disconnect", lambda *args: closed.set())
         cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
         client.connect(b.url, headers={"Cookie": cookie}, transports=["websocket"], wait_timeout=10)

@@ -75,6 +75,15 @@ def test_downgrade_to_base_then_upgrade(loaded: dict[str, str]) -> None:
     assert tgd(loaded, "db", "upgrade").exit_code == 0
 
 
+def test_downgrade_by_relative_steps(loaded: dict[str, str]) -> None:
+    head = tgd(loaded, "db", "current").output.strip()
+    result = tgd(loaded, "db", "downgrade", "-1")  # a revision, not an unknown option
+    assert result.exit_code == 0, result.output
+    assert tgd(loaded, "db", "current").output.strip() not in (head, "base")
+    assert tgd(loaded, "db", "upgrade").exit_code == 0
+    assert tgd(loaded, "db", "current").output.strip() == head
+
+
 def test_user_create_prints_the_totp_secret(loaded: dict[str, str]) -> None:
     result = tgd(
         loaded,

@@ -106,9 +106,7 @@ def test_downloading_a_closure_export_asks_for_the_password_again(
     parquet = login("parquet.paris")
     url = f"/parquet/exports/{export_id}"
     page = parquet.get(url)
-    assert page.status_code == 200 and "Confirmez votre mot de passe" in page.get_data(
-        as_text=True
-    )
+    assert page.status_code == 200 and "Confirmez votre mot de passe" in page.get_data(as_text=True)
     assert "attachment" not in page.headers.get("Content-Disposition", "")
     token = csrf_of(page.get_data(as_text=True))
     empty = parquet.post(url, data={"csrf_token": token})
@@ -122,7 +120,7 @@ def test_downloading_a_closure_export_asks_for_the_password_again(
     assert "file.export_download" not in actions
     done = parquet.post(url, data={"csrf_token": token, "password": "Demo-Parquet-2026"})
     assert done.status_code == 200, done.get_data(as_text=True)[:500]
-    assert done.headers["Content-Disposition"].startswith("attachment; filename=\"fiche-")
+    assert done.headers["Content-Disposition"].startswith('attachment; filename="fiche-')
     assert len(done.get_data()) > 100
     with platform.sessions() as s:
         entries = s.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()

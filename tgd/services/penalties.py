@@ -209,20 +209,7 @@ def exposure(session: Session, *, settings: Settings, clock: Clock) -> Board:
         .order_by(ServiceLevelBreach.started_at.desc(), ServiceLevelBreach.id.desc())
     ):
         recorded.add((breach.kind, breach.subject_type, breach.subject_id))
-        items.append(
-            _item(
-                breach_id=breach.id,
-                kind=breach.kind,
-                reference=breach.reference,
-                started_at=breach.started_at,
-                limit_s=breach.limit_seconds,
-                ended_at=breach.ended_at,
-                now=now,
-                settings=settings,
-                exemption_cause=breach.exemption_cause,
-                exemption_note=breach.exemption_note,
-            )
-        )
+        items.append(_recorded_item(breach, now=now, settings=settings))
     running = [
         item
         for item in service_levels.clocks_running_late(
@@ -257,23 +244,28 @@ def _earlier_penalties(
     session: Session, *, before: datetime, now: datetime, settings: Settings
 ) -> float:
     """Price the register's breaches of the earlier quarters (VIII.1 counts the whole contract)."""
-    total = 0.0
-    for breach in session.scalars(
+    earlier = session.scalars(
         select(ServiceLevelBreach).where(
             ServiceLevelBreach.started_at < before, ServiceLevelBreach.exemption_cause.is_(None)
         )
-    ):
-        total += _item(
-            breach_id=breach.id,
-            kind=breach.kind,
-            reference=breach.reference,
-            started_at=breach.started_at,
-            limit_s=breach.limit_seconds,
-            ended_at=breach.ended_at,
-            now=now,
-            settings=settings,
-        ).amount
-    return round(total, 2)
+    )
+    return round(sum(_recorded_item(b, now=now, settings=settings).amount for b in earlier), 2)
+
+
+def _recorded_item(breach: ServiceLevelBreach, *, now: datetime, settings: Settings) -> Exposure:
+    """Price one breach of the service-level register."""
+    return _item(
+        breach_id=breach.id,
+        kind=breach.kind,
+        reference=breach.reference,
+        started_at=breach.started_at,
+        limit_s=breach.limit_seconds,
+        ended_at=breach.ended_at,
+        now=now,
+        settings=settings,
+        exemption_cause=breach.exemption_cause,
+        exemption_note=breach.exemption_note,
+    )
 
 
 def exempt(

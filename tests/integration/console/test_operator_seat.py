@@ -67,7 +67,9 @@ def test_claim_dials_the_operators_line_into_the_bridge(
     detail = operator.get(f"/api/console/alerts/{aid}").get_json()
     [leg] = [leg for leg in detail["legs"] if leg["role"] == "operator"]
     assert leg["status"] == "in-progress" and leg["status_label"] == "en ligne"
-    assert fake.in_bridge() == []  # the fake's clock has not reached the answer yet
+    # Whether the fake's clock has reached the answer yet depends on the machine's speed:
+    # only the operator's line may be in the bridge, never a second dial.
+    assert all(call.to == OPERATOR_LINE for call in fake.in_bridge())
     kinds = [e["kind"] for e in operator.get("/api/console/events?after=0").get_json()["events"]]
     assert "leg_updated" in kinds
 

@@ -37,7 +37,7 @@ from typing import Any
 from flask import Flask, request, session
 from flask_socketio import SocketIO, disconnect, emit, join_room
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from dispatch_ui.security import SESSION_KEY
 from tgd.container import Platform
@@ -348,15 +348,24 @@ def _watch_sessions(platform: Platform, hub: Hub) -> None:
             sess.info["console_events"] = True
 
     def after_commit(sess: Session) -> None:
+        # SQLAlchemy also calls this when a savepoint is released (the gateway writer runs
+        # each unit in one): the rows are not committed yet, so wait for the outermost
+        # commit. Notifying at the savepoint published nothing and left the new alert to
+        # the hub's next poll, half a second later on every screen.
+        if sess.in_nested_transaction():
+            return
         if sess.info.pop("console_events", False):
             hub.notify()
 
-    def after_rollback(sess: Session) -> None:
-        sess.info.pop("console_events", None)
+    def after_soft_rollback(sess: Session, previous: SessionTransaction) -> None:
+        # A unit's savepoint rolled back must not forget the events of the units committed
+        # beside it; a needless notify only costs the hub an empty pass.
+        if previous.parent is None:
+            sess.info.pop("console_events", None)
 
     event.listen(platform.sessions, "after_flush", after_flush)
     event.listen(platform.sessions, "after_commit", after_commit)
-    event.listen(platform.sessions, "after_soft_rollback", lambda s, _t: after_rollback(s))
+    event.listen(platform.sessions, "after_soft_rollback", after_soft_rollback)
 
 
 def _socket_login(platform: Platform) -> SocketLogin | None:

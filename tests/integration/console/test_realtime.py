@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ from tests.integration.gateway.conftest import TwilioClient
 from tgd.container import Platform
 from tgd.db.models import User, UserSession
 from tgd.db.writes import write_transaction
-from tgd.services import auth
+from tgd.services import auth, events, outbox
 
 Login = Callable[[str], FlaskClient]
 
@@ -183,3 +184,36 @@ def test_socket_events_write_nothing(app: Flask, login: Login, platform: Platfor
     app.extensions["tgd_hub"].sweep()
     with platform.sessions() as s:
         assert s.execute(select(UserSession.last_seen_at)).all() == before
+
+
+def _notifications(app: Flask, platform: Platform, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Record, at each notification of the hub, whether committed events wait for it."""
+    seen: list[bool] = []
+    hub = app.extensions["tgd_hub"]
+    monkeypatch.setattr(hub, "notify", lambda: seen.append(outbox.has_pending(platform.engine)))
+    return seen
+
+
+def test_the_hub_is_told_of_a_new_alert_once_its_commit_holds_it(
+    app: Flask, platform: Platform, carrier: TwilioClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The gateway writer runs each webhook in a savepoint: a notification at the savepoint,
+    # before the commit, found nothing to publish and left the alert to the next poll.
+    seen = _notifications(app, platform, monkeypatch)
+    assert carrier.call("CArt0100").status_code == 200
+    assert seen == [True]
+
+
+def test_a_unit_rolled_back_beside_does_not_silence_the_events_committed(
+    app: Flask, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = _notifications(app, platform, monkeypatch)
+    with write_transaction(platform.sessions) as session:
+        with session.begin_nested():
+            events.add_event(session, "test", {}, territory_id=None, clock=platform.clock)
+        with contextlib.suppress(RuntimeError), session.begin_nested():
+            events.add_event(session, "test", {}, territory_id=None, clock=platform.clock)
+            session.flush()
+            raise RuntimeError("this unit fails")
+        assert seen == []  # nothing committed yet
+    assert seen == [True]

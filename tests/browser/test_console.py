@@ -108,3 +108,21 @@ def test_console_catches_up_after_losing_its_connection(
     expect(page.locator("#etat-connexion")).to_contain_text("Connexion rétablie")
     expect(page.locator("#file-alertes li", has_text="M 974 97411 01 1")).to_have_count(1)
     expect(page.locator("#file-alertes li", has_text="M 975 97502 01 1")).to_have_count(1)
+
+
+def test_a_new_alert_shows_from_its_event_without_a_board_read(
+    browser: Browser, live: Live, artifacts: list[Page]
+) -> None:
+    # With fifty consoles, fifty board reads per event delayed the next alert on every screen:
+    # a new alert's row comes from its event alone (the board is read again every half minute).
+    page = console_of(browser, live, "superviseur", offset=1)
+    artifacts.append(page)
+    page.wait_for_load_state("networkidle")
+    reads: list[str] = []
+    page.on("request", lambda r: reads.append(r.url) if "/api/console/board" in r.url else None)
+    live.simulate_alert("M 75 75056 02 1")
+    row = page.locator("#file-alertes li", has_text="M 75 75056 02 1")
+    expect(row).to_have_count(1)
+    expect(page.locator("#titre-fiche")).to_have_text("Inès Moreau-Démo")  # it opened, alone
+    page.wait_for_timeout(1000)
+    assert reads == []

@@ -556,32 +556,70 @@
   });
 
   /* --- live events (E-02) ------------------------------------------------------------------ */
+  /* What a live event changes on the board, applied from its payload alone. A burst of new
+   * alerts (and their escalation and overflow ten and thirty seconds later) then costs the
+   * server no read per console: with fifty consoles, fifty board reads per event were what
+   * delayed the next alert on every screen. Any other change is read back from the board;
+   * the board is also read again every half minute, and after every catch-up. */
+  /* Kinds that change no row of the board (the file on screen may still need a read). */
+  var QUIET_KINDS = {
+    alert_answered: true, leg_updated: true, position_received: true, position_requested: true,
+    sms_received: true, sms_read: true, supervisor_alarm: true, task_escalated: true
+  };
+  var LOCAL = {
+    alert_opened: function (p) {
+      if (p.is_canary || find(p.alert_id)) { return true; }
+      if (!p.ringing_at) { return false; }
+      state.alerts.push({
+        id: p.alert_id, reference: p.reference, state: "ringing", is_test: p.is_test,
+        identified: p.identified, operator_id: null, escalated: false, overflowed: false,
+        police: false, ended: false, ringing_at: p.ringing_at
+      });
+      return true;
+    },
+    alert_escalated: function (p) { return flag(p.alert_id, "escalated"); },
+    alert_overflowed: function (p) { return flag(p.alert_id, "overflowed"); }
+  };
+  function flag(id, name) {
+    var alert = find(id);
+    if (!alert || alert.state !== "ringing") { return false; }
+    alert[name] = true;
+    if (state.detail && state.detail.id === id) {
+      state.detail[name] = true;
+      var meta = document.getElementById("etat-alerte");
+      if (meta) {
+        meta.textContent = (state.detail.reference ? state.detail.reference + " · " : "") +
+          state.detail.ringing_local + " · " + statusText(state.detail);
+      }
+      renderActions();
+    }
+    return true;
+  }
+  /* Apply one live event to the board; false when only a board read can tell its effect. */
+  function applyLocally(e) {
+    if (QUIET_KINDS[e.kind]) { return true; }
+    var handler = LOCAL[e.kind];
+    return handler ? handler(e.payload || {}) : false;
+  }
   function apply(events, live) {
     var fresh = events.filter(function (e) { return e.seq > state.lastSeq; });
     if (!fresh.length) { return Promise.resolve(); }
     state.lastSeq = fresh[fresh.length - 1].seq;
     root.dataset.lastSeq = String(state.lastSeq);
     var opened = fresh.filter(function (e) { return e.kind === "alert_opened" && !e.payload.is_canary; });
-    var touchesSelected = fresh.some(function (e) { return e.payload && e.payload.alert_id === state.selected; });
     fresh.forEach(function (e) { fire("event", e); });
     /* Console modules outside TGDConsole (sms.js…) follow the same events, once each. */
     root.dispatchEvent(new CustomEvent("tgd:events", { detail: fresh }));
-    /* A live new alert's row shows at once from the event itself; the board confirms it right
-     * after (a catch-up batch waits for the board: its alerts may be closed already). */
-    var shown = false;
-    opened.forEach(function (e) {
-      var p = e.payload;
-      if (live && p.ringing_at && !find(p.alert_id)) {
-        state.alerts.push({
-          id: p.alert_id, reference: p.reference, state: "ringing", is_test: p.is_test,
-          identified: p.identified, operator_id: null, escalated: false, overflowed: false,
-          police: false, ended: false, ringing_at: p.ringing_at
-        });
-        shown = true;
-      }
+    /* A catch-up batch waits for the board: its alerts may be closed already. */
+    var unknown = live ? fresh.filter(function (e) { return !applyLocally(e); }) : fresh;
+    /* The file on screen is read again for what its alert went through, except what the
+     * board's own handlers already showed on it (escalation, overflow). */
+    var touchesSelected = fresh.some(function (e) {
+      return e.payload && e.payload.alert_id === state.selected && (!live || !LOCAL[e.kind] || unknown.indexOf(e) >= 0);
     });
-    if (shown) { renderBoard(); }
-    return loadBoardSoon().then(function () {
+    if (live && unknown.length < fresh.length) { renderBoard(); }
+    var board = unknown.length ? loadBoardSoon() : Promise.resolve();
+    return board.then(function () {
       /* Announce only the alerts that are still waiting now (never cry wolf). */
       var stillWaiting = opened.map(function (e) { return find(e.payload.alert_id); })
         .filter(function (a) { return a && a.state === "ringing"; });
@@ -594,6 +632,7 @@
       if (touchesSelected) { refreshDetail(); }
     });
   }
+  window.setInterval(function () { if (!state.locked) { loadBoardSoon(); } }, 25000 + Math.floor(Math.random() * 10000));
   function setConnection(ok, wasLost) {
     root.dataset.connection = ok ? "ok" : "lost";
     if (ok && !wasLost) { els.status.classList.add("tgd-hidden"); return; }

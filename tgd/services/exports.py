@@ -1,10 +1,11 @@
 """The document export of a closed file (R-15, R-40): the whole file with its history, in French.
 
-At closure the file is written twice, as OpenDocument text (odfpy) and as PDF
-(reportlab), from one ``ExportDocument``: identity and contacts as last
-known, every version (when, who, which fields changed, and the values of that
-version), temporary information with its periods, commissioning steps,
-navettes, alerts, messages to the parquet and the termination confirmation.
+At closure the file is written twice, as OpenDocument text and as PDF, by the
+platform's writers (``tgd.services.documents.odt`` and ``.pdf``) from one
+``ExportDocument``: identity and contacts as last known, every version (when,
+who, which fields changed, and the values of that version), temporary
+information with its periods, commissioning steps, navettes, alerts, messages
+to the parquet and the termination confirmation.
 Each document is stored encrypted with the file's data key (``FileExport``,
 R-52), so the file's destruction destroys the exports too (R-16). The
 parquet downloads them from its portal (audited by the view).
@@ -38,6 +39,7 @@ from tgd.domain.beneficiary import PersonalData
 from tgd.domain.navettes import KIND_LABELS, STATE_LABELS
 from tgd.ports import Cipher, Clock
 from tgd.services import vault
+from tgd.services.documents.model import Block, Document, Heading, Note, Pairs, Paragraph
 
 FORMATS = {"odt": "application/vnd.oasis.opendocument.text", "pdf": "application/pdf"}
 
@@ -255,82 +257,25 @@ TERMINATION_OUTCOME_LABELS = {
 }
 
 
-def render_odt(doc: ExportDocument) -> bytes:
-    """Write the document as OpenDocument text."""
-    from odf.opendocument import OpenDocumentText
-    from odf.style import Style, TableColumnProperties, TextProperties
-    from odf.table import Table, TableCell, TableColumn, TableRow
-    from odf.text import H, P
-
-    odt = OpenDocumentText()
-    bold = Style(name="Gras", family="paragraph")
-    bold.addElement(TextProperties(fontweight="bold"))
-    odt.automaticstyles.addElement(bold)
-    wide = Style(name="Colonne", family="table-column")
-    wide.addElement(TableColumnProperties(columnwidth="8cm"))
-    odt.automaticstyles.addElement(wide)
-    odt.text.addElement(H(outlinelevel=1, text=doc.title))
-    odt.text.addElement(P(text=doc.subtitle))
+def text_document(doc: ExportDocument) -> Document:
+    """Lay the export out as blocks, A4 portrait: the ODT and the PDF are written from them."""
+    blocks: list[Block] = [Heading(doc.title, level=1), Note(doc.subtitle)]
     for section in doc.sections:
-        odt.text.addElement(H(outlinelevel=2, text=section.title))
+        blocks.append(Heading(section.title))
         if section.rows:
-            table = Table(name=section.title[:30])
-            table.addElement(TableColumn(numbercolumnsrepeated=2, stylename=wide))
-            for label, value in section.rows:
-                row = TableRow()
-                for text, style in ((label, bold), (value, None)):
-                    cell = TableCell()
-                    cell.addElement(P(text=text, stylename=style) if style else P(text=text))
-                    row.addElement(cell)
-                table.addElement(row)
-            odt.text.addElement(table)
-        for paragraph in section.paragraphs:
-            odt.text.addElement(P(text=paragraph))
+            blocks.append(Pairs(section.rows))
+        blocks += [Paragraph(p) for p in section.paragraphs]
+    return Document(title=doc.title, blocks=blocks, author="Téléphone Grave Danger")
+
+
+def render(document: Document, fmt: str) -> bytes:
+    """Write the laid-out document in one of ``FORMATS`` (odt, pdf)."""
+    # Imported here: odfpy, reportlab and matplotlib's fonts load at the first closure only.
+    from tgd.services.documents import odt, pdf
+
+    writers = {"odt": odt.write_document, "pdf": pdf.write_document}
     out = io.BytesIO()
-    odt.write(out)
-    return out.getvalue()
-
-
-def render_pdf(doc: ExportDocument) -> bytes:
-    """Write the document as PDF (A4)."""
-    from xml.sax.saxutils import escape
-
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import getSampleStyleSheet
-    from reportlab.lib.units import cm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-
-    styles = getSampleStyleSheet()
-    out = io.BytesIO()
-    pdf = SimpleDocTemplate(
-        out, pagesize=A4, title=doc.title, author="Téléphone Grave Danger", lang="fr-FR"
-    )
-    story: list[object] = [
-        Paragraph(escape(doc.title), styles["Title"]),
-        Paragraph(escape(doc.subtitle), styles["Italic"]),
-    ]
-    for section in doc.sections:
-        story.append(Spacer(1, 0.4 * cm))
-        story.append(Paragraph(escape(section.title), styles["Heading2"]))
-        if section.rows:
-            data = [
-                [Paragraph(escape(a), styles["BodyText"]), Paragraph(escape(b), styles["BodyText"])]
-                for a, b in section.rows
-            ]
-            table = Table(data, colWidths=[7 * cm, 10 * cm])
-            table.setStyle(
-                TableStyle(
-                    [
-                        ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-                        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                    ]
-                )
-            )
-            story.append(table)
-        for paragraph in section.paragraphs:
-            story.append(Paragraph(escape(paragraph), styles["BodyText"]))
-    pdf.build(story)
+    writers[fmt](out, document)
     return out.getvalue()
 
 
@@ -339,10 +284,10 @@ def export_file(
 ) -> list[FileExport]:
     """Write the ODT and PDF exports of the file, encrypted with its data key (R-15, R-52)."""
     assert file.data_key_id is not None
-    doc = build_document(session, file, cipher=cipher, clock=clock)
+    document = text_document(build_document(session, file, cipher=cipher, clock=clock))
     exports = []
-    for fmt, render in (("odt", render_odt), ("pdf", render_pdf)):
-        content = render(doc)
+    for fmt in FORMATS:
+        content = render(document, fmt)
         export = FileExport(
             file_id=file.id,
             format=fmt,

@@ -121,11 +121,11 @@ def _writer(fmt: str) -> Callable[[Report, IO[bytes]], None]:
 
         return write_ods
     if fmt == "odt":
-        from tgd.services.reports.odt import write_odt
+        from tgd.services.reports.document import write_odt
 
         return write_odt
     if fmt == "pdf":
-        from tgd.services.reports.pdf import write_pdf
+        from tgd.services.reports.document import write_pdf
 
         return write_pdf
     raise ValidationError(N_("Format « %(fmt)s » inconnu : ods, odt ou pdf."), fmt=fmt[:10])

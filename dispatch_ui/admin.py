@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
+from dispatch_ui.flashes import flash_refusal
 from dispatch_ui.formatting import format_phone
 from dispatch_ui.security import audit_here, requires
 from tgd.db.models.users import User
@@ -33,9 +34,7 @@ def index() -> Any:
 @requires(Permission.USER_ADMIN)
 def audio_line(user_id: int) -> Any:
     """R-24d: set (or clear) the audio line dialled when this operator claims an alert."""
-    account = db_session().get(User, user_id)
-    if account is None or account.role not in CONSOLE_ROLES:
-        abort(404)
+    account = operators.get_console_account(db_session(), user_id)
     try:
         value = operators.set_audio_line(
             db_session(),
@@ -45,18 +44,19 @@ def audio_line(user_id: int) -> Any:
             clock=current_platform().clock,
         )
     except DomainError as refused:
-        flash(gettext(refused.template, **refused.params), "error")
-        return redirect(url_for("admin.index"))
-    g.audited = True
-    flash(
-        gettext(
-            "Ligne audio de « %(u)s » : %(line)s",
-            u=account.username,
-            line=format_phone(value) if value else gettext("aucune"),
-        ),
-        "success",
-    )
+        flash_refusal(refused)
+    else:
+        g.audited = True
+        flash(
+            gettext("Ligne audio de « %(u)s » : %(line)s", u=account.username, line=_shown(value)),
+            "success",
+        )
     return redirect(url_for("admin.index"))
+
+
+def _shown(line: str | None) -> str:
+    """An audio line as the flash shows it: formatted, or "aucune"."""
+    return format_phone(line) if line else gettext("aucune")
 
 
 @bp.post("/utilisateurs/<int:user_id>/desactiver")

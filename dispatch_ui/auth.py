@@ -72,6 +72,11 @@ def login() -> Any:
         user = auth.record_password_check(db_session(), check, clock=platform.clock)
     except auth.LoginRefused as refused:
         return _login_refused(form, refused)
+    return _password_accepted(user)
+
+
+def _password_accepted(user: User) -> Any:
+    """Open the session, audit the step and send the user on: home, or the TOTP step due."""
     if _open_session(user):
         audit_here(
             "login.success", object_type="user", object_id=user.id, details={"factor": "password"}

@@ -32,21 +32,22 @@ from flask_babel import gettext
 from dispatch_ui import bridge
 from dispatch_ui.console_geocode import geocode_places
 from dispatch_ui.coverage_admin import cache as coverage_cache
+from dispatch_ui.flashes import flash_refusal
 from dispatch_ui.formatting import format_phone, local_time
 from dispatch_ui.security import audit_here, current_session, requires
 from tgd.db.base import MAX_ID
 from tgd.db.models.alerts import Alert, CallLeg
-from tgd.db.models.forces import ForceUnit
 from tgd.db.models.lines import Line
+from tgd.db.models.users import UserSession
 from tgd.domain import labels
 from tgd.domain.alerts import AlertNature, AlertState, Orientation
 from tgd.domain.coverage import CoverageStatus
-from tgd.domain.errors import N_, Conflict, DomainError, NotFound, ValidationError
+from tgd.domain.errors import N_, Conflict, DomainError, ValidationError
 from tgd.domain.restrictions import Channel
 from tgd.domain.zones import PositionKind
 from tgd.http import current_platform, db_session
 from tgd.services import console as console_service
-from tgd.services import dispatch, handling, operators, outbox, penalties, policy, tests_chase
+from tgd.services import dispatch, handling, operators, outbox, penalties, policy
 from tgd.services import supervision as supervision_service
 from tgd.services import zones as zones_service
 from tgd.services.policy import Permission
@@ -106,14 +107,10 @@ def _catalogue() -> dict[str, dict[str, str]]:
     }
 
 
-@bp.get("/console")
-@requires(Permission.CONSOLE)
-def index() -> Any:
-    """The console shell; the scripts fill it."""
+def _shell_config(record: UserSession | None) -> dict[str, Any]:
+    """What the console's scripts need from the settings and the session (JSON in the page)."""
     settings = current_platform().settings
-    record = current_session()
-    line = operators.audio_line_of(g.user, record)
-    config = {
+    return {
         "escalateAfter": settings.alerts.escalate_after_seconds,
         "overflowAfter": settings.alerts.overflow_after_seconds,
         "tileUrl": settings.map.tile_url,
@@ -123,11 +120,19 @@ def index() -> Any:
         "me": g.user.id,
         "labels": _catalogue(),
     }
+
+
+@bp.get("/console")
+@requires(Permission.CONSOLE)
+def index() -> Any:
+    """The console shell; the scripts fill it."""
+    record = current_session()
+    line = operators.audio_line_of(g.user, record)
     natures = [(n.value, _label(labels.NATURES[n])) for n in labels.CLOSING_NATURES]
     orientations = [(o.value, _label(t)) for o, t in labels.ORIENTATIONS.items()]
     return render_template(
         "console/index.html",
-        config=json.dumps(config),
+        config=json.dumps(_shell_config(record)),
         natures=natures,
         orientations=orientations,
         audio_line=format_phone(line) if line else "",
@@ -140,27 +145,21 @@ def index() -> Any:
 def supervision() -> Any:
     """Supervisors' board: alerts by state and age, operators connected, figures, penalties."""
     platform = current_platform()
-    session, now = db_session(), platform.clock.now()
-    figures = supervision_service.day_figures(
-        session,
-        now=now,
-        timezone=platform.settings.default_timezone,
-        pickup_target_s=platform.settings.alerts.escalate_after_seconds,
+    overview = supervision_service.overview(
+        db_session(), settings=platform.settings, clock=platform.clock
     )
-    alerts = console_service.board(session)
-    exposure = penalties.exposure(session, settings=platform.settings, clock=platform.clock)
     return render_template(
         "console/supervision.html",
-        late_chases=tests_chase.escalated_tasks(session),
-        alerts=alerts,
-        now=now,
-        operators=operators.connected_users(session, now=now),
-        figures=figures,
-        exposure=exposure,
+        late_chases=overview.late_chases,
+        alerts=overview.alerts,
+        now=overview.now,
+        operators=overview.operators,
+        figures=overview.figures,
+        exposure=overview.exposure,
         causes=[(c.value, _label(t)) for c, t in labels.EXEMPTIONS.items()],
         cause_labels={c.value: t for c, t in labels.EXEMPTIONS.items()},
         kind_labels=penalties.KIND_LABELS,
-        ages={a.id: console_service.age_seconds(a, now) for a in alerts},
+        ages=overview.ages,
         escalate_after=platform.settings.alerts.escalate_after_seconds,
         timezone=platform.settings.default_timezone,
     )
@@ -180,9 +179,9 @@ def exempt(breach_id: int) -> Any:
             clock=current_platform().clock,
         )
     except DomainError as refused:
-        flash(gettext(refused.template, **refused.params), "error")
-        return redirect(url_for("console.supervision") + "#penalites")
-    flash(gettext("Retard exonéré : il ne compte plus dans les pénalités."), "success")
+        flash_refusal(refused)
+    else:
+        flash(gettext("Retard exonéré : il ne compte plus dans les pénalités."), "success")
     return redirect(url_for("console.supervision") + "#penalites")
 
 
@@ -518,6 +517,12 @@ def redial_operator(alert_id: int) -> Any:
     return _dial_operator(found)
 
 
+def _json_id(key: str) -> int | None:
+    """The id sent under ``key`` in the JSON body, if it is one the database can hold."""
+    value = (request.get_json(silent=True) or {}).get(key)
+    return value if isinstance(value, int) and 0 < value <= MAX_ID else None
+
+
 @api.post("/alerts/<int:alert_id>/force")
 @requires(Permission.CONSOLE)
 @unlocked
@@ -525,14 +530,7 @@ def add_force(alert_id: int) -> Any:
     """Dial a unit's priority line into the bridge (R-24)."""
     platform = current_platform()
     found = _get_alert(alert_id)
-    unit_id = (request.get_json(silent=True) or {}).get("unit_id")
-    unit = (
-        db_session().get(ForceUnit, unit_id)
-        if isinstance(unit_id, int) and 0 < unit_id <= MAX_ID
-        else None
-    )
-    if unit is None or not unit.is_active:
-        raise NotFound(N_("Unité inconnue."))
+    unit = dispatch.get_active_unit(db_session(), _json_id("unit_id"))
     pending = dispatch.add_force(db_session(), found, unit, clock=platform.clock)
     audit_here(
         "alert.add_force", object_type="alert", object_id=found.id, details={"unit_id": unit.id}
@@ -640,15 +638,10 @@ def note(alert_id: int) -> Any:
     return _ok()
 
 
-@api.post("/alerts/<int:alert_id>/close")
-@requires(Permission.CONSOLE)
-@unlocked
-def close(alert_id: int) -> Any:
-    """Close the alert with nature, orientation and note (R-27); the operator's line leaves."""
-    platform = current_platform()
-    data = request.get_json(silent=True) or {}
+def _closure(data: dict[str, Any]) -> handling.Closure:
+    """Read the closing form's JSON (R-27); a missing nature or orientation is refused."""
     try:
-        closure = handling.Closure(
+        return handling.Closure(
             nature=AlertNature(data.get("nature", "")),
             orientation=Orientation(data.get("orientation", "")),
             note=str(data.get("note", "")),
@@ -658,6 +651,15 @@ def close(alert_id: int) -> Any:
         raise ValidationError(
             N_("Choisissez la nature de l'appel et l'orientation donnée.")
         ) from None
+
+
+@api.post("/alerts/<int:alert_id>/close")
+@requires(Permission.CONSOLE)
+@unlocked
+def close(alert_id: int) -> Any:
+    """Close the alert with nature, orientation and note (R-27); the operator's line leaves."""
+    platform = current_platform()
+    closure = _closure(request.get_json(silent=True) or {})
     found = _get_alert(alert_id)
     handling.close_alert(
         db_session(), found, g.user, closure, cipher=platform.cipher, clock=platform.clock

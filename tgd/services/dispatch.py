@@ -45,7 +45,7 @@ from tgd.db.models.positions import PositionRequest
 from tgd.db.models.territories import Territory
 from tgd.db.writes import Priority, write_transaction
 from tgd.domain.alerts import AlertState, ForceKind, LegRole
-from tgd.domain.errors import N_, Conflict
+from tgd.domain.errors import N_, Conflict, NotFound
 from tgd.domain.labels import FailureKind
 from tgd.ports import Cipher, Clock, Telephony, TelephonyError
 from tgd.services import audit, events, vault
@@ -353,6 +353,14 @@ def open_operator_legs(session: Session, alert: Alert, *, user_id: int) -> list[
             )
         )
     )
+
+
+def get_active_unit(session: Session, unit_id: int | None) -> ForceUnit:
+    """Fetch a unit the operator may dial (R-24), or raise ``NotFound``."""
+    unit = session.get(ForceUnit, unit_id) if unit_id is not None else None
+    if unit is None or not unit.is_active:
+        raise NotFound(N_("Unité inconnue."))
+    return unit
 
 
 def add_force(session: Session, alert: Alert, unit: ForceUnit, *, clock: Clock) -> PendingDial:

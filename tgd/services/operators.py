@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from tgd.db.models.operations import ConsolePresence
 from tgd.db.models.users import User, UserSession
-from tgd.domain.errors import N_, DomainError, ValidationError
+from tgd.domain.errors import N_, NOT_FOUND_OR_HIDDEN, DomainError, NotFound, ValidationError
 from tgd.ports import Clock
 from tgd.services import audit, auth, users
 
@@ -68,6 +68,14 @@ def audio_line_of(user: User, record: UserSession | None) -> str | None:
     if record is not None and record.audio_line:
         return record.audio_line
     return user.audio_line
+
+
+def get_console_account(session: Session, user_id: int) -> User:
+    """Fetch an operator's or supervisor's account, or raise ``NotFound`` (as a bad id)."""
+    account = session.get(User, user_id)
+    if account is None or account.role not in auth.CONSOLE_ROLES:
+        raise NotFound(NOT_FOUND_OR_HIDDEN)
+    return account
 
 
 def set_audio_line(

@@ -1,4 +1,4 @@
-"""The supervisors' figures of the day (R-29): ring-to-answer and answer-to-police per call.
+"""The supervisors' board: figures of the day (R-29), open alerts, operators, penalties.
 
 "The day" starts at local midnight in the centre's time zone. Figures are
 computed from the alerts' timestamps; canaries and tests are left out.
@@ -15,6 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tgd.db.models.alerts import Alert
+from tgd.db.models.users import User
+from tgd.ports import Clock
+from tgd.services import console, operators, penalties, tests_chase
+from tgd.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -74,4 +78,39 @@ def day_figures(
         alerts=len(alerts),
         ring_to_answer=_delays(answer, pickup_target_s),
         answer_to_police=_delays(police, 120),
+    )
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What the supervisors' board shows (R-29, CCP VIII.5)."""
+
+    now: datetime
+    figures: DayFigures
+    alerts: list[Alert]
+    ages: dict[int, int]  # alert id -> seconds since it rang
+    exposure: penalties.Board
+    late_chases: list[tests_chase.TaskView]
+    operators: list[tuple[User, int]]
+
+
+def overview(session: Session, *, settings: Settings, clock: Clock) -> Overview:
+    """Gather the supervisors' board: the day's figures, open alerts, penalties, operators."""
+    now = clock.now()
+    figures = day_figures(
+        session,
+        now=now,
+        timezone=settings.default_timezone,
+        pickup_target_s=settings.alerts.escalate_after_seconds,
+    )
+    alerts = console.board(session)
+    exposure = penalties.exposure(session, settings=settings, clock=clock)
+    return Overview(
+        now=now,
+        figures=figures,
+        alerts=alerts,
+        ages={a.id: console.age_seconds(a, now) for a in alerts},
+        exposure=exposure,
+        late_chases=tests_chase.escalated_tasks(session),
+        operators=operators.connected_users(session, now=now),
     )

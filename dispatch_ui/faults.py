@@ -29,6 +29,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional
 
+from dispatch_ui.flashes import flash_refusal
 from dispatch_ui.formatting import zone_label
 from dispatch_ui.portal_forms import show_errors
 from dispatch_ui.security import audit_here, requires
@@ -174,30 +175,36 @@ def index() -> Any:
 @requires(Permission.FAULT_REPORT)
 def report() -> Any:
     """R-18: a parquet or an association reports a faulty terminal."""
-    platform, session = current_platform(), db_session()
     form = _report_form()
     if form.validate_on_submit():
         try:
-            ticket = faults.report_fault(
-                session,
-                reference=form.reference.data or "",
-                kind=IncidentKind(form.kind.data),
-                report=faults.FaultReport(
-                    form.symptoms.data or "",
-                    form.contact_name.data or "",
-                    form.contact_phone.data or "",
-                ),
-                channel=TicketChannel.PORTAIL,
-                user=g.user,
-                cipher=platform.cipher,
-                clock=platform.clock,
-            )
+            return _received(_report_online(form))
         except FieldErrors as err:
             show_errors(form, err)
-        else:
-            return _received(ticket)
     return render_template("faults/report.html", form=form), (
         400 if request.method == "POST" else 200
+    )
+
+
+def _report_online(form: ReportForm) -> Incident:
+    """Record the fault reported on the portal; return its ticket."""
+    platform = current_platform()
+    return faults.report_fault(
+        db_session(),
+        reference=form.reference.data or "",
+        kind=IncidentKind(form.kind.data),
+        report=_fault_report(form),
+        channel=TicketChannel.PORTAIL,
+        user=g.user,
+        cipher=platform.cipher,
+        clock=platform.clock,
+    )
+
+
+def _fault_report(form: _FaultFields) -> faults.FaultReport:
+    """What the reporter wrote: the symptoms and whom to call back."""
+    return faults.FaultReport(
+        form.symptoms.data or "", form.contact_name.data or "", form.contact_phone.data or ""
     )
 
 
@@ -216,17 +223,14 @@ def _received(ticket: Incident) -> BaseResponse:
 @requires(Permission.FAULT_HANDLE)
 def phone() -> Any:
     """An operator records a fault reported by phone; times in the line's territory."""
-    session = db_session()
     reference = request.values.get("reference", "").strip()
     find = FindLineForm(request.args)
     if not reference:
         return render_template("faults/find_line.html", find=find)
     try:
-        line = faults.line_for_reference(session, g.user, reference)
+        line = faults.line_for_reference(db_session(), g.user, reference)
     except FieldErrors as err:
-        find.validate()
-        show_errors(find, err)
-        return render_template("faults/find_line.html", find=find), 404
+        return _line_not_found(find, err)
     timezone = line.juridiction.territory.timezone
     form = _phone_form(line, reference, timezone)
     if form.validate_on_submit():
@@ -234,12 +238,25 @@ def phone() -> Any:
             return _received(_report_by_phone(form, reference, timezone))
         except FieldErrors as err:
             show_errors(form, err)
+    return _phone_page(form, line, reference)
+
+
+def _line_not_found(find: FindLineForm, err: FieldErrors) -> Any:
+    """Show the search again with why the reference was not found (404)."""
+    find.validate()
+    show_errors(find, err)
+    return render_template("faults/find_line.html", find=find), 404
+
+
+def _phone_page(form: PhoneForm, line: Line, reference: str) -> Any:
+    """The phone report's page, naming the zone its times are typed in (item 6)."""
+    territory = line.juridiction.territory
     return render_template(
         "faults/phone.html",
         form=form,
         line=line,
         reference=reference,
-        zone=zone_label(line.juridiction.territory.name, timezone),
+        zone=zone_label(territory.name, territory.timezone),
     ), (400 if request.method == "POST" else 200)
 
 
@@ -266,9 +283,7 @@ def _report_by_phone(form: PhoneForm, reference: str, timezone: str) -> Incident
         db_session(),
         reference=reference,
         kind=IncidentKind(form.kind.data),
-        report=faults.FaultReport(
-            form.symptoms.data or "", form.contact_name.data or "", form.contact_phone.data or ""
-        ),
+        report=_fault_report(form),
         channel=TicketChannel.TELEPHONE,
         user=g.user,
         reporter_kind=form.reporter_kind.data,
@@ -289,6 +304,25 @@ def _typed(field: Any, timezone: str) -> datetime | None:
         raise FieldErrors({field.short_name: [(exc.template, exc.params)]}) from None
 
 
+def _diagnose_form(**data: Any) -> DiagnoseForm:
+    """The diagnosis form with its choices (every kind; resolve, or a swap to do)."""
+    form = DiagnoseForm(prefix="diagnostic", **data)
+    form.kind.choices = _kind_choices(list(IncidentKind))
+    form.decision.choices = [
+        (d.value, gettext(label)) for d, label in faults.DECISION_LABELS.items()
+    ]
+    return form
+
+
+def _close_form() -> CloseForm:
+    """The closing form with its choices: advice given, or no follow-up."""
+    form = CloseForm(prefix="cloture")
+    form.resolution.choices = [
+        (r.value, gettext(r.label)) for r in (TicketResolution.CONSEIL, TicketResolution.SANS_SUITE)
+    ]
+    return form
+
+
 def _ticket_page(ticket: Incident, status: int = 200, **forms: Any) -> Any:
     platform, session = current_platform(), db_session()
     view = faults.ticket_view(session, ticket, clock=platform.clock)
@@ -300,21 +334,10 @@ def _ticket_page(ticket: Incident, status: int = 200, **forms: Any) -> Any:
         audit_here("fault.read", object_type="incident", object_id=ticket.id)
     handle = policy.has(g.user, Permission.FAULT_HANDLE) and view.is_open
     if handle:
-        diagnose_form = forms.get("diagnose") or DiagnoseForm(
-            prefix="diagnostic",
-            kind=ticket.kind.value,
-            diagnosis=ticket.diagnosis,
-            advice=ticket.answer,
+        diagnose_form = forms.get("diagnose") or _diagnose_form(
+            kind=ticket.kind.value, diagnosis=ticket.diagnosis, advice=ticket.answer
         )
-        diagnose_form.kind.choices = _kind_choices(list(IncidentKind))
-        diagnose_form.decision.choices = [
-            (d.value, gettext(label)) for d, label in faults.DECISION_LABELS.items()
-        ]
-        close_form = forms.get("close") or CloseForm(prefix="cloture")
-        close_form.resolution.choices = [
-            (r.value, gettext(r.label))
-            for r in (TicketResolution.CONSEIL, TicketResolution.SANS_SUITE)
-        ]
+        close_form = forms.get("close") or _close_form()
         forms = {**forms, "diagnose": diagnose_form, "close": close_form}
         forms.setdefault("swap", SwapForm(prefix="echange"))
     return render_template(
@@ -345,26 +368,17 @@ def show(ticket_id: int) -> Any:
 def diagnose(ticket_id: int) -> Any:
     """Record the diagnosis and the advice given; resolve, or leave a swap to do."""
     ticket = policy.get_scoped(db_session(), g.user, Incident, ticket_id)
-    form = DiagnoseForm(prefix="diagnostic")
-    form.kind.choices = _kind_choices(list(IncidentKind))
-    form.decision.choices = [(d.value, d.value) for d in faults.Decision]
+    form = _diagnose_form()
     if form.validate_on_submit():
         try:
             _diagnose(ticket, form)
         except FieldErrors as err:
             show_errors(form, err)
         except DomainError as err:
-            flash(gettext(err.template, **err.params), "error")
+            flash_refusal(err)
             return redirect(url_for("faults.show", ticket_id=ticket.id))
         else:
-            audit_here(
-                "fault.diagnose",
-                object_type="incident",
-                object_id=ticket.id,
-                details={"decision": form.decision.data or ""},
-            )
-            flash(gettext("Diagnostic enregistré."), "success")
-            return redirect(url_for("faults.show", ticket_id=ticket.id))
+            return _diagnosed(ticket, form.decision.data or "")
     return _ticket_page(ticket, 400, diagnose=form)
 
 
@@ -381,6 +395,18 @@ def _diagnose(ticket: Incident, form: DiagnoseForm) -> None:
     )
 
 
+def _diagnosed(ticket: Incident, decision: str) -> BaseResponse:
+    """Audit the diagnosis and its decision, back to the ticket."""
+    audit_here(
+        "fault.diagnose",
+        object_type="incident",
+        object_id=ticket.id,
+        details={"decision": decision},
+    )
+    flash(gettext("Diagnostic enregistré."), "success")
+    return redirect(url_for("faults.show", ticket_id=ticket.id))
+
+
 @bp.post("/<int:ticket_id>/echange")
 @requires(Permission.FAULT_HANDLE)
 def swap(ticket_id: int) -> Any:
@@ -393,7 +419,7 @@ def swap(ticket_id: int) -> Any:
         except FieldErrors as err:
             show_errors(form, err)
         except DomainError as err:
-            flash(gettext(err.template, **err.params), "error")
+            flash_refusal(err)
             return redirect(url_for("faults.show", ticket_id=ticket.id))
         else:
             return _swapped(ticket, result)
@@ -443,23 +469,13 @@ def _swapped(ticket: Incident, result: line_admin.SwapResult) -> BaseResponse:
 @requires(Permission.FAULT_HANDLE)
 def close(ticket_id: int) -> Any:
     """Close a diagnosed ticket without a swap."""
-    platform, session = current_platform(), db_session()
-    ticket = policy.get_scoped(session, g.user, Incident, ticket_id)
-    form = CloseForm(prefix="cloture")
-    form.resolution.choices = [
-        (r.value, r.value) for r in (TicketResolution.CONSEIL, TicketResolution.SANS_SUITE)
-    ]
+    ticket = policy.get_scoped(db_session(), g.user, Incident, ticket_id)
+    form = _close_form()
     if form.validate_on_submit():
         try:
-            faults.close_ticket(
-                session,
-                ticket,
-                resolution=TicketResolution(form.resolution.data),
-                user=g.user,
-                clock=platform.clock,
-            )
+            _close(ticket, form)
         except DomainError as err:
-            flash(gettext(err.template, **err.params), "error")
+            flash_refusal(err)
         else:
             audit_here(
                 "fault.close",
@@ -470,6 +486,17 @@ def close(ticket_id: int) -> Any:
             flash(gettext("Signalement clos."), "success")
         return redirect(url_for("faults.show", ticket_id=ticket.id))
     return _ticket_page(ticket, 400, close=form)
+
+
+def _close(ticket: Incident, form: CloseForm) -> None:
+    """Close the ticket with the resolution chosen on the form."""
+    faults.close_ticket(
+        db_session(),
+        ticket,
+        resolution=TicketResolution(form.resolution.data),
+        user=g.user,
+        clock=current_platform().clock,
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -217,10 +217,7 @@ def confirm_termination(task_id: int) -> Any:
     """R-15: record the magistrate's confirmation; then the file is closed and exported."""
     # Read first (the password check is slow): the write begins at the first db_session().
     session = request_reader()
-    task = session.get(Task, task_id)
-    if task is None or task.kind != termination.TASK_KIND or task.file_id is None:
-        abort(404)
-    file = policy.get_scoped(session, g.user, BeneficiaryFile, task.file_id)
+    task, file = termination.get_task(session, g.user, task_id)
     form = ConfirmForm()
     error = None
     if form.validate_on_submit() and form.measure_ended.data and form.terminal_recovered.data:
@@ -306,9 +303,7 @@ def original(document_id: int) -> Any:
 @requires(Permission.NAVETTE_PROCESS)
 def key_in(document_id: int, slug: str) -> Any:
     """Key in a navette received by e-mail or fax, the original shown beside the form."""
-    document = db_session().get(IntakeDocument, document_id)
-    if document is None or document.handled_at is not None:
-        abort(404)
+    document = intake.get_pending_document(db_session(), document_id)
     if slug == "ecarter":
         return _set_aside(document)
     if slug not in SLUGS:
@@ -320,6 +315,11 @@ def key_in(document_id: int, slug: str) -> Any:
             return _key_in(document, kind, form)
         except FieldErrors as err:
             show_errors(form, err)
+    return _key_in_page(document, kind, form)
+
+
+def _key_in_page(document: IntakeDocument, kind: NavetteKind, form: Any) -> Any:
+    """The keying form beside the original, with the other kinds and the set-aside button."""
     return render_template(
         "intake/key_in.html",
         form=form,

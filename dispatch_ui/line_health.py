@@ -15,7 +15,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField
 from wtforms.validators import DataRequired
 
+from dispatch_ui.flashes import flash_refusal
 from dispatch_ui.security import requires
+from tgd.db.models.operations import Task
 from tgd.domain.errors import DomainError
 from tgd.domain.line_health import (
     OUTCOME_LABELS,
@@ -76,31 +78,36 @@ def task(task_id: int) -> Any:
 @requires(Permission.CONSOLE)
 def record_step(task_id: int) -> Any:
     """Record the outcome of the expected step, with its time."""
-    session = db_session()
-    found = line_health.get_task(session, task_id)
+    found = line_health.get_task(db_session(), task_id)
     form = StepForm()
     form.outcome.choices = [(o.value, o.value) for o in HealthOutcome]
     if not form.validate_on_submit():
         flash(gettext("Choisissez un résultat."), "error")
         return redirect(url_for("line_health.task", task_id=task_id))
     try:
-        line_health.record_step(
-            session,
-            found,
-            step=HealthStep(form.step.data),
-            outcome=HealthOutcome(form.outcome.data),
-            user_id=g.user.id,
-            override_hours=bool(form.override.data),
-            default_timezone=current_platform().settings.default_timezone,
-            clock=current_platform().clock,
-        )
+        _record_step(found, form)
     except DomainError as err:
-        flash(gettext(err.template, **err.params), "error")
+        flash_refusal(err)
     except ValueError:
         flash(gettext("Étape inconnue."), "error")
     else:
         flash(gettext("Étape enregistrée."), "success")
     return redirect(url_for("line_health.task", task_id=task_id))
+
+
+def _record_step(found: Task, form: StepForm) -> None:
+    """Record the step and outcome read from the form (``ValueError``: not a known one)."""
+    platform = current_platform()
+    line_health.record_step(
+        db_session(),
+        found,
+        step=HealthStep(form.step.data),
+        outcome=HealthOutcome(form.outcome.data),
+        user_id=g.user.id,
+        override_hours=bool(form.override.data),
+        default_timezone=platform.settings.default_timezone,
+        clock=platform.clock,
+    )
 
 
 def init_app(app: Flask) -> None:

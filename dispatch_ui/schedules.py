@@ -13,7 +13,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField
 from wtforms.validators import DataRequired
 
+from dispatch_ui.flashes import flash_refusal
 from dispatch_ui.security import audit_here, requires
+from tgd.db.models.operations import Task
 from tgd.domain.errors import DomainError
 from tgd.domain.schedules import (
     CHASE_OUTCOME_LABELS,
@@ -93,23 +95,27 @@ def record_step(task_id: int) -> Any:
         flash(gettext("Choisissez un résultat."), "error")
         return redirect(url_for("schedules.task", task_id=task_id))
     try:
-        tests_chase.record_step(
-            db_session(),
-            found,
-            step=ChaseStep(form.step.data),
-            outcome=ChaseOutcome(form.outcome.data),
-            user_id=g.user.id,
-            override_hours=bool(form.override.data),
-            clock=current_platform().clock,
-        )
+        _record_step(found, form)
     except DomainError as err:
-        flash(gettext(err.template, **err.params), "error")
-        return redirect(url_for("schedules.task", task_id=task_id))
+        flash_refusal(err)
     except ValueError:
         flash(gettext("Étape inconnue."), "error")
-        return redirect(url_for("schedules.task", task_id=task_id))
-    flash(gettext("Étape enregistrée."), "success")
+    else:
+        flash(gettext("Étape enregistrée."), "success")
     return redirect(url_for("schedules.task", task_id=task_id))
+
+
+def _record_step(found: Task, form: StepForm) -> None:
+    """Record the step and outcome read from the form (``ValueError``: not a known one)."""
+    tests_chase.record_step(
+        db_session(),
+        found,
+        step=ChaseStep(form.step.data),
+        outcome=ChaseOutcome(form.outcome.data),
+        user_id=g.user.id,
+        override_hours=bool(form.override.data),
+        clock=current_platform().clock,
+    )
 
 
 @bp.get("/planification")

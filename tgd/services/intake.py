@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from tgd.db.models.navettes import IntakeDocument, Navette
 from tgd.db.models.users import User
-from tgd.domain.errors import N_, Conflict
+from tgd.domain.errors import N_, NOT_FOUND_OR_HIDDEN, Conflict, NotFound
 from tgd.domain.lifecycle import NavetteKind, NavetteSource
 from tgd.domain.navettes import NavetteContent, deadline_for, seconds_left
 from tgd.ports import Cipher, Clock
@@ -129,6 +129,14 @@ def pending(session: Session, *, clock: Clock, minutes: int = 15) -> list[Pendin
         deadline = deadline_for(NavetteKind.ATTRIBUTION, d.received_at, minutes)
         items.append(PendingDocument(d, deadline, seconds_left(deadline, now)))
     return items
+
+
+def get_pending_document(session: Session, document_id: int) -> IntakeDocument:
+    """Fetch a received document still waiting to be keyed in, or raise ``NotFound``."""
+    document = session.get(IntakeDocument, document_id)
+    if document is None or document.handled_at is not None:
+        raise NotFound(NOT_FOUND_OR_HIDDEN)
+    return document
 
 
 def read_document(session: Session, document: IntakeDocument, *, cipher: Cipher) -> bytes:

@@ -26,12 +26,12 @@ from tgd.db.models.navettes import Navette
 from tgd.db.models.operations import Task, TaskStep
 from tgd.db.models.territories import Juridiction
 from tgd.db.models.users import User
-from tgd.domain.errors import N_, Conflict
+from tgd.domain.errors import N_, NOT_FOUND_OR_HIDDEN, Conflict, NotFound
 from tgd.domain.lifecycle import FileState, LineStatus, NavetteState, check_file_transition
 from tgd.domain.reference import Reference
 from tgd.domain.retention import destruction_due_at, effective_closure, reassignable_from
 from tgd.ports import Cipher, Clock
-from tgd.services import exports, lines
+from tgd.services import exports, lines, policy
 from tgd.settings import RetentionSettings
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,14 @@ def open_termination(
 def task_for(session: Session, file: BeneficiaryFile) -> Task | None:
     """Return the file's termination task, if any."""
     return session.scalar(select(Task).where(Task.file_id == file.id, Task.kind == TASK_KIND))
+
+
+def get_task(session: Session, user: User, task_id: int) -> tuple[Task, BeneficiaryFile]:
+    """Fetch a termination task and its file in the user's scope, or raise ``NotFound``."""
+    task = session.get(Task, task_id)
+    if task is None or task.kind != TASK_KIND or task.file_id is None:
+        raise NotFound(NOT_FOUND_OR_HIDDEN)  # the same answer as a file out of scope
+    return task, policy.get_scoped(session, user, BeneficiaryFile, task.file_id)
 
 
 def open_tasks(session: Session) -> list[Task]:

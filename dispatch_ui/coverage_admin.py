@@ -25,6 +25,7 @@ from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
 
 from dispatch_ui.security import requires
+from tgd.db.models.coverage import CoverageLayer
 from tgd.domain.coverage import LAYER_LABELS
 from tgd.http import commit, current_platform, db_session, request_reader
 from tgd.services import coverage as coverage_service
@@ -91,21 +92,10 @@ def import_layer() -> Any:
     if len(raw) > MAX_BYTES:
         flash(gettext("Fichier trop volumineux pour la page : utilisez « tgd coverage import »."))
         return _page(form), 400
-    plan = coverage_service.plan_import(  # a long check: read only, no write lock held
-        request_reader(),
-        raw.decode("utf-8", errors="replace"),
-        territory_code=form.territory.data or "",
-        kind=form.kind.data or "",
-    )
+    plan = _plan(form, raw)
     if not plan.is_valid:
         return _page(form, plan), 400
-    layer = coverage_service.apply_import(
-        db_session(),
-        plan,
-        source_name=secure_filename(form.geojson.data.filename or ""),
-        user_id=g.user.id,
-        clock=current_platform().clock,
-    )
+    layer = _apply(form, plan)
     commit()
     flash(
         gettext(
@@ -115,6 +105,27 @@ def import_layer() -> Any:
         "success",
     )
     return redirect(url_for("coverage.index"))
+
+
+def _plan(form: ImportForm, raw: bytes) -> coverage_service.ImportPlan:
+    """Check the uploaded layer for the territory and kind chosen on the form."""
+    return coverage_service.plan_import(  # a long check: read only, no write lock held
+        request_reader(),
+        raw.decode("utf-8", errors="replace"),
+        territory_code=form.territory.data or "",
+        kind=form.kind.data or "",
+    )
+
+
+def _apply(form: ImportForm, plan: coverage_service.ImportPlan) -> CoverageLayer:
+    """Apply a valid layer, recorded under the uploaded file's name and the user's id."""
+    return coverage_service.apply_import(
+        db_session(),
+        plan,
+        source_name=secure_filename(form.geojson.data.filename or ""),
+        user_id=g.user.id,
+        clock=current_platform().clock,
+    )
 
 
 @api.get("/coverage")

@@ -18,10 +18,11 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import DateTimeLocalField, IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from dispatch_ui.flashes import flash_refusal
 from dispatch_ui.formatting import zone_label
 from dispatch_ui.portal_forms import show_errors
 from dispatch_ui.security import audit_here, requires
-from tgd.db.models.lines import Line
+from tgd.db.models.lines import Line, LineAssignment
 from tgd.domain.errors import DomainError, ValidationError
 from tgd.domain.inventory import DeliveryRejected
 from tgd.domain.localtime import from_local
@@ -74,23 +75,15 @@ class DeliveryForm(FlaskForm):
 @requires(Permission.LINE_ADMIN)
 def index() -> Any:
     """List the lines; add one to stock."""
-    platform, session = current_platform(), db_session()
+    session = db_session()
     form = StockForm()
     if form.validate_on_submit():
         try:
-            record = line_admin.add_to_stock(
-                session,
-                juridiction_insee=form.juridiction.data or "",
-                order_no=int(form.order_no.data or 0),
-                msisdn=form.msisdn.data or "",
-                iccid=form.iccid.data or None,
-                imei=form.imei.data or None,
-                clock=platform.clock,
-            )
+            record = _add_to_stock(form)
         except FieldErrors as err:
             show_errors(form, err)
         except DomainError as err:
-            flash(gettext(err.template, **err.params), "error")
+            flash_refusal(err)
         else:
             audit_here("line.add", object_type="line", object_id=record.line_id)
             flash(gettext("Ligne %(ref)s mise en stock.", ref=record.reference), "success")
@@ -101,6 +94,19 @@ def index() -> Any:
         lines=lines.list_lines(session),
         activate_form=ActivateForm(),
     ), (400 if request.method == "POST" else 200)
+
+
+def _add_to_stock(form: StockForm) -> LineAssignment:
+    """Put the line typed on the form in stock (SIM and handset optional)."""
+    return line_admin.add_to_stock(
+        db_session(),
+        juridiction_insee=form.juridiction.data or "",
+        order_no=int(form.order_no.data or 0),
+        msisdn=form.msisdn.data or "",
+        iccid=form.iccid.data or None,
+        imei=form.imei.data or None,
+        clock=current_platform().clock,
+    )
 
 
 @bp.post("/<int:line_id>/activer")

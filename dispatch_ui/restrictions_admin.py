@@ -16,6 +16,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from dispatch_ui.flashes import flash_refusal
 from dispatch_ui.security import audit_here, requires
 from tgd.db.models.lines import Line
 from tgd.domain.errors import DomainError
@@ -65,18 +66,22 @@ def index() -> Any:
 @requires(Permission.LINE_ADMIN)
 def line(line_id: int) -> Any:
     """Show a line's lists and history; set new lists at the parquet's request."""
-    platform, session = current_platform(), db_session()
-    found = policy.get_scoped(session, g.user, Line, line_id)
+    found = policy.get_scoped(db_session(), g.user, Line, line_id)
     form = RestrictionForm()
     if form.validate_on_submit():
         try:
             _set_restriction(found, form)
         except DomainError as err:
-            flash(gettext(err.template, **err.params), "error")
+            flash_refusal(err)
         else:
             flash(gettext("Restriction enregistrée : envoyez la liste à l'opérateur."), "success")
             return redirect(url_for("restrictions.line", line_id=line_id))
-    detail = restrictions.describe(session, found, cipher=platform.cipher)
+    return _line_page(found, form)
+
+
+def _line_page(found: Line, form: RestrictionForm) -> Any:
+    """The line's lists (their reading audited) and history; a first visit fills the form."""
+    detail = restrictions.describe(db_session(), found, cipher=current_platform().cipher)
     if detail.allow_list is not None:
         audit_here("line.restriction_read", object_type="line", object_id=found.id)
     if request.method == "GET" and detail.allow_list is not None:
@@ -126,7 +131,7 @@ def lift(line_id: int) -> Any:
             clock=platform.clock,
         )
     except DomainError as err:
-        flash(gettext(err.template, **err.params), "error")
+        flash_refusal(err)
     else:
         flash(gettext("Restriction levée : envoyez la liste à l'opérateur."), "success")
     return redirect(url_for("restrictions.line", line_id=line_id))

@@ -7,7 +7,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Flask,
-    abort,
     flash,
     g,
     jsonify,
@@ -102,21 +101,10 @@ def export() -> Any:
 def unit(unit_id: int) -> Any:
     """Edit a unit; show its zone and number history."""
     session = db_session()
-    found = session.get(ForceUnit, unit_id)
-    if found is None:
-        abort(404)
+    found = zones_service.get_unit(session, unit_id)
     form = UnitForm(obj=found)
     if request.method == "POST" and form.validate_on_submit():
-        zones_service.update_unit(
-            session,
-            found,
-            g.user,
-            name=form.name.data or "",
-            priority_number=form.priority_number.data or "",
-            callback_number=form.callback_number.data or "",
-            is_active=bool(form.is_active.data),
-            clock=current_platform().clock,
-        )
+        _update_unit(found, form)
         flash(gettext("Unité mise à jour."), "success")
         return redirect(url_for("zones.unit", unit_id=unit_id))
     status = 400 if request.method == "POST" else 200
@@ -127,6 +115,20 @@ def unit(unit_id: int) -> Any:
         numbers=zones_service.number_history(session, unit_id),
         history=zones_service.zone_history(session, unit_id),
     ), status
+
+
+def _update_unit(found: ForceUnit, form: UnitForm) -> None:
+    """Record the unit's name, numbers and activity as typed on the form."""
+    zones_service.update_unit(
+        db_session(),
+        found,
+        g.user,
+        name=form.name.data or "",
+        priority_number=form.priority_number.data or "",
+        callback_number=form.callback_number.data or "",
+        is_active=bool(form.is_active.data),
+        clock=current_platform().clock,
+    )
 
 
 def init_app(app: Flask) -> None:

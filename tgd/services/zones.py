@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from tgd.db.models.forces import ForceUnit, PriorityNumberChange, Zone
 from tgd.db.models.users import User
 from tgd.domain.beneficiary import normalise_phone
-from tgd.domain.errors import N_, ValidationError
+from tgd.domain.errors import N_, NOT_FOUND_OR_HIDDEN, NotFound, ValidationError
 from tgd.ports import Clock
 from tgd.services import audit
 
@@ -188,6 +188,14 @@ def update_unit(
         object_id=unit.id,
         clock=clock,
     )
+
+
+def get_unit(session: Session, unit_id: int) -> ForceUnit:
+    """Fetch a unit (active or not), or raise ``NotFound``."""
+    unit = session.get(ForceUnit, unit_id)
+    if unit is None:
+        raise NotFound(NOT_FOUND_OR_HIDDEN)
+    return unit
 
 
 def list_units(session: Session) -> list[ForceUnit]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -11,13 +10,6 @@ from sqlalchemy import inspect
 from tgd.db import migrate
 from tgd.db.base import Base
 from tgd.db.session import make_engine
-from tgd.settings import Settings
-
-
-@pytest.fixture
-def url(settings: Settings) -> str:
-    """Give an empty database on each backend (no create_all here)."""
-    return settings.database_url
 
 
 def _tables(url: str) -> set[str]:

@@ -10,13 +10,14 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from tests import builders
 from tests.integration.jobs.conftest import RunJob
 from tgd.adapters.clock import FrozenClock
 from tgd.container import Platform
-from tgd.db.models import Alert, Juridiction, Line, Navette, ServiceLevelBreach, Swap, Terminal
+from tgd.db.models import Alert, Navette, ServiceLevelBreach, Swap, Terminal
 from tgd.db.writes import write_transaction
 from tgd.domain.alerts import AlertNature, AlertState
-from tgd.domain.lifecycle import NavetteKind, NavetteSource, NavetteState
+from tgd.domain.lifecycle import LineStatus, NavetteKind, NavetteSource, NavetteState
 from tgd.services import service_levels
 
 
@@ -26,13 +27,12 @@ def _breaches(platform: Platform) -> list[ServiceLevelBreach]:
 
 
 def test_clocks_that_ran_out_are_recorded_once_with_their_figures(
-    demo: None, platform: Platform, clock: FrozenClock, run: RunJob
+    platform: Platform, clock: FrozenClock, run: RunJob
 ) -> None:
     now = clock.now()
     with write_transaction(platform.sessions) as s:
-        jur = s.scalars(select(Juridiction).where(Juridiction.insee == "75056")).one()
-        line = s.scalars(select(Line).where(Line.juridiction_id == jur.id)).first()
-        assert line is not None
+        jur = builders.juridiction(s, insee="75056", clock=clock)
+        line = builders.line(s, juridiction=jur, status=LineStatus.AFFECTE, clock=clock).line
         late = Navette(
             kind=NavetteKind.ATTRIBUTION,
             source=NavetteSource.PORTAIL,

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tests import builders
 from tgd.adapters.clock import FrozenClock
 from tgd.cli import main
 from tgd.db.models import Delivery, Juridiction, Sim, Terminal
@@ -34,6 +35,12 @@ def kit(n: int) -> str:
     return f"{imei(n)},89331503190099{n:05d},+3361299{n:04d},Modèle A,2028-06-30"
 
 
+@pytest.fixture
+def paris(session: Session, clock: FrozenClock) -> Juridiction:
+    """Give the Paris juridiction (75056), with its territory, and nothing else."""
+    return builders.juridiction(session, insee="75056", clock=clock)
+
+
 def counts(session: Session) -> tuple[int, int, int]:
     return (
         session.scalar(select(func.count(Terminal.id))) or 0,
@@ -42,9 +49,7 @@ def counts(session: Session) -> tuple[int, int, int]:
     )
 
 
-def test_a_note_with_one_faulty_row_imports_nothing(
-    session: Session, demo: None, clock: FrozenClock
-) -> None:
+def test_a_note_with_one_faulty_row_imports_nothing(session: Session, clock: FrozenClock) -> None:
     before = counts(session)
     bad = imei(3)[:-1] + str((int(imei(3)[-1]) + 1) % 10)
     faulty = note(kit(1), kit(2), f"{bad},8933150319009900003,+33612990003,Modèle A,2028-06-30")
@@ -54,9 +59,7 @@ def test_a_note_with_one_faulty_row_imports_nothing(
     assert counts(session) == before
 
 
-def test_a_valid_note_is_imported_and_listed(
-    session: Session, demo: None, clock: FrozenClock
-) -> None:
+def test_a_valid_note_is_imported_and_listed(session: Session, clock: FrozenClock) -> None:
     before = counts(session)
     spare = f"{imei(9)},,,Modèle B,2027-01-31"
     delivery = inventory.import_delivery(
@@ -83,9 +86,7 @@ def test_a_valid_note_is_imported_and_listed(
     assert listed[imei(9)].iccid is None and listed[imei(9)].status == "en_stock"
 
 
-def test_the_same_note_twice_is_refused_line_by_line(
-    session: Session, demo: None, clock: FrozenClock
-) -> None:
+def test_the_same_note_twice_is_refused_line_by_line(session: Session, clock: FrozenClock) -> None:
     inventory.import_delivery(session, note(kit(1), kit(2)), filename="b", actor="t", clock=clock)
     with pytest.raises(DeliveryRejected) as rejected:
         inventory.import_delivery(
@@ -98,18 +99,18 @@ def test_the_same_note_twice_is_refused_line_by_line(
 
 
 def test_a_number_already_on_a_line_is_a_duplicate(
-    session: Session, demo: None, clock: FrozenClock
+    session: Session, paris: Juridiction, clock: FrozenClock
 ) -> None:
-    row = f"{imei(1)},8933150319009900001,+33612340001,Modèle A,2028-06-30"  # demo line 01
+    builders.line(session, juridiction=paris, order_no=1, msisdn="+33612340001", clock=clock)
+    row = f"{imei(1)},8933150319009900001,+33612340001,Modèle A,2028-06-30"  # line 01
     with pytest.raises(DeliveryRejected, match="1 erreur"):
         inventory.import_delivery(session, note(row), filename="b", actor="t", clock=clock)
 
 
 def test_a_new_line_takes_its_sim_and_handset_from_stock(
-    session: Session, demo: None, clock: FrozenClock
+    session: Session, paris: Juridiction, clock: FrozenClock
 ) -> None:
     inventory.import_delivery(session, note(kit(1)), filename="b", actor="t", clock=clock)
-    paris = session.scalars(select(Juridiction).where(Juridiction.insee == "75056")).one()
     record = lines.add_line(
         session, juridiction=paris, order_no=9, msisdn="06 12 99 00 01", clock=clock
     )
@@ -134,10 +135,9 @@ def test_a_new_line_takes_its_sim_and_handset_from_stock(
 
 
 def test_a_stock_sim_cannot_change_its_number(
-    session: Session, demo: None, clock: FrozenClock
+    session: Session, paris: Juridiction, clock: FrozenClock
 ) -> None:
     inventory.import_delivery(session, note(kit(1)), filename="b", actor="t", clock=clock)
-    paris = session.scalars(select(Juridiction).where(Juridiction.insee == "75056")).one()
     with pytest.raises(Conflict, match="porte le numéro"):
         lines.add_line(
             session,

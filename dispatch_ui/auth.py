@@ -66,7 +66,11 @@ def login() -> Any:
     platform = current_platform()
     # argon2 runs in a reading transaction: no one waits on the write lock meanwhile.
     check = auth.verify_password(
-        request_reader(), form.username.data or "", form.password.data or "", clock=platform.clock
+        request_reader(),
+        form.username.data or "",
+        form.password.data or "",
+        hasher=platform.hasher,
+        clock=platform.clock,
     )
     try:
         user = auth.record_password_check(db_session(), check, clock=platform.clock)

@@ -706,9 +706,11 @@ def unlock() -> Any:
     if record is None:
         raise Conflict(N_("Session introuvable : reconnectez-vous."))
     password = str((request.get_json(silent=True) or {}).get("password", ""))
-    matches = operators.password_matches(record, password)  # argon2: before the write lock
+    platform = current_platform()
+    # argon2: before the write lock
+    matches = operators.password_matches(record, password, hasher=platform.hasher)
     try:
-        operators.unlock_screen(db_session(), record, matches, clock=current_platform().clock)
+        operators.unlock_screen(db_session(), record, matches, clock=platform.clock)
     except operators.PasswordRefused:
         from tgd.http import commit
 

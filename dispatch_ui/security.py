@@ -177,10 +177,12 @@ def reauthenticate(password: str, *, purpose: str) -> None:
     record = current_session()
     if record is None:
         abort(403)
-    matches = operators.password_matches(record, password)  # argon2: before the write lock
+    platform = current_platform()
+    # argon2: before the write lock
+    matches = operators.password_matches(record, password, hasher=platform.hasher)
     try:
         operators.confirm_password(
-            db_session(), record, matches, purpose=purpose, clock=current_platform().clock
+            db_session(), record, matches, purpose=purpose, clock=platform.clock
         )
     except operators.PasswordRefused:
         commit()

@@ -32,11 +32,11 @@ from sqlalchemy.orm import Session
 import tgd.db.models  # noqa: F401 - registers every table
 from tgd.adapters.clock import FrozenClock
 from tgd.adapters.crypto import EnvelopeCipher, MasterKeyRing
+from tgd.adapters.passwords import build_password_hasher
 from tgd.container import Platform
 from tgd.db.base import Base
 from tgd.db.session import make_engine, make_session_factory
 from tgd.db.writes import WRITER_OPTION, write_transaction
-from tgd.services.users import configure_hashing
 from tgd.settings import Settings, load_settings
 
 PG_URL = os.environ.get("TGD_TEST_DATABASE_URL", "")
@@ -128,7 +128,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return PG_URL
 
 
-def _fill_template(url: str, *, demo: bool, clock: FrozenClock) -> None:
+def _fill_template(url: str, *, demo: bool, clock: FrozenClock, hashing: str) -> None:
     """Create every table at ``url``, and load the demo data when asked."""
     engine = make_engine(url, strict_writes=True)
     try:
@@ -137,7 +137,12 @@ def _fill_template(url: str, *, demo: bool, clock: FrozenClock) -> None:
             from tgd.services.demo import load_demo
 
             with write_transaction(make_session_factory(engine)) as session:
-                load_demo(session, cipher=EnvelopeCipher(SESSION_RING), clock=clock)
+                load_demo(
+                    session,
+                    cipher=EnvelopeCipher(SESSION_RING),
+                    hasher=build_password_hasher(hashing),
+                    clock=clock,
+                )
         if engine.dialect.name == "sqlite":
             with engine.connect() as conn:  # everything in the main file: it is what we copy
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -158,10 +163,9 @@ def _template(
     """Return the template for this kind of database, built on first use."""
     key = (backend, clock.now().isoformat(), hashing, demo)
     if key not in _TEMPLATES:
-        configure_hashing(hashing)
         if backend == "sqlite":
             path = root / f"template-{len(_TEMPLATES)}.db"
-            _fill_template(f"sqlite:///{path}", demo=demo, clock=clock)
+            _fill_template(f"sqlite:///{path}", demo=demo, clock=clock, hashing=hashing)
             _TEMPLATES[key] = str(path)
         else:
             name = f"{make_url(url).database}_template_{len(_TEMPLATES)}"
@@ -171,7 +175,10 @@ def _template(
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
             admin.dispose()
             _fill_template(
-                make_url(url).set(database=name).render_as_string(False), demo=demo, clock=clock
+                make_url(url).set(database=name).render_as_string(False),
+                demo=demo,
+                clock=clock,
+                hashing=hashing,
             )
             _TEMPLATES[key] = name
     return _TEMPLATES[key]
@@ -278,13 +285,13 @@ def platform(
 ) -> Platform:
     """Give the wiring the doors use, with the frozen clock."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    configure_hashing(settings.security.password_hashing)
     return Platform(
         settings=settings,
         engine=engine,
         sessions=make_session_factory(engine),
         cipher=cipher,
         clock=clock,
+        hasher=build_password_hasher(settings.security.password_hashing),
     )
 
 
@@ -314,7 +321,7 @@ def demo(platform: Platform) -> None:
     from tgd.services.demo import load_demo
 
     with write_transaction(platform.sessions) as session:
-        load_demo(session, cipher=platform.cipher, clock=platform.clock)
+        load_demo(session, cipher=platform.cipher, hasher=platform.hasher, clock=platform.clock)
 
 
 @pytest.fixture

@@ -148,7 +148,7 @@ def demo_load(state: State) -> None:
         if is_loaded(session):
             click.echo("Données de démonstration déjà chargées.")
         else:
-            load_demo(session, cipher=platform.cipher, clock=platform.clock)
+            load_demo(session, cipher=platform.cipher, hasher=platform.hasher, clock=platform.clock)
             add_history(
                 session,
                 retention=state.settings.retention,
@@ -243,6 +243,7 @@ def user_create(
             juridiction_insees=juridictions,
             email=email,
             cipher=platform.cipher,
+            hasher=platform.hasher,
             clock=platform.clock,
         )
         audit.record(

@@ -2,7 +2,7 @@
 
 ``build_platform(settings)`` opens the database, loads (or, outside
 production, creates) the master key ring, builds every adapter the
-configuration chooses (telephony, geocoder, anchor copy) and returns a
+configuration chooses (password hasher, telephony, geocoder, anchor copy) and returns a
 ``Platform`` that the Flask app, the CLI, the gateway and the scheduler all use.
 The doors read the adapters from the platform; they never build one.
 """
@@ -23,10 +23,10 @@ from tgd.adapters.anchor_syslog import build_anchor_copy
 from tgd.adapters.clock import SystemClock
 from tgd.adapters.crypto import KeyFileCipher, MasterKeyRing
 from tgd.adapters.geocoder import BanGeocoder, FakeGeocoder
+from tgd.adapters.passwords import build_password_hasher
 from tgd.adapters.twilio_telephony import build_telephony
 from tgd.db.session import make_engine, make_session_factory
-from tgd.ports import AnchorCopy, Cipher, Clock, Geocoder, Telephony
-from tgd.services import users
+from tgd.ports import AnchorCopy, Cipher, Clock, Geocoder, PasswordHasher, Telephony
 from tgd.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ class Platform:
     sessions: sessionmaker[Session]
     cipher: Cipher
     clock: Clock
+    hasher: PasswordHasher
     geocoder: Geocoder | None = None
     telephony: Telephony | None = None
     anchor_copy: AnchorCopy | None = None
@@ -96,9 +97,8 @@ def _private(path: Path, mode: int, *, create: bool = False, tighten: bool = Tru
 
 
 def build_platform(settings: Settings, *, clock: Clock | None = None) -> Platform:
-    """Wire engine, sessions, cipher and clock from settings."""
+    """Wire engine, sessions, cipher, clock, password hasher and adapters from settings."""
     secure_data_dir(settings)
-    users.configure_hashing(settings.security.password_hashing)
     # A violation of the write discipline raises in tests; elsewhere it is logged loudly.
     engine = make_engine(settings.database_url, strict_writes=settings.mode == "test")
     sessions = make_session_factory(engine)
@@ -109,6 +109,7 @@ def build_platform(settings: Settings, *, clock: Clock | None = None) -> Platfor
         sessions=sessions,
         cipher=KeyFileCipher(ensure_key_file(settings)),
         clock=clock,
+        hasher=build_password_hasher(settings.security.password_hashing),
         geocoder=build_geocoder(settings),
         telephony=build_telephony(settings),
         anchor_copy=build_anchor_copy(settings.audit.anchor_syslog),

@@ -71,6 +71,31 @@ class KeyRotatingCipher(Cipher, Protocol):
         ...
 
 
+class PasswordHasher(Protocol):
+    """Hashes and checks account passwords (R-50) at the cost the configuration chose."""
+
+    @property
+    def profile(self) -> str:
+        """Name the cost: "standard", or "fast" (the test suite only)."""
+        ...
+
+    def hash(self, password: str) -> str:
+        """Hash a password at today's cost."""
+        ...
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """Check a password against a hash, in constant time; a malformed hash never matches."""
+        ...
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        """Tell whether a hash was made with other parameters than today's."""
+        ...
+
+    def dummy_verify(self, password: str) -> None:
+        """Spend what ``verify`` costs with no hash to check (an unknown username, R-50)."""
+        ...
+
+
 class TelephonyError(Exception):
     """The carrier refused or could not be reached; the message names no number.
 

@@ -331,7 +331,7 @@ with write_transaction(platform.sessions) as session:
         account, secret = users.create_user(
             session, username=f"operateur{{index}}", display_name="", role=Role.OPERATOR,
             password={PASSWORD!r}, juridiction_insees=(), email=None,
-            cipher=platform.cipher, clock=platform.clock)
+            cipher=platform.cipher, hasher=platform.hasher, clock=platform.clock)
         secrets[account.username] = secret
 print(json.dumps(secrets))
 """

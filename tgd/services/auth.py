@@ -22,22 +22,13 @@ from sqlalchemy.orm import Session, joinedload
 from tgd.db.models.users import User, UserSession
 from tgd.domain.errors import N_, DomainError
 from tgd.domain.roles import Role
-from tgd.ports import Cipher, Clock
+from tgd.ports import Cipher, Clock, PasswordHasher
 from tgd.services import users
 
 CONSOLE_ROLES = frozenset({Role.OPERATOR, Role.SUPERVISOR})
 MAX_FAILURES = 5  # then the account is locked for LOCK_MINUTES
 LOCK_MINUTES = 15
 TOTP_WINDOW = 1  # accept the previous and next 30-second step (clock drift)
-_dummy_hashes: dict[str, str] = {}
-
-
-def _dummy_hash() -> str:
-    """A hash made with today's cost, so that an unknown username costs a real check."""
-    profile = users.current_profile()
-    if profile not in _dummy_hashes:
-        _dummy_hashes[profile] = users.hash_password("tgd-timing-equaliser-not-a-password")
-    return _dummy_hashes[profile]
 
 
 class LoginRefused(DomainError):
@@ -74,21 +65,21 @@ class PasswordCheck:
 
 
 def verify_password(
-    session: Session, username: str, password: str, *, clock: Clock
+    session: Session, username: str, password: str, *, hasher: PasswordHasher, clock: Clock
 ) -> PasswordCheck:
     """Check a password against the stored hash; read only, so no write lock is held meanwhile."""
     user = users.find_user(session, username)
     if user is None:
-        users.verify_password(User(password_hash=_dummy_hash()), password)  # same cost
+        hasher.dummy_verify(password)  # an unknown username costs what a known one does
         return PasswordCheck(None, "unknown_user")
     if user.locked_until is not None and user.locked_until > clock.now():
         return PasswordCheck(user.id, "locked")
-    if not users.verify_password(user, password):
+    if not hasher.verify(user.password_hash, password):
         return PasswordCheck(user.id, "password")
     if not user.is_active:
         return PasswordCheck(user.id, "inactive")
-    new_hash = users.hash_password(password) if users.needs_rehash(user) else None
-    return PasswordCheck(user.id, None, new_hash)
+    due = hasher.needs_rehash(user.password_hash)
+    return PasswordCheck(user.id, None, hasher.hash(password) if due else None)
 
 
 _REFUSALS = {

@@ -25,7 +25,7 @@ from tgd.domain.beneficiary import Address, PersonalData
 from tgd.domain.inventory import HEADER, luhn_check_digit
 from tgd.domain.lifecycle import FileState, LineStatus
 from tgd.domain.roles import Role
-from tgd.ports import Cipher, Clock
+from tgd.ports import Cipher, Clock, PasswordHasher
 from tgd.services import audit, files, inventory, lines, positions, users
 
 TERRITORIES = (
@@ -247,7 +247,7 @@ def is_loaded(session: Session) -> bool:
     return session.scalar(select(Territory.id).where(Territory.code == "75")) is not None
 
 
-def load_demo(session: Session, *, cipher: Cipher, clock: Clock) -> None:
+def load_demo(session: Session, *, cipher: Cipher, hasher: PasswordHasher, clock: Clock) -> None:
     """Create the demo territories, lines, files, forces and accounts in one transaction."""
     territories = {
         code: Territory(
@@ -299,6 +299,7 @@ def load_demo(session: Session, *, cipher: Cipher, clock: Clock) -> None:
             juridiction_insees=account.juridictions,
             totp_secret=account.totp_secret,
             cipher=cipher,
+            hasher=hasher,
             clock=clock,
         )
         user.audio_line = DEMO_AUDIO_LINES.get(account.username)

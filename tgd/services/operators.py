@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from tgd.db.models.operations import ConsolePresence
 from tgd.db.models.users import User, UserSession
 from tgd.domain.errors import N_, NOT_FOUND_OR_HIDDEN, DomainError, NotFound, ValidationError
-from tgd.ports import Clock
-from tgd.services import audit, auth, users
+from tgd.ports import Clock, PasswordHasher
+from tgd.services import audit, auth
 
 SIP_RE = re.compile(r"^sip:[A-Za-z0-9._~%!$&'()*+,;=-]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 PRESENCE_TTL = timedelta(seconds=45)  # a process refreshes its rows every 15 s
@@ -135,9 +135,9 @@ def lock_screen(session: Session, record: UserSession, *, clock: Clock) -> None:
         )
 
 
-def password_matches(record: UserSession, password: str) -> bool:
+def password_matches(record: UserSession, password: str, *, hasher: PasswordHasher) -> bool:
     """Check the session's user's password (argon2: call it before the write transaction)."""
-    return users.verify_password(record.user, password)
+    return hasher.verify(record.user.password_hash, password)
 
 
 def _check_password(session: Session, record: UserSession, matches: bool, *, clock: Clock) -> None:

@@ -1,4 +1,4 @@
-"""Use cases of user accounts: creation, passwords (argon2), TOTP secrets (R-50, R-51).
+"""Use cases of user accounts: creation, password rules, TOTP secrets (R-50, R-51).
 
 TOTP secrets are personal-grade secrets: stored encrypted under a per-user
 data key, like beneficiary data (R-52).
@@ -10,8 +10,6 @@ import re
 from collections.abc import Sequence
 
 import pyotp
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,42 +17,11 @@ from tgd.db.models.territories import Juridiction
 from tgd.db.models.users import Organisation, OrganisationKind, User
 from tgd.domain.errors import N_, Conflict, NotFound, ValidationError
 from tgd.domain.roles import Role
-from tgd.ports import Cipher, Clock
+from tgd.ports import Cipher, Clock, PasswordHasher
 from tgd.services import vault
 
 PASSWORD_MIN_LENGTH = 12
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
-_hasher = PasswordHasher()  # RFC 9106 low-memory profile
-_FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-
-
-def configure_hashing(profile: str) -> None:
-    """Choose the argon2 cost for this process ("fast" only for the test suite)."""
-    global _hasher
-    _hasher = _FAST_HASHER if profile == "fast" else PasswordHasher()
-
-
-def current_profile() -> str:
-    """Name the argon2 cost in use."""
-    return "fast" if _hasher is _FAST_HASHER else "standard"
-
-
-def hash_password(password: str) -> str:
-    """Hash a password with argon2id."""
-    return _hasher.hash(password)
-
-
-def verify_password(user: User, password: str) -> bool:
-    """Check a password against the user's hash, in constant time."""
-    try:
-        return _hasher.verify(user.password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
-
-
-def needs_rehash(user: User) -> bool:
-    """Tell whether the hash was made with weaker parameters than today's."""
-    return _hasher.check_needs_rehash(user.password_hash)
 
 
 def check_password_strength(password: str) -> None:
@@ -79,6 +46,7 @@ def create_user(
     email: str | None = None,
     totp_secret: str | None = None,
     cipher: Cipher,
+    hasher: PasswordHasher,
     clock: Clock,
 ) -> tuple[User, str]:
     """Create an account and its TOTP secret; return the user and the secret to enrol."""
@@ -103,7 +71,7 @@ def create_user(
         email=email,
         role=role,
         organisation=organisation,
-        password_hash=hash_password(password),
+        password_hash=hasher.hash(password),
         created_at=clock.now(),
     )
     user.juridictions = juridictions

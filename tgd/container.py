@@ -26,6 +26,7 @@ from tgd.adapters.geocoder import BanGeocoder, FakeGeocoder
 from tgd.adapters.passwords import build_password_hasher
 from tgd.adapters.twilio_telephony import build_telephony
 from tgd.db.session import make_engine, make_session_factory
+from tgd.domain.gazetteer import demo_gazetteer
 from tgd.ports import AnchorCopy, Cipher, Clock, Geocoder, PasswordHasher, Telephony
 from tgd.settings import Settings
 
@@ -129,12 +130,5 @@ def build_geocoder(settings: Settings) -> Geocoder:
         return BanGeocoder(
             domain=settings.geocoder.ban_domain, timeout=settings.geocoder.timeout_seconds
         )
-    from tgd.services.demo import DEMO_PERSONS
-
-    known = {
-        address.one_line(): (address.lat, address.lon)
-        for person in DEMO_PERSONS.values()
-        for address in (person.residence, person.workplace)
-        if address.lat is not None and address.lon is not None
-    }
-    return FakeGeocoder(known)
+    # The fake knows the demo's addresses from the gazetteer the demo itself is placed by.
+    return FakeGeocoder(demo_gazetteer())

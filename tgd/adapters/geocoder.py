@@ -62,7 +62,8 @@ DEMO_COMMUNES: dict[str, tuple[float, float, str]] = {
 class FakeGeocoder:
     """An offline geocoder: known addresses to the house number, else the commune's centre.
 
-    ``known`` maps an address to (lat, lon); the fake builds the BAN's answer (a
+    ``known`` maps an address to (lat, lon) (the composition root gives it the demo
+    gazetteer, ``tgd/domain/gazetteer.py``); the fake builds the BAN's answer (a
     ``FeatureCollection``, ``type`` ``housenumber`` with a high score) and reads it
     back like the real one. An unknown address whose postcode belongs to a commune
     of ``communes`` gets that commune's centre with ``type`` ``municipality`` and a

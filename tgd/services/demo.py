@@ -1,7 +1,9 @@
 """Demo data for the embedded mode (``tgd demo load``): three territories in three time zones.
 
 Everything here is fictitious. The personal values are listed in
-``DEMO_PERSONS`` so that tests can scan logs and documents for them (E-11).
+``DEMO_PERSONS`` so that tests can scan logs and documents for them (E-11); their
+addresses' coordinates come from the demo gazetteer (``tgd/domain/gazetteer.py``),
+which also feeds the offline geocoder.
 Demo accounts have fixed passwords and TOTP secrets, printed by ``make run``;
 loading them is refused in production.
 """
@@ -22,6 +24,7 @@ from tgd.db.models.territories import Juridiction, Territory
 from tgd.db.models.users import Organisation, OrganisationKind
 from tgd.domain.alerts import ForceKind
 from tgd.domain.beneficiary import Address, PersonalData
+from tgd.domain.gazetteer import placed
 from tgd.domain.inventory import HEADER, luhn_check_digit
 from tgd.domain.lifecycle import FileState, LineStatus
 from tgd.domain.roles import Role
@@ -93,8 +96,8 @@ DEMO_PERSONS: dict[str, PersonalData] = {
         last_name="Lefebvre-Démo",
         first_name="Camille",
         birth_date=date(1987, 4, 12),
-        residence=Address("12 rue des Tilleuls-Démo", "75011", "Paris", 48.8589, 2.3800),
-        workplace=Address("40 avenue des Érables-Démo", "75012", "Paris", 48.8443, 2.3950),
+        residence=placed(Address("12 rue des Tilleuls-Démo", "75011", "Paris")),
+        workplace=placed(Address("40 avenue des Érables-Démo", "75012", "Paris")),
         workplace_hours="lun–ven 9h–17h",
         other_phones=("+33698760001",),
         magistrate="Mme la substitute Duval-Démo",
@@ -105,32 +108,32 @@ DEMO_PERSONS: dict[str, PersonalData] = {
         last_name="Moreau-Démo",
         first_name="Inès",
         birth_date=date(1979, 11, 3),
-        residence=Address("7 impasse du Verger-Démo", "75020", "Paris", 48.8640, 2.3990),
+        residence=placed(Address("7 impasse du Verger-Démo", "75020", "Paris")),
         other_phones=("+33698760002", "+33145670002"),
         magistrate="M. le substitut Garnier-Démo",
     ),
     "+33612340003": PersonalData(
         last_name="Nguyen-Démo",
         first_name="Sarah",
-        residence=Address("3 place des Ormes-Démo", "75010", "Paris", 48.8720, 2.3600),
+        residence=placed(Address("3 place des Ormes-Démo", "75010", "Paris")),
     ),
     "+33612340004": PersonalData(
         last_name="Bernard-Démo",
         first_name="Julie",
-        residence=Address("22 rue du Chêne-Démo", "75015", "Paris", 48.8420, 2.2950),
+        residence=placed(Address("22 rue du Chêne-Démo", "75015", "Paris")),
     ),
     "+262692340001": PersonalData(
         last_name="Payet-Démo",
         first_name="Nathalie",
         birth_date=date(1990, 2, 28),
-        residence=Address("5 chemin des Letchis-Démo", "97400", "Saint-Denis", -20.8830, 55.4520),
+        residence=placed(Address("5 chemin des Letchis-Démo", "97400", "Saint-Denis")),
         other_phones=("+262692760001",),
         magistrate="Mme la procureure adjointe Hoarau-Démo",
     ),
     "+508551001": PersonalData(
         last_name="Detcheverry-Démo",
         first_name="Marie",
-        residence=Address("9 rue du Port-Démo", "97500", "Saint-Pierre", 46.7790, -56.1770),
+        residence=placed(Address("9 rue du Port-Démo", "97500", "Saint-Pierre")),
         other_phones=("+508551901",),
     ),
 }

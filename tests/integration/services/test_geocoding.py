@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from tests.integration.navettes.conftest import user
 from tgd.adapters.geocoder import FakeGeocoder
-from tgd.container import Platform
+from tgd.container import Platform, build_geocoder
 from tgd.db.models import AuditEntry, BeneficiaryFile, FileGeocode, Line
 from tgd.db.writes import write_transaction
 from tgd.domain.beneficiary import Address, PersonalData
-from tgd.domain.geocoding import GeocodeMatch
+from tgd.domain.geocoding import GeocodeMatch, MatchKind
 from tgd.domain.lifecycle import FileState
 from tgd.domain.navettes import Attribution, Update
 from tgd.domain.zones import PositionKind
@@ -31,6 +31,8 @@ from tgd.jobs.runner import run_job
 from tgd.ports import GeocoderUnavailable
 from tgd.services import console, destruction, geocoding, navettes
 from tgd.services.alerts import CallKind, IncomingCall, open_alert
+from tgd.services.demo import DEMO_PERSONS
+from tgd.settings import Settings
 
 Login = Callable[[str], FlaskClient]
 FREE_LINE = "M 75 75056 05 1"  # demo: en attente, Paris
@@ -196,6 +198,19 @@ def test_the_job_marks_old_files_and_the_fake_answers_at_the_communes_centre(
     with platform.sessions() as s:
         demo_rows = s.scalars(select(FileGeocode).where(FileGeocode.match_type == "given")).all()
         assert demo_rows and all(r.status == "found" for r in demo_rows)
+
+
+def test_the_configured_fake_places_every_demo_address_where_the_demo_put_it(
+    settings: Settings,
+) -> None:
+    geocoder = build_geocoder(settings)  # [geocoder] backend = "fake", the tests' default
+    for person in DEMO_PERSONS.values():
+        for address in (person.residence, person.workplace):
+            if address.is_empty:
+                continue
+            match = geocoder.geocode(address.one_line())
+            assert match is not None and match.kind is MatchKind.HOUSENUMBER
+            assert (match.lat, match.lon) == (address.lat, address.lon)
 
 
 def _csrf(client: FlaskClient) -> str:

@@ -21,7 +21,7 @@ from tgd.domain.beneficiary import PersonalData
 from tgd.domain.geography import find_commune
 from tgd.domain.lifecycle import FileState, LineStatus
 from tgd.domain.roles import Role
-from tgd.ports import Cipher, Clock
+from tgd.ports import Cipher, Clock, PasswordHasher
 from tgd.services import files, lines, users
 
 # Territory code -> name, IANA time zone, backup number (as in the demo).
@@ -105,6 +105,7 @@ def user(
     role: Role = Role.OPERATOR,
     juridictions: Sequence[str] = (),
     cipher: Cipher,
+    hasher: PasswordHasher,
     clock: Clock,
 ) -> User:
     """Create an account (``tgd.services.users``); its password is ``PASSWORD``."""
@@ -116,6 +117,7 @@ def user(
         password=PASSWORD,
         juridiction_insees=juridictions,
         cipher=cipher,
+        hasher=hasher,
         clock=clock,
     )
     return created

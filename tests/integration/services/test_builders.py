@@ -8,15 +8,16 @@ from sqlalchemy.orm import Session
 from tests import builders
 from tgd.adapters.clock import FrozenClock
 from tgd.adapters.crypto import EnvelopeCipher
+from tgd.container import Platform
 from tgd.db.models import Alert, BeneficiaryFile, Juridiction, Line, Territory, User
 from tgd.domain.alerts import AlertState
 from tgd.domain.lifecycle import FileState, LineStatus
 from tgd.domain.roles import Role
-from tgd.services import files, users
+from tgd.services import files
 
 
 def test_builders_make_a_small_centre(
-    session: Session, cipher: EnvelopeCipher, clock: FrozenClock
+    session: Session, cipher: EnvelopeCipher, platform: Platform, clock: FrozenClock
 ) -> None:
     jur = builders.juridiction(session, insee="97411", clock=clock)
     assert (jur.territory.code, jur.territory.timezone) == ("974", "Indian/Reunion")
@@ -38,10 +39,11 @@ def test_builders_make_a_small_centre(
         role=Role.PARQUET,
         juridictions=["97411"],
         cipher=cipher,
+        hasher=platform.hasher,
         clock=clock,
     )
     assert [j.insee for j in parquet.juridictions] == ["97411"]
-    assert users.verify_password(parquet, builders.PASSWORD)
+    assert platform.hasher.verify(parquet.password_hash, builders.PASSWORD)
     alert = builders.alert(session, assignment=record, file=file, clock=clock)
     assert (alert.state, alert.reference, alert.file_id, alert.territory_id) == (
         AlertState.RINGING,

@@ -8,17 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, flash, g, redirect, render_template, url_for
-from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, RadioField
-from wtforms.validators import DataRequired
+from flask import Blueprint, Flask, g, render_template, url_for
 
-from dispatch_ui.flashes import flash_refusal
+from dispatch_ui import task_steps
 from dispatch_ui.security import requires
 from tgd.db.models.operations import Task
-from tgd.domain.errors import DomainError
 from tgd.domain.line_health import (
     OUTCOME_LABELS,
     REASON_LABELS,
@@ -32,25 +26,6 @@ from tgd.services import line_health
 from tgd.services.policy import Permission
 
 bp = Blueprint("line_health", __name__, url_prefix="/taches/sante")
-
-
-class StepForm(FlaskForm):
-    """The outcome of the expected step, and the operator's override of the call hours."""
-
-    step = HiddenField(validators=[DataRequired()])
-    outcome = RadioField(_l("Résultat"), validators=[DataRequired()], choices=[])
-    override = BooleanField(_l("Appeler quand même (heure tardive ou matinale chez la personne)"))
-
-
-def _step_form(view: line_health.HealthTaskView) -> StepForm | None:
-    if view.next_step is None:
-        return None
-    form = StepForm()
-    form.step.data = view.next_step.value
-    form.outcome.choices = [
-        (o.value, gettext(OUTCOME_LABELS[o])) for o in STEP_OUTCOMES[view.next_step]
-    ]
-    return form
 
 
 @bp.get("/<int:task_id>")
@@ -67,7 +42,7 @@ def task(task_id: int) -> Any:
     return render_template(
         "line_health/task.html",
         v=view,
-        form=_step_form(view),
+        form=task_steps.step_form(view.next_step, STEP_OUTCOMES, OUTCOME_LABELS),
         reasons=REASON_LABELS,
         step_labels={k.value: v for k, v in STEP_LABELS.items()},
         outcome_labels={k.value: v for k, v in OUTCOME_LABELS.items()},
@@ -79,23 +54,14 @@ def task(task_id: int) -> Any:
 def record_step(task_id: int) -> Any:
     """Record the outcome of the expected step, with its time."""
     found = line_health.get_task(db_session(), task_id)
-    form = StepForm()
-    form.outcome.choices = [(o.value, o.value) for o in HealthOutcome]
-    if not form.validate_on_submit():
-        flash(gettext("Choisissez un résultat."), "error")
-        return redirect(url_for("line_health.task", task_id=task_id))
-    try:
-        _record_step(found, form)
-    except DomainError as err:
-        flash_refusal(err)
-    except ValueError:
-        flash(gettext("Étape inconnue."), "error")
-    else:
-        flash(gettext("Étape enregistrée."), "success")
-    return redirect(url_for("line_health.task", task_id=task_id))
+    return task_steps.record_step(
+        HealthOutcome,
+        lambda form: _record_step(found, form),
+        back=url_for("line_health.task", task_id=task_id),
+    )
 
 
-def _record_step(found: Task, form: StepForm) -> None:
+def _record_step(found: Task, form: task_steps.StepForm) -> None:
     """Record the step and outcome read from the form (``ValueError``: not a known one)."""
     platform = current_platform()
     line_health.record_step(

@@ -121,6 +121,8 @@ def complete_platform(platform: Platform) -> Platform:
     """Build the configured adapters a platform assembled by hand (the tests') left out."""
     if platform.telephony is None:
         platform.telephony = build_telephony(platform.settings)
+    if platform.geocoder is None:
+        platform.geocoder = build_geocoder(platform.settings)
     return platform
 
 

@@ -120,6 +120,9 @@ def register(main: click.Group) -> None:
                 clock=platform.clock,
                 holder=f"cli:{lease.new_holder()}",
                 manual_at=moment,
+                telephony=platform.telephony,
+                anchor_copy=platform.anchor_copy,
+                geocoder=platform.geocoder,
             )
         except JobBusy:
             raise click.ClickException(f"la tâche « {name} » est déjà en cours ailleurs") from None

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from tgd.container import build_geocoder
 from tgd.jobs.runner import JobContext
 from tgd.services import geocoding
 
 
 def run(context: JobContext) -> dict[str, Any]:
     """Mark the never-geocoded files, then geocode everything pending."""
+    if context.geocoder is None:  # the composition root builds it: a caller forgot to pass it
+        raise RuntimeError("the geocoding job needs the platform's geocoder")
     with context.write() as session:
         marked = geocoding.mark_missing(session, cipher=context.cipher, clock=context.clock)
     done = geocoding.geocode_pending(
         context.sessions,
-        geocoder=build_geocoder(context.settings),
+        geocoder=context.geocoder,
         cipher=context.cipher,
         clock=context.clock,
     )

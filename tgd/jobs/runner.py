@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tgd.db.models.operations import JobRun
 from tgd.db.writes import Priority, WriteGateTimeout, write_transaction
 from tgd.jobs import lease
-from tgd.ports import AnchorCopy, Cipher, Clock, Telephony
+from tgd.ports import AnchorCopy, Cipher, Clock, Geocoder, Telephony
 from tgd.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class JobContext:
     name: str = ""
     telephony: Telephony | None = None
     anchor_copy: AnchorCopy | None = None
+    geocoder: Geocoder | None = None
 
     def write(self) -> AbstractContextManager[Session]:
         """Open one short write transaction of this job (background priority)."""
@@ -153,6 +154,7 @@ def run_job(
     retry_delays: tuple[float, ...] | None = None,
     telephony: Telephony | None = None,
     anchor_copy: AnchorCopy | None = None,
+    geocoder: Geocoder | None = None,
 ) -> JobRun | None:
     """Run a job once under its lease and record the run; re-raise what it raised."""
     lock = f"job:{spec.name}"
@@ -175,6 +177,7 @@ def run_job(
             name=spec.name,
             telephony=telephony,
             anchor_copy=anchor_copy,
+            geocoder=geocoder,
         )
         try:
             details, retries = retrying(

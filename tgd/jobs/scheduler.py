@@ -154,6 +154,7 @@ class Scheduler:
                 holder=self.holder,
                 telephony=platform.telephony,
                 anchor_copy=platform.anchor_copy,
+                geocoder=platform.geocoder,
             )
         except JobBusy:
             log.info("job %s already running elsewhere", name)

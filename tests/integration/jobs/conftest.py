@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from tests.integration.web.conftest import enrolled, login  # noqa: F401 - shared fixtures
 from tgd.adapters.crypto import KeyFileCipher, MasterKeyRing
-from tgd.container import Platform
+from tgd.container import Platform, build_geocoder
 from tgd.db.models import BeneficiaryFile, JobRun
 from tgd.db.writes import write_transaction
 from tgd.domain.lifecycle import FileState
@@ -51,6 +51,7 @@ def run(platform: Platform) -> RunJob:
             cipher=platform.cipher,
             clock=platform.clock,
             holder="test:runner",
+            geocoder=build_geocoder(platform.settings),
         )
 
     return _run

@@ -184,6 +184,7 @@ def test_the_job_marks_old_files_and_the_fake_answers_at_the_communes_centre(
         cipher=platform.cipher,
         clock=platform.clock,
         holder="test",
+        geocoder=build_geocoder(platform.settings),
     )
     assert job is not None and job.details["marked"] >= 1 and job.details["found"] == 1
     residence = _rows(platform, file_id)["residence"]

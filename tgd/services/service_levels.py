@@ -21,7 +21,7 @@ the reports count them (``count_breaches``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 NAVETTE = "navette_15min"  # R-10
 SWAP = "swap_24h"  # R-18
 UNCLAIMED = "alerte_non_prise"  # R-23
+_CHUNK = 500  # subject ids per query (SQLite allows 32,766 parameters)
 KIND_LABELS = {
     NAVETTE: N_("Fiche créée plus de 15 minutes après la navette"),
     SWAP: N_("Échange de terminal au-delà de 24 heures ouvrées"),
@@ -252,37 +253,28 @@ def check_service_levels(
         )
     }
     recorded = finished = 0
+    late: list[Clocked] = []
     for source in (_navettes, _swaps, _alerts):
         for item in source(session, settings, now, since):
-            key = (item.kind, item.subject_type, item.subject_id)
-            breach = existing.get(key)
+            breach = existing.get((item.kind, item.subject_type, item.subject_id))
             if breach is not None:
                 if item.ended_at is not None:
                     _finish(breach, item)
                     finished += 1
-                continue
-            if not item.is_bound or not _late(item, now) or _known(session, key):
-                continue
-            breach = ServiceLevelBreach(
-                kind=item.kind,
-                subject_type=item.subject_type,
-                subject_id=item.subject_id,
-                territory_id=item.territory_id,
-                juridiction_id=item.juridiction_id,
-                reference=item.reference,
-                started_at=item.started_at,
-                deadline_at=item.deadline,
-                limit_seconds=int(item.limit.total_seconds()),
-                detected_at=now,
-            )
-            if item.ended_at is not None:
-                _finish(breach, item)
-            session.add(breach)
-            recorded += 1
-            if item.kind == NAVETTE:
-                navette = session.get(Navette, item.subject_id)
-                if navette is not None:
-                    navette.is_breach = True  # R-10: the navette's own flag, for its screens
+            elif item.is_bound and _late(item, now):
+                late.append(item)
+    known = _known(session, late)
+    for item in late:
+        key = (item.kind, item.subject_type, item.subject_id)
+        if key in known:
+            continue  # recorded and completed by an earlier run
+        known.add(key)  # a subject the queries yield twice is recorded once
+        session.add(_breach(item, now))
+        recorded += 1
+        if item.kind == NAVETTE:
+            navette = session.get(Navette, item.subject_id)
+            if navette is not None:
+                navette.is_breach = True  # R-10: the navette's own flag, for its screens
     session.flush()
     if recorded or finished:
         log.info("service levels: %s breach(es) recorded, %s completed", recorded, finished)
@@ -301,18 +293,45 @@ def clocks_running_late(
     ]
 
 
-def _known(session: Session, key: tuple[str, str, int]) -> bool:
-    kind, subject_type, subject_id = key
-    return (
-        session.scalar(
-            select(ServiceLevelBreach.id).where(
-                ServiceLevelBreach.kind == kind,
-                ServiceLevelBreach.subject_type == subject_type,
-                ServiceLevelBreach.subject_id == subject_id,
+def _known(session: Session, items: Sequence[Clocked]) -> set[tuple[str, str, int]]:
+    """Return the keys of ``items`` that already have a breach, in a few queries.
+
+    One query per kind of subject and chunk of ids, not one per subject: the job runs in
+    a write transaction, which it must keep short (tgd.db.writes).
+    """
+    ids: dict[tuple[str, str], list[int]] = {}
+    for item in items:
+        ids.setdefault((item.kind, item.subject_type), []).append(item.subject_id)
+    known: set[tuple[str, str, int]] = set()
+    for (kind, subject_type), subject_ids in ids.items():
+        for start in range(0, len(subject_ids), _CHUNK):
+            found = session.scalars(
+                select(ServiceLevelBreach.subject_id).where(
+                    ServiceLevelBreach.kind == kind,
+                    ServiceLevelBreach.subject_type == subject_type,
+                    ServiceLevelBreach.subject_id.in_(subject_ids[start : start + _CHUNK]),
+                )
             )
-        )
-        is not None
+            known.update((kind, subject_type, subject_id) for subject_id in found)
+    return known
+
+
+def _breach(item: Clocked, now: datetime) -> ServiceLevelBreach:
+    breach = ServiceLevelBreach(
+        kind=item.kind,
+        subject_type=item.subject_type,
+        subject_id=item.subject_id,
+        territory_id=item.territory_id,
+        juridiction_id=item.juridiction_id,
+        reference=item.reference,
+        started_at=item.started_at,
+        deadline_at=item.deadline,
+        limit_seconds=int(item.limit.total_seconds()),
+        detected_at=now,
     )
+    if item.ended_at is not None:
+        _finish(breach, item)
+    return breach
 
 
 def _finish(breach: ServiceLevelBreach, item: Clocked) -> None:

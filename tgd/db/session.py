@@ -8,11 +8,11 @@ alert committed is on disk before the carrier gets its answer),
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -123,3 +123,14 @@ def read_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     finally:
         session.rollback()
         session.close()
+
+
+def preload(session: Session, model: Any, ids: Iterable[int]) -> None:
+    """Bring the rows of ``model`` with these ids into ``session`` in one query.
+
+    The ``session.get`` calls that follow find them in the identity map instead of one
+    SELECT each: for batches (escalation, overflow, dials) inside a write transaction.
+    """
+    wanted = sorted(set(ids))
+    if wanted:
+        session.scalars(select(model).where(model.id.in_(wanted))).all()

@@ -43,6 +43,7 @@ from tgd.db.models.forces import ForceUnit
 from tgd.db.models.lines import Line
 from tgd.db.models.positions import PositionRequest
 from tgd.db.models.territories import Territory
+from tgd.db.session import preload
 from tgd.db.writes import Priority, write_transaction
 from tgd.domain.alerts import AlertState, ForceKind, LegRole
 from tgd.domain.errors import N_, Conflict, NotFound
@@ -472,6 +473,8 @@ def complete_dials(
     if not results:
         return []
     with write_transaction(sessions, priority=Priority.PEOPLE, label="dial") as session:
+        preload(session, CallLeg, (r.dial.leg_id for r in results))
+        preload(session, Alert, (r.dial.alert_id for r in results))
         legs = [record_dial(session, r, clock=clock) for r in results]
         for result in results:
             if result.failed and result.dial.role == LegRole.CALLBACK:

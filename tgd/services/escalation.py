@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.db.models.alerts import Alert
 from tgd.db.models.territories import Territory
+from tgd.db.session import preload
 from tgd.db.writes import Priority, write_transaction
 from tgd.ports import Clock, Telephony
 from tgd.services import dispatch, handling
@@ -62,6 +63,7 @@ def run_escalation(
     overflowed = 0
     for batch in _batches(overflow_due):
         with _writer(sessions) as session:
+            preload(session, Alert, batch)
             for alert_id in batch:
                 ours, dial = _overflow_one(session, alert_id, settings=settings, clock=clock)
                 overflowed += ours

@@ -186,38 +186,42 @@ def escalate_due(
 
 
 def escalate_ids(session: Session, alert_ids: list[int], *, clock: Clock) -> list[int]:
-    """Mark these alerts escalated unless done already (by another run); return those marked."""
-    done = []
-    for alert_id in alert_ids:
-        result = session.execute(
+    """Mark these alerts escalated unless done already (by another run); return those marked.
+
+    One conditional UPDATE for the batch: what it returns is what this run marked.
+    """
+    if not alert_ids:
+        return []
+    marked: dict[int, int | None] = dict(
+        session.execute(
             update(Alert)
             .where(
-                Alert.id == alert_id,
+                Alert.id.in_(alert_ids),
                 Alert.escalated_at.is_(None),
                 Alert.state == AlertState.RINGING,
             )
             .values(escalated_at=clock.now())
+            .returning(Alert.id, Alert.territory_id)
             .execution_options(synchronize_session=False)
+        ).all()
+    )
+    done = [alert_id for alert_id in alert_ids if alert_id in marked]
+    for alert_id in done:
+        events.add_event(
+            session,
+            ALERT_ESCALATED,
+            {"alert_id": alert_id},
+            territory_id=marked[alert_id],
+            clock=clock,
         )
-        if getattr(result, "rowcount", 0) == 1:  # another run may have done it
-            alert = session.get(Alert, alert_id)
-            assert alert is not None
-            events.add_event(
-                session,
-                ALERT_ESCALATED,
-                {"alert_id": alert_id},
-                territory_id=alert.territory_id,
-                clock=clock,
-            )
-            audit.record(
-                session,
-                actor="system:console",
-                action="alert.escalate",
-                object_type="alert",
-                object_id=alert_id,
-                clock=clock,
-            )
-            done.append(alert_id)
+        audit.record(
+            session,
+            actor="system:console",
+            action="alert.escalate",
+            object_type="alert",
+            object_id=alert_id,
+            clock=clock,
+        )
     return done
 
 

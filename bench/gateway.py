@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import secrets
+import socket
 import statistics
 import subprocess
 import sys
@@ -91,6 +92,54 @@ def bare_server(port: int) -> None:
             return app
 
     Bare().run()
+
+
+def carrier_server(port: int) -> None:
+    """Serve the fake carrier on ``port``, playing its calls (callbacks to the platform).
+
+    In production the carrier is a remote party: its REST API and the calls it plays
+    cost the platform's process nothing, while the status callbacks it sends back do.
+    Run here as a process of its own, the platform reaches it over HTTP with the real
+    ``twilio`` client, as it reaches Twilio.
+    """
+    from tgd.adapters.fake_twilio.api import CallProgress, FakeTwilio, FakeTwilioServer
+
+    fake = FakeTwilio(auth_token=TOKEN)
+    CallProgress(fake).start()
+    with FakeTwilioServer(fake, port=port):
+        threading.Event().wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process ``pid`` and all its descendants, in seconds."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        child = int(stat.parent.name)
+        parents[child] = int(fields[1])
+        times[child] = (int(fields[11]) + int(fields[12])) / tick
+    tree, grew = {pid}, True
+    while grew:
+        found = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= found
+        grew = bool(found)
+    return sum(times.get(p, 0.0) for p in tree)
+
+
+def wait_listening(port: int) -> None:
+    """Wait until something accepts connections on ``port``."""
+    for _ in range(300):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on port {port}")
 
 
 def wait_healthy(port: int) -> None:
@@ -236,14 +285,19 @@ def report(name: str, latencies: list[float], errors: int, seconds: float) -> No
     )
 
 
-def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -> None:
-    """One run against the platform and the bare server, in real conditions."""
-    bare_port = free_port()
-    bare = subprocess.Popen(
-        [sys.executable, __file__, "--bare-server", str(bare_port)],
+def spawn(mode: str, port: int) -> subprocess.Popen[bytes]:
+    """Start this script in one of its hidden server modes on ``port``."""
+    return subprocess.Popen(
+        [sys.executable, __file__, f"--{mode}", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -> None:
+    """One run against the platform and the bare server, in real conditions."""
+    bare_port = free_port()
+    bare = spawn("bare-server", bare_port)
     log = data / "server.log"
     try:
         with running(env, port, log) as live:
@@ -257,11 +311,17 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
             )
             print(f"open loop: {args.rate:g} webhooks/s for {args.seconds:g} s, new CallSid each")
             results = {}
-            for name, sender in (("gateway", gateway), ("bare", baseline)):
-                started = time.perf_counter()
+            for name, sender, pid in (
+                ("gateway", gateway, live.process.pid),
+                ("bare", baseline, bare.pid),
+            ):
+                started, cpu = time.perf_counter(), cpu_seconds(pid)
                 latencies, errors = open_loop(sender.send, args.rate, args.seconds)
-                results[name] = latencies
                 report(name, latencies, errors, time.perf_counter() - started)
+                results[name] = latencies
+                time.sleep(2)  # the carrier's callbacks of the last calls come in
+                per_webhook = 1000 * (cpu_seconds(pid) - cpu) / len(latencies)
+                print(f"           server CPU {per_webhook:.1f} ms per webhook, all included")
             gw, base = results["gateway"], results["bare"]
             print(
                 f"  ratio gateway/bare: p50 {pct(gw, 50) / pct(base, 50):.2f}x, "
@@ -304,15 +364,43 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument(
+        "--carrier",
+        choices=["external", "in-process"],
+        default="external",
+        help="the fake carrier as a process of its own (like Twilio, remote), or inside "
+        "the platform's process (the embedded demo's setup)",
+    )
     parser.add_argument("--bare-server", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--carrier-server", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server is not None:
         bare_server(args.bare_server)
+        return
+    if args.carrier_server is not None:
+        carrier_server(args.carrier_server)
         return
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     # The Socket.IO client logs one line per console closed at the end: noise in the figures.
     logging.getLogger("engineio.client").setLevel(logging.CRITICAL)
     extra = {"alerts_overflow_number": "+33600000099", "log_level": "WARNING"}
+    carrier = None
+    if args.carrier == "external":
+        carrier_port = free_port()
+        carrier = spawn("carrier-server", carrier_port)
+        extra["twilio_api_base_url"] = f"http://127.0.0.1:{carrier_port}"
+        wait_listening(carrier_port)
+    try:
+        run_modes(args, extra)
+    finally:
+        if carrier is not None:
+            print(f"carrier (own process): CPU {cpu_seconds(carrier.pid):.1f} s over the run")
+            carrier.terminate()
+            carrier.wait(timeout=10)
+
+
+def run_modes(args: Any, extra: dict[str, str]) -> None:
+    """Measure on SQLite, then on PostgreSQL."""
     if not args.skip_sqlite:
         with tempfile.TemporaryDirectory(prefix="tgd-bench-") as tmp:
             data, port = Path(tmp), free_port()

@@ -9,20 +9,35 @@ demo keeps its references, but nothing else of the demo is there.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tgd.db.models import Alert, BeneficiaryFile, Juridiction, LineAssignment, Territory, User
-from tgd.domain.alerts import AlertNature, AlertState
+from tgd.db.models import (
+    Alert,
+    BeneficiaryFile,
+    Delivery,
+    ForceUnit,
+    Juridiction,
+    LineAssignment,
+    Organisation,
+    OrganisationKind,
+    Terminal,
+    Territory,
+    User,
+    Zone,
+)
+from tgd.domain.alerts import AlertNature, AlertState, ForceKind
 from tgd.domain.beneficiary import PersonalData
 from tgd.domain.geography import find_commune
+from tgd.domain.inventory import HEADER, luhn_check_digit
 from tgd.domain.lifecycle import FileState, LineStatus
 from tgd.domain.roles import Role
 from tgd.ports import Cipher, Clock, PasswordHasher
-from tgd.services import files, lines, users
+from tgd.services import files, inventory, lines, users
 
 # Territory code -> name, IANA time zone, backup number (as in the demo).
 TERRITORIES = {
@@ -38,6 +53,8 @@ LINE_PATH = (
     LineStatus.RESILIATION_DEMANDEE,
 )
 PASSWORD = "Builder-Password-2026"
+TOTP_SECRET = "BUILDERSECRETTOTPBUILDERSECRET23"  # every built account's (base32)
+HANDSET_MODEL = "TGD-1"  # the demo's model
 
 
 def territory(session: Session, *, code: str = "75", clock: Clock) -> Territory:
@@ -108,7 +125,7 @@ def user(
     hasher: PasswordHasher,
     clock: Clock,
 ) -> User:
-    """Create an account (``tgd.services.users``); its password is ``PASSWORD``."""
+    """Create an account (``tgd.services.users``): password ``PASSWORD``, TOTP ``TOTP_SECRET``."""
     created, _ = users.create_user(
         session,
         username=username,
@@ -116,6 +133,7 @@ def user(
         role=role,
         password=PASSWORD,
         juridiction_insees=juridictions,
+        totp_secret=TOTP_SECRET,
         cipher=cipher,
         hasher=hasher,
         clock=clock,
@@ -173,6 +191,126 @@ def alert(
         ringing_at=clock.now() - ago,
         created_at=clock.now() - ago,
     )
+    session.add(created)
+    session.flush()
+    return created
+
+
+def closed_file(
+    session: Session,
+    *,
+    juridiction: Juridiction,
+    order_no: int = 4,
+    closed_at: datetime,
+    personal: PersonalData | None = None,
+    cipher: Cipher,
+    clock: Clock,
+) -> BeneficiaryFile:
+    """A file closed at ``closed_at``, on a line whose termination was requested (demo: 04).
+
+    Only the file is closed, as a confirmed termination leaves it; the line's record
+    stays where termination left it (destruction works on the file).
+    """
+    record = line(
+        session,
+        juridiction=juridiction,
+        order_no=order_no,
+        status=LineStatus.RESILIATION_DEMANDEE,
+        clock=clock,
+    )
+    file = beneficiary_file(
+        session, assignment=record, personal=personal, cipher=cipher, clock=clock
+    )
+    file.state, file.closed_at = FileState.CLOTURE, closed_at
+    session.flush()
+    return file
+
+
+def organisation(
+    session: Session, *, kind: OrganisationKind, juridiction: Juridiction, clock: Clock
+) -> Organisation:
+    """A court's parquet or victim-support association, named as in the demo."""
+    if kind is OrganisationKind.PARQUET:
+        name, phone = f"Parquet — {juridiction.name}", None
+    else:
+        name = f"Association d'aide aux victimes — {juridiction.territory.name}"
+        phone = juridiction.territory.backup_number
+    created = Organisation(kind=kind, name=name, phone=phone, created_at=clock.now())
+    created.juridictions = [juridiction]
+    session.add(created)
+    session.flush()
+    return created
+
+
+def _numbered(prefix: str, n: int) -> str:
+    body = f"{prefix}{n:06d}"
+    return body + str(luhn_check_digit(body))
+
+
+def delivery(
+    session: Session,
+    *,
+    msisdns: Sequence[str] = (),
+    spares: int = 0,
+    warranty_end: date | None = None,
+    clock: Clock,
+) -> Delivery:
+    """Import a delivery note (``tgd.services.inventory``): a kit per number, then spares.
+
+    A line added afterwards with one of these numbers takes its SIM and handset from
+    stock; the spare handsets stay in stock for swaps. Warranty: two years by default.
+    """
+    warranty = (warranty_end or clock.now().date() + timedelta(days=730)).isoformat()
+    first = (session.scalar(select(func.count(Terminal.id))) or 0) + 1
+    rows = [",".join(HEADER)]
+    for n, msisdn in enumerate(msisdns, start=first):
+        kit = f"{_numbered('35693803', n)},{_numbered('893315031900', n)},{msisdn}"
+        rows.append(f"{kit},{HANDSET_MODEL},{warranty}")
+    for n in range(first + len(msisdns), first + len(msisdns) + spares):
+        rows.append(f"{_numbered('35693803', n)},,,{HANDSET_MODEL},{warranty}")
+    note = ("\n".join(rows) + "\n").encode()
+    return inventory.import_delivery(
+        session, note, filename="bordereau-test.csv", actor="system:test", clock=clock
+    )
+
+
+def force_unit(
+    session: Session,
+    *,
+    territory: Territory,
+    name: str = "Commissariat central du 11e arrondissement",
+    number: str = "+33140001111",
+    kind: ForceKind = ForceKind.POLICE,
+    centre: tuple[float, float] = (2.380, 48.859),
+    half: float = 0.012,
+    clock: Clock,
+) -> ForceUnit:
+    """A force unit whose zone is a square of ``half`` degrees around ``centre`` (lon, lat).
+
+    Defaults: the demo's 11th arrondissement police station.
+    """
+    lon, lat = centre
+    ring = [
+        [lon - half, lat - half],
+        [lon + half, lat - half],
+        [lon + half, lat + half],
+        [lon - half, lat + half],
+        [lon - half, lat - half],
+    ]
+    created = ForceUnit(
+        territory=territory,
+        kind=kind,
+        name=name,
+        priority_number=number,
+        callback_number=number,
+        created_at=clock.now(),
+    )
+    created.zones = [
+        Zone(
+            geometry_geojson=json.dumps({"type": "Polygon", "coordinates": [ring]}),
+            valid_from=clock.now(),
+        )
+    ]
     session.add(created)
     session.flush()
     return created

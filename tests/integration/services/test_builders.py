@@ -9,11 +9,20 @@ from tests import builders
 from tgd.adapters.clock import FrozenClock
 from tgd.adapters.crypto import EnvelopeCipher
 from tgd.container import Platform
-from tgd.db.models import Alert, BeneficiaryFile, Juridiction, Line, Territory, User
+from tgd.db.models import (
+    Alert,
+    BeneficiaryFile,
+    Juridiction,
+    Line,
+    LineAssignment,
+    OrganisationKind,
+    Territory,
+    User,
+)
 from tgd.domain.alerts import AlertState
 from tgd.domain.lifecycle import FileState, LineStatus
 from tgd.domain.roles import Role
-from tgd.services import files
+from tgd.services import files, inventory
 
 
 def test_builders_make_a_small_centre(
@@ -56,3 +65,27 @@ def test_builders_make_a_small_centre(
         for model in (Territory, Juridiction, Line, BeneficiaryFile, User, Alert)
     ]
     assert counted == [1, 1, 1, 1, 1, 1]
+
+
+def test_builders_of_stock_courts_organisations_units_and_closed_files(
+    session: Session, cipher: EnvelopeCipher, clock: FrozenClock
+) -> None:
+    paris = builders.juridiction(session, insee="75056", clock=clock)
+    builders.delivery(session, msisdns=["+33612340001"], spares=2, clock=clock)
+    record = builders.line(session, juridiction=paris, status=LineStatus.AFFECTE, clock=clock)
+    terminal = record.line.terminal
+    assert terminal is not None and terminal.model == builders.HANDSET_MODEL
+    assert terminal.warranty_end is not None and terminal.warranty_end > clock.now().date()
+    assert len(inventory.stock_terminals(session)) == 2
+    parquet = builders.organisation(
+        session, kind=OrganisationKind.PARQUET, juridiction=paris, clock=clock
+    )
+    assert parquet.name.startswith("Parquet") and parquet.juridictions == [paris]
+    unit = builders.force_unit(session, territory=paris.territory, clock=clock)
+    assert [z.valid_until for z in unit.zones] == [None]
+    closed = builders.closed_file(
+        session, juridiction=paris, closed_at=clock.now(), cipher=cipher, clock=clock
+    )
+    assert (closed.state, closed.closed_at) == (FileState.CLOTURE, clock.now())
+    closing = session.get(LineAssignment, closed.assignment_id)
+    assert closing is not None and closing.reference == "M 75 75056 04 1"

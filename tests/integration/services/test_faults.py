@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tests import builders
 from tgd.adapters.clock import FrozenClock
 from tgd.container import Platform
 from tgd.db.models import (
@@ -20,6 +21,7 @@ from tgd.db.models import (
     IncidentKind,
     Line,
     Organisation,
+    OrganisationKind,
     ServiceLevelBreach,
     Swap,
     TicketChannel,
@@ -28,14 +30,47 @@ from tgd.db.models import (
     User,
 )
 from tgd.domain.errors import Conflict
-from tgd.domain.lifecycle import FileState
+from tgd.domain.lifecycle import FileState, LineStatus
 from tgd.domain.navettes import FieldErrors
+from tgd.domain.roles import Role
 from tgd.services import destruction, faults, inventory, service_levels
 
 PARIS = ZoneInfo("Europe/Paris")
 REUNION = ZoneInfo("Indian/Reunion")
 LINE_1 = "M 75 75056 01 1"
 REPORT = faults.FaultReport("L'écran reste noir.", "Greffe", "01 40 00 00 00")
+
+
+@pytest.fixture
+def centre(session: Session, platform: Platform, clock: FrozenClock) -> None:
+    """Paris and its parquet, La Réunion and its association, each with its line 01 assigned
+    (a file, a handset under warranty), a spare handset in stock, a parquet and an operator."""
+    paris = builders.juridiction(session, insee="75056", clock=clock)
+    reunion = builders.juridiction(session, insee="97411", clock=clock)
+    builders.organisation(session, kind=OrganisationKind.PARQUET, juridiction=paris, clock=clock)
+    builders.organisation(
+        session, kind=OrganisationKind.ASSOCIATION, juridiction=reunion, clock=clock
+    )
+    numbers = {paris: "+33612340001", reunion: "+262692340001"}
+    builders.delivery(session, msisdns=list(numbers.values()), spares=1, clock=clock)
+    for juridiction, msisdn in numbers.items():
+        record = builders.line(
+            session, juridiction=juridiction, msisdn=msisdn, status=LineStatus.AFFECTE, clock=clock
+        )
+        builders.beneficiary_file(session, assignment=record, cipher=platform.cipher, clock=clock)
+    for username, role, courts in (
+        ("parquet.paris", Role.PARQUET, ["75056"]),
+        ("operateur", Role.OPERATOR, []),
+    ):
+        builders.user(
+            session,
+            username=username,
+            role=role,
+            juridictions=courts,
+            cipher=platform.cipher,
+            hasher=platform.hasher,
+            clock=clock,
+        )
 
 
 def user(session: Session, username: str) -> User:
@@ -55,7 +90,7 @@ def report(session: Session, platform: Platform, clock: FrozenClock, **kwargs: o
 
 
 def test_a_parquet_report_in_opening_hours_starts_the_clock_at_once(
-    session: Session, demo: None, platform: Platform, clock: FrozenClock
+    session: Session, centre: None, platform: Platform, clock: FrozenClock
 ) -> None:
     ticket = report(session, platform, clock)
     assert ticket.status is TicketStatus.OUVERT and ticket.channel is TicketChannel.PORTAIL
@@ -68,7 +103,7 @@ def test_a_parquet_report_in_opening_hours_starts_the_clock_at_once(
 
 
 def test_what_the_reporter_wrote_is_encrypted_under_the_file_key(
-    session: Session, demo: None, platform: Platform, clock: FrozenClock
+    session: Session, centre: None, platform: Platform, clock: FrozenClock
 ) -> None:
     ticket = report(session, platform, clock)
     file = session.get(BeneficiaryFile, ticket.file_id)
@@ -80,7 +115,7 @@ def test_what_the_reporter_wrote_is_encrypted_under_the_file_key(
 
 
 def test_destroying_the_file_destroys_what_the_reporter_wrote(
-    session: Session, demo: None, platform: Platform, clock: FrozenClock
+    session: Session, centre: None, platform: Platform, clock: FrozenClock
 ) -> None:
     ticket = report(session, platform, clock)
     file = session.get(BeneficiaryFile, ticket.file_id)
@@ -97,7 +132,7 @@ def test_destroying_the_file_destroys_what_the_reporter_wrote(
 
 @pytest.mark.parametrize("reference", ["M 974 97411 01 1", "M 75 75056 42 1", "n'importe quoi"])
 def test_another_courts_line_answers_like_an_unknown_one(
-    session: Session, demo: None, platform: Platform, clock: FrozenClock, reference: str
+    session: Session, centre: None, platform: Platform, clock: FrozenClock, reference: str
 ) -> None:
     with pytest.raises(FieldErrors) as refused:
         report(session, platform, clock, reference=reference)
@@ -105,7 +140,7 @@ def test_another_courts_line_answers_like_an_unknown_one(
 
 
 def test_a_report_needs_symptoms_and_a_number_to_call_back(
-    session: Session, demo: None, platform: Platform, clock: FrozenClock
+    session: Session, centre: None, platform: Platform, clock: FrozenClock
 ) -> None:
     with pytest.raises(FieldErrors) as refused:
         report(session, platform, clock, report=faults.FaultReport(" ", "", ""))
@@ -113,7 +148,7 @@ def test_a_report_needs_symptoms_and_a_number_to_call_back(
 
 
 def test_a_report_on_sunday_is_queued_until_monday_nine(
-    session: Session, demo: None, platform: Platform, clock: FrozenClock
+    session: Session, centre: None, platform: Platform, clock: FrozenClock
 ) -> None:
     sunday = FrozenClock(datetime(2026, 11, 22, 15, 0, tzinfo=PARIS))
     ticket = report(session, platform, sunday)
@@ -124,7 +159,7 @@ def test_a_report_on_sunday_is_queued_until_monday_nine(
 
 
 def test_a_phone_report_on_20_december_in_la_reunion_waits_for_the_holiday(
-    session: Session, demo: None, platform: Platform
+    session: Session, centre: None, platform: Platform
 ) -> None:
     # Saturday 18 December 2027, 17:30 in La Réunion; Sunday closed; Monday 20 December is the
     # abolition of slavery there: 0.5 + 9 (Tuesday) + 9 (Wednesday) + 5.5 → Thursday 14:30.
@@ -146,7 +181,7 @@ def test_a_phone_report_on_20_december_in_la_reunion_waits_for_the_holiday(
 
 
 def test_a_call_cannot_be_received_in_the_future(
-    session: Session, demo: None, platform: Platform, clock: FrozenClock
+    session: Session, centre: None, platform: Platform, clock: FrozenClock
 ) -> None:
     with pytest.raises(FieldErrors) as refused:
         report(
@@ -162,7 +197,7 @@ def test_a_call_cannot_be_received_in_the_future(
 
 
 def test_diagnosis_then_swap_keeps_the_line_and_its_reference(
-    session: Session, demo: None, platform: Platform, clock: FrozenClock
+    session: Session, centre: None, platform: Platform, clock: FrozenClock
 ) -> None:
     ticket = report(session, platform, clock)
     operator = user(session, "operateur")
@@ -225,7 +260,7 @@ def _levels(session: Session, platform: Platform, clock: FrozenClock) -> list[Se
 
 
 def test_a_ticket_waiting_past_24_opening_hours_is_a_breach_until_its_swap(
-    session: Session, demo: None, platform: Platform, clock: FrozenClock
+    session: Session, centre: None, platform: Platform, clock: FrozenClock
 ) -> None:
     thursday = FrozenClock(clock.now() - timedelta(days=4))  # Thursday 10:30 in Paris
     ticket = report(session, platform, thursday)
@@ -261,7 +296,7 @@ def test_a_ticket_waiting_past_24_opening_hours_is_a_breach_until_its_swap(
 
 
 def test_advice_that_fixes_it_is_not_a_breach(
-    session: Session, demo: None, platform: Platform, clock: FrozenClock
+    session: Session, centre: None, platform: Platform, clock: FrozenClock
 ) -> None:
     thursday = FrozenClock(clock.now() - timedelta(days=4))
     ticket = report(session, platform, thursday, kind=IncidentKind.BATTERIE)
@@ -280,7 +315,7 @@ def test_advice_that_fixes_it_is_not_a_breach(
 
 
 def test_a_handset_out_of_warranty_runs_no_swap_clock(
-    session: Session, demo: None, platform: Platform, clock: FrozenClock
+    session: Session, centre: None, platform: Platform, clock: FrozenClock
 ) -> None:
     line = session.scalars(select(Line).where(Line.msisdn == "+33612340001")).one()
     assert line.terminal is not None

@@ -196,6 +196,30 @@ def alert(
     return created
 
 
+def assigned_file(
+    session: Session,
+    *,
+    juridiction: Juridiction,
+    order_no: int = 1,
+    msisdn: str | None = None,
+    personal: PersonalData | None = None,
+    cipher: Cipher,
+    clock: Clock,
+) -> BeneficiaryFile:
+    """A line assigned to a person (``AFFECTE``) and her file, attributed (demo: 01, 02)."""
+    record = line(
+        session,
+        juridiction=juridiction,
+        order_no=order_no,
+        msisdn=msisdn,
+        status=LineStatus.AFFECTE,
+        clock=clock,
+    )
+    return beneficiary_file(
+        session, assignment=record, personal=personal, cipher=cipher, clock=clock
+    )
+
+
 def closed_file(
     session: Session,
     *,

@@ -30,7 +30,7 @@ from tgd.db.models import (
     User,
 )
 from tgd.domain.errors import Conflict
-from tgd.domain.lifecycle import FileState, LineStatus
+from tgd.domain.lifecycle import FileState
 from tgd.domain.navettes import FieldErrors
 from tgd.domain.roles import Role
 from tgd.services import destruction, faults, inventory, service_levels
@@ -54,10 +54,9 @@ def centre(session: Session, platform: Platform, clock: FrozenClock) -> None:
     numbers = {paris: "+33612340001", reunion: "+262692340001"}
     builders.delivery(session, msisdns=list(numbers.values()), spares=1, clock=clock)
     for juridiction, msisdn in numbers.items():
-        record = builders.line(
-            session, juridiction=juridiction, msisdn=msisdn, status=LineStatus.AFFECTE, clock=clock
+        builders.assigned_file(
+            session, juridiction=juridiction, msisdn=msisdn, cipher=platform.cipher, clock=clock
         )
-        builders.beneficiary_file(session, assignment=record, cipher=platform.cipher, clock=clock)
     for username, role, courts in (
         ("parquet.paris", Role.PARQUET, ["75056"]),
         ("operateur", Role.OPERATOR, []),

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.integration.jobs.conftest import RunJob, close_file
+from tests import builders
+from tests.integration.jobs.conftest import RunJob
 from tgd.adapters.clock import FrozenClock
 from tgd.adapters.crypto import CryptoError, KeyFileCipher, WrappedKey, field_aad
 from tgd.container import Platform
@@ -34,6 +35,20 @@ CLOSED = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 DUE = datetime(2027, 3, 23, 9, 30, tzinfo=UTC)
 
 
+def close_file(platform: Platform, closed_at: datetime) -> int:
+    """Build Paris' file of M 75 75056 04 1 (termination requested), closed at ``closed_at``."""
+    with write_transaction(platform.sessions) as session:
+        paris = builders.juridiction(session, clock=platform.clock)
+        file = builders.closed_file(
+            session,
+            juridiction=paris,
+            closed_at=closed_at,
+            cipher=platform.cipher,
+            clock=platform.clock,
+        )
+        return file.id
+
+
 def _state(platform: Platform, file_id: int) -> FileState:
     with platform.sessions() as session:
         file = session.get(BeneficiaryFile, file_id)
@@ -52,7 +67,7 @@ def _state(platform: Platform, file_id: int) -> FileState:
     ids=["day-before", "minute-before", "exactly-four-months", "day-after"],
 )
 def test_destroyed_from_four_calendar_months_after_closure(
-    demo: None, platform: Platform, clock: FrozenClock, run: RunJob, at: datetime, destroyed: bool
+    platform: Platform, clock: FrozenClock, run: RunJob, at: datetime, destroyed: bool
 ) -> None:
     file_id = close_file(platform, CLOSED)
     clock.set(at)
@@ -61,7 +76,7 @@ def test_destroyed_from_four_calendar_months_after_closure(
 
 
 def test_four_months_across_the_paris_dst_change_keep_the_local_time(
-    demo: None, platform: Platform, clock: FrozenClock, run: RunJob
+    platform: Platform, clock: FrozenClock, run: RunJob
 ) -> None:
     # Closed 10 December 2026 13:00 CET; due 10 April 2027 13:00 CEST, i.e. 11:00 UTC (not 12:00).
     file_id = close_file(platform, datetime(2026, 12, 10, 12, 0, tzinfo=UTC))
@@ -74,7 +89,7 @@ def test_four_months_across_the_paris_dst_change_keep_the_local_time(
 
 
 def test_legal_hold_suspends_destruction_until_lifted(
-    demo: None, platform: Platform, clock: FrozenClock, run: RunJob
+    platform: Platform, clock: FrozenClock, run: RunJob
 ) -> None:
     file_id = close_file(platform, CLOSED)
     with write_transaction(platform.sessions) as session:
@@ -94,7 +109,7 @@ def test_legal_hold_suspends_destruction_until_lifted(
 
 
 def test_running_destruction_twice_changes_nothing_the_second_time(
-    demo: None, platform: Platform, clock: FrozenClock, run: RunJob
+    platform: Platform, clock: FrozenClock, run: RunJob
 ) -> None:
     close_file(platform, CLOSED)
     clock.set(DUE)
@@ -123,7 +138,7 @@ def test_running_destruction_twice_changes_nothing_the_second_time(
 
 
 def test_destroyed_data_cannot_be_read_from_a_copy_taken_before(
-    demo: None, platform: Platform, clock: FrozenClock, run: RunJob, tmp_path: Path
+    platform: Platform, clock: FrozenClock, run: RunJob, tmp_path: Path
 ) -> None:
     file_id = close_file(platform, CLOSED)
     with platform.sessions() as s:
@@ -164,7 +179,7 @@ def test_destroyed_data_cannot_be_read_from_a_copy_taken_before(
 
 
 def test_destruction_keeps_anonymous_figures_and_writes_the_register(
-    demo: None, platform: Platform, clock: FrozenClock, run: RunJob
+    platform: Platform, clock: FrozenClock, run: RunJob
 ) -> None:
     file_id = close_file(platform, CLOSED)
     with write_transaction(platform.sessions) as s:
@@ -201,16 +216,17 @@ def test_destruction_keeps_anonymous_figures_and_writes_the_register(
 
 
 def test_positions_are_kept_three_days_or_the_parquets_extension(
-    demo: None, platform: Platform, clock: FrozenClock, run: RunJob
+    platform: Platform, clock: FrozenClock, run: RunJob
 ) -> None:
     now = clock.now()
     with write_transaction(platform.sessions) as s:
-        attribue = s.scalars(
-            select(BeneficiaryFile)
-            .where(BeneficiaryFile.state == FileState.ATTRIBUE)
-            .order_by(BeneficiaryFile.id)
-        ).all()
-        plain, extended, held = attribue[0], attribue[1], attribue[2]
+        paris = builders.juridiction(s, clock=clock)
+        plain, extended, held = (
+            builders.assigned_file(
+                s, juridiction=paris, order_no=n, cipher=platform.cipher, clock=clock
+            )
+            for n in (1, 2, 3)
+        )
         retention.set_positions_retention(
             s, extended, 6, settings=platform.settings.retention, actor="user:1", clock=clock
         )
@@ -259,7 +275,7 @@ class _RotationFailsOnce(KeyFileCipher):
 
 
 def test_a_destruction_whose_rotation_failed_is_not_done_until_the_rotation_completes(
-    demo: None, platform: Platform, clock: FrozenClock, run: RunJob
+    platform: Platform, clock: FrozenClock, run: RunJob
 ) -> None:
     # Issue 12, item 11: destruction is all or nothing (R-52).
     assert isinstance(platform.cipher, KeyFileCipher)
@@ -267,6 +283,9 @@ def test_a_destruction_whose_rotation_failed_is_not_done_until_the_rotation_comp
     old_master = platform.cipher.ring.current_id
     platform.cipher = _RotationFailsOnce(path)
     close_file(platform, CLOSED)
+    with write_transaction(platform.sessions) as s:  # a live file, whose key is re-wrapped
+        paris = builders.juridiction(s, clock=clock)
+        builders.assigned_file(s, juridiction=paris, cipher=platform.cipher, clock=clock)
     clock.set(DUE)
     with pytest.raises(RuntimeError, match="simulated"):
         run("destruction")

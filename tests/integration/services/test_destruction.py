@@ -9,12 +9,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tests import builders
 from tgd.adapters.crypto import CryptoError, KeyDestroyed, KeyFileCipher, MasterKeyRing
 from tgd.container import Platform
 from tgd.db.models import Alert, BeneficiaryFile, DataKey, DestructionRecord, FileVersion
 from tgd.db.session import make_engine, make_session_factory
 from tgd.db.writes import write_transaction
 from tgd.domain.alerts import AlertNature, AlertState
+from tgd.domain.beneficiary import PersonalData
 from tgd.domain.errors import Conflict
 from tgd.domain.lifecycle import FileState
 from tgd.services import destruction, files, keys
@@ -35,25 +37,43 @@ def platform(platform: Platform, key_file_cipher: KeyFileCipher) -> Platform:
 
 
 def _closed_file(platform: Platform) -> int:
-    """Close the demo file of M 75 75056 04 1 (termination requested) and give it an alert."""
+    """Build Paris' file of M 75 75056 04 1, closed now, and an alert it gave."""
     with write_transaction(platform.sessions) as s:
-        file = s.scalars(
-            select(BeneficiaryFile).where(BeneficiaryFile.state == FileState.RESILIATION_DEMANDEE)
-        ).one()
-        file.state = FileState.CLOTURE
-        file.closed_at = platform.clock.now()
-        s.add(
-            Alert(
-                call_sid="CAdestroy",
-                file_id=file.id,
-                reference="M 75 75056 04 1",
-                conference_name="tgd-destroy",
-                state=AlertState.CLOSED,
-                nature=AlertNature.DANGER_REEL,
-                ringing_at=platform.clock.now(),
-            )
+        file = builders.closed_file(
+            s,
+            juridiction=builders.juridiction(s, clock=platform.clock),
+            closed_at=platform.clock.now(),
+            cipher=platform.cipher,
+            clock=platform.clock,
+        )
+        builders.alert(
+            s,
+            assignment=file.assignment,
+            file=file,
+            call_sid="CAdestroy",
+            state=AlertState.CLOSED,
+            nature=AlertNature.DANGER_REEL,
+            clock=platform.clock,
         )
         return file.id
+
+
+def _live_files(platform: Platform, *last_names: str) -> list[int]:
+    """Build Paris' assigned lines 01, 02… with a file for each of these people."""
+    with write_transaction(platform.sessions) as s:
+        paris = builders.juridiction(s, clock=platform.clock)
+        files_ = [
+            builders.assigned_file(
+                s,
+                juridiction=paris,
+                order_no=n,
+                personal=PersonalData(last_name=name, first_name="Claire"),
+                cipher=platform.cipher,
+                clock=platform.clock,
+            )
+            for n, name in enumerate(last_names, start=1)
+        ]
+        return [f.id for f in files_]
 
 
 def _destroy(platform: Platform, file_id: int) -> None:
@@ -69,9 +89,7 @@ def _destroy(platform: Platform, file_id: int) -> None:
     )
 
 
-def test_destroyed_file_keeps_only_anonymous_figures(
-    demo: None, platform: Platform, session: Session
-) -> None:
+def test_destroyed_file_keeps_only_anonymous_figures(platform: Platform, session: Session) -> None:
     file_id = _closed_file(platform)
     _destroy(platform, file_id)
     file = session.get(BeneficiaryFile, file_id)
@@ -85,9 +103,8 @@ def test_destroyed_file_keeps_only_anonymous_figures(
         files.read_personal(session, file, cipher=platform.cipher)
 
 
-def test_other_files_stay_readable_after_rotation(
-    demo: None, platform: Platform, session: Session
-) -> None:
+def test_other_files_stay_readable_after_rotation(platform: Platform, session: Session) -> None:
+    _live_files(platform, "Martin-Test", "Moreau-Test")
     _destroy(platform, _closed_file(platform))
     readable = [
         files.read_personal(session, f, cipher=platform.cipher).last_name
@@ -95,11 +112,11 @@ def test_other_files_stay_readable_after_rotation(
             select(BeneficiaryFile).where(BeneficiaryFile.state != FileState.DETRUIT)
         )
     ]
-    assert len(readable) == 5
+    assert sorted(readable) == ["Martin-Test", "Moreau-Test"]
 
 
 def test_copy_taken_before_destruction_is_unreadable_afterwards(
-    demo: None, platform: Platform, tmp_path: Path
+    platform: Platform, tmp_path: Path
 ) -> None:
     if platform.engine.dialect.name != "sqlite":
         pytest.skip("the copy is a file copy of the SQLite database (pg_dump would do the same)")
@@ -127,7 +144,7 @@ def test_copy_taken_before_destruction_is_unreadable_afterwards(
         engine.dispose()
 
 
-def test_legal_hold_suspends_destruction(demo: None, platform: Platform) -> None:
+def test_legal_hold_suspends_destruction(platform: Platform) -> None:
     file_id = _closed_file(platform)
     with write_transaction(platform.sessions) as s:
         file = s.get(BeneficiaryFile, file_id)
@@ -141,11 +158,10 @@ def test_legal_hold_suspends_destruction(demo: None, platform: Platform) -> None
         )
 
 
-def test_open_file_cannot_be_destroyed(demo: None, platform: Platform, session: Session) -> None:
-    file = session.scalars(
-        select(BeneficiaryFile).where(BeneficiaryFile.state == FileState.ATTRIBUE)
-    ).first()
-    assert file is not None
+def test_open_file_cannot_be_destroyed(platform: Platform, session: Session) -> None:
+    (file_id,) = _live_files(platform, "Martin-Test")
+    file = session.get(BeneficiaryFile, file_id)
+    assert file is not None and file.state is FileState.ATTRIBUE
     with pytest.raises(Conflict):
         destruction.destroy_file(
             session,
@@ -158,9 +174,10 @@ def test_open_file_cannot_be_destroyed(demo: None, platform: Platform, session: 
 
 
 def test_rotation_without_drop_keeps_old_copies_readable(
-    demo: None, platform: Platform, session: Session
+    platform: Platform, session: Session
 ) -> None:
     assert isinstance(platform.cipher, KeyFileCipher)
+    _live_files(platform, "Martin-Test")
     before = platform.cipher.ring.current_id
     done = keys.rotate_master_key(
         platform.sessions,
@@ -176,10 +193,9 @@ def test_rotation_without_drop_keeps_old_copies_readable(
     assert files.read_personal(session, file, cipher=platform.cipher).last_name
 
 
-def test_another_process_follows_the_key_file(
-    demo: None, platform: Platform, session: Session
-) -> None:
+def test_another_process_follows_the_key_file(platform: Platform, session: Session) -> None:
     assert isinstance(platform.cipher, KeyFileCipher)
+    _live_files(platform, "Martin-Test")
     other = KeyFileCipher(platform.cipher.path)  # another process's view of the same file
     keys.rotate_master_key(
         platform.sessions, platform.cipher, drop_old=True, actor="system:test", clock=platform.clock

@@ -1,6 +1,6 @@
 """Line stock, activation and terminal swap (R-01, R-18), as services and through the CLI.
 
-The demo clock is Monday 23 November 2026, 10:30 in Paris; swap delays are opening hours
+The test clock is Monday 23 November 2026, 10:30 in Paris; swap delays are opening hours
 of the assistance centre (Monday–Saturday 9:00–18:00 local, CCP X.4).
 """
 
@@ -14,9 +14,10 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tests import builders
 from tgd.adapters.clock import FrozenClock
 from tgd.cli import main
-from tgd.db.models import Line, Swap, Terminal
+from tgd.db.models import Juridiction, Line, Swap, Terminal
 from tgd.domain.errors import Conflict
 from tgd.domain.inventory import luhn_check_digit
 from tgd.domain.lifecycle import LineStatus
@@ -31,8 +32,30 @@ def imei(n: int) -> str:
     return body + str(luhn_check_digit(body))
 
 
+@pytest.fixture
+def paris(session: Session, clock: FrozenClock) -> Juridiction:
+    """Give the Paris juridiction (75056), with its territory."""
+    return builders.juridiction(session, insee="75056", clock=clock)
+
+
+@pytest.fixture
+def assigned(session: Session, paris: Juridiction, clock: FrozenClock) -> None:
+    """Paris' lines 01 and 02, assigned, with the handsets they came with; a spare in stock."""
+    numbers = ["+33612340001", "+33612340002"]
+    builders.delivery(session, msisdns=numbers, spares=1, clock=clock)
+    for order_no, msisdn in enumerate(numbers, start=1):
+        builders.line(
+            session,
+            juridiction=paris,
+            order_no=order_no,
+            msisdn=msisdn,
+            status=LineStatus.AFFECTE,
+            clock=clock,
+        )
+
+
 def test_a_new_line_goes_to_stock_then_is_activated(
-    session: Session, demo: None, clock: FrozenClock
+    session: Session, paris: Juridiction, clock: FrozenClock
 ) -> None:
     record = line_admin.add_to_stock(
         session,
@@ -61,7 +84,11 @@ def test_a_new_line_goes_to_stock_then_is_activated(
     ],
 )
 def test_bad_stock_entries_name_the_field(
-    session: Session, demo: None, clock: FrozenClock, changes: dict[str, object], field: str
+    session: Session,
+    paris: Juridiction,
+    clock: FrozenClock,
+    changes: dict[str, object],
+    field: str,
 ) -> None:
     values: dict[str, object] = {
         "juridiction_insee": "75056",
@@ -77,7 +104,7 @@ def test_bad_stock_entries_name_the_field(
 
 
 def test_swap_keeps_the_line_and_its_reference_and_times_the_delay_in_opening_hours(
-    session: Session, demo: None, clock: FrozenClock
+    session: Session, assigned: None, clock: FrozenClock
 ) -> None:
     line = session.scalars(select(Line).where(Line.msisdn == "+33612340001")).one()
     old_terminal, reference = line.terminal_id, line.assignments[-1].reference
@@ -101,7 +128,7 @@ def test_swap_keeps_the_line_and_its_reference_and_times_the_delay_in_opening_ho
 
 
 def test_a_report_before_opening_starts_its_clock_at_nine(
-    session: Session, demo: None, clock: FrozenClock
+    session: Session, assigned: None, clock: FrozenClock
 ) -> None:
     line = session.scalars(select(Line).where(Line.msisdn == "+33612340002")).one()
     result = line_admin.swap_terminal(
@@ -115,7 +142,9 @@ def test_a_report_before_opening_starts_its_clock_at_nine(
     assert not result.is_late and result.delay == timedelta(hours=1, minutes=30)
 
 
-def test_swap_takes_a_spare_from_stock(session: Session, demo: None, clock: FrozenClock) -> None:
+def test_swap_takes_a_spare_from_stock(
+    session: Session, assigned: None, clock: FrozenClock
+) -> None:
     spare = inventory.stock_terminals(session)[0]
     line = session.scalars(select(Line).where(Line.msisdn == "+33612340002")).one()
     line_admin.swap_terminal(
@@ -126,7 +155,7 @@ def test_swap_takes_a_spare_from_stock(session: Session, demo: None, clock: Froz
 
 
 def test_swap_refuses_a_busy_terminal_and_a_future_report(
-    session: Session, demo: None, clock: FrozenClock
+    session: Session, assigned: None, clock: FrozenClock
 ) -> None:
     line = session.scalars(select(Line).where(Line.msisdn == "+33612340001")).one()
     other = session.scalars(select(Line).where(Line.msisdn == "+33612340002")).one()
@@ -152,7 +181,7 @@ def test_swap_refuses_a_busy_terminal_and_a_future_report(
 
 
 def test_a_handset_out_of_warranty_is_never_late(
-    session: Session, demo: None, clock: FrozenClock
+    session: Session, assigned: None, clock: FrozenClock
 ) -> None:
     line = session.scalars(select(Line).where(Line.msisdn == "+33612340001")).one()
     assert line.terminal is not None

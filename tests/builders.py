@@ -121,11 +121,15 @@ def user(
     username: str = "operateur",
     role: Role = Role.OPERATOR,
     juridictions: Sequence[str] = (),
+    enrolled: bool = False,
     cipher: Cipher,
     hasher: PasswordHasher,
     clock: Clock,
 ) -> User:
-    """Create an account (``tgd.services.users``): password ``PASSWORD``, TOTP ``TOTP_SECRET``."""
+    """Create an account (``tgd.services.users``): password ``PASSWORD``, TOTP ``TOTP_SECRET``.
+
+    ``enrolled``: its TOTP secret counts as enrolled, so a login asks for a code.
+    """
     created, _ = users.create_user(
         session,
         username=username,
@@ -138,6 +142,8 @@ def user(
         hasher=hasher,
         clock=clock,
     )
+    if enrolled:
+        users.mark_enrolled(session, [created.username], clock=clock)
     return created
 
 

@@ -34,10 +34,28 @@ def post_form(client: FlaskClient, url: str, data: dict[str, str]) -> object:
     return client.post(url, data={"csrf_token": token, **data})
 
 
+def totp_code(platform: Platform, secret: str, *, step_offset: int = 0) -> str:
+    """Return the TOTP code of ``secret`` at the platform's clock."""
+    totp = pyotp.TOTP(secret)
+    return totp.generate_otp(totp.timecode(platform.clock.now()) + step_offset)
+
+
 def totp_now(platform: Platform, username: str, *, step_offset: int = 0) -> str:
     """Return the TOTP code of a demo account at the platform's clock."""
-    totp = pyotp.TOTP(ACCOUNTS[username].totp_secret)
-    return totp.generate_otp(totp.timecode(platform.clock.now()) + step_offset)
+    return totp_code(platform, ACCOUNTS[username].totp_secret, step_offset=step_offset)
+
+
+def log_in(
+    app: Flask, platform: Platform, username: str, password: str, secret: str
+) -> FlaskClient:
+    """Log a new test client in through the forms (password, then TOTP code); return it."""
+    client = app.test_client()
+    response = post_form(client, "/connexion", {"username": username, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)  # type: ignore[attr-defined]
+    if response.headers["Location"].endswith("/connexion/code"):  # type: ignore[attr-defined]
+        response = post_form(client, "/connexion/code", {"code": totp_code(platform, secret)})
+        assert response.status_code == 302  # type: ignore[attr-defined]
+    return client
 
 
 @pytest.fixture
@@ -55,14 +73,7 @@ def login(
     monkeypatch.setattr(limiter, "enabled", False)  # many logins from one test address
 
     def _login(username: str) -> FlaskClient:
-        client = app.test_client()
-        response = post_form(
-            client, "/connexion", {"username": username, "password": ACCOUNTS[username].password}
-        )
-        assert response.status_code == 302, response.get_data(as_text=True)  # type: ignore[attr-defined]
-        if response.headers["Location"].endswith("/connexion/code"):  # type: ignore[attr-defined]
-            response = post_form(client, "/connexion/code", {"code": totp_now(platform, username)})
-            assert response.status_code == 302  # type: ignore[attr-defined]
-        return client
+        account = ACCOUNTS[username]
+        return log_in(app, platform, username, account.password, account.totp_secret)
 
     return _login

@@ -3,47 +3,61 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from flask import Flask
+from sqlalchemy import select
 
+from tests import builders
 from tests.integration.jobs.conftest import RunJob
+from tests.integration.web.conftest import log_in
 from tgd.adapters.clock import FrozenClock
 from tgd.container import Platform
-from tgd.db.models import Alert, BeneficiaryFile, Juridiction, Task, TaskStep, Territory
+from tgd.db.models import Alert, Task, TaskStep
 from tgd.db.writes import write_transaction
 from tgd.domain.alerts import AlertNature, AlertState
 from tgd.domain.errors import ValidationError
-from tgd.domain.lifecycle import FileState
+from tgd.domain.roles import Role
 from tgd.domain.schedules import ChaseOutcome, ChaseStep
 from tgd.services import tests_chase
 
 NOUMEA, CAYENNE = ZoneInfo("Pacific/Noumea"), ZoneInfo("America/Cayenne")
+# Territory -> the court and number of its assigned line 01 (as in the demo).
+LINES_01 = {"975": ("97502", "+508551001"), "974": ("97411", "+262692340001")}
 
 
 def _file_in(platform: Platform, territory_code: str, zone: ZoneInfo, last: datetime) -> int:
-    """Move a demo territory to ``zone``; every active file tested at ``last`` (others: later)."""
+    """Build the file of the territory's line 01, tested at ``last``, its territory moved to
+    ``zone``; and a Paris file tested later, which no chase concerns."""
+    insee, msisdn = LINES_01[territory_code]
+    clock, cipher = platform.clock, platform.cipher
     with write_transaction(platform.sessions) as s:
-        s.execute(
-            update(Territory).where(Territory.code == territory_code).values(timezone=zone.key)
+        paris = builders.juridiction(s, insee="75056", clock=clock)
+        other = builders.assigned_file(s, juridiction=paris, cipher=cipher, clock=clock)
+        other.last_test_call_at = last + timedelta(days=10)
+        court = builders.juridiction(s, insee=insee, clock=clock)
+        court.territory.timezone = zone.key
+        file = builders.assigned_file(
+            s, juridiction=court, msisdn=msisdn, cipher=cipher, clock=clock
         )
-        s.execute(
-            update(BeneficiaryFile)
-            .where(BeneficiaryFile.state == FileState.ATTRIBUE)
-            .values(last_test_call_at=last + timedelta(days=10))
-        )
-        file = s.scalars(
-            select(BeneficiaryFile)
-            .join(Juridiction, Juridiction.id == BeneficiaryFile.juridiction_id)
-            .join(Territory, Territory.id == Juridiction.territory_id)
-            .where(Territory.code == territory_code, BeneficiaryFile.state == FileState.ATTRIBUE)
-        ).one()
         file.last_test_call_at = last
         return file.id
+
+
+def _account(platform: Platform, username: str, role: Role) -> int:
+    """Build an enrolled console account; return its id."""
+    with write_transaction(platform.sessions) as s:
+        return builders.user(
+            s,
+            username=username,
+            role=role,
+            enrolled=True,
+            cipher=platform.cipher,
+            hasher=platform.hasher,
+            clock=platform.clock,
+        ).id
 
 
 def _open_tasks(platform: Platform) -> list[Task]:
@@ -55,7 +69,7 @@ def _open_tasks(platform: Platform) -> list[Task]:
     ("code", "zone"), [("975", NOUMEA), ("974", CAYENNE)], ids=["noumea", "cayenne"]
 )
 def test_chase_opens_after_fifteen_local_days_not_a_minute_before(
-    demo: None, platform: Platform, clock: FrozenClock, run: RunJob, code: str, zone: ZoneInfo
+    platform: Platform, clock: FrozenClock, run: RunJob, code: str, zone: ZoneInfo
 ) -> None:
     file_id = _file_in(platform, code, zone, datetime(2026, 12, 1, 10, 0, tzinfo=zone))
     clock.set(datetime(2026, 12, 16, 23, 59, tzinfo=zone))
@@ -73,7 +87,7 @@ def test_chase_opens_after_fifteen_local_days_not_a_minute_before(
 
 
 def test_a_test_call_received_meanwhile_closes_the_chase(
-    demo: None, platform: Platform, clock: FrozenClock, run: RunJob
+    platform: Platform, clock: FrozenClock, run: RunJob
 ) -> None:
     file_id = _file_in(platform, "975", NOUMEA, datetime(2026, 12, 1, 10, 0, tzinfo=NOUMEA))
     clock.set(datetime(2026, 12, 18, 10, 0, tzinfo=NOUMEA))
@@ -103,8 +117,9 @@ def test_a_test_call_received_meanwhile_closes_the_chase(
 
 
 def test_guided_steps_are_recorded_with_outcome_and_time(
-    demo: None, platform: Platform, clock: FrozenClock, run: RunJob
+    platform: Platform, clock: FrozenClock, run: RunJob
 ) -> None:
+    operator_id = _account(platform, "operateur", Role.OPERATOR)
     _file_in(platform, "975", NOUMEA, datetime(2026, 12, 1, 10, 0, tzinfo=NOUMEA))
     clock.set(datetime(2026, 12, 17, 23, 0, tzinfo=NOUMEA))  # late evening in Nouméa
     run("test_chase")
@@ -118,7 +133,7 @@ def test_guided_steps_are_recorded_with_outcome_and_time(
                 task,
                 step=ChaseStep.APPEL_TERMINAL,
                 outcome=ChaseOutcome.INJOIGNABLE,
-                user_id=1,
+                user_id=operator_id,
                 clock=clock,
             )
         tests_chase.record_step(
@@ -126,7 +141,7 @@ def test_guided_steps_are_recorded_with_outcome_and_time(
             task,
             step=ChaseStep.APPEL_TERMINAL,
             outcome=ChaseOutcome.INJOIGNABLE,
-            user_id=1,
+            user_id=operator_id,
             override_hours=True,
             clock=clock,
         )
@@ -136,7 +151,7 @@ def test_guided_steps_are_recorded_with_outcome_and_time(
             task,
             step=ChaseStep.APPEL_AUTRES_NUMEROS,
             outcome=ChaseOutcome.INJOIGNABLE,
-            user_id=1,
+            user_id=operator_id,
             override_hours=True,
             clock=clock,
         )
@@ -146,7 +161,7 @@ def test_guided_steps_are_recorded_with_outcome_and_time(
             task,
             step=ChaseStep.CONTACT_ASSOCIATION,
             outcome=ChaseOutcome.FAIT,
-            user_id=1,
+            user_id=operator_id,
             clock=clock,
         )
         assert task.status == "done" and task.closed_at == clock.now()
@@ -173,7 +188,7 @@ def _chases_of(platform: Platform, file_id: int) -> list[Task]:
         )
 
 
-def _remind(platform: Platform, clock: FrozenClock, task_id: int) -> None:
+def _remind(platform: Platform, clock: FrozenClock, task_id: int, user_id: int) -> None:
     """The operator reaches the person and reminds her of the tests: the chase is finished."""
     with write_transaction(platform.sessions) as s:
         task = s.get(Task, task_id)
@@ -183,15 +198,22 @@ def _remind(platform: Platform, clock: FrozenClock, task_id: int) -> None:
             (ChaseStep.RAPPEL_ESSAIS, ChaseOutcome.FAIT),
         ):
             tests_chase.record_step(
-                s, task, step=step, outcome=outcome, user_id=1, override_hours=True, clock=clock
+                s,
+                task,
+                step=step,
+                outcome=outcome,
+                user_id=user_id,
+                override_hours=True,
+                clock=clock,
             )
         assert task.status == "done"
 
 
 def test_a_person_who_still_never_tests_is_chased_again_every_fifteen_days(
-    demo: None, platform: Platform, clock: FrozenClock, run: RunJob
+    platform: Platform, clock: FrozenClock, run: RunJob
 ) -> None:
     """CCP Annexe 2 II.2.2: a chase is due at +16, +31, +46… days without a test."""
+    operator_id = _account(platform, "operateur", Role.OPERATOR)
     last = datetime(2026, 12, 1, 10, 0, tzinfo=NOUMEA)
     file_id = _file_in(platform, "975", NOUMEA, last)
     chased_on = []
@@ -201,35 +223,34 @@ def test_a_person_who_still_never_tests_is_chased_again_every_fifteen_days(
         chases = _chases_of(platform, file_id)
         if len(chases) > len(chased_on):
             chased_on.append(day)
-            _remind(platform, clock, chases[-1].id)  # finished at once: reminded
+            _remind(platform, clock, chases[-1].id, operator_id)  # finished at once: reminded
     assert chased_on == [16, 31, 46, 61, 76, 91]
     keys = [t.dedup_key for t in _chases_of(platform, file_id)]
     assert len(set(keys)) == 6  # one task per period, never twice
 
 
 def test_no_second_chase_while_one_is_open_then_the_next_period_opens(
-    demo: None, platform: Platform, clock: FrozenClock, run: RunJob
+    platform: Platform, clock: FrozenClock, run: RunJob
 ) -> None:
+    operator_id = _account(platform, "operateur", Role.OPERATOR)
     file_id = _file_in(platform, "975", NOUMEA, datetime(2026, 12, 1, 10, 0, tzinfo=NOUMEA))
     clock.set(datetime(2026, 12, 17, 0, 1, tzinfo=NOUMEA))
     run("test_chase")
     clock.set(datetime(2027, 1, 2, 10, 0, tzinfo=NOUMEA))  # +32 days, the first still open
     run("test_chase")
     (first,) = _chases_of(platform, file_id)
-    _remind(platform, clock, first.id)
+    _remind(platform, clock, first.id, operator_id)
     run("test_chase")
     first, second = _chases_of(platform, file_id)
     assert second.status == "open" and second.dedup_key == f"{first.dedup_key}#2"
 
 
 def test_an_untreated_chase_step_escalates_to_the_supervisors_after_the_delay(
-    demo: None,
-    platform: Platform,
-    clock: FrozenClock,
-    run: RunJob,
-    login: Callable[[str], FlaskClient],
+    platform: Platform, clock: FrozenClock, run: RunJob, app: Flask
 ) -> None:
     from tgd.db.models import AuditEntry, ConsoleEvent
+
+    supervisor_id = _account(platform, "superviseur", Role.SUPERVISOR)
 
     platform.settings = dataclasses.replace(
         platform.settings,
@@ -253,7 +274,7 @@ def test_an_untreated_chase_step_escalates_to_the_supervisors_after_the_delay(
         assert event.payload == {"task_id": task.id, "kind": "test_chase", "step": "appel_terminal"}
         assert "task.escalate" in s.scalars(select(AuditEntry.action)).all()
     # Seen by the supervisors on their pages.
-    supervisor = login("superviseur")
+    supervisor = log_in(app, platform, "superviseur", builders.PASSWORD, builders.TOTP_SECRET)
     board = supervisor.get("/console/supervision").get_data(as_text=True)
     assert 'id="relances-en-retard"' in board and f"/taches/{task.id}" in board
     assert "superviseurs prévenus" in supervisor.get("/taches").get_data(as_text=True)
@@ -266,7 +287,7 @@ def test_an_untreated_chase_step_escalates_to_the_supervisors_after_the_delay(
             task,
             step=ChaseStep.APPEL_TERMINAL,
             outcome=ChaseOutcome.INJOIGNABLE,
-            user_id=1,
+            user_id=supervisor_id,
             clock=clock,
         )
     clock.advance(hours=1, minutes=59)

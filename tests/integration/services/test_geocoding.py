@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tests import builders
 from tests.integration.navettes.conftest import user
 from tgd.adapters.geocoder import FakeGeocoder
 from tgd.container import Platform, build_geocoder
@@ -23,8 +24,9 @@ from tgd.db.models import AuditEntry, BeneficiaryFile, FileGeocode, Line
 from tgd.db.writes import write_transaction
 from tgd.domain.beneficiary import Address, PersonalData
 from tgd.domain.geocoding import GeocodeMatch, MatchKind
-from tgd.domain.lifecycle import FileState
+from tgd.domain.lifecycle import FileState, LineStatus
 from tgd.domain.navettes import Attribution, Update
+from tgd.domain.roles import Role
 from tgd.domain.zones import PositionKind
 from tgd.jobs.registry import JOBS
 from tgd.jobs.runner import run_job
@@ -35,11 +37,42 @@ from tgd.services.demo import DEMO_PERSONS
 from tgd.settings import Settings
 
 Login = Callable[[str], FlaskClient]
-FREE_LINE = "M 75 75056 05 1"  # demo: en attente, Paris
+FREE_LINE = "M 75 75056 05 1"  # en attente, Paris (as in the demo)
 FREE_LINE_MSISDN = "+33612340005"
 ADDRESS = Address("5 rue des Canaris", "75011", "Paris")
-IN_THE_11TH = (48.8589, 2.3800)  # inside the 11e commissariat's demo zone
+IN_THE_11TH = (48.8589, 2.3800)  # inside the 11e commissariat's zone
+PLACED = Address("3 place des Ormes", "75010", "Paris", lat=48.8720, lon=2.3560)
 KNOWS_IT = FakeGeocoder({ADDRESS.one_line(): IN_THE_11TH})
+
+
+@pytest.fixture
+def paris(platform: Platform) -> None:
+    """Paris' free line 05, the 11e commissariat and its zone, a parquet and an operator."""
+    clock = platform.clock
+    with write_transaction(platform.sessions) as s:
+        court = builders.juridiction(s, insee="75056", clock=clock)
+        builders.line(
+            s,
+            juridiction=court,
+            order_no=5,
+            msisdn=FREE_LINE_MSISDN,
+            status=LineStatus.EN_ATTENTE,
+            clock=clock,
+        )
+        builders.force_unit(s, territory=court.territory, clock=clock)
+        for username, role, courts in (
+            ("parquet.paris", Role.PARQUET, ["75056"]),
+            ("operateur", Role.OPERATOR, []),
+        ):
+            builders.user(
+                s,
+                username=username,
+                role=role,
+                juridictions=courts,
+                cipher=platform.cipher,
+                hasher=platform.hasher,
+                clock=clock,
+            )
 
 
 def _new_file(platform: Platform) -> int:
@@ -97,7 +130,7 @@ def _proposal(platform: Platform, file_id: int, login_user: str = "operateur") -
 
 
 def test_a_real_file_without_gps_gets_a_proposed_unit_once_geocoded(
-    platform: Platform, demo: None
+    platform: Platform, paris: None
 ) -> None:
     file_id = _new_file(platform)
     rows = _rows(platform, file_id)
@@ -118,7 +151,7 @@ def test_a_real_file_without_gps_gets_a_proposed_unit_once_geocoded(
 
 
 def test_a_changed_address_is_geocoded_again_and_a_stale_answer_is_dropped(
-    platform: Platform, demo: None
+    platform: Platform, paris: None
 ) -> None:
     file_id = _new_file(platform)
     moved = Address("40 avenue des Érables", "75012", "Paris")
@@ -154,7 +187,9 @@ def test_a_changed_address_is_geocoded_again_and_a_stale_answer_is_dropped(
     assert _rows(platform, file_id)["residence"].status == "found"
 
 
-def test_an_unreachable_geocoder_leaves_the_address_pending(platform: Platform, demo: None) -> None:
+def test_an_unreachable_geocoder_leaves_the_address_pending(
+    platform: Platform, paris: None
+) -> None:
     file_id = _new_file(platform)
 
     class Down:
@@ -170,8 +205,16 @@ def test_an_unreachable_geocoder_leaves_the_address_pending(platform: Platform, 
 
 
 def test_the_job_marks_old_files_and_the_fake_answers_at_the_communes_centre(
-    platform: Platform, demo: None
+    platform: Platform, paris: None
 ) -> None:
+    with write_transaction(platform.sessions) as s:  # a file whose address has coordinates
+        builders.assigned_file(
+            s,
+            juridiction=builders.juridiction(s, clock=platform.clock),
+            personal=PersonalData("Nguyen-Test", "Sarah", residence=PLACED),
+            cipher=platform.cipher,
+            clock=platform.clock,
+        )
     file_id = _new_file(platform)
     with write_transaction(platform.sessions) as s:  # a file from before geocoding existed
         for row in s.scalars(select(FileGeocode).where(FileGeocode.file_id == file_id)):
@@ -195,10 +238,10 @@ def test_the_job_marks_old_files_and_the_fake_answers_at_the_communes_centre(
         assert file is not None
         point = geocoding.points_of(s, file, cipher=platform.cipher)["residence"]
         assert point.quality is not None and point.quality.value == "to_check"
-    # Demo files carry their coordinates: marked found at once, nothing to ask.
+    # Files that carry their coordinates (as the demo's do): found at once, nothing to ask.
     with platform.sessions() as s:
-        demo_rows = s.scalars(select(FileGeocode).where(FileGeocode.match_type == "given")).all()
-        assert demo_rows and all(r.status == "found" for r in demo_rows)
+        given_rows = s.scalars(select(FileGeocode).where(FileGeocode.match_type == "given")).all()
+        assert given_rows and all(r.status == "found" for r in given_rows)
 
 
 def test_the_configured_fake_places_every_demo_address_where_the_demo_put_it(
@@ -282,7 +325,7 @@ def test_the_operator_sees_the_quality_and_places_a_wrong_point_on_the_map(
 
 
 def test_destroying_a_file_destroys_the_points_of_its_addresses(
-    platform: Platform, demo: None, session: Session
+    platform: Platform, paris: None, session: Session
 ) -> None:
     file_id = _new_file(platform)
     geocoding.geocode_pending(
@@ -302,7 +345,7 @@ def test_destroying_a_file_destroys_the_points_of_its_addresses(
 
 @pytest.mark.parametrize("place", ["cave", ""])
 def test_only_the_files_two_places_can_be_corrected(
-    platform: Platform, demo: None, place: str
+    platform: Platform, paris: None, place: str
 ) -> None:
     from tgd.domain.errors import ValidationError
 

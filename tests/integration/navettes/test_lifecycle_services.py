@@ -13,6 +13,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tests import builders
 from tgd.container import Platform
 from tgd.db.models.alerts import Alert
 from tgd.db.models.beneficiaries import BeneficiaryFile, TemporaryInfo
@@ -30,6 +31,7 @@ from tgd.domain.navettes import (
     Termination,
     Update,
 )
+from tgd.domain.roles import Role
 from tgd.services import commissioning, exports, files, navettes, termination
 
 from .conftest import ASSIGNED_LINE, FREE_LINE, REUNION_FREE_LINE, user
@@ -42,6 +44,49 @@ PERSON = PersonalData(
     other_phones=("06 98 76 00 99",),
     remarks="Auteur domicilié à Créteil.",
 )
+
+
+SECOND_ASSIGNED_LINE = "M 75 75056 02 1"  # affecté, Moreau-Test
+
+
+@pytest.fixture
+def courts(session: Session, platform: Platform) -> None:
+    """Paris' lines as in the demo (01 and 02 assigned with their files, 05 free, 06 in stock),
+    La Réunion's free line 02, and a Paris parquet and an operator."""
+    clock, cipher = platform.clock, platform.cipher
+    paris = builders.juridiction(session, insee="75056", clock=clock)
+    builders.assigned_file(session, juridiction=paris, order_no=1, cipher=cipher, clock=clock)
+    builders.assigned_file(
+        session,
+        juridiction=paris,
+        order_no=2,
+        personal=PersonalData(last_name="Moreau-Test", first_name="Inès"),
+        cipher=cipher,
+        clock=clock,
+    )
+    for order_no, status in ((5, LineStatus.EN_ATTENTE), (6, LineStatus.EN_STOCK)):
+        builders.line(session, juridiction=paris, order_no=order_no, status=status, clock=clock)
+    builders.line(
+        session,
+        juridiction=builders.juridiction(session, insee="97411", clock=clock),
+        order_no=2,
+        msisdn="+262692340002",
+        status=LineStatus.EN_ATTENTE,
+        clock=clock,
+    )
+    for username, role, juridictions in (
+        ("parquet.paris", Role.PARQUET, ["75056"]),
+        ("operateur", Role.OPERATOR, []),
+    ):
+        builders.user(
+            session,
+            username=username,
+            role=role,
+            juridictions=juridictions,
+            cipher=cipher,
+            hasher=platform.hasher,
+            clock=clock,
+        )
 
 
 def _attribution(reference: str = FREE_LINE) -> Attribution:
@@ -68,7 +113,7 @@ def _test_call(session: Session, file: BeneficiaryFile, platform: Platform) -> A
     return alert
 
 
-def test_whole_life_of_a_file(session: Session, platform: Platform, demo: None) -> None:
+def test_whole_life_of_a_file(session: Session, platform: Platform, courts: None) -> None:
     clock, cipher = platform.clock, platform.cipher
     parquet, operator = user(session, "parquet.paris"), user(session, "operateur")
     # R-10: reception starts the 15-minute clock.
@@ -228,7 +273,7 @@ def test_whole_life_of_a_file(session: Session, platform: Platform, demo: None) 
 
 
 def test_breach_recorded_when_file_created_late(
-    session: Session, platform: Platform, demo: None
+    session: Session, platform: Platform, courts: None
 ) -> None:
     parquet, operator = user(session, "parquet.paris"), user(session, "operateur")
     navette = navettes.submit(
@@ -277,7 +322,7 @@ def test_breach_recorded_when_file_created_late(
     ],
 )
 def test_bad_navettes_refused_with_field_messages_and_nothing_written(
-    session: Session, platform: Platform, demo: None, content: object, field: str, words: str
+    session: Session, platform: Platform, courts: None, content: object, field: str, words: str
 ) -> None:
     before = session.scalar(select(Navette.id).order_by(Navette.id.desc()).limit(1))
     with pytest.raises(FieldErrors) as refused:
@@ -294,7 +339,7 @@ def test_bad_navettes_refused_with_field_messages_and_nothing_written(
 
 
 def test_second_attribution_of_the_same_line_refused(
-    session: Session, platform: Platform, demo: None
+    session: Session, platform: Platform, courts: None
 ) -> None:
     parquet = user(session, "parquet.paris")
     navettes.submit(
@@ -307,7 +352,7 @@ def test_second_attribution_of_the_same_line_refused(
 
 
 def test_drafts_are_kept_unvalidated_then_submitted(
-    session: Session, platform: Platform, demo: None
+    session: Session, platform: Platform, courts: None
 ) -> None:
     parquet = user(session, "parquet.paris")
     draft = navettes.save_draft(
@@ -330,9 +375,6 @@ def test_drafts_are_kept_unvalidated_then_submitted(
     assert sent.id == draft.id and sent.received_at == platform.clock.now()
 
 
-SECOND_ASSIGNED_LINE = "M 75 75056 02 1"  # demo: affecté, Moreau-Démo
-
-
 @pytest.mark.parametrize(
     ("named", "closes_at"),
     [
@@ -343,7 +385,7 @@ SECOND_ASSIGNED_LINE = "M 75 75056 02 1"  # demo: affecté, Moreau-Démo
     ],
 )
 def test_closure_counts_from_the_later_of_confirmation_and_termination_date(
-    session: Session, platform: Platform, demo: None, named: date, closes_at: str | None
+    session: Session, platform: Platform, courts: None, named: date, closes_at: str | None
 ) -> None:
     """CCP II.2.4: quarantine and destruction are never shortened by an early confirmation."""
     from datetime import datetime
@@ -353,7 +395,7 @@ def test_closure_counts_from_the_later_of_confirmation_and_termination_date(
     clock, cipher = platform.clock, platform.cipher
     navettes.submit(
         session,
-        Termination(SECOND_ASSIGNED_LINE, "Moreau-Démo", named),
+        Termination(SECOND_ASSIGNED_LINE, "Moreau-Test", named),
         user=user(session, "parquet.paris"),
         cipher=cipher,
         clock=clock,

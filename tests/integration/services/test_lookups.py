@@ -7,10 +7,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tests import builders
 from tgd.adapters.clock import FrozenClock
+from tgd.container import Platform
 from tgd.db.models import ForceUnit, IntakeDocument, Task, User
 from tgd.domain.errors import NOT_FOUND_OR_HIDDEN, NotFound
 from tgd.domain.lifecycle import NavetteSource
+from tgd.domain.roles import Role
 from tgd.services import dispatch, intake, operators, termination, zones
 
 UNKNOWN_ID = 999_999
@@ -20,14 +23,36 @@ def user(session: Session, username: str) -> User:
     return session.scalars(select(User).where(User.username == username)).one()
 
 
-def a_unit(session: Session) -> ForceUnit:
-    unit = session.scalars(select(ForceUnit).order_by(ForceUnit.id)).first()
-    assert unit is not None, "the demo has units"
-    return unit
+@pytest.fixture
+def unit(session: Session, clock: FrozenClock) -> ForceUnit:
+    """Give an active force unit (Paris' 11e commissariat)."""
+    return builders.force_unit(
+        session, territory=builders.territory(session, clock=clock), clock=clock
+    )
 
 
-def test_only_an_active_unit_is_dialled_into_the_bridge(session: Session, demo: None) -> None:
-    unit = a_unit(session)
+@pytest.fixture
+def accounts(session: Session, platform: Platform, clock: FrozenClock) -> None:
+    """An operator, a supervisor, an administrator and Paris' parquet."""
+    builders.juridiction(session, insee="75056", clock=clock)
+    for username, role, juridictions in (
+        ("operateur", Role.OPERATOR, []),
+        ("superviseur", Role.SUPERVISOR, []),
+        ("admin", Role.ADMINISTRATOR, []),
+        ("parquet.paris", Role.PARQUET, ["75056"]),
+    ):
+        builders.user(
+            session,
+            username=username,
+            role=role,
+            juridictions=juridictions,
+            cipher=platform.cipher,
+            hasher=platform.hasher,
+            clock=clock,
+        )
+
+
+def test_only_an_active_unit_is_dialled_into_the_bridge(session: Session, unit: ForceUnit) -> None:
     assert dispatch.get_active_unit(session, unit.id) is unit
     unit.is_active = False
     session.flush()
@@ -38,9 +63,8 @@ def test_only_an_active_unit_is_dialled_into_the_bridge(session: Session, demo: 
 
 
 def test_an_inactive_unit_is_still_edited_by_its_administrator(
-    session: Session, demo: None
+    session: Session, unit: ForceUnit
 ) -> None:
-    unit = a_unit(session)
     unit.is_active = False
     session.flush()
     assert zones.get_unit(session, unit.id) is unit
@@ -49,7 +73,7 @@ def test_an_inactive_unit_is_still_edited_by_its_administrator(
     assert refused.value.template == NOT_FOUND_OR_HIDDEN
 
 
-def test_only_a_console_account_has_an_audio_line(session: Session, demo: None) -> None:
+def test_only_a_console_account_has_an_audio_line(session: Session, accounts: None) -> None:
     operator, supervisor = user(session, "operateur"), user(session, "superviseur")
     assert operators.get_console_account(session, operator.id) is operator
     assert operators.get_console_account(session, supervisor.id) is supervisor
@@ -59,7 +83,7 @@ def test_only_a_console_account_has_an_audio_line(session: Session, demo: None) 
 
 
 def test_a_document_already_keyed_in_or_set_aside_is_not_fetched_again(
-    session: Session, demo: None, clock: FrozenClock
+    session: Session, clock: FrozenClock
 ) -> None:
     document = IntakeDocument(
         source=NavetteSource.EMAIL, received_at=clock.now(), content_type="application/pdf"
@@ -74,7 +98,9 @@ def test_a_document_already_keyed_in_or_set_aside_is_not_fetched_again(
             intake.get_pending_document(session, document_id)
 
 
-def test_only_a_termination_check_with_its_file_is_confirmed(session: Session, demo: None) -> None:
+def test_only_a_termination_check_with_its_file_is_confirmed(
+    session: Session, accounts: None
+) -> None:
     other_kind = Task(kind="line_health")
     without_file = Task(kind=termination.TASK_KIND)
     session.add_all([other_kind, without_file])

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy.orm import Session
 
+from tests import builders
 from tgd.adapters.clock import FrozenClock
+from tgd.adapters.crypto import EnvelopeCipher
 from tgd.adapters.passwords import Argon2PasswordHasher, build_password_hasher
 from tgd.services import auth
 
-OPERATOR, OPERATOR_PASSWORD = "operateur", "Demo-Operateur-2026"
+OPERATOR, OPERATOR_PASSWORD = "operateur", builders.PASSWORD
 
 
 class RecordingHasher(Argon2PasswordHasher):
@@ -27,6 +30,14 @@ class RecordingHasher(Argon2PasswordHasher):
         super().dummy_verify(password)
 
 
+@pytest.fixture
+def operator(session: Session, cipher: EnvelopeCipher, clock: FrozenClock) -> None:
+    """An operator account, its password hashed by the fast hasher."""
+    builders.user(
+        session, username=OPERATOR, cipher=cipher, hasher=build_password_hasher("fast"), clock=clock
+    )
+
+
 def test_an_unknown_username_costs_a_password_check(session: Session, clock: FrozenClock) -> None:
     hasher = RecordingHasher()
     check = auth.verify_password(session, "personne", "Quelconque-2026", hasher=hasher, clock=clock)
@@ -35,7 +46,7 @@ def test_an_unknown_username_costs_a_password_check(session: Session, clock: Fro
 
 
 def test_a_known_username_costs_one_password_check(
-    session: Session, demo: None, clock: FrozenClock
+    session: Session, operator: None, clock: FrozenClock
 ) -> None:
     hasher = RecordingHasher()
     check = auth.verify_password(session, OPERATOR, "Mauvais-2026", hasher=hasher, clock=clock)
@@ -43,9 +54,9 @@ def test_a_known_username_costs_one_password_check(
 
 
 def test_a_login_rehashes_a_password_hashed_at_another_cost(
-    session: Session, demo: None, clock: FrozenClock
+    session: Session, operator: None, clock: FrozenClock
 ) -> None:
-    fast = build_password_hasher("fast")  # the demo's accounts were hashed with it
+    fast = build_password_hasher("fast")  # the account was hashed with it
     same = auth.verify_password(session, OPERATOR, OPERATOR_PASSWORD, hasher=fast, clock=clock)
     assert same.reason is None and same.new_hash is None
     standard = build_password_hasher("standard")

@@ -6,8 +6,10 @@ import smtplib
 import socket
 from email.message import EmailMessage
 
+import pytest
 from sqlalchemy import select
 
+from tests import builders
 from tgd.adapters.mail import MemoryMailer, SmtpIntake, SmtpMailer
 from tgd.container import Platform
 from tgd.db.models.beneficiaries import BeneficiaryFile
@@ -15,13 +17,32 @@ from tgd.db.models.navettes import IntakeDocument
 from tgd.db.models.territories import Juridiction
 from tgd.db.writes import write_transaction
 from tgd.domain.beneficiary import Address, PersonalData
-from tgd.domain.lifecycle import NavetteSource, NavetteState
+from tgd.domain.lifecycle import LineStatus, NavetteSource, NavetteState
 from tgd.domain.navettes import Attribution
 from tgd.services import intake, navettes
 
 from .conftest import FREE_LINE, user
 
 PDF = b"%PDF-1.4\n% navette scannee (test)\n%%EOF\n"
+
+
+@pytest.fixture
+def paris(platform: Platform) -> None:
+    """Paris' free line 05, its line 01 assigned to Camille Lefebvre-Test, and an operator."""
+    clock, cipher = platform.clock, platform.cipher
+    with write_transaction(platform.sessions) as session:
+        court = builders.juridiction(session, insee="75056", clock=clock)
+        builders.line(
+            session, juridiction=court, order_no=5, status=LineStatus.EN_ATTENTE, clock=clock
+        )
+        builders.assigned_file(
+            session,
+            juridiction=court,
+            personal=PersonalData("Lefebvre-Test", "Camille"),
+            cipher=cipher,
+            clock=clock,
+        )
+        builders.user(session, cipher=cipher, hasher=platform.hasher, clock=clock)
 
 
 def _free_port() -> int:
@@ -41,7 +62,7 @@ def _mail(message_id: str) -> EmailMessage:
     return message
 
 
-def test_email_navette_reaches_the_queue_through_smtp(platform: Platform, demo: None) -> None:
+def test_email_navette_reaches_the_queue_through_smtp(platform: Platform, paris: None) -> None:
     def store(raw: bytes) -> int:
         with write_transaction(platform.sessions) as session:
             return len(
@@ -92,7 +113,7 @@ def test_receiver_refuses_to_listen_beyond_loopback() -> None:
     raise AssertionError("listening on every address must be refused")
 
 
-def test_parquet_notice_by_smtp_holds_no_personal_data(platform: Platform, demo: None) -> None:
+def test_parquet_notice_by_smtp_holds_no_personal_data(platform: Platform, paris: None) -> None:
     received: list[bytes] = []
 
     def store(raw: bytes) -> int:

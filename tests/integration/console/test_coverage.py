@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from shapely.geometry import LineString, Polygon, box, mapping
 from sqlalchemy import func, select
 
+from tests import builders
 from tests.integration.gateway.conftest import TwilioClient
 from tests.integration.web.conftest import csrf_of
 from tgd.adapters.clock import FrozenClock
@@ -193,10 +194,13 @@ def test_committee_report_carries_the_coverage_figures(platform: Platform) -> No
 
 
 def test_cli_imports_and_shows_coverage(
-    demo: None, platform: Platform, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    platform: Platform, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tgd.cli import main
 
+    with write_transaction(platform.sessions) as session:
+        for code in ("75", "974"):
+            builders.territory(session, code=code, clock=platform.clock)
     settings = platform.settings
     monkeypatch.setenv("TGD_MODE", "test")
     monkeypatch.setenv("TGD_DATABASE_URL", settings.database_url)

@@ -10,7 +10,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.integration.web.conftest import ACCOUNTS, csrf_of, post_form, totp_now
+from tests import builders
+from tests.integration.web.conftest import ACCOUNTS, csrf_of, post_form, totp_code, totp_now
 from tgd.adapters.clock import FrozenClock
 from tgd.app import limiter
 from tgd.container import Platform
@@ -199,15 +200,21 @@ def test_disabling_an_account_ends_its_sessions(login: Login, platform: Platform
 
 
 def test_first_login_enrols_totp_with_a_qr_code(
-    client: FlaskClient, demo: None, platform: Platform
+    client: FlaskClient, platform: Platform, session: Session
 ) -> None:
-    post_form(
-        client, "/connexion", {"username": "operateur", "password": ACCOUNTS["operateur"].password}
+    builders.user(  # an account that never logged in
+        session,
+        username="operateur",
+        cipher=platform.cipher,
+        hasher=platform.hasher,
+        clock=platform.clock,
     )
+    session.commit()
+    post_form(client, "/connexion", {"username": "operateur", "password": builders.PASSWORD})
     page = client.get("/connexion/enrolement").get_data(as_text=True)
-    assert "<svg" in page and ACCOUNTS["operateur"].totp_secret in page
+    assert "<svg" in page and builders.TOTP_SECRET in page
     response: Any = post_form(
-        client, "/connexion/enrolement", {"code": totp_now(platform, "operateur")}
+        client, "/connexion/enrolement", {"code": totp_code(platform, builders.TOTP_SECRET)}
     )
     assert response.status_code == 302
     with platform.sessions() as s:

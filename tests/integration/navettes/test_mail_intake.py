@@ -27,7 +27,7 @@ PDF = b"%PDF-1.4\n% navette scannee (test)\n%%EOF\n"
 
 
 @pytest.fixture
-def paris(platform: Platform) -> None:
+def paris_lines(platform: Platform) -> None:
     """Paris' free line 05, its line 01 assigned to Camille Lefebvre-Test, and an operator."""
     clock, cipher = platform.clock, platform.cipher
     with write_transaction(platform.sessions) as session:
@@ -62,7 +62,9 @@ def _mail(message_id: str) -> EmailMessage:
     return message
 
 
-def test_email_navette_reaches_the_queue_through_smtp(platform: Platform, paris: None) -> None:
+def test_email_navette_reaches_the_queue_through_smtp(
+    platform: Platform, paris_lines: None
+) -> None:
     def store(raw: bytes) -> int:
         with write_transaction(platform.sessions) as session:
             return len(
@@ -113,7 +115,9 @@ def test_receiver_refuses_to_listen_beyond_loopback() -> None:
     raise AssertionError("listening on every address must be refused")
 
 
-def test_parquet_notice_by_smtp_holds_no_personal_data(platform: Platform, paris: None) -> None:
+def test_parquet_notice_by_smtp_holds_no_personal_data(
+    platform: Platform, paris_lines: None
+) -> None:
     received: list[bytes] = []
 
     def store(raw: bytes) -> int:

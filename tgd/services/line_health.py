@@ -42,7 +42,7 @@ from tgd.db.models.operations import Task, TaskStep
 from tgd.db.models.positions import Position
 from tgd.db.models.territories import Juridiction, Territory
 from tgd.domain.alerts import AlertNature, LegRole
-from tgd.domain.errors import N_, NotFound, ValidationError
+from tgd.domain.errors import N_, ValidationError
 from tgd.domain.lifecycle import LineStatus
 from tgd.domain.line_health import (
     CALL_STEPS,
@@ -60,13 +60,13 @@ from tgd.domain.line_health import (
 from tgd.domain.restrictions import Channel
 from tgd.domain.schedules import is_call_hour, next_call_time
 from tgd.ports import Clock
-from tgd.services import audit
+from tgd.services import audit, tasks
+from tgd.services.tasks import DONE, OPEN
 from tgd.settings import LineHealthSettings
 
 log = logging.getLogger(__name__)
 
 KIND = "line_health"
-OPEN, DONE = "open", "done"
 
 
 @dataclass(frozen=True)
@@ -257,11 +257,11 @@ def check_lines(
     widest = max(limits.short_calls_window, limits.accidental_window)
     calls = _calls(session, now - limits.short_calls_window)
     accidents = _accidental(session, now - limits.accidental_window)
-    tasks = list(session.scalars(select(Task).where(Task.kind == KIND)))
+    health_tasks = list(session.scalars(select(Task).where(Task.kind == KIND)))
     latest: dict[tuple[HealthReason, int], datetime] = {}
     open_tasks: dict[tuple[HealthReason, int], Task] = {}
     keys = set()
-    for task in tasks:
+    for task in health_tasks:
         parsed = parse_key(task.dedup_key)
         if parsed is None:
             continue
@@ -378,19 +378,13 @@ def list_tasks(
     session: Session, *, default_timezone: str, include_done: bool = False, limit: int = 200
 ) -> list[HealthTaskView]:
     """Return line-health tasks, open first by due time."""
-    query = select(Task).where(Task.kind == KIND)
-    if not include_done:
-        query = query.where(Task.status == OPEN)
-    tasks = session.scalars(query.order_by(Task.status.desc(), Task.due_at, Task.id).limit(limit))
-    return [task_view(session, t, default_timezone=default_timezone, clock=None) for t in tasks]
+    found = tasks.list_tasks(session, kind=KIND, include_done=include_done, limit=limit)
+    return [task_view(session, t, default_timezone=default_timezone, clock=None) for t in found]
 
 
 def get_task(session: Session, task_id: int) -> Task:
     """Return a line-health task, or raise ``NotFound``."""
-    task = session.get(Task, task_id)
-    if task is None or task.kind != KIND:
-        raise NotFound(N_("Cette tâche n'existe pas."))
-    return task
+    return tasks.get_task(session, task_id, kind=KIND)
 
 
 def task_view(
@@ -409,9 +403,7 @@ def task_view(
             .where(LineAssignment.line_id == task.line_id, LineAssignment.is_current.is_(True))
         ).first()
     reference, timezone = row if row is not None else (None, default_timezone)
-    steps = list(
-        session.scalars(select(TaskStep).where(TaskStep.task_id == task.id).order_by(TaskStep.id))
-    )
+    steps = tasks.steps_of(session, task)
     return HealthTaskView(
         task=task,
         reason=reason,
@@ -443,28 +435,16 @@ def record_step(
     view = task_view(session, task, default_timezone=default_timezone, clock=clock)
     history = [(s.step, s.outcome) for s in view.steps]
     check_health_step(history, step, outcome)
-    if step in CALL_STEPS and not view.is_call_hour and not override_hours:
-        raise ValidationError(
-            N_(
-                "Il est tard ou tôt chez la personne : cochez « appeler quand même » "
-                "pour enregistrer cet appel."
-            )
-        )
-    now = clock.now()
-    row = TaskStep(task_id=task.id, step=step, outcome=outcome, user_id=user_id, at=now)
-    session.add(row)
-    if task.assignee_id is None:
-        task.assignee_id = user_id
-    if next_health_step([*history, (step, outcome)]) is None:
-        task.status, task.closed_at = DONE, now
-    session.flush()
-    audit.record(
+    tasks.check_call_hours(
+        step, CALL_STEPS, is_call_hour=view.is_call_hour, override_hours=override_hours
+    )
+    return tasks.add_step(
         session,
-        actor=f"user:{user_id}",
-        action="task.step",
-        object_type="task",
-        object_id=task.id,
-        details={"step": step.value, "outcome": outcome.value, "override": override_hours},
+        task,
+        step=step,
+        outcome=outcome,
+        user_id=user_id,
+        override_hours=override_hours,
+        last=next_health_step([*history, (step, outcome)]) is None,
         clock=clock,
     )
-    return row

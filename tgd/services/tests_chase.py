@@ -39,7 +39,7 @@ from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.lines import LineAssignment
 from tgd.db.models.operations import Task, TaskStep
 from tgd.db.models.territories import Juridiction, Territory
-from tgd.domain.errors import N_, NotFound, ValidationError
+from tgd.domain.errors import N_, ValidationError
 from tgd.domain.lifecycle import FileState
 from tgd.domain.schedules import (
     CALL_STEPS,
@@ -52,13 +52,13 @@ from tgd.domain.schedules import (
     next_chase_step,
 )
 from tgd.ports import Clock
-from tgd.services import audit, events
+from tgd.services import audit, events, tasks
+from tgd.services.tasks import DONE, OPEN
 from tgd.settings import NATIONAL_TIMEZONE
 
 log = logging.getLogger(__name__)
 
 KIND = "test_chase"
-OPEN, DONE = "open", "done"
 
 
 MAX_PERIODS = 10_000  # a safety bound: 400 years of 15-day periods
@@ -272,29 +272,23 @@ def escalate_untreated(session: Session, *, after_hours: int, clock: Clock) -> i
 
 def escalated_tasks(session: Session) -> list[TaskView]:
     """Open chases whose current step went to the supervisors, oldest first."""
-    tasks = session.scalars(
+    found = session.scalars(
         select(Task)
         .where(Task.kind == KIND, Task.status == OPEN, Task.escalated_at.is_not(None))
         .order_by(Task.escalated_at, Task.id)
     )
-    return [task_view(session, t, clock=None) for t in tasks]
+    return [task_view(session, t, clock=None) for t in found]
 
 
 def list_tasks(session: Session, *, include_done: bool = False, limit: int = 200) -> list[TaskView]:
     """Return chase tasks, open first by due time, with what operators need to act."""
-    query = select(Task).where(Task.kind == KIND)
-    if not include_done:
-        query = query.where(Task.status == OPEN)
-    tasks = session.scalars(query.order_by(Task.status.desc(), Task.due_at, Task.id).limit(limit))
-    return [task_view(session, t, clock=None) for t in tasks]
+    found = tasks.list_tasks(session, kind=KIND, include_done=include_done, limit=limit)
+    return [task_view(session, t, clock=None) for t in found]
 
 
 def get_task(session: Session, task_id: int) -> Task:
     """Return a chase task, or raise ``NotFound``."""
-    task = session.get(Task, task_id)
-    if task is None or task.kind != KIND:
-        raise NotFound(N_("Cette tâche n'existe pas."))
-    return task
+    return tasks.get_task(session, task_id, kind=KIND)
 
 
 def task_view(session: Session, task: Task, *, clock: Clock | None) -> TaskView:
@@ -309,9 +303,7 @@ def task_view(session: Session, task: Task, *, clock: Clock | None) -> TaskView:
             .where(BeneficiaryFile.id == task.file_id)
         ).first()
     reference, number, timezone = row if row is not None else (None, None, NATIONAL_TIMEZONE)
-    steps = list(
-        session.scalars(select(TaskStep).where(TaskStep.task_id == task.id).order_by(TaskStep.id))
-    )
+    steps = tasks.steps_of(session, task)
     history = [(s.step, s.outcome) for s in steps]
     last = last_successful_tests(session, task.file_id).get(task.file_id) if task.file_id else None
     return TaskView(
@@ -340,33 +332,21 @@ def record_step(
     if task.status != OPEN:
         raise ValidationError(N_("Cette relance est terminée."))
     view = task_view(session, task, clock=clock)
-    check_chase_step([(s.step, s.outcome) for s in view.steps], step, outcome)
-    if step in CALL_STEPS and not view.is_call_hour and not override_hours:
-        # R-30: calls at reasonable local hours unless the operator decides otherwise.
-        raise ValidationError(
-            N_(
-                "Il est tard ou tôt chez la personne : cochez « appeler quand même » "
-                "pour enregistrer cet appel."
-            )
-        )
-    now = clock.now()
-    row = TaskStep(task_id=task.id, step=step, outcome=outcome, user_id=user_id, at=now)
-    session.add(row)
-    if task.assignee_id is None:
-        task.assignee_id = user_id
-    if next_chase_step([*((s.step, s.outcome) for s in view.steps), (step, outcome)]) is None:
-        task.status, task.closed_at = DONE, now
-    session.flush()
-    audit.record(
+    history = [(s.step, s.outcome) for s in view.steps]
+    check_chase_step(history, step, outcome)
+    tasks.check_call_hours(
+        step, CALL_STEPS, is_call_hour=view.is_call_hour, override_hours=override_hours
+    )
+    return tasks.add_step(
         session,
-        actor=f"user:{user_id}",
-        action="task.step",
-        object_type="task",
-        object_id=task.id,
-        details={"step": step.value, "outcome": outcome.value, "override": override_hours},
+        task,
+        step=step,
+        outcome=outcome,
+        user_id=user_id,
+        override_hours=override_hours,
+        last=next_chase_step([*history, (step, outcome)]) is None,
         clock=clock,
     )
-    return row
 
 
 def late_tests(session: Session, start: datetime, end: datetime) -> list[dict[str, object]]:

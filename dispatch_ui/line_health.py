@@ -6,13 +6,13 @@ test-call chases; here is one task with its guided steps.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, Flask, g, render_template, url_for
 
 from dispatch_ui import task_steps
 from dispatch_ui.security import requires
-from tgd.db.models.operations import Task
 from tgd.domain.line_health import (
     OUTCOME_LABELS,
     REASON_LABELS,
@@ -53,26 +53,20 @@ def task(task_id: int) -> Any:
 @requires(Permission.CONSOLE)
 def record_step(task_id: int) -> Any:
     """Record the outcome of the expected step, with its time."""
-    found = line_health.get_task(db_session(), task_id)
+    session, platform = db_session(), current_platform()
+    found = line_health.get_task(session, task_id)
     return task_steps.record_step(
+        HealthStep,
         HealthOutcome,
-        lambda form: _record_step(found, form),
+        partial(
+            line_health.record_step,
+            session,
+            found,
+            user_id=g.user.id,
+            default_timezone=platform.settings.default_timezone,
+            clock=platform.clock,
+        ),
         back=url_for("line_health.task", task_id=task_id),
-    )
-
-
-def _record_step(found: Task, form: task_steps.StepForm) -> None:
-    """Record the step and outcome read from the form (``ValueError``: not a known one)."""
-    platform = current_platform()
-    line_health.record_step(
-        db_session(),
-        found,
-        step=HealthStep(form.step.data),
-        outcome=HealthOutcome(form.outcome.data),
-        user_id=g.user.id,
-        override_hours=bool(form.override.data),
-        default_timezone=platform.settings.default_timezone,
-        clock=platform.clock,
     )
 
 

@@ -4,6 +4,7 @@ register for auditors (R-16, R-31)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, Flask, Response, g, render_template, request, url_for
@@ -11,7 +12,6 @@ from flask_babel import gettext
 
 from dispatch_ui import task_steps
 from dispatch_ui.security import audit_here, requires
-from tgd.db.models.operations import Task
 from tgd.domain.schedules import (
     CHASE_OUTCOME_LABELS,
     CHASE_STEP_LABELS,
@@ -64,24 +64,19 @@ def task(task_id: int) -> Any:
 @requires(Permission.CONSOLE)
 def record_step(task_id: int) -> Any:
     """Record the outcome of the expected step, with its time (R-30)."""
-    found = tests_chase.get_task(db_session(), task_id)
+    session = db_session()
+    found = tests_chase.get_task(session, task_id)
     return task_steps.record_step(
+        ChaseStep,
         ChaseOutcome,
-        lambda form: _record_step(found, form),
+        partial(
+            tests_chase.record_step,
+            session,
+            found,
+            user_id=g.user.id,
+            clock=current_platform().clock,
+        ),
         back=url_for("schedules.task", task_id=task_id),
-    )
-
-
-def _record_step(found: Task, form: task_steps.StepForm) -> None:
-    """Record the step and outcome read from the form (``ValueError``: not a known one)."""
-    tests_chase.record_step(
-        db_session(),
-        found,
-        step=ChaseStep(form.step.data),
-        outcome=ChaseOutcome(form.outcome.data),
-        user_id=g.user.id,
-        override_hours=bool(form.override.data),
-        clock=current_platform().clock,
     )
 
 

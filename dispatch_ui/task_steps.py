@@ -44,11 +44,15 @@ def step_form(
     return form
 
 
-def record_step(outcomes: Iterable[Enum], record: Callable[[StepForm], None], *, back: str) -> Any:
-    """Validate the posted step, record it (``record``), say how it went, go ``back``.
+def record_step(
+    steps: type[Enum], outcomes: type[Enum], record: Callable[..., object], *, back: str
+) -> Any:
+    """Validate the posted step, record it, say how it went, go ``back``.
 
-    ``record`` raises ``ValueError`` for a step or outcome that is not a known one, and the
-    service's ``DomainError`` for one it refuses.
+    ``record`` is the service's ``record_step`` with the task, user and clock bound: it is
+    called with the posted ``step``, ``outcome`` and ``override_hours``, and raises its
+    ``DomainError`` for a step it refuses. A step or outcome that is not a known one is
+    answered without calling it.
     """
     form = StepForm()
     form.outcome.choices = [(o.value, o.value) for o in outcomes]
@@ -56,7 +60,11 @@ def record_step(outcomes: Iterable[Enum], record: Callable[[StepForm], None], *,
         flash(gettext("Choisissez un résultat."), "error")
         return redirect(back)
     try:
-        record(form)
+        record(
+            step=steps(form.step.data),
+            outcome=outcomes(form.outcome.data),
+            override_hours=bool(form.override.data),
+        )
     except DomainError as err:
         flash_refusal(err)
     except ValueError:

@@ -10,7 +10,6 @@ and exports hold personal data or protect it.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from tgd.adapters.crypto import KeyFileCipher
 from tgd.cli_french import FrenchGroup, exit_for
+from tgd.cli_output import echo_json, echo_rows, json_option
 from tgd.cli_state import State, pass_state
 from tgd.container import secure_data_dir
 from tgd.settings import Settings, load_settings
@@ -432,7 +432,7 @@ def lines() -> None:
 
 
 @lines.command("list", help="Liste les lignes avec leur référence et leur statut.")
-@click.option("--json", "as_json", is_flag=True, help="Tableau JSON sur la sortie standard.")
+@json_option
 @pass_state
 @friendly_errors
 def lines_list(state: State, as_json: bool) -> None:
@@ -440,11 +440,12 @@ def lines_list(state: State, as_json: bool) -> None:
 
     with state.reading() as session:
         views = list_lines(session)
-    if as_json:
-        click.echo(json.dumps([v.as_json() for v in views], ensure_ascii=False, indent=2))
-        return
-    for v in views:
-        click.echo(f"{v.reference:<20} {v.msisdn:<15} {v.status:<22} {v.juridiction}")
+    echo_rows(
+        views,
+        as_json=as_json,
+        json_of=lambda v: v.as_json(),
+        line=lambda v: f"{v.reference:<20} {v.msisdn:<15} {v.status:<22} {v.juridiction}",
+    )
 
 
 @main.group(help="Alertes.")
@@ -465,7 +466,7 @@ def alerts_show(state: State, alert_id: int, as_json: bool) -> None:
     if found is None:
         raise click.ClickException(f"alerte {alert_id} introuvable")
     if as_json:
-        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        echo_json(found, indent=2)
         return
     ref = found["line_reference"] or "appelant non identifié"
     click.echo(f"{found['id']:>6} {found['created_at']} {found['state']:<8} {ref}")
@@ -474,7 +475,7 @@ def alerts_show(state: State, alert_id: int, as_json: bool) -> None:
 
 
 @alerts.command("list", help="Liste les alertes.")
-@click.option("--json", "as_json", is_flag=True, help="Tableau JSON sur la sortie standard.")
+@json_option
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100000))
 @pass_state
 @friendly_errors
@@ -483,12 +484,12 @@ def alerts_list(state: State, as_json: bool, limit: int) -> None:
 
     with state.reading() as session:
         rows = list_alerts(session, limit=limit)
-    if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    for r in rows:
-        ref = r["line_reference"] or "appelant non identifié"
-        click.echo(f"{r['id']:>6} {r['created_at']} {r['state']:<8} {r['nature']:<16} {ref}")
+    echo_rows(rows, as_json=as_json, line=_alert_line)
+
+
+def _alert_line(r: dict[str, Any]) -> str:
+    ref = r["line_reference"] or "appelant non identifié"
+    return f"{r['id']:>6} {r['created_at']} {r['state']:<8} {r['nature']:<16} {ref}"
 
 
 # --- audit ----------------------------------------------------------------------------------

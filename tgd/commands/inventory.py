@@ -11,14 +11,18 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from tgd.cli import friendly_errors
+from tgd.cli_output import echo_json, echo_rows, json_option
 from tgd.cli_state import State, pass_state
+
+if TYPE_CHECKING:
+    from tgd.services.inventory import TerminalView
 
 
 def _inventory(main: click.Group) -> None:
@@ -70,7 +74,7 @@ def _inventory(main: click.Group) -> None:
                 click.echo(f"ligne {error.line} : {error.message}", err=True)
             click.echo(f"Erreur : {exc.message}", err=True)
             sys.exit(1)
-        click.echo(json.dumps(out, ensure_ascii=False))
+        echo_json(out)
 
 
 def _terminals(main: click.Group) -> None:
@@ -79,7 +83,7 @@ def _terminals(main: click.Group) -> None:
         """Terminal commands."""
 
     @terminals.command("list", help="Liste les terminaux avec leur SIM, numéro et référence.")
-    @click.option("--json", "as_json", is_flag=True, help="Tableau JSON sur la sortie standard.")
+    @json_option
     @pass_state
     @friendly_errors
     def terminals_list(state: State, as_json: bool) -> None:
@@ -87,15 +91,15 @@ def _terminals(main: click.Group) -> None:
 
         with state.reading() as session:
             views = list_terminals(session)
-        if as_json:
-            click.echo(json.dumps([v.as_json() for v in views], ensure_ascii=False, indent=2))
-            return
-        for v in views:
-            end = v.warranty_end.isoformat() if v.warranty_end else "—"
-            click.echo(
-                f"{v.imei:<16} {v.iccid or '—':<21} {v.msisdn or '—':<14} {v.model:<12} "
-                f"{end:<11} {v.status:<11} {v.reference or '—'}"
-            )
+        echo_rows(views, as_json=as_json, json_of=lambda v: v.as_json(), line=_terminal_line)
+
+
+def _terminal_line(v: TerminalView) -> str:
+    end = v.warranty_end.isoformat() if v.warranty_end else "—"
+    return (
+        f"{v.imei:<16} {v.iccid or '—':<21} {v.msisdn or '—':<14} {v.model:<12} "
+        f"{end:<11} {v.status:<11} {v.reference or '—'}"
+    )
 
 
 def register(main: click.Group) -> None:

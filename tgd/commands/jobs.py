@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from tgd.cli import friendly_errors
+from tgd.cli_output import echo_rows, json_option
 from tgd.cli_state import State, pass_state
 
 
@@ -41,6 +42,19 @@ def _state_line(row: dict[str, object]) -> str:
     return "à jour"
 
 
+def _job_lines(r: dict[str, object]) -> str:
+    """A job in three lines: name and label, state, last success and next run."""
+    past_failure = f" ; dernier échec : {r['last_failure']}" if r["last_failure"] else ""
+    return "\n".join(
+        [
+            f"{r['name']:<20} {r['label']}",
+            f"{'':<20} {_state_line(r)}",
+            f"{'':<20} dernière réussite : {r['last_success'] or 'jamais'} ; "
+            f"prochaine : {r['next_run']}{past_failure}",
+        ]
+    )
+
+
 def register(main: click.Group) -> None:
     """Add this capability's commands to the ``tgd`` command."""
 
@@ -49,7 +63,7 @@ def register(main: click.Group) -> None:
         """Job commands."""
 
     @jobs.command("list", help="Liste les tâches planifiées, leur dernière et prochaine exécution.")
-    @click.option("--json", "as_json", is_flag=True, help="Tableau JSON sur la sortie standard.")
+    @json_option
     @pass_state
     @friendly_errors
     def jobs_list(state: State, as_json: bool) -> None:
@@ -77,17 +91,7 @@ def register(main: click.Group) -> None:
                 }
                 for s in job_statuses(session, state.settings, now=platform.clock.now())
             ]
-        if as_json:
-            click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-            return
-        for r in rows:
-            click.echo(f"{r['name']:<20} {r['label']}")
-            click.echo(f"{'':<20} {_state_line(r)}")
-            past_failure = f" ; dernier échec : {r['last_failure']}" if r["last_failure"] else ""
-            click.echo(
-                f"{'':<20} dernière réussite : {r['last_success'] or 'jamais'} ; "
-                f"prochaine : {r['next_run']}{past_failure}"
-            )
+        echo_rows(rows, as_json=as_json, line=_job_lines)
 
     @jobs.command("run", help="Exécute une tâche maintenant, ou comme si l'on était à --at.")
     @click.argument("name")

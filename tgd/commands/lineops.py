@@ -6,14 +6,15 @@
 
 from __future__ import annotations
 
-import json
 import sys
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
 import click
 
 from tgd.cli import friendly_errors
+from tgd.cli_output import echo_json, echo_rows, json_option
 from tgd.cli_state import State, pass_state
 
 
@@ -89,7 +90,7 @@ def _restrictions(main: click.Group) -> None:
             )
             out = {"reference": record.reference, "voice": version.voice_count}
             out["sms"] = version.sms_count
-        click.echo(json.dumps(out, ensure_ascii=False))
+        echo_json(out)
 
     @restrictions.command("lift", help="Lève la restriction d'une ligne (demande du parquet).")
     @click.argument("reference")
@@ -113,7 +114,7 @@ def _restrictions(main: click.Group) -> None:
                 clock=state.platform.clock,
             )
             ref = record.reference
-        click.echo(json.dumps({"reference": ref, "restricted": False}, ensure_ascii=False))
+        echo_json({"reference": ref, "restricted": False})
 
 
 def _day(value: str) -> date:
@@ -155,10 +156,10 @@ def _coverage(main: click.Group) -> None:
             )
             out = {"territory": territory, "kind": kind, "features": layer.features}
             out["size"] = round(layer.magnitude, 3)
-        click.echo(json.dumps(out, ensure_ascii=False))
+        echo_json(out)
 
     @coverage.command("show", help="Affiche la couverture en vigueur et ses pourcentages.")
-    @click.option("--json", "as_json", is_flag=True, help="Tableau JSON sur la sortie standard.")
+    @json_option
     @pass_state
     @friendly_errors
     def show(state: State, as_json: bool) -> None:
@@ -176,16 +177,15 @@ def _coverage(main: click.Group) -> None:
                 }
                 for t in service.summary(session)
             ]
-        if as_json:
-            click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-            return
-        for r in rows:
-            shares = "  ".join(
-                f"{k} {'—' if r[k] is None else str(r[k]) + ' %'}"
-                for k in ("urbain", "routes", "rail")
-            )
-            since = str(r["coverage_since"] or "")[:10] or "non fournie"
-            click.echo(f"{r['territory']:<4} carte {since:<12} {shares}")
+        echo_rows(rows, as_json=as_json, line=_coverage_line)
+
+
+def _coverage_line(r: Mapping[str, object]) -> str:
+    shares = "  ".join(
+        f"{k} {'—' if r[k] is None else str(r[k]) + ' %'}" for k in ("urbain", "routes", "rail")
+    )
+    since = str(r["coverage_since"] or "")[:10] or "non fournie"
+    return f"{r['territory']:<4} carte {since:<12} {shares}"
 
 
 def register(main: click.Group) -> None:

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 from datetime import datetime
@@ -17,6 +16,7 @@ from datetime import datetime
 import click
 
 from tgd.cli import friendly_errors
+from tgd.cli_output import echo_json
 from tgd.cli_state import State, pass_state
 
 
@@ -148,7 +148,7 @@ def _lines(main: click.Group) -> None:
                 clock=state.platform.clock,
             )
             reference = record.reference
-        click.echo(json.dumps({"reference": reference, "status": "en_stock"}, ensure_ascii=False))
+        echo_json({"reference": reference, "status": "en_stock"})
 
     @group.command("activate", help="Active une ligne en stock (en_attente).")
     @click.argument("reference")
@@ -169,7 +169,7 @@ def _lines(main: click.Group) -> None:
                 clock=state.platform.clock,
             )
             reference = record.reference
-        click.echo(json.dumps({"reference": reference, "status": "en_attente"}, ensure_ascii=False))
+        echo_json({"reference": reference, "status": "en_attente"})
 
     @group.command("swap", help="Échange le terminal d'une ligne (même numéro, même référence).")
     @click.argument("reference")
@@ -234,7 +234,7 @@ def _lines(main: click.Group) -> None:
                 "deadline": result.deadline.isoformat(),
                 "late": result.is_late,
             }
-        click.echo(json.dumps(out, ensure_ascii=False))
+        echo_json(out)
 
 
 def register(main: click.Group) -> None:

@@ -14,6 +14,7 @@ import threading
 from datetime import datetime
 
 import click
+from sqlalchemy.orm import Session
 
 from tgd.cli import friendly_errors
 from tgd.cli_output import echo_json
@@ -107,6 +108,27 @@ def _iso_datetime(_ctx: click.Context, param: click.Parameter, value: str | None
     return value
 
 
+def _audit_line(
+    session: Session,
+    state: State,
+    action: str,
+    line_id: int,
+    details: dict[str, object] | None = None,
+) -> None:
+    """Audit an operation on a line done from the command line (no user: ``system:cli``)."""
+    from tgd.services import audit
+
+    audit.record(
+        session,
+        actor="system:cli",
+        action=action,
+        object_type="line",
+        object_id=line_id,
+        details=details,
+        clock=state.platform.clock,
+    )
+
+
 def _lines(main: click.Group) -> None:
     group = main.commands.get("lines")
     assert isinstance(group, click.Group)
@@ -127,7 +149,7 @@ def _lines(main: click.Group) -> None:
         iccid: str | None,
         imei: str | None,
     ) -> None:
-        from tgd.services import audit, line_admin
+        from tgd.services import line_admin
 
         with state.transaction() as session:
             record = line_admin.add_to_stock(
@@ -139,14 +161,7 @@ def _lines(main: click.Group) -> None:
                 imei=imei,
                 clock=state.platform.clock,
             )
-            audit.record(
-                session,
-                actor="system:cli",
-                action="line.add",
-                object_type="line",
-                object_id=record.line_id,
-                clock=state.platform.clock,
-            )
+            _audit_line(session, state, "line.add", record.line_id)
             reference = record.reference
         echo_json({"reference": reference, "status": "en_stock"})
 
@@ -155,19 +170,12 @@ def _lines(main: click.Group) -> None:
     @pass_state
     @friendly_errors
     def lines_activate(state: State, reference: str) -> None:
-        from tgd.services import audit, line_admin
+        from tgd.services import line_admin
 
         with state.transaction() as session:
             record = line_admin.current_record(session, reference)
             line_admin.activate(session, record, user_id=None, clock=state.platform.clock)
-            audit.record(
-                session,
-                actor="system:cli",
-                action="line.activate",
-                object_type="line",
-                object_id=record.line_id,
-                clock=state.platform.clock,
-            )
+            _audit_line(session, state, "line.activate", record.line_id)
             reference = record.reference
         echo_json({"reference": reference, "status": "en_attente"})
 
@@ -200,7 +208,7 @@ def _lines(main: click.Group) -> None:
         cause: str,
     ) -> None:
         from tgd.domain.localtime import parse_local
-        from tgd.services import audit, line_admin
+        from tgd.services import line_admin
 
         with state.transaction() as session:
             record = line_admin.current_record(session, reference)
@@ -219,15 +227,7 @@ def _lines(main: click.Group) -> None:
                 deadline_hours=state.settings.retention.swap_deadline_hours,
                 clock=state.platform.clock,
             )
-            audit.record(
-                session,
-                actor="system:cli",
-                action="line.swap",
-                object_type="line",
-                object_id=record.line_id,
-                details={"late": result.is_late},
-                clock=state.platform.clock,
-            )
+            _audit_line(session, state, "line.swap", record.line_id, {"late": result.is_late})
             out = {
                 "reference": record.reference,
                 "delay_opening_hours": round(result.delay.total_seconds() / 3600, 2),

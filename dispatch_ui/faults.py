@@ -11,8 +11,9 @@ reading what the reporter wrote, and every change, is audited.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
@@ -29,7 +30,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional
 
-from dispatch_ui.flashes import flash_refusal
+from dispatch_ui.flashes import flash_refusal, flash_swap_delay
 from dispatch_ui.formatting import zone_label
 from dispatch_ui.portal_forms import show_errors
 from dispatch_ui.security import audit_here, requires
@@ -42,7 +43,7 @@ from tgd.db.models.incidents import (
     TicketStatus,
 )
 from tgd.db.models.lines import Line
-from tgd.domain.errors import DomainError, ValidationError
+from tgd.domain.errors import N_, DomainError, ValidationError
 from tgd.domain.localtime import from_local, to_local
 from tgd.domain.navettes import FieldErrors
 from tgd.http import current_platform, db_session
@@ -50,6 +51,8 @@ from tgd.services import faults, inventory, line_admin, policy
 from tgd.services.policy import Permission
 
 bp = Blueprint("faults", __name__, url_prefix="/pannes")
+
+T = TypeVar("T")
 
 REPORTER_LABELS = {"parquet": _l("Parquet"), "association": _l("Association d'aide aux victimes")}
 CHANNEL_LABELS = {
@@ -356,6 +359,32 @@ def _ticket_page(ticket: Incident, status: int = 200, **forms: Any) -> Any:
     ), status
 
 
+def _ticket_step(
+    ticket: Incident,
+    form: FlaskForm,
+    name: str,
+    *,
+    act: Callable[[], T],
+    done: Callable[[T], BaseResponse],
+) -> Any:
+    """Run a handling step posted from the ticket's page (its form ``name`` on the page).
+
+    A form with errors, the step's own included, shows the page again with them (400); the
+    service's refusal is flashed on the ticket; else ``done`` says how it went.
+    """
+    if form.validate_on_submit():
+        try:
+            result = act()
+        except FieldErrors as err:
+            show_errors(form, err)
+        except DomainError as err:
+            flash_refusal(err)
+            return redirect(url_for("faults.show", ticket_id=ticket.id))
+        else:
+            return done(result)
+    return _ticket_page(ticket, 400, **{name: form})
+
+
 @bp.get("/<int:ticket_id>")
 @requires(Permission.FAULT_READ)
 def show(ticket_id: int) -> Any:
@@ -369,17 +398,13 @@ def diagnose(ticket_id: int) -> Any:
     """Record the diagnosis and the advice given; resolve, or leave a swap to do."""
     ticket = policy.get_scoped(db_session(), g.user, Incident, ticket_id)
     form = _diagnose_form()
-    if form.validate_on_submit():
-        try:
-            _diagnose(ticket, form)
-        except FieldErrors as err:
-            show_errors(form, err)
-        except DomainError as err:
-            flash_refusal(err)
-            return redirect(url_for("faults.show", ticket_id=ticket.id))
-        else:
-            return _diagnosed(ticket, form.decision.data or "")
-    return _ticket_page(ticket, 400, diagnose=form)
+    return _ticket_step(
+        ticket,
+        form,
+        "diagnose",
+        act=lambda: _diagnose(ticket, form),
+        done=lambda _: _diagnosed(ticket, form.decision.data or ""),
+    )
 
 
 def _diagnose(ticket: Incident, form: DiagnoseForm) -> None:
@@ -413,17 +438,13 @@ def swap(ticket_id: int) -> Any:
     """R-18: swap the handset, keeping the line and its reference; the ticket is resolved."""
     ticket = policy.get_scoped(db_session(), g.user, Incident, ticket_id)
     form = SwapForm(prefix="echange")
-    if form.validate_on_submit():
-        try:
-            result = _swap_for_ticket(ticket, form)
-        except FieldErrors as err:
-            show_errors(form, err)
-        except DomainError as err:
-            flash_refusal(err)
-            return redirect(url_for("faults.show", ticket_id=ticket.id))
-        else:
-            return _swapped(ticket, result)
-    return _ticket_page(ticket, 400, swap=form)
+    return _ticket_step(
+        ticket,
+        form,
+        "swap",
+        act=lambda: _swap_for_ticket(ticket, form),
+        done=lambda result: _swapped(ticket, result),
+    )
 
 
 def _swap_for_ticket(ticket: Incident, form: SwapForm) -> line_admin.SwapResult:
@@ -451,17 +472,11 @@ def _swapped(ticket: Incident, result: line_admin.SwapResult) -> BaseResponse:
         object_id=ticket.id,
         details={"line": ticket.line_id, "late": result.is_late},
     )
-    hours = round(result.delay.total_seconds() / 3600, 1)
-    if result.is_late:
-        flash(
-            gettext(
-                "Terminal échangé, hors délai : %(h)s heures ouvrées (24 au plus).",
-                h=hours,
-            ),
-            "warning",
-        )
-    else:
-        flash(gettext("Terminal échangé en %(h)s heures ouvrées.", h=hours), "success")
+    flash_swap_delay(
+        result,
+        late=N_("Terminal échangé, hors délai : %(h)s heures ouvrées (24 au plus)."),
+        in_time=N_("Terminal échangé en %(h)s heures ouvrées."),
+    )
     return redirect(url_for("faults.show", ticket_id=ticket.id))
 
 
@@ -471,21 +486,13 @@ def close(ticket_id: int) -> Any:
     """Close a diagnosed ticket without a swap."""
     ticket = policy.get_scoped(db_session(), g.user, Incident, ticket_id)
     form = _close_form()
-    if form.validate_on_submit():
-        try:
-            _close(ticket, form)
-        except DomainError as err:
-            flash_refusal(err)
-        else:
-            audit_here(
-                "fault.close",
-                object_type="incident",
-                object_id=ticket.id,
-                details={"resolution": form.resolution.data or ""},
-            )
-            flash(gettext("Signalement clos."), "success")
-        return redirect(url_for("faults.show", ticket_id=ticket.id))
-    return _ticket_page(ticket, 400, close=form)
+    return _ticket_step(
+        ticket,
+        form,
+        "close",
+        act=lambda: _close(ticket, form),
+        done=lambda _: _closed(ticket, form.resolution.data or ""),
+    )
 
 
 def _close(ticket: Incident, form: CloseForm) -> None:
@@ -497,6 +504,18 @@ def _close(ticket: Incident, form: CloseForm) -> None:
         user=g.user,
         clock=current_platform().clock,
     )
+
+
+def _closed(ticket: Incident, resolution: str) -> BaseResponse:
+    """Audit the closing and its resolution, back to the ticket."""
+    audit_here(
+        "fault.close",
+        object_type="incident",
+        object_id=ticket.id,
+        details={"resolution": resolution},
+    )
+    flash(gettext("Signalement clos."), "success")
+    return redirect(url_for("faults.show", ticket_id=ticket.id))
 
 
 def init_app(app: Flask) -> None:

@@ -18,12 +18,12 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import DateTimeLocalField, IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from dispatch_ui.flashes import flash_refusal
+from dispatch_ui.flashes import flash_refusal, flash_swap_delay
 from dispatch_ui.formatting import zone_label
 from dispatch_ui.portal_forms import show_errors
 from dispatch_ui.security import audit_here, requires
 from tgd.db.models.lines import Line, LineAssignment
-from tgd.domain.errors import DomainError, ValidationError
+from tgd.domain.errors import N_, DomainError, ValidationError
 from tgd.domain.inventory import DeliveryRejected
 from tgd.domain.localtime import from_local
 from tgd.domain.navettes import FieldErrors
@@ -166,17 +166,11 @@ def _swap(line: Line, form: SwapForm) -> Any:
         clock=platform.clock,
     )
     audit_here("line.swap", object_type="line", object_id=line.id, details={"late": result.is_late})
-    hours = round(result.delay.total_seconds() / 3600, 1)
-    if result.is_late:
-        flash(
-            gettext(
-                "Échange enregistré, hors délai : %(h)s heures ouvrées (24 au plus).",
-                h=hours,
-            ),
-            "warning",
-        )
-    else:
-        flash(gettext("Échange enregistré en %(h)s heures ouvrées.", h=hours), "success")
+    flash_swap_delay(
+        result,
+        late=N_("Échange enregistré, hors délai : %(h)s heures ouvrées (24 au plus)."),
+        in_time=N_("Échange enregistré en %(h)s heures ouvrées."),
+    )
     return redirect(url_for("lines_admin.index"))
 
 

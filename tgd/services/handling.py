@@ -9,8 +9,10 @@ transaction (E-02) and an audit entry.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -43,19 +45,37 @@ def claim_alert(session: Session, alert: Alert, user: User, *, clock: Clock) -> 
         session.refresh(alert)
         raise Conflict(N_("Cette alerte a déjà été prise en charge par un autre téléassisteur."))
     session.refresh(alert)
-    events.add_event(
+    _changed(
         session,
+        alert,
         ALERT_CLAIMED,
         {"alert_id": alert.id, "operator_id": user.id},
-        territory_id=alert.territory_id,
-        clock=clock,
-    )
-    audit.record(
-        session,
         actor=f"user:{user.id}",
         action="alert.claim",
+        clock=clock,
+    )
+
+
+def _changed(
+    session: Session,
+    alert: Alert,
+    event: str,
+    payload: dict[str, Any],
+    *,
+    actor: str,
+    action: str,
+    details: Mapping[str, Any] | None = None,
+    clock: Clock,
+) -> None:
+    """Tell the consoles of the alert's territory about a change (E-02), and audit it."""
+    events.add_event(session, event, payload, territory_id=alert.territory_id, clock=clock)
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
         object_type="alert",
         object_id=alert.id,
+        details=details,
         clock=clock,
     )
 
@@ -87,19 +107,13 @@ def add_note(
         raise ValidationError(N_("La note est trop longue (%(n)s caractères au plus)."), n=NOTE_MAX)
     key_id = _note_key(session, alert, cipher=cipher, clock=clock)
     vault.put_text(session, cipher, alert, "note_enc", combined, key_id=key_id)
-    events.add_event(
+    _changed(
         session,
+        alert,
         ALERT_NOTE_ADDED,
         {"alert_id": alert.id},
-        territory_id=alert.territory_id,
-        clock=clock,
-    )
-    audit.record(
-        session,
         actor=f"user:{user.id}",
         action="alert.note",
-        object_type="alert",
-        object_id=alert.id,
         clock=clock,
     )
 
@@ -140,24 +154,15 @@ def close_alert(
     alert.operator_id = alert.operator_id or user.id
     alert.claimed_at = alert.claimed_at or clock.now()
     session.flush()
-    events.add_event(
+    chosen = {"nature": closure.nature.value, "orientation": closure.orientation.value}
+    _changed(
         session,
+        alert,
         ALERT_CLOSED,
-        {
-            "alert_id": alert.id,
-            "nature": closure.nature.value,
-            "orientation": closure.orientation.value,
-        },
-        territory_id=alert.territory_id,
-        clock=clock,
-    )
-    audit.record(
-        session,
+        {"alert_id": alert.id, **chosen},
         actor=f"user:{user.id}",
         action="alert.close",
-        object_type="alert",
-        object_id=alert.id,
-        details={"nature": closure.nature.value, "orientation": closure.orientation.value},
+        details=chosen,
         clock=clock,
     )
 
@@ -254,19 +259,13 @@ def mark_overflowed(session: Session, alert: Alert, *, number_known: bool, clock
     )
     if getattr(result, "rowcount", 0) != 1:
         return False
-    events.add_event(
+    _changed(
         session,
+        alert,
         ALERT_OVERFLOWED,
         {"alert_id": alert.id, "dialled": number_known},
-        territory_id=alert.territory_id,
-        clock=clock,
-    )
-    audit.record(
-        session,
         actor="system:console",
         action="alert.overflow",
-        object_type="alert",
-        object_id=alert.id,
         details={"dialled": number_known},
         clock=clock,
     )

@@ -174,6 +174,58 @@ def _supersede(session: Session, line_id: int, now: datetime) -> None:
         old.superseded_at = now
 
 
+def _add_version(
+    session: Session,
+    line: Line,
+    *,
+    restricted: bool,
+    request_ref: str,
+    requested_on: date,
+    user_id: int | None,
+    now: datetime,
+    data_key_id: int | None = None,
+    voice_count: int = 0,
+    sms_count: int = 0,
+) -> LineRestriction:
+    """Add the line's new version (a list in force, or the lifting) for the parquet's request."""
+    version = LineRestriction(
+        line_id=line.id,
+        assignment_id=_current_assignment_id(session, line.id),
+        is_restricted=restricted,
+        data_key_id=data_key_id,
+        voice_count=voice_count,
+        sms_count=sms_count,
+        request_ref=request_ref,
+        requested_on=requested_on,
+        author_id=user_id,
+        created_at=now,
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def _audit(
+    session: Session,
+    line: Line,
+    action: str,
+    details: dict[str, object],
+    *,
+    user_id: int | None,
+    clock: Clock,
+) -> None:
+    # No user: the change came from the command line (``tgd restrictions``).
+    audit.record(
+        session,
+        actor=f"user:{user_id}" if user_id else "system:cli",
+        action=action,
+        object_type="line",
+        object_id=line.id,
+        details=details,
+        clock=clock,
+    )
+
+
 def set_restriction(
     session: Session,
     line: Line,
@@ -196,29 +248,26 @@ def set_restriction(
     now = clock.now()
     _supersede(session, line.id, now)
     key_id = ensure_line_key(session, line, cipher=cipher, clock=clock)
-    version = LineRestriction(
-        line_id=line.id,
-        assignment_id=_current_assignment_id(session, line.id),
-        is_restricted=True,
+    version = _add_version(
+        session,
+        line,
+        restricted=True,
+        request_ref=ref,
+        requested_on=requested_on,
+        user_id=user_id,
+        now=now,
         data_key_id=key_id,
         voice_count=len(allow.voice),
         sms_count=len(allow.sms),
-        request_ref=ref,
-        requested_on=requested_on,
-        author_id=user_id,
-        created_at=now,
     )
-    session.add(version)
-    session.flush()
     vault.put_json(session, cipher, version, "numbers_enc", allow.as_json(), key_id=key_id)
     session.flush()
-    audit.record(
+    _audit(
         session,
-        actor=f"user:{user_id}" if user_id else "system:cli",
-        action="line.restriction_set",
-        object_type="line",
-        object_id=line.id,
-        details={"version": version.id, "voice": version.voice_count, "sms": version.sms_count},
+        line,
+        "line.restriction_set",
+        {"version": version.id, "voice": version.voice_count, "sms": version.sms_count},
+        user_id=user_id,
         clock=clock,
     )
     log.info(
@@ -242,24 +291,21 @@ def lift_restriction(
         raise Conflict(N_("Cette ligne n'a pas de restriction d'appel en vigueur."))
     now = clock.now()
     _supersede(session, line.id, now)
-    version = LineRestriction(
-        line_id=line.id,
-        assignment_id=_current_assignment_id(session, line.id),
-        is_restricted=False,
+    version = _add_version(
+        session,
+        line,
+        restricted=False,
         request_ref=ref,
         requested_on=requested_on,
-        author_id=user_id,
-        created_at=now,
+        user_id=user_id,
+        now=now,
     )
-    session.add(version)
-    session.flush()
-    audit.record(
+    _audit(
         session,
-        actor=f"user:{user_id}" if user_id else "system:cli",
-        action="line.restriction_lift",
-        object_type="line",
-        object_id=line.id,
-        details={"version": version.id},
+        line,
+        "line.restriction_lift",
+        {"version": version.id},
+        user_id=user_id,
         clock=clock,
     )
     return version

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from tgd.adapters.clock import FrozenClock
 from tgd.db.models.alerts import Alert, CallLeg
 from tgd.db.models.beneficiaries import BeneficiaryFile
-from tgd.db.models.incidents import IncidentKind, TicketChannel
+from tgd.db.models.incidents import Incident, IncidentKind, TicketChannel
 from tgd.db.models.inventory import Delivery
 from tgd.db.models.lines import Line, LineAssignment, Sim, Terminal
 from tgd.db.models.navettes import Navette
@@ -215,6 +215,78 @@ def _weekday_at(h: _History, day: int, weekday: int, hour: int, minute: int = 0)
     return h.at(day + (weekday - local.weekday()) % 7, hour, minute)
 
 
+class _Desk:
+    """The assistance centre's operator, handling the demo's tickets at past instants.
+
+    ``past`` is the clock every step reads: each story sets it before the step.
+    """
+
+    def __init__(
+        self, session: Session, operator: User, *, cipher: Cipher, past: FrozenClock
+    ) -> None:
+        self.session = session
+        self.operator = operator
+        self.cipher = cipher
+        self.past = past
+        self.spares = iter(inventory.stock_terminals(session))
+
+    def phoned(
+        self,
+        reference: str,
+        kind: IncidentKind,
+        report: faults.FaultReport,
+        *,
+        reporter_kind: str,
+        received_at: datetime,
+    ) -> Incident:
+        """Record a fault reported by phone (its reception time typed by the operator)."""
+        return faults.report_fault(
+            self.session,
+            reference=reference,
+            kind=kind,
+            report=report,
+            channel=TicketChannel.TELEPHONE,
+            user=self.operator,
+            reporter_kind=reporter_kind,
+            received_at=received_at,
+            cipher=self.cipher,
+            clock=self.past,
+        )
+
+    def diagnose(
+        self,
+        ticket: Incident,
+        kind: IncidentKind,
+        *,
+        diagnosis: str,
+        advice: str,
+        decision: faults.Decision,
+    ) -> None:
+        faults.diagnose(
+            self.session,
+            ticket,
+            kind=kind,
+            diagnosis=diagnosis,
+            advice=advice,
+            decision=decision,
+            user=self.operator,
+            clock=self.past,
+        )
+
+    def swap(self, ticket: Incident, cause: str) -> None:
+        """Swap the ticket's handset for the next spare in stock, now (``past``)."""
+        faults.swap_for_ticket(
+            self.session,
+            ticket,
+            new_imei=next(self.spares).imei,
+            model="",
+            swapped_at=None,
+            cause=cause,
+            user=self.operator,
+            clock=self.past,
+        )
+
+
 def _fault_tickets(
     session: Session,
     files: dict[str, BeneficiaryFile],
@@ -225,9 +297,9 @@ def _fault_tickets(
 ) -> None:
     """Fault tickets through the assistance centre's services (R-18), at past instants."""
     users = {u.username: u for u in session.scalars(select(User))}
-    parquet, operator = users["parquet.paris"], users["operateur"]
-    spares = iter(inventory.stock_terminals(session))
-    past = FrozenClock(h.start)
+    parquet = users["parquet.paris"]
+    desk = _Desk(session, users["operateur"], cipher=cipher, past=FrozenClock(h.start))
+    past = desk.past
     # Paris, line 01: the parquet reports a black screen on the portal on a Saturday at
     # 19:00, after closing time: the clock starts at the next opening. The handset is
     # swapped 30 opening hours later, over the 24 of the contract (a breach).
@@ -249,57 +321,37 @@ def _fault_tickets(
     )
     assert ticket.clock_started_at is not None
     past.set(ticket.clock_started_at + timedelta(minutes=40))
-    faults.diagnose(
-        session,
+    desk.diagnose(
         ticket,
-        kind=IncidentKind.PANNE_TERMINAL,
+        IncidentKind.PANNE_TERMINAL,
         diagnosis="écran défaillant",
         advice="redémarrage complet essayé avec le parquet, sans effet",
         decision=faults.Decision.ECHANGE,
-        user=operator,
-        clock=past,
     )
     past.set(faults.hours_for_line(line).add_opening_hours(ticket.clock_started_at, 30))
-    faults.swap_for_ticket(
-        session,
-        ticket,
-        new_imei=next(spares).imei,
-        model="",
-        swapped_at=None,
-        cause="écran défaillant",
-        user=operator,
-        clock=past,
-    )
+    desk.swap(ticket, "écran défaillant")
     # La Réunion, line 01: the association phones on a Tuesday afternoon (local time); the
     # battery drains because the energy saver was off: solved by the advice given.
     received = _weekday_at(h, 20, 1, 10)  # 10:00 Paris is 13:00 or 14:00 in La Réunion
     past.set(received + timedelta(minutes=15))
-    ticket = faults.report_fault(
-        session,
-        reference="M 974 97411 01 1",
-        kind=IncidentKind.BATTERIE,
-        report=faults.FaultReport(
+    ticket = desk.phoned(
+        "M 974 97411 01 1",
+        IncidentKind.BATTERIE,
+        faults.FaultReport(
             "La batterie se vide en une demi-journée.",
             "Référente de l'association",
             "+262262000000",
         ),
-        channel=TicketChannel.TELEPHONE,
-        user=operator,
         reporter_kind="association",
         received_at=received,
-        cipher=cipher,
-        clock=past,
     )
     past.set(received + timedelta(minutes=30))
-    faults.diagnose(
-        session,
+    desk.diagnose(
         ticket,
-        kind=IncidentKind.BATTERIE,
+        IncidentKind.BATTERIE,
         diagnosis="mode économie d'énergie désactivé",
         advice="mode économie réactivé à distance ; recharger le terminal chaque soir",
         decision=faults.Decision.CONSEIL,
-        user=operator,
-        clock=past,
     )
     # Saint-Pierre-et-Miquelon, line 01: the parquet phones on a Wednesday at 17:30 local
     # time about a swollen battery; the handset is swapped the next morning, in time.
@@ -308,40 +360,23 @@ def _fault_tickets(
     day = hours.local_day(_weekday_at(h, 47, 2, 12))
     received = hours.clock_start(datetime.combine(day, time(17, 30), tzinfo=hours.zone))
     past.set(received + timedelta(minutes=10))
-    ticket = faults.report_fault(
-        session,
-        reference="M 975 97502 01 1",
-        kind=IncidentKind.BATTERIE,
-        report=faults.FaultReport("La batterie a gonflé.", "Parquet de Saint-Pierre", "+508410000"),
-        channel=TicketChannel.TELEPHONE,
-        user=operator,
+    ticket = desk.phoned(
+        "M 975 97502 01 1",
+        IncidentKind.BATTERIE,
+        faults.FaultReport("La batterie a gonflé.", "Parquet de Saint-Pierre", "+508410000"),
         reporter_kind="parquet",
         received_at=received,
-        cipher=cipher,
-        clock=past,
     )
     past.set(received + timedelta(minutes=20))
-    faults.diagnose(
-        session,
+    desk.diagnose(
         ticket,
-        kind=IncidentKind.BATTERIE,
+        IncidentKind.BATTERIE,
         diagnosis="batterie gonflée : terminal à remplacer",
         advice="ne plus recharger le terminal en attendant l'échange",
         decision=faults.Decision.ECHANGE,
-        user=operator,
-        clock=past,
     )
     past.set(hours.add_opening_hours(received, 3))
-    faults.swap_for_ticket(
-        session,
-        ticket,
-        new_imei=next(spares).imei,
-        model="",
-        swapped_at=None,
-        cause="batterie gonflée",
-        user=operator,
-        clock=past,
-    )
+    desk.swap(ticket, "batterie gonflée")
     # Today: the Paris parquet has just reported that line 02 no longer rings; the ticket
     # waits in the operators' queue (/pannes/).
     faults.report_fault(

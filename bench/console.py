@@ -33,10 +33,8 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-import pyotp
 import requests
 import socketio
 from twilio.request_validator import RequestValidator
@@ -44,7 +42,8 @@ from twilio.request_validator import RequestValidator
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.live import ACCOUNTS, TOKEN, free_port, platform_env, prepare, running  # noqa: E402
+from bench._common import login, percentile  # noqa: E402
+from tests.browser.live import TOKEN, free_port, platform_env, prepare, running  # noqa: E402
 from tgd.domain.zones import ZoneIndex, zone_from_geojson  # noqa: E402
 from tgd.services.demo import DEMO_UNITS, _square  # noqa: E402
 
@@ -53,28 +52,6 @@ from tgd.services.demo import DEMO_UNITS, _square  # noqa: E402
 # ``--no-escalation`` switches them off, to tell their cost apart; never to meet a target.
 TIMERS: dict[str, str] = {}
 NO_ESCALATION = {"alerts_escalate_after_seconds": "3600", "alerts_overflow_after_seconds": "7200"}
-
-
-def login(url: str) -> str:
-    """Log the demo operator in; return the cookie header."""
-    http = requests.Session()
-    account = ACCOUNTS["operateur"]
-
-    def post(path: str, data: dict[str, str]) -> None:
-        page = http.get(url + path, timeout=10).text
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
-        assert token
-        http.post(url + path, data={"csrf_token": token.group(1), **data}, timeout=10)
-
-    post("/connexion", {"username": "operateur", "password": account.password})
-    totp = pyotp.TOTP(account.totp_secret)
-    post("/connexion/code", {"code": totp.generate_otp(totp.timecode(datetime.now(UTC)))})
-    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def measure(urls: list[str], cookie: str, clients: int, alerts: int) -> None:

@@ -49,7 +49,8 @@ from twilio.request_validator import RequestValidator
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.console import login, start_postgres  # noqa: E402
+from bench._common import login, percentile  # noqa: E402
+from bench.console import start_postgres  # noqa: E402
 from tests.browser.live import TOKEN, free_port, platform_env, prepare, running  # noqa: E402
 
 LINES = ["+33612340001", "+33612340002", "+262692340001", "+508551001", "+33699999999"]
@@ -253,8 +254,7 @@ def closed_loop(send: Callable[[], int], workers: int, seconds: float) -> tuple[
 
 def pct(values: list[float], p: float) -> float:
     """Return the p-th percentile in milliseconds."""
-    ordered = sorted(values)
-    return 1000 * ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+    return 1000 * percentile(values, p / 100)
 
 
 def connect_consoles(url: str, cookie: str, count: int) -> tuple[list[Any], list[int]]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import secrets
 import shutil
 import statistics
@@ -33,11 +32,9 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pyotp
 import requests
 import socketio
 from sqlalchemy import select
@@ -46,7 +43,8 @@ from twilio.request_validator import RequestValidator
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.live import ACCOUNTS, TOKEN, free_port, platform_env, prepare, running  # noqa: E402
+from bench._common import login, percentile  # noqa: E402
+from tests.browser.live import TOKEN, free_port, platform_env, prepare, running  # noqa: E402
 from tests.stack.conftest import TGD, Console, create_operators, stack_module  # noqa: E402
 from tgd.db.models import Alert  # noqa: E402
 from tgd.db.session import make_engine  # noqa: E402
@@ -55,11 +53,6 @@ from tgd.db.session import make_engine  # noqa: E402
 # alerts run during the measurement); ``--no-escalation`` is for telling their cost apart.
 TIMERS: dict[str, str] = {}
 NO_ESCALATION = {"alerts_escalate_after_seconds": "3600", "alerts_overflow_after_seconds": "7200"}
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
 
 
 class Screens:
@@ -216,22 +209,6 @@ def measure(
     return figures
 
 
-def login_demo(url: str) -> str:
-    http = requests.Session()
-    account = ACCOUNTS["operateur"]
-
-    def post(path: str, data: dict[str, str]) -> None:
-        page = http.get(url + path, timeout=30).text
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
-        assert token
-        http.post(url + path, data={"csrf_token": token.group(1), **data}, timeout=30)
-
-    post("/connexion", {"username": "operateur", "password": account.password})
-    totp = pyotp.TOTP(account.totp_secret)
-    post("/connexion/code", {"code": totp.generate_otp(totp.timecode(datetime.now(UTC)))})
-    return "; ".join(f"{c.name}={c.value}" for c in http.cookies if c.name != "tgd_route")
-
-
 def run_stack(args: argparse.Namespace) -> dict[str, float]:
     directory = Path(tempfile.mkdtemp(prefix="tgd-bench-stack-"))
     os.chmod(directory, 0o711)  # noqa: S103 - PostgreSQL's user must reach its data directory
@@ -264,7 +241,7 @@ def run_embedded(args: argparse.Namespace) -> dict[str, float]:
         env = platform_env(Path(tmp), port, **TIMERS)
         prepare(env)
         with running(env, port, Path(tmp) / "server.log") as live:
-            cookie = login_demo(live.url)
+            cookie = login(live.url, timeout=30)
             return measure("embedded", live.url, TOKEN, cookie, env["TGD_DATABASE_URL"], args)
 
 

@@ -47,12 +47,12 @@ from tgd.domain.errors import N_, DomainError, ValidationError
 from tgd.domain.localtime import from_local, to_local
 from tgd.domain.navettes import FieldErrors
 from tgd.http import current_platform, db_session
-from tgd.services import faults, inventory, line_admin, policy
+from tgd.services import faults, inventory, policy
 from tgd.services.policy import Permission
 
 bp = Blueprint("faults", __name__, url_prefix="/pannes")
 
-T = TypeVar("T")
+F = TypeVar("F", bound=FlaskForm)
 
 REPORTER_LABELS = {"parquet": _l("Parquet"), "association": _l("Association d'aide aux victimes")}
 CHANNEL_LABELS = {
@@ -360,29 +360,29 @@ def _ticket_page(ticket: Incident, status: int = 200, **forms: Any) -> Any:
 
 
 def _ticket_step(
-    ticket: Incident,
-    form: FlaskForm,
-    name: str,
-    *,
-    act: Callable[[], T],
-    done: Callable[[T], BaseResponse],
+    ticket_id: int, form: F, name: str, step: Callable[[Incident, F], BaseResponse]
 ) -> Any:
-    """Run a handling step posted from the ticket's page (its form ``name`` on the page).
+    """Run a handling step posted from a ticket's page, where ``form`` is its form ``name``.
 
     A form with errors, the step's own included, shows the page again with them (400); the
-    service's refusal is flashed on the ticket; else ``done`` says how it went.
+    service's refusal is flashed on the ticket; else ``step`` answers.
     """
+    ticket = policy.get_scoped(db_session(), g.user, Incident, ticket_id)
     if form.validate_on_submit():
         try:
-            result = act()
+            return step(ticket, form)
         except FieldErrors as err:
             show_errors(form, err)
         except DomainError as err:
             flash_refusal(err)
             return redirect(url_for("faults.show", ticket_id=ticket.id))
-        else:
-            return done(result)
     return _ticket_page(ticket, 400, **{name: form})
+
+
+def _audited(ticket: Incident, action: str, **details: object) -> BaseResponse:
+    """Audit the step done on the ticket; back to its page."""
+    audit_here(action, object_type="incident", object_id=ticket.id, details=details)
+    return redirect(url_for("faults.show", ticket_id=ticket.id))
 
 
 @bp.get("/<int:ticket_id>")
@@ -396,18 +396,10 @@ def show(ticket_id: int) -> Any:
 @requires(Permission.FAULT_HANDLE)
 def diagnose(ticket_id: int) -> Any:
     """Record the diagnosis and the advice given; resolve, or leave a swap to do."""
-    ticket = policy.get_scoped(db_session(), g.user, Incident, ticket_id)
-    form = _diagnose_form()
-    return _ticket_step(
-        ticket,
-        form,
-        "diagnose",
-        act=lambda: _diagnose(ticket, form),
-        done=lambda _: _diagnosed(ticket, form.decision.data or ""),
-    )
+    return _ticket_step(ticket_id, _diagnose_form(), "diagnose", _diagnose)
 
 
-def _diagnose(ticket: Incident, form: DiagnoseForm) -> None:
+def _diagnose(ticket: Incident, form: DiagnoseForm) -> BaseResponse:
     faults.diagnose(
         db_session(),
         ticket,
@@ -418,40 +410,22 @@ def _diagnose(ticket: Incident, form: DiagnoseForm) -> None:
         user=g.user,
         clock=current_platform().clock,
     )
-
-
-def _diagnosed(ticket: Incident, decision: str) -> BaseResponse:
-    """Audit the diagnosis and its decision, back to the ticket."""
-    audit_here(
-        "fault.diagnose",
-        object_type="incident",
-        object_id=ticket.id,
-        details={"decision": decision},
-    )
     flash(gettext("Diagnostic enregistré."), "success")
-    return redirect(url_for("faults.show", ticket_id=ticket.id))
+    return _audited(ticket, "fault.diagnose", decision=form.decision.data or "")
 
 
 @bp.post("/<int:ticket_id>/echange")
 @requires(Permission.FAULT_HANDLE)
 def swap(ticket_id: int) -> Any:
     """R-18: swap the handset, keeping the line and its reference; the ticket is resolved."""
-    ticket = policy.get_scoped(db_session(), g.user, Incident, ticket_id)
-    form = SwapForm(prefix="echange")
-    return _ticket_step(
-        ticket,
-        form,
-        "swap",
-        act=lambda: _swap_for_ticket(ticket, form),
-        done=lambda result: _swapped(ticket, result),
-    )
+    return _ticket_step(ticket_id, SwapForm(prefix="echange"), "swap", _swap)
 
 
-def _swap_for_ticket(ticket: Incident, form: SwapForm) -> line_admin.SwapResult:
-    """Swap the ticket's handset, the time typed in the line's territory."""
+def _swap(ticket: Incident, form: SwapForm) -> BaseResponse:
+    """Swap the ticket's handset, the time typed in the line's territory; say how long it took."""
     platform, session = current_platform(), db_session()
     timezone = faults.timezone_of(session, ticket)
-    return faults.swap_for_ticket(
+    result = faults.swap_for_ticket(
         session,
         ticket,
         new_imei=form.imei.data or "",
@@ -462,40 +436,22 @@ def _swap_for_ticket(ticket: Incident, form: SwapForm) -> line_admin.SwapResult:
         deadline_hours=platform.settings.retention.swap_deadline_hours,
         clock=platform.clock,
     )
-
-
-def _swapped(ticket: Incident, result: line_admin.SwapResult) -> BaseResponse:
-    """Audit the swap, say how long it took (R-18), back to the ticket."""
-    audit_here(
-        "fault.swap",
-        object_type="incident",
-        object_id=ticket.id,
-        details={"line": ticket.line_id, "late": result.is_late},
-    )
     flash_swap_delay(
         result,
         late=N_("Terminal échangé, hors délai : %(h)s heures ouvrées (24 au plus)."),
         in_time=N_("Terminal échangé en %(h)s heures ouvrées."),
     )
-    return redirect(url_for("faults.show", ticket_id=ticket.id))
+    return _audited(ticket, "fault.swap", line=ticket.line_id, late=result.is_late)
 
 
 @bp.post("/<int:ticket_id>/cloture")
 @requires(Permission.FAULT_HANDLE)
 def close(ticket_id: int) -> Any:
     """Close a diagnosed ticket without a swap."""
-    ticket = policy.get_scoped(db_session(), g.user, Incident, ticket_id)
-    form = _close_form()
-    return _ticket_step(
-        ticket,
-        form,
-        "close",
-        act=lambda: _close(ticket, form),
-        done=lambda _: _closed(ticket, form.resolution.data or ""),
-    )
+    return _ticket_step(ticket_id, _close_form(), "close", _close)
 
 
-def _close(ticket: Incident, form: CloseForm) -> None:
+def _close(ticket: Incident, form: CloseForm) -> BaseResponse:
     """Close the ticket with the resolution chosen on the form."""
     faults.close_ticket(
         db_session(),
@@ -504,18 +460,8 @@ def _close(ticket: Incident, form: CloseForm) -> None:
         user=g.user,
         clock=current_platform().clock,
     )
-
-
-def _closed(ticket: Incident, resolution: str) -> BaseResponse:
-    """Audit the closing and its resolution, back to the ticket."""
-    audit_here(
-        "fault.close",
-        object_type="incident",
-        object_id=ticket.id,
-        details={"resolution": resolution},
-    )
     flash(gettext("Signalement clos."), "success")
-    return redirect(url_for("faults.show", ticket_id=ticket.id))
+    return _audited(ticket, "fault.close", resolution=form.resolution.data or "")
 
 
 def init_app(app: Flask) -> None:

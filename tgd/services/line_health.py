@@ -67,6 +67,7 @@ from tgd.settings import LineHealthSettings
 log = logging.getLogger(__name__)
 
 KIND = "line_health"
+GUIDE = tasks.Guide(CALL_STEPS, check_health_step, next_health_step)
 
 
 @dataclass(frozen=True)
@@ -433,18 +434,6 @@ def record_step(
     if task.status != OPEN:
         raise ValidationError(N_("Ce suivi est terminé."))
     view = task_view(session, task, default_timezone=default_timezone, clock=clock)
-    history = [(s.step, s.outcome) for s in view.steps]
-    check_health_step(history, step, outcome)
-    tasks.check_call_hours(
-        step, CALL_STEPS, is_call_hour=view.is_call_hour, override_hours=override_hours
-    )
-    return tasks.add_step(
-        session,
-        task,
-        step=step,
-        outcome=outcome,
-        user_id=user_id,
-        override_hours=override_hours,
-        last=next_health_step([*history, (step, outcome)]) is None,
-        clock=clock,
+    return tasks.record_step(
+        session, view, GUIDE, step, outcome, user_id=user_id, override=override_hours, clock=clock
     )

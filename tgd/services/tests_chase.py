@@ -59,6 +59,7 @@ from tgd.settings import NATIONAL_TIMEZONE
 log = logging.getLogger(__name__)
 
 KIND = "test_chase"
+GUIDE = tasks.Guide(CALL_STEPS, check_chase_step, next_chase_step)
 
 
 MAX_PERIODS = 10_000  # a safety bound: 400 years of 15-day periods
@@ -332,20 +333,8 @@ def record_step(
     if task.status != OPEN:
         raise ValidationError(N_("Cette relance est terminée."))
     view = task_view(session, task, clock=clock)
-    history = [(s.step, s.outcome) for s in view.steps]
-    check_chase_step(history, step, outcome)
-    tasks.check_call_hours(
-        step, CALL_STEPS, is_call_hour=view.is_call_hour, override_hours=override_hours
-    )
-    return tasks.add_step(
-        session,
-        task,
-        step=step,
-        outcome=outcome,
-        user_id=user_id,
-        override_hours=override_hours,
-        last=next_chase_step([*history, (step, outcome)]) is None,
-        clock=clock,
+    return tasks.record_step(
+        session, view, GUIDE, step, outcome, user_id=user_id, override=override_hours, clock=clock
     )
 
 

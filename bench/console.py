@@ -42,16 +42,16 @@ from twilio.request_validator import RequestValidator
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import login, percentile  # noqa: E402
+from bench._common import (  # noqa: E402
+    TIMERS,
+    add_escalation_option,
+    apply_escalation_option,
+    login,
+    percentile,
+)
 from tests.browser.live import TOKEN, free_port, platform_env, prepare, running  # noqa: E402
 from tgd.domain.zones import ZoneIndex, zone_from_geojson  # noqa: E402
 from tgd.services.demo import DEMO_UNITS, _square  # noqa: E402
-
-# Real conditions by default: the bench leaves its alerts unclaimed, so escalation (10 s) and
-# overflow (30 s) run in the middle of the measurement, as they would in the centre.
-# ``--no-escalation`` switches them off, to tell their cost apart; never to meet a target.
-TIMERS: dict[str, str] = {}
-NO_ESCALATION = {"alerts_escalate_after_seconds": "3600", "alerts_overflow_after_seconds": "7200"}
 
 
 def measure(urls: list[str], cookie: str, clients: int, alerts: int) -> None:
@@ -350,13 +350,9 @@ def main() -> None:
     parser.add_argument("--page-alerts", type=int, default=20)
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--only-pages", action="store_true", help="only the Chromium pages run")
-    parser.add_argument(
-        "--no-escalation", action="store_true", help="diagnosis only: no escalation or overflow"
-    )
+    add_escalation_option(parser)
     args = parser.parse_args()
-    if args.no_escalation:
-        TIMERS.update(NO_ESCALATION)
-        print("escalation and overflow OFF: these figures are not real conditions")
+    apply_escalation_option(args)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     if not args.only_pages:
         run_zones()

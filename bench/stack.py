@@ -43,16 +43,17 @@ from twilio.request_validator import RequestValidator
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import login, percentile  # noqa: E402
+from bench._common import (  # noqa: E402
+    TIMERS,
+    add_escalation_option,
+    apply_escalation_option,
+    login,
+    percentile,
+)
 from tests.browser.live import TOKEN, free_port, platform_env, prepare, running  # noqa: E402
 from tests.stack.conftest import TGD, Console, create_operators, stack_module  # noqa: E402
 from tgd.db.models import Alert  # noqa: E402
 from tgd.db.session import make_engine  # noqa: E402
-
-# Real conditions by default (escalation at 10 s and overflow at 30 s of the unclaimed
-# alerts run during the measurement); ``--no-escalation`` is for telling their cost apart.
-TIMERS: dict[str, str] = {}
-NO_ESCALATION = {"alerts_escalate_after_seconds": "3600", "alerts_overflow_after_seconds": "7200"}
 
 
 class Screens:
@@ -253,13 +254,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--consoles", type=int, default=100)
     parser.add_argument("--only", choices=["stack", "embedded"], help="run one mode only")
-    parser.add_argument(
-        "--no-escalation", action="store_true", help="diagnosis only: no escalation or overflow"
-    )
+    add_escalation_option(parser)
     args = parser.parse_args()
-    if args.no_escalation:
-        TIMERS.update(NO_ESCALATION)
-        print("escalation and overflow OFF: these figures are not real conditions")
+    apply_escalation_option(args)
     runs: list[tuple[str, Callable[[argparse.Namespace], dict[str, float]]]] = [
         ("stack (nginx, 2 apps, PostgreSQL+standby, Redis)", run_stack),
         ("embedded (SQLite, one process)", run_embedded),

@@ -239,6 +239,28 @@ def _delete_positions(session: Session, *conditions: object) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def _audit_file(
+    session: Session,
+    file: BeneficiaryFile,
+    action: str,
+    details: dict[str, object],
+    *,
+    actor: str,
+    clock: Clock,
+) -> None:
+    """Audit a change of the file's retention, flushed with it (R-16b)."""
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        object_type="file",
+        object_id=file.id,
+        details=details,
+        clock=clock,
+    )
+    session.flush()
+
+
 def set_legal_hold(
     session: Session, file: BeneficiaryFile, *, on: bool, actor: str, clock: Clock
 ) -> None:
@@ -246,16 +268,7 @@ def set_legal_hold(
     if file.state == FileState.DETRUIT:
         raise Conflict(N_("Ce dossier est déjà détruit."))
     file.legal_hold = on
-    audit.record(
-        session,
-        actor=actor,
-        action="file.legal_hold",
-        object_type="file",
-        object_id=file.id,
-        details={"on": on},
-        clock=clock,
-    )
-    session.flush()
+    _audit_file(session, file, "file.legal_hold", {"on": on}, actor=actor, clock=clock)
 
 
 def set_positions_retention(
@@ -271,16 +284,7 @@ def set_positions_retention(
     if days is not None:
         check_positions_extension(days, settings.positions_days, settings.positions_max_days)
     file.positions_retention_days = days
-    audit.record(
-        session,
-        actor=actor,
-        action="file.positions_retention",
-        object_type="file",
-        object_id=file.id,
-        details={"days": days},
-        clock=clock,
-    )
-    session.flush()
+    _audit_file(session, file, "file.positions_retention", {"days": days}, actor=actor, clock=clock)
 
 
 def destruction_register(

@@ -27,6 +27,7 @@ from tgd.cli_french import FrenchGroup, exit_for
 from tgd.cli_output import echo_json, echo_rows, json_option
 from tgd.cli_state import State, pass_state
 from tgd.container import secure_data_dir
+from tgd.domain.roles import Role
 from tgd.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -197,17 +198,7 @@ def user() -> None:
 @click.option(
     "--role",
     required=True,
-    type=click.Choice(
-        [
-            "operator",
-            "supervisor",
-            "parquet",
-            "association",
-            "committee",
-            "administrator",
-            "auditor",
-        ]
-    ),
+    type=click.Choice([r.value for r in Role]),
 )
 @click.option("--juridiction", "juridictions", multiple=True, help="Code INSEE (répétable).")
 @click.option("--email", default=None)
@@ -229,7 +220,6 @@ def user_create(
     audio_line: str,
     password: str,
 ) -> None:
-    from tgd.domain.roles import Role
     from tgd.services import audit, operators, users
 
     platform = state.platform

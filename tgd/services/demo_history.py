@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -50,6 +51,73 @@ def previous_quarter_start(now: datetime) -> datetime:
     return datetime(year, month, 1, 10, 0, tzinfo=PARIS).astimezone(UTC)
 
 
+def closed_alert(
+    session: Session,
+    file: BeneficiaryFile,
+    at: datetime,
+    nature: AlertNature,
+    name: str,
+    orientation: Orientation | None = None,
+    *,
+    pickup_s: int = 5,
+    police_after_s: int | None = None,
+    duration_s: int = 60,
+    cause: str | None = None,
+    canary: bool = False,
+) -> Alert:
+    """Add a closed past alert from a file's terminal, with its caller leg (history, fixtures).
+
+    ``name`` makes its call ids and bridge unique. A test call counts as the file's last
+    test (R-30). Picked up ``pickup_s`` after the ring, police called ``police_after_s``
+    after that, the call lasting ``duration_s`` and the alert closed a minute later.
+    """
+    assignment = session.get(LineAssignment, file.assignment_id)
+    assert assignment is not None
+    line = session.get(Line, assignment.line_id)
+    assert line is not None
+    claimed = at + timedelta(seconds=pickup_s)
+    ended = at + timedelta(seconds=duration_s)
+    alert = Alert(
+        call_sid=f"CA{name}",
+        territory_id=line.juridiction.territory_id,
+        line_id=line.id,
+        assignment_id=assignment.id,
+        file_id=file.id,
+        reference=assignment.reference,
+        conference_name=f"tgd-{name}",
+        state=AlertState.CLOSED,
+        nature=nature,
+        orientation=orientation,
+        is_test=nature is AlertNature.ESSAI,
+        is_canary=canary,
+        ringing_at=at,
+        answered_at=at,
+        claimed_at=claimed,
+        police_called_at=claimed + timedelta(seconds=police_after_s) if police_after_s else None,
+        ended_at=ended,
+        closed_at=ended + timedelta(seconds=60),
+        non_compliance_cause=cause,
+        created_at=at,
+    )
+    session.add(alert)
+    session.flush()
+    session.add(
+        CallLeg(
+            alert_id=alert.id,
+            call_sid=f"CA{name}caller",
+            role=LegRole.CALLER,
+            status="completed",
+            started_at=at,
+            answered_at=at,
+            ended_at=ended,
+            duration_s=duration_s,
+        )
+    )
+    if nature is AlertNature.ESSAI:
+        file.last_test_call_at = max(file.last_test_call_at or at, at)
+    return alert
+
+
 class _History:
     """Adds closed alerts with their caller leg, numbered uniquely."""
 
@@ -69,59 +137,18 @@ class _History:
         at: datetime,
         nature: AlertNature,
         orientation: Orientation,
-        *,
-        pickup_s: int = 5,
-        police_after_s: int | None = None,
-        duration_s: int = 60,
-        cause: str | None = None,
+        **timing: Any,
     ) -> Alert:
-        """Add one closed alert from a file's terminal."""
-        n = next(self.ids)
-        assignment = self.session.get(LineAssignment, file.assignment_id)
-        assert assignment is not None
-        line = self.session.get(Line, assignment.line_id)
-        assert line is not None
-        claimed = at + timedelta(seconds=pickup_s)
-        alert = Alert(
-            call_sid=f"CAdemohistory{n:06d}",
-            territory_id=line.juridiction.territory_id,
-            line_id=line.id,
-            assignment_id=assignment.id,
-            file_id=file.id,
-            reference=assignment.reference,
-            conference_name=f"tgd-demo-history-{n:06d}",
-            state=AlertState.CLOSED,
-            nature=nature,
-            orientation=orientation,
-            is_test=nature is AlertNature.ESSAI,
-            ringing_at=at,
-            answered_at=at,
-            claimed_at=claimed,
-            police_called_at=claimed + timedelta(seconds=police_after_s)
-            if police_after_s
-            else None,
-            ended_at=at + timedelta(seconds=duration_s),
-            closed_at=at + timedelta(seconds=duration_s + 60),
-            non_compliance_cause=cause,
-            created_at=at,
+        """Add one closed alert from a file's terminal (``closed_alert``'s timing options)."""
+        return closed_alert(
+            self.session,
+            file,
+            at,
+            nature,
+            f"demohistory{next(self.ids):06d}",
+            orientation,
+            **timing,
         )
-        self.session.add(alert)
-        self.session.flush()
-        self.session.add(
-            CallLeg(
-                alert_id=alert.id,
-                call_sid=f"CAdemoleg{n:06d}",
-                role=LegRole.CALLER,
-                status="completed",
-                started_at=at,
-                answered_at=at,
-                ended_at=at + timedelta(seconds=duration_s),
-                duration_s=duration_s,
-            )
-        )
-        if nature is AlertNature.ESSAI:
-            file.last_test_call_at = max(file.last_test_call_at or at, at)
-        return alert
 
     def tests(self, file: BeneficiaryFile, days: list[int]) -> None:
         """Add the twice-monthly test calls of a file (R-30) on these days of the quarter."""

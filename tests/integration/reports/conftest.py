@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,20 +25,19 @@ from tgd.container import Platform
 from tgd.db.models import (
     Alert,
     BeneficiaryFile,
-    CallLeg,
     Incident,
     IncidentKind,
     Line,
-    LineAssignment,
     Navette,
     Swap,
     Task,
     Terminal,
 )
 from tgd.db.writes import write_transaction
-from tgd.domain.alerts import AlertNature, AlertState, LegRole, Orientation
+from tgd.domain.alerts import AlertNature, Orientation
 from tgd.domain.lifecycle import FileState, NavetteKind, NavetteSource, NavetteState
 from tgd.services import cdr_import
+from tgd.services.demo_history import closed_alert
 
 PARIS = ZoneInfo("Europe/Paris")
 _ids = itertools.count(1)
@@ -62,59 +61,11 @@ def add_alert(
     file: BeneficiaryFile,
     at: datetime,
     nature: AlertNature,
-    *,
-    is_test: bool = False,
     orientation: Orientation | None = None,
-    pickup_s: int = 5,
-    police_after_s: int | None = None,
-    duration_s: int = 60,
-    cause: str | None = None,
-    canary: bool = False,
-    call_sid: str | None = None,
+    **timing: Any,
 ) -> Alert:
-    """Add a closed alert from a file's terminal, with its caller leg."""
-    n = next(_ids)
-    assignment = session.get(LineAssignment, file.assignment_id)
-    assert assignment is not None
-    line = session.get(Line, assignment.line_id)
-    assert line is not None
-    claimed = at + timedelta(seconds=pickup_s)
-    alert = Alert(
-        call_sid=call_sid or f"CAreport{n:06d}",
-        territory_id=line.juridiction.territory_id,
-        line_id=line.id,
-        assignment_id=assignment.id,
-        file_id=file.id,
-        reference=assignment.reference,
-        conference_name=f"tgd-report-{n}",
-        state=AlertState.CLOSED,
-        nature=nature,
-        orientation=orientation,
-        is_test=is_test,
-        is_canary=canary,
-        ringing_at=at,
-        answered_at=at,
-        claimed_at=claimed,
-        police_called_at=claimed + timedelta(seconds=police_after_s) if police_after_s else None,
-        ended_at=at + timedelta(seconds=duration_s),
-        closed_at=at + timedelta(seconds=duration_s + 60),
-        non_compliance_cause=cause,
-    )
-    session.add(alert)
-    session.flush()
-    session.add(
-        CallLeg(
-            alert_id=alert.id,
-            call_sid=f"CAleg{n:06d}",
-            role=LegRole.CALLER,
-            status="completed",
-            started_at=at,
-            answered_at=at,
-            ended_at=at + timedelta(seconds=duration_s),
-            duration_s=duration_s,
-        )
-    )
-    return alert
+    """Add a closed alert from a file's terminal, with its caller leg (``closed_alert``)."""
+    return closed_alert(session, file, at, nature, f"report{next(_ids):06d}", orientation, **timing)
 
 
 def _tests(session: Session, file: BeneficiaryFile, days: list[tuple[int, int]]) -> None:
@@ -124,7 +75,6 @@ def _tests(session: Session, file: BeneficiaryFile, days: list[tuple[int, int]])
             file,
             paris(month, day, 18),
             AlertNature.ESSAI,
-            is_test=True,
             orientation=Orientation.AUCUNE,
             duration_s=20,
         )

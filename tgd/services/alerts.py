@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -254,6 +254,20 @@ def open_alert(
     return alert
 
 
+# Built once: its SQL and cache key are computed on first use, not for every call.
+_IDENTIFY = (
+    select(Line, LineAssignment, BeneficiaryFile)
+    .outerjoin(
+        LineAssignment,
+        (LineAssignment.line_id == Line.id) & LineAssignment.is_current.is_(True),
+    )
+    .outerjoin(BeneficiaryFile, BeneficiaryFile.assignment_id == LineAssignment.id)
+    .where(Line.msisdn == bindparam("number"))
+    .options(joinedload(Line.juridiction))
+    .limit(1)
+)
+
+
 def identify(
     session: Session, number: str | None
 ) -> tuple[Line | None, LineAssignment | None, BeneficiaryFile | None]:
@@ -261,17 +275,7 @@ def identify(
     if not number:
         return None, None, None
     # One round trip: this runs inside the voice webhook's write lock (E-01, E-12).
-    row = session.execute(
-        select(Line, LineAssignment, BeneficiaryFile)
-        .outerjoin(
-            LineAssignment,
-            (LineAssignment.line_id == Line.id) & LineAssignment.is_current.is_(True),
-        )
-        .outerjoin(BeneficiaryFile, BeneficiaryFile.assignment_id == LineAssignment.id)
-        .where(Line.msisdn == number)
-        .options(joinedload(Line.juridiction))
-        .limit(1)
-    ).first()
+    row = session.execute(_IDENTIFY, {"number": number}).first()
     if row is None:
         return None, None, None
     line, assignment, file = row

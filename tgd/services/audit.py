@@ -115,7 +115,11 @@ def record(
     details: Mapping[str, Any] | None = None,
     clock: Clock,
 ) -> AuditEntry:
-    """Add an unsealed audit entry to the caller's transaction (flushed, not committed)."""
+    """Add an unsealed audit entry to the caller's transaction (not flushed, not committed).
+
+    The entry goes to the database with the caller's next flush or its commit, with the
+    change it audits: a unit that audits several changes inserts its entries together.
+    """
     if not _ACTOR_RE.fullmatch(actor):
         raise ValueError(f"audit actor {actor!r} is not user:<id>, system:<name> or a role")
     if not _ACTION_RE.fullmatch(action):
@@ -153,8 +157,7 @@ def record(
         source=source,
         details=stored,
     )
-    session.add(entry)
-    session.flush()  # STYLE 2: the entry point commits, with the change it audits
+    session.add(entry)  # STYLE 2: the entry point commits, with the change it audits
     return entry
 
 

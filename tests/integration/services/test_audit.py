@@ -101,6 +101,7 @@ def _record_some(engine: Engine, clock: FrozenClock, count: int = 5) -> list[int
                 details={"territory_id": 75, "fields": ["situation", "zones"], "n": i},
                 clock=clock,
             )
+            session.flush()
             ids.append(entry.id)
             clock.advance(seconds=1)
         session.commit()
@@ -204,9 +205,10 @@ def test_seal_works_in_batches(sqlite_engine: Engine, clock: FrozenClock) -> Non
 
 
 def test_record_does_not_commit(sqlite_engine: Engine, clock: FrozenClock) -> None:
-    # STYLE 2: services flush, the entry point commits; a rolled back change leaves no entry.
+    # STYLE 2: the entry point commits; a rolled back change leaves no entry, even flushed.
     with Session(sqlite_engine) as session:
         entry = record(session, actor="user:3", action="file.update", clock=clock)
+        session.flush()
         assert entry.id is not None
         session.rollback()
     with Session(sqlite_engine) as session:

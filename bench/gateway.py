@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import logging
 import os
 import re
 import secrets
@@ -43,13 +42,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import socketio
 from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import login, percentile  # noqa: E402
+from bench._common import LightConsole, login, percentile  # noqa: E402
 from bench.console import start_postgres  # noqa: E402
 from tests.browser.live import TOKEN, free_port, platform_env, prepare, running  # noqa: E402
 
@@ -257,22 +255,9 @@ def pct(values: list[float], p: float) -> float:
     return 1000 * percentile(values, p / 100)
 
 
-def connect_consoles(url: str, cookie: str, count: int) -> tuple[list[Any], list[int]]:
-    """Connect ``count`` Socket.IO consoles; count the events they receive."""
-    received = [0]
-    lock = threading.Lock()
-    clients = []
-
-    def on_events(events: list[dict[str, Any]]) -> None:
-        with lock:
-            received[0] += len(events)
-
-    for _ in range(count):
-        client = socketio.Client(reconnection=True)
-        client.on("console_events", on_events)
-        client.connect(url, headers={"Cookie": cookie}, transports=["websocket"], wait_timeout=20)
-        clients.append(client)
-    return clients, received
+def connect_consoles(url: str, cookie: str, count: int) -> list[LightConsole]:
+    """Connect ``count`` consoles that receive every event (``LightConsole``)."""
+    return [LightConsole(url, cookie) for _ in range(count)]
 
 
 def report(name: str, latencies: list[float], errors: int, seconds: float) -> None:
@@ -303,7 +288,7 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
         with running(env, port, log) as live:
             wait_healthy(bare_port)
             time.sleep(args.warmup)  # the scheduler's start-up catch-up runs first
-            clients, received = connect_consoles(live.url, login(live.url), args.consoles)
+            clients = connect_consoles(live.url, login(live.url), args.consoles)
             gateway, baseline = Sender(port), Sender(bare_port)
             print(
                 f"{label}: {os.cpu_count()} cores, scheduler and escalation on, "
@@ -326,7 +311,7 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
             print(
                 f"  ratio gateway/bare: p50 {pct(gw, 50) / pct(base, 50):.2f}x, "
                 f"p99 {pct(gw, 99) / pct(base, 99):.2f}x; console events received "
-                f"{received[0]}"
+                f"{sum(c.events for c in clients)}"
             )
             print(f"saturation: {args.workers} closed-loop senders, {args.saturation_seconds:g} s")
             sat_gateway, gw_failed = closed_loop(
@@ -338,7 +323,7 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
                 f"bare {sat_bare:.0f}/s, ratio {sat_gateway / sat_bare:.2f}"
             )
             for client in clients:
-                client.disconnect()
+                client.close()
     finally:
         bare.terminate()
         bare.wait(timeout=10)
@@ -381,8 +366,6 @@ def main() -> None:
         carrier_server(args.carrier_server)
         return
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    # The Socket.IO client logs one line per console closed at the end: noise in the figures.
-    logging.getLogger("engineio.client").setLevel(logging.CRITICAL)
     extra = {"alerts_overflow_number": "+33600000099", "log_level": "WARNING"}
     carrier = None
     if args.carrier == "external":

@@ -126,8 +126,12 @@ def answer_once(
     return body, True
 
 
+# Built once, like ``_IDENTIFY``: every webhook looks its receipt up first.
+_RECEIPT = select(WebhookReceipt.response_body).where(WebhookReceipt.key == bindparam("key"))
+
+
 def _receipt(session: Session, key: str) -> str | None:
-    return session.scalar(select(WebhookReceipt.response_body).where(WebhookReceipt.key == key))
+    return session.scalar(_RECEIPT, {"key": key})
 
 
 def classify(

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import re
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pyotp
@@ -76,7 +78,10 @@ class LightConsole:
     (python-socketio clients decoding 500,000 events took about one core of the two).
     """
 
-    def __init__(self, url: str, cookie: str) -> None:
+    def __init__(
+        self, url: str, cookie: str, on_message: Callable[[str, float], None] | None = None
+    ) -> None:
+        self.on_message = on_message  # given each events message and when it arrived
         endpoint = url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
         self.ws = simple_websocket.Client.connect(endpoint, headers={"Cookie": cookie})
         opened = self.ws.receive(timeout=20)
@@ -99,7 +104,10 @@ class LightConsole:
             if message == "2":  # Engine.IO ping: the pong keeps the socket open
                 self.ws.send("3")
             elif isinstance(message, str) and message.startswith('42["console_events"'):
+                arrived = time.perf_counter()
                 self.events += message.count('"seq":')
+                if self.on_message is not None:
+                    self.on_message(message, arrived)
 
     def close(self) -> None:
         """Close the socket."""

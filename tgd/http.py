@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tgd.container import Platform
 from tgd.db.writes import Priority, begin_write, is_writer
 from tgd.ports import Telephony
+from tgd.services import audit
 
 # The storage is chosen per app (``RATELIMIT_STORAGE_URI``): Redis when configured, so that
 # every app process counts the same attempts; in memory for the embedded mode. Here, not in
@@ -49,6 +50,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def _session() -> Session:
     if "db_session" not in g:
         g.db_session = current_platform().sessions()
+        # What the services audit in this request carries the client's address (ProxyFix's
+        # when proxies are trusted), as what the door audits does.
+        g.db_session.info[audit.SOURCE_KEY] = (request.remote_addr or "unknown")[:64]
     result: Session = g.db_session
     return result
 

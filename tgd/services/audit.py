@@ -90,6 +90,10 @@ _PHONE_RE = re.compile(
     r"|(?<![0-9])0[1-9](?:[ .-]?[0-9]{2}){4}(?![0-9])"  # French national
 )
 
+# Where an entry comes from (the client's address), set by the door on the session of the
+# request: a service records the business action it performs and its source together,
+# with no Flask in the service (``tgd.http`` sets it when it opens the request's session).
+SOURCE_KEY = "tgd.audit_source"
 _MAX_LENGTHS = {"actor": 80, "action": 64, "object_type": 40, "object_id": 64, "source": 64}
 _MAX_DETAILS_DEPTH = 8
 
@@ -119,7 +123,10 @@ def record(
 
     The entry goes to the database with the caller's next flush or its commit, with the
     change it audits: a unit that audits several changes inserts its entries together.
+    Without ``source``, the session's (``SOURCE_KEY``: a web request's client address).
     """
+    if source is None:
+        source = session.info.get(SOURCE_KEY)
     if not _ACTOR_RE.fullmatch(actor):
         raise ValueError(f"audit actor {actor!r} is not user:<id>, system:<name> or a role")
     if not _ACTION_RE.fullmatch(action):

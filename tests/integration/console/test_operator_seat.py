@@ -14,7 +14,15 @@ from tests.integration.console.conftest import csrf_headers
 from tests.integration.gateway.conftest import PUBLIC, TwilioClient
 from tgd.adapters.fake_twilio import FakeTwilio
 from tgd.container import Platform
-from tgd.db.models import Alert, CallLeg, ConsoleEvent, PositionRequest, User, UserSession
+from tgd.db.models import (
+    Alert,
+    AuditEntry,
+    CallLeg,
+    ConsoleEvent,
+    PositionRequest,
+    User,
+    UserSession,
+)
 from tgd.db.writes import write_transaction
 from tgd.domain.alerts import AlertState, LegRole
 from tgd.services.alerts import show_alert
@@ -296,3 +304,20 @@ def test_an_administrator_sets_an_operators_audio_line(login: Login, platform: P
     with platform.sessions() as s:
         assert s.get(User, operator.id).audio_line == "+33199001007"  # type: ignore[union-attr]
     assert login("operateur").post(url, data={"line": "x"}).status_code in (400, 403)
+
+
+def test_an_action_a_service_audits_carries_the_clients_address(
+    login: Login, carrier: TwilioClient, platform: Platform
+) -> None:
+    # The claim is audited by the handling service, which knows nothing of Flask: the
+    # request's session carries the client's address to it (audit.SOURCE_KEY).
+    operator = login("operateur")
+    aid = _alert(platform, carrier)
+    assert post(operator, f"/api/console/alerts/{aid}/claim").status_code == 200
+    with platform.sessions() as s:
+        sources = s.scalars(
+            select(AuditEntry.source).where(
+                AuditEntry.action == "alert.claim", AuditEntry.object_id == str(aid)
+            )
+        ).all()
+    assert sources == ["127.0.0.1"]

@@ -88,6 +88,17 @@ def audit_here(action: str, **fields: Any) -> None:
     )
 
 
+def audit_read(action: str, **fields: Any) -> None:
+    """Record that the request's user read personal data (R-53): the doors' one way to.
+
+    Business actions are audited by the services that perform them (in their
+    transaction, with the request's address: ``audit.SOURCE_KEY``); a view audits only
+    what it shows. A reading request records it in a short write transaction of its own,
+    committed before the page is sent.
+    """
+    audit_here(action, **fields)
+
+
 def audit_refusal(action: str, **fields: Any) -> None:
     """Record an audit entry that survives the request's refusal (the request keeps nothing).
 

@@ -34,7 +34,7 @@ from dispatch_ui.console_geocode import geocode_places
 from dispatch_ui.coverage_admin import cache as coverage_cache
 from dispatch_ui.flashes import flash_refusal
 from dispatch_ui.formatting import format_phone, local_time
-from dispatch_ui.security import audit_here, current_session, requires
+from dispatch_ui.security import audit_read, current_session, requires
 from tgd.db.base import MAX_ID
 from tgd.db.models.alerts import Alert, CallLeg
 from tgd.db.models.lines import Line
@@ -350,9 +350,9 @@ def alert(alert_id: int) -> Any:
         coverage=coverage_cache(),
         viewer=g.user,
     )
-    audit_here("alert.read", object_type="alert", object_id=found.id)
+    audit_read("alert.read", object_type="alert", object_id=found.id)
     if detail.file is not None:
-        audit_here("file.read", object_type="file", object_id=detail.file.file.id)
+        audit_read("file.read", object_type="file", object_id=detail.file.file.id)
     return jsonify(_alert_json(found, detail))
 
 
@@ -457,8 +457,11 @@ def _ok(**extra: Any) -> Any:
     return jsonify(ok=True, **extra)
 
 
-def _dial_operator(found: Alert) -> Any:
-    """R-24d: dial the operator's audio line into the bridge; answer with the leg's state."""
+def _dial_operator(found: Alert, *, redial: bool = False) -> Any:
+    """R-24d: dial the operator's audio line into the bridge; answer with the leg's state.
+
+    ``redial``: the operator asks again for a line already dialled once (audited).
+    """
     platform = current_platform()
     line = operators.audio_line_of(g.user, current_session())
     if not line:
@@ -468,9 +471,8 @@ def _dial_operator(found: Alert) -> Any:
                 "Choisissez votre ligne (« Ma ligne audio ») ou demandez-la à un administrateur."
             )
         )
-    pending = dispatch.dial_operator(
-        db_session(), found, user_id=g.user.id, line=line, clock=platform.clock
-    )
+    dial = dispatch.redial_operator if redial else dispatch.dial_operator
+    pending = dial(db_session(), found, user_id=g.user.id, line=line, clock=platform.clock)
     leg = bridge.dial(pending)
     if leg.status == "failed":
         return _ok(
@@ -513,8 +515,7 @@ def redial_operator(alert_id: int) -> Any:
     found = _get_alert(alert_id)
     if found.state != AlertState.CLAIMED or found.operator_id != g.user.id:
         raise Conflict(N_("Vous ne tenez pas cette alerte : prenez-la d'abord."))
-    audit_here("alert.operator_redial", object_type="alert", object_id=found.id)
-    return _dial_operator(found)
+    return _dial_operator(found, redial=True)
 
 
 def _json_id(key: str) -> int | None:
@@ -531,10 +532,7 @@ def add_force(alert_id: int) -> Any:
     platform = current_platform()
     found = _get_alert(alert_id)
     unit = dispatch.get_active_unit(db_session(), _json_id("unit_id"))
-    pending = dispatch.add_force(db_session(), found, unit, clock=platform.clock)
-    audit_here(
-        "alert.add_force", object_type="alert", object_id=found.id, details={"unit_id": unit.id}
-    )
+    pending = dispatch.add_force(db_session(), found, unit, user_id=g.user.id, clock=platform.clock)
     leg = bridge.dial(pending)
     if leg.status == "failed":
         raise bridge.CarrierFailed(
@@ -559,7 +557,6 @@ def call_back(alert_id: int) -> Any:
     pending = dispatch.call_back(
         db_session(), found, user_id=g.user.id, cipher=platform.cipher, clock=platform.clock
     )
-    audit_here("alert.call_back", object_type="alert", object_id=found.id)
     leg = bridge.dial(pending)
     if leg.status == "failed":
         raise bridge.CarrierFailed(
@@ -572,12 +569,6 @@ def call_back(alert_id: int) -> Any:
 def _leave(found: Alert) -> list[CallLeg]:
     removals = dispatch.operator_leave(
         db_session(), found, user_id=g.user.id, clock=current_platform().clock
-    )
-    audit_here(
-        "alert.operator_leave",
-        object_type="alert",
-        object_id=found.id,
-        details={"legs": len(removals)},
     )
     return bridge.leave(removals)
 
@@ -610,7 +601,6 @@ def request_position(alert_id: int) -> Any:
     request_row = dispatch.request_position(
         db_session(), line, user_id=g.user.id, clock=platform.clock
     )
-    audit_here("alert.request_position", object_type="alert", object_id=found.id)
     failure = bridge.send_position_request(request_row.id, line.msisdn)
     if failure is not None:
         raise bridge.CarrierFailed(

@@ -342,6 +342,25 @@ def dial_operator(
     return _intent(session, alert, LegRole.OPERATOR, to=line, user_id=user_id, clock=clock)
 
 
+def redial_operator(
+    session: Session, alert: Alert, *, user_id: int, line: str, clock: Clock
+) -> PendingDial:
+    """Dial the operator's audio line again (after a failure, or after hanging up); audited.
+
+    The caller has checked that the operator holds the alert.
+    """
+    pending = dial_operator(session, alert, user_id=user_id, line=line, clock=clock)
+    audit.record(
+        session,
+        actor=f"user:{user_id}",
+        action="alert.operator_redial",
+        object_type="alert",
+        object_id=alert.id,
+        clock=clock,
+    )
+    return pending
+
+
 def open_operator_legs(session: Session, alert: Alert, *, user_id: int) -> list[CallLeg]:
     """Return the operator's legs of this alert that are not over (dialling, ringing, in line)."""
     return list(
@@ -364,13 +383,25 @@ def get_active_unit(session: Session, unit_id: int | None) -> ForceUnit:
     return unit
 
 
-def add_force(session: Session, alert: Alert, unit: ForceUnit, *, clock: Clock) -> PendingDial:
+def add_force(
+    session: Session, alert: Alert, unit: ForceUnit, *, user_id: int, clock: Clock
+) -> PendingDial:
     """R-24: record the unit's priority line as a leg of the bridge (three-way dialogue)."""
     if alert.state == AlertState.CLOSED:
         raise Conflict(N_("L'alerte est close : impossible d'y ajouter les forces de l'ordre."))
-    return _intent(
+    pending = _intent(
         session, alert, LegRole.POLICE, to=unit.priority_number, unit_id=unit.id, clock=clock
     )
+    audit.record(
+        session,
+        actor=f"user:{user_id}",
+        action="alert.add_force",
+        object_type="alert",
+        object_id=alert.id,
+        details={"unit_id": unit.id},
+        clock=clock,
+    )
+    return pending
 
 
 def prepare_overflow(session: Session, alert: Alert, *, number: str, clock: Clock) -> PendingDial:
@@ -384,7 +415,7 @@ def prepare_overflow(session: Session, alert: Alert, *, number: str, clock: Cloc
 
 
 def call_back(
-    session: Session, alert: Alert, *, user_id: int | None, cipher: Cipher, clock: Clock
+    session: Session, alert: Alert, *, user_id: int, cipher: Cipher, clock: Clock
 ) -> PendingDial:
     """Record a call-back of the person into the alert's bridge (R-20, R-24b), to dial at once."""
     if alert.state == AlertState.CLOSED:
@@ -392,7 +423,16 @@ def call_back(
     number = _terminal_number(session, alert, cipher=cipher)
     if number is None:
         raise Conflict(N_("Numéro de l'appelant inconnu : rappel impossible."))
-    return _record_callback(session, alert, number, user_id=user_id, clock=clock)
+    pending = _record_callback(session, alert, number, user_id=user_id, clock=clock)
+    audit.record(
+        session,
+        actor=f"user:{user_id}",
+        action="alert.call_back",
+        object_type="alert",
+        object_id=alert.id,
+        clock=clock,
+    )
+    return pending
 
 
 def place(
@@ -524,6 +564,15 @@ def operator_leave(
         leg.status = LEAVING
         _leg_event(session, leg, alert, clock=clock)
     session.flush()
+    audit.record(
+        session,
+        actor=f"user:{user_id}",
+        action="alert.operator_leave",
+        object_type="alert",
+        object_id=alert.id,
+        details={"legs": len(removals)},
+        clock=clock,
+    )
     return removals
 
 

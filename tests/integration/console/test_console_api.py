@@ -239,3 +239,10 @@ def test_operator_calls_the_person_back_into_the_bridge(
         roles = s.scalars(select(CallLeg.role).where(CallLeg.alert_id == aid)).all()
     assert LegRole.CALLBACK in roles
     assert any("+33612340001" in str(r) for r in fake.requests)
+    with platform.sessions() as s:
+        entries = s.scalars(
+            select(AuditEntry).where(
+                AuditEntry.action == "alert.call_back", AuditEntry.object_id == str(aid)
+            )
+        ).all()
+    assert len(entries) == 1 and entries[0].source == "127.0.0.1"  # audited by the service

@@ -43,6 +43,18 @@ def post(client: FlaskClient, url: str, body: dict[str, Any] | None = None) -> A
     return client.post(url, json=body or {}, headers=csrf_headers(client))
 
 
+def audited(platform: Platform, action: str, object_id: int) -> list[AuditEntry]:
+    """The audit entries of ``action`` on the object ``object_id``, once each action."""
+    with platform.sessions() as s:
+        return list(
+            s.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.action == action, AuditEntry.object_id == str(object_id)
+                )
+            )
+        )
+
+
 def legs(platform: Platform, alert_id: int) -> list[dict[str, Any]]:
     with platform.sessions() as s:
         shown = show_alert(s, alert_id)
@@ -131,6 +143,8 @@ def test_a_refused_operator_dial_keeps_the_claim_says_why_and_can_be_retried(
     assert retry.status_code == 200 and retry.get_json()["audio"] == "queued"
     statuses = [(leg["role"], leg["status"]) for leg in legs(platform, aid)]
     assert statuses[-2:] == [("operator", "failed"), ("operator", "queued")]
+    [redial] = audited(platform, "alert.operator_redial", aid)  # audited by the service
+    assert redial.actor.startswith("user:") and redial.source == "127.0.0.1"
 
 
 def test_an_unanswered_operator_line_shows_no_answer(
@@ -167,6 +181,31 @@ def test_hand_over_removes_the_operator_and_leaves_caller_and_police(
     assert by_role["police"] == "in-progress" and by_role["caller"] == "ringing"
     deletes = [r for r in fake.requests if r.method == "DELETE" or r.value("Status")]
     assert len(deletes) == 1  # only the operator's leg was taken out
+    # The services audit each action once, with the request's address.
+    [force] = audited(platform, "alert.add_force", aid)
+    assert force.details == {"unit_id": unit} and force.source == "127.0.0.1"
+    [left] = audited(platform, "alert.operator_leave", aid)
+    assert left.details == {"legs": 1}
+
+
+def test_a_position_request_is_audited_once(
+    login: Login, carrier: TwilioClient, platform: Platform
+) -> None:
+    operator = login("operateur")
+    aid = _alert(platform, carrier)
+    post(operator, f"/api/console/alerts/{aid}/claim")
+    assert post(operator, f"/api/console/alerts/{aid}/position").status_code == 200
+    with platform.sessions() as s:
+        request = s.scalars(select(PositionRequest)).one()
+        entries = s.scalars(
+            select(AuditEntry).where(
+                AuditEntry.action.in_(("position.requested", "alert.request_position"))
+            )
+        ).all()
+    assert [(e.action, e.object_type, e.object_id) for e in entries] == [
+        ("position.requested", "line", str(request.line_id))
+    ]
+    assert entries[0].source == "127.0.0.1"
 
 
 @pytest.mark.parametrize(

@@ -201,7 +201,7 @@ def test_add_force_dials_the_priority_line_into_the_bridge(
     twilio: TwilioClient, session: Session, fake: FakeTwilio, platform: Platform, app: object
 ) -> None:
     alert = _open(twilio, session, "CA8")
-    pending = dispatch.add_force(session, alert, _unit(session), clock=platform.clock)
+    pending = dispatch.add_force(session, alert, _unit(session), user_id=1, clock=platform.clock)
     assert fake.requests == []  # nothing is asked of the carrier before the commit
     leg = session.get(CallLeg, pending.leg_id)
     assert leg is not None and leg.status == "dialling" and leg.call_sid is None
@@ -221,7 +221,7 @@ def test_carrier_refusing_the_force_leaves_a_failed_leg_and_no_police_time(
     twilio: TwilioClient, session: Session, fake: FakeTwilio, platform: Platform, app: object
 ) -> None:
     alert = _open(twilio, session, "CA8b")
-    pending = dispatch.add_force(session, alert, _unit(session), clock=platform.clock)
+    pending = dispatch.add_force(session, alert, _unit(session), user_id=1, clock=platform.clock)
     fake.fail_next(500)
     leg = _placed(session, pending, platform, app)
     assert leg.status == "failed" and leg.failure == "refused:500:20500"
@@ -236,7 +236,7 @@ def test_add_force_refused_on_a_closed_alert(
     alert = _open(twilio, session, "CA9")
     alert.state = AlertState.CLOSED
     with pytest.raises(Conflict):
-        dispatch.add_force(session, alert, _unit(session), clock=platform.clock)
+        dispatch.add_force(session, alert, _unit(session), user_id=1, clock=platform.clock)
 
 
 def test_operator_leaves_without_ending_the_bridge_and_the_overflow_stays(
@@ -309,7 +309,7 @@ def test_status_callback_before_the_rest_answer_finds_its_leg(
     twilio: TwilioClient, session: Session, platform: Platform
 ) -> None:
     alert = _open(twilio, session, "CA10c")
-    pending = dispatch.add_force(session, alert, _unit(session), clock=platform.clock)
+    pending = dispatch.add_force(session, alert, _unit(session), user_id=1, clock=platform.clock)
     session.commit()
     # The carrier calls back (ringing, answered) before our REST call returned its call id.
     path = f"/gateway/twilio/voice/status?leg={pending.leg_id}"
@@ -349,7 +349,7 @@ def test_counter_call_joins_the_units_ongoing_alert(
     alert = _open(twilio, session, "CA11")
     _placed(
         session,
-        dispatch.add_force(session, alert, _unit(session), clock=platform.clock),
+        dispatch.add_force(session, alert, _unit(session), user_id=1, clock=platform.clock),
         platform,
         app,
     )

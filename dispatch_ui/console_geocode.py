@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Flask, g, jsonify, request
 from flask_babel import gettext
 
-from dispatch_ui.security import audit_here, requires
+from dispatch_ui.security import requires
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.domain.geocoding import QUALITY_LABELS
 from tgd.http import current_platform, db_session
@@ -64,9 +64,6 @@ def correct(file_id: int) -> Any:
         user=g.user,
         cipher=platform.cipher,
         clock=platform.clock,
-    )
-    audit_here(
-        "file.geocode_correct", object_type="file", object_id=file.id, details={"place": place}
     )
     return jsonify(ok=True)
 

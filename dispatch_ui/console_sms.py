@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Flask, g, jsonify
 
 from dispatch_ui.formatting import local_time
-from dispatch_ui.security import audit_here, requires
+from dispatch_ui.security import audit_read, requires
 from tgd.http import current_platform, db_session
 from tgd.services import messages
 from tgd.services.policy import Permission
@@ -27,7 +27,7 @@ def index() -> Any:
     platform = current_platform()
     views = messages.list_messages(db_session(), cipher=platform.cipher, clock=platform.clock)
     if views:
-        audit_here("sms.list", details={"count": len(views)})
+        audit_read("sms.list", details={"count": len(views)})
     timezone = platform.settings.default_timezone
     return jsonify(
         messages=[
@@ -49,8 +49,7 @@ def index() -> Any:
 @requires(Permission.CONSOLE)
 def mark_read(sms_id: int) -> Any:
     """Record that the operator has read the message and dealt with it."""
-    found = messages.mark_read(db_session(), sms_id, user=g.user, clock=current_platform().clock)
-    audit_here("sms.read", object_type="sms", object_id=found.id)
+    messages.mark_read(db_session(), sms_id, user=g.user, clock=current_platform().clock)
     return jsonify(ok=True)
 
 

@@ -42,7 +42,7 @@ from tgd.domain.geocoding import (
 )
 from tgd.domain.lifecycle import FileState
 from tgd.ports import Cipher, Clock, Geocoder, GeocoderUnavailable
-from tgd.services import files, vault
+from tgd.services import audit, files, vault
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +271,7 @@ def correct(
     cipher: Cipher,
     clock: Clock,
 ) -> FileGeocode:
-    """An operator places an address's point on the map (a wrong or missing match)."""
+    """An operator places an address's point on the map (a wrong or missing match); audited."""
     if place not in PLACES:
         raise ValidationError(N_("Lieu inconnu : domicile ou lieu de travail attendu."))
     if file.data_key_id is None or file.state not in LIVE_STATES:
@@ -294,4 +294,13 @@ def correct(
     _store(session, row, file, match, cipher)
     row.status, row.corrected_by_id, row.updated_at = MANUAL, user.id, clock.now()
     session.flush()
+    audit.record(
+        session,
+        actor=f"user:{user.id}",
+        action="file.geocode_correct",
+        object_type="file",
+        object_id=file.id,
+        details={"place": place},
+        clock=clock,
+    )
     return row

@@ -142,7 +142,7 @@ def list_messages(
 
 
 def mark_read(session: Session, sms_id: int, *, user: User, clock: Clock) -> InboundSms:
-    """Record that an operator has read the message and dealt with it."""
+    """Record that an operator has read the message and dealt with it (audited each time)."""
     message = session.get(InboundSms, sms_id)
     if message is None:
         raise NotFound(N_("Ce message n'existe pas."))
@@ -157,4 +157,12 @@ def mark_read(session: Session, sms_id: int, *, user: User, clock: Clock) -> Inb
             territory_id=message.territory_id,
             clock=clock,
         )
+    audit.record(
+        session,
+        actor=f"user:{user.id}",
+        action="sms.read",
+        object_type="sms",
+        object_id=message.id,
+        clock=clock,
+    )
     return message

@@ -312,6 +312,7 @@ def test_the_operator_sees_the_quality_and_places_a_wrong_point_on_the_map(
             select(AuditEntry).where(AuditEntry.action == "file.geocode_correct")
         ).one()
         assert entry.object_id == str(file_id) and "48.85" not in str(entry.details)
+        assert entry.details == {"place": "residence"} and entry.source == "127.0.0.1"
         row = s.scalars(
             select(FileGeocode).where(
                 FileGeocode.file_id == file_id, FileGeocode.place == "residence"

@@ -33,7 +33,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from dispatch_ui.flashes import flash_refusal, flash_swap_delay
 from dispatch_ui.formatting import zone_label
 from dispatch_ui.portal_forms import show_errors
-from dispatch_ui.security import audit_here, requires
+from dispatch_ui.security import audit_read, requires
 from tgd.db.models.incidents import (
     INCIDENT_KIND_LABELS,
     Incident,
@@ -212,12 +212,6 @@ def _fault_report(form: _FaultFields) -> faults.FaultReport:
 
 
 def _received(ticket: Incident) -> BaseResponse:
-    audit_here(
-        "fault.report",
-        object_type="incident",
-        object_id=ticket.id,
-        details={"kind": ticket.kind.value, "channel": ticket.channel.value},
-    )
     flash(gettext("Signalement n° %(n)s reçu par le centre d'assistance.", n=ticket.id), "success")
     return redirect(url_for("faults.show", ticket_id=ticket.id))
 
@@ -334,7 +328,7 @@ def _ticket_page(ticket: Incident, status: int = 200, **forms: Any) -> Any:
     report = None
     if status == 200:
         report = faults.read_report(session, ticket, cipher=platform.cipher)
-        audit_here("fault.read", object_type="incident", object_id=ticket.id)
+        audit_read("fault.read", object_type="incident", object_id=ticket.id)
     handle = policy.has(g.user, Permission.FAULT_HANDLE) and view.is_open
     if handle:
         diagnose_form = forms.get("diagnose") or _diagnose_form(
@@ -379,9 +373,8 @@ def _ticket_step(
     return _ticket_page(ticket, 400, **{name: form})
 
 
-def _audited(ticket: Incident, action: str, **details: object) -> BaseResponse:
-    """Audit the step done on the ticket; back to its page."""
-    audit_here(action, object_type="incident", object_id=ticket.id, details=details)
+def _back_to(ticket: Incident) -> BaseResponse:
+    """Back to the ticket's page (the service has audited the step)."""
     return redirect(url_for("faults.show", ticket_id=ticket.id))
 
 
@@ -411,7 +404,7 @@ def _diagnose(ticket: Incident, form: DiagnoseForm) -> BaseResponse:
         clock=current_platform().clock,
     )
     flash(gettext("Diagnostic enregistré."), "success")
-    return _audited(ticket, "fault.diagnose", decision=form.decision.data or "")
+    return _back_to(ticket)
 
 
 @bp.post("/<int:ticket_id>/echange")
@@ -441,7 +434,7 @@ def _swap(ticket: Incident, form: SwapForm) -> BaseResponse:
         late=N_("Terminal échangé, hors délai : %(h)s heures ouvrées (24 au plus)."),
         in_time=N_("Terminal échangé en %(h)s heures ouvrées."),
     )
-    return _audited(ticket, "fault.swap", line=ticket.line_id, late=result.is_late)
+    return _back_to(ticket)
 
 
 @bp.post("/<int:ticket_id>/cloture")
@@ -461,7 +454,7 @@ def _close(ticket: Incident, form: CloseForm) -> BaseResponse:
         clock=current_platform().clock,
     )
     flash(gettext("Signalement clos."), "success")
-    return _audited(ticket, "fault.close", resolution=form.resolution.data or "")
+    return _back_to(ticket)
 
 
 def init_app(app: Flask) -> None:

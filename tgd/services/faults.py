@@ -14,7 +14,7 @@ under warranty) or nothing to do (``close_ticket``).
 What the reporter wrote and who to call back are encrypted under the file's
 key (the line's when it has no file) and read only through ``read_report``;
 the rest is technical and feeds report tables 4 and 10 and the service-level
-clocks. Services flush, the caller commits and audits.
+clocks. Services flush and audit the action they perform (``_audit``); the caller commits.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from tgd.domain.navettes import FieldErrors
 from tgd.domain.reference import Reference
 from tgd.domain.roles import Role
 from tgd.ports import Cipher, Clock
-from tgd.services import line_admin, policy, vault
+from tgd.services import audit, line_admin, policy, vault
 from tgd.services.alerts import ensure_line_key
 from tgd.settings import NATIONAL_TIMEZONE
 
@@ -282,7 +282,31 @@ def report_fault(
         key_id=key_id,
     )
     session.flush()
+    _audit(
+        session,
+        ticket,
+        "fault.report",
+        user=user,
+        clock=clock,
+        kind=ticket.kind.value,
+        channel=ticket.channel.value,
+    )
     return ticket
+
+
+def _audit(
+    session: Session, ticket: Incident, action: str, *, user: User, clock: Clock, **details: object
+) -> None:
+    """Audit the step the user did on the ticket, in its transaction."""
+    audit.record(
+        session,
+        actor=f"user:{user.id}",
+        action=action,
+        object_type="incident",
+        object_id=ticket.id,
+        details=details,
+        clock=clock,
+    )
 
 
 def read_report(session: Session, ticket: Incident, *, cipher: Cipher) -> FaultReport | None:
@@ -347,6 +371,7 @@ def diagnose(
         ticket.needs_swap = True if decision is Decision.ECHANGE else None
         ticket.status = TicketStatus.EN_COURS
     session.flush()
+    _audit(session, ticket, "fault.diagnose", user=user, clock=clock, decision=decision.value)
     return ticket
 
 
@@ -393,6 +418,15 @@ def swap_for_ticket(
     ticket.resolved_at = result.swap.swapped_at
     ticket.handled_by_user_id = user.id
     session.flush()
+    _audit(
+        session,
+        ticket,
+        "fault.swap",
+        user=user,
+        clock=clock,
+        line=ticket.line_id,
+        late=result.is_late,
+    )
     return result
 
 
@@ -416,6 +450,7 @@ def close_ticket(
     ticket.needs_swap = False
     ticket.handled_by_user_id = user.id
     session.flush()
+    _audit(session, ticket, "fault.close", user=user, clock=clock, resolution=resolution.value)
     return ticket
 
 

@@ -94,15 +94,20 @@ def test_a_parquet_fault_goes_to_a_swap_with_the_same_reference_and_into_the_nex
         report, _ = reports.build_report(
             s, scope, period, provisional=provisional, clock=platform.clock
         )
-        actions = {
-            e.action
-            for e in s.scalars(
+        entries = list(
+            s.scalars(
                 select(AuditEntry).where(
                     AuditEntry.object_type == "incident", AuditEntry.object_id == str(ticket_id)
                 )
             )
-        }
-    assert {"fault.report", "fault.read", "fault.diagnose", "fault.swap"} <= actions
+        )
+    actions = [e.action for e in entries]
+    assert {"fault.report", "fault.read", "fault.diagnose", "fault.swap"} <= set(actions)
+    # The faults service audits each step once, in its transaction, with the client's address.
+    for action in ("fault.report", "fault.diagnose", "fault.swap"):
+        assert actions.count(action) == 1, action
+    [swapped] = [e for e in entries if e.action == "fault.swap"]
+    assert swapped.details["late"] is False and swapped.source == "127.0.0.1"
     tables = {t.number: t.rows for t in report.tables}
     incident = next(r for r in tables[4] if r[0] == LINE_1 and r[2] == "portail")
     assert incident[3] == "parquet" and incident[6] == "écran défaillant"

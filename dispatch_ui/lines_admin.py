@@ -85,7 +85,6 @@ def index() -> Any:
         except DomainError as err:
             flash_refusal(err)
         else:
-            audit_here("line.add", object_type="line", object_id=record.line_id)
             flash(gettext("Ligne %(ref)s mise en stock.", ref=record.reference), "success")
             return redirect(url_for("lines_admin.index"))
     return render_template(
@@ -105,6 +104,7 @@ def _add_to_stock(form: StockForm) -> LineAssignment:
         msisdn=form.msisdn.data or "",
         iccid=form.iccid.data or None,
         imei=form.imei.data or None,
+        actor=f"user:{g.user.id}",
         clock=current_platform().clock,
     )
 
@@ -117,8 +117,9 @@ def activate(line_id: int) -> Any:
     line = policy.get_scoped(session, g.user, Line, line_id)
     if ActivateForm().validate_on_submit():
         record = next(a for a in line.assignments if a.is_current)
-        line_admin.activate(session, record, user_id=g.user.id, clock=platform.clock)
-        audit_here("line.activate", object_type="line", object_id=line.id)
+        line_admin.activate(
+            session, record, user_id=g.user.id, actor=f"user:{g.user.id}", clock=platform.clock
+        )
         flash(gettext("Ligne %(ref)s activée.", ref=record.reference), "success")
     return redirect(url_for("lines_admin.index"))
 
@@ -163,9 +164,9 @@ def _swap(line: Line, form: SwapForm) -> Any:
         cause=form.cause.data or "",
         deadline_hours=platform.settings.retention.swap_deadline_hours,
         user_id=g.user.id,
+        actor=f"user:{g.user.id}",
         clock=platform.clock,
     )
-    audit_here("line.swap", object_type="line", object_id=line.id, details={"late": result.is_late})
     flash_swap_delay(
         result,
         late=N_("Échange enregistré, hors délai : %(h)s heures ouvrées (24 au plus)."),

@@ -14,7 +14,6 @@ import threading
 from datetime import datetime
 
 import click
-from sqlalchemy.orm import Session
 
 from tgd.cli import friendly_errors
 from tgd.cli_output import echo_json
@@ -108,27 +107,6 @@ def _iso_datetime(_ctx: click.Context, param: click.Parameter, value: str | None
     return value
 
 
-def _audit_line(
-    session: Session,
-    state: State,
-    action: str,
-    line_id: int,
-    details: dict[str, object] | None = None,
-) -> None:
-    """Audit an operation on a line done from the command line (no user: ``system:cli``)."""
-    from tgd.services import audit
-
-    audit.record(
-        session,
-        actor="system:cli",
-        action=action,
-        object_type="line",
-        object_id=line_id,
-        details=details,
-        clock=state.platform.clock,
-    )
-
-
 def _lines(main: click.Group) -> None:
     group = main.commands.get("lines")
     assert isinstance(group, click.Group)
@@ -159,9 +137,9 @@ def _lines(main: click.Group) -> None:
                 msisdn=msisdn,
                 iccid=iccid,
                 imei=imei,
+                actor="system:cli",
                 clock=state.platform.clock,
             )
-            _audit_line(session, state, "line.add", record.line_id)
             reference = record.reference
         echo_json({"reference": reference, "status": "en_stock"})
 
@@ -174,8 +152,9 @@ def _lines(main: click.Group) -> None:
 
         with state.transaction() as session:
             record = line_admin.current_record(session, reference)
-            line_admin.activate(session, record, user_id=None, clock=state.platform.clock)
-            _audit_line(session, state, "line.activate", record.line_id)
+            line_admin.activate(
+                session, record, user_id=None, actor="system:cli", clock=state.platform.clock
+            )
             reference = record.reference
         echo_json({"reference": reference, "status": "en_attente"})
 
@@ -225,9 +204,9 @@ def _lines(main: click.Group) -> None:
                 swapped_at=swapped,
                 cause=cause,
                 deadline_hours=state.settings.retention.swap_deadline_hours,
+                actor="system:cli",
                 clock=state.platform.clock,
             )
-            _audit_line(session, state, "line.swap", record.line_id, {"late": result.is_late})
             out = {
                 "reference": record.reference,
                 "delay_opening_hours": round(result.delay.total_seconds() / 3600, 2),

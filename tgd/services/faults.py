@@ -405,6 +405,7 @@ def swap_for_ticket(
         swapped_at=swapped_at,
         incident_id=ticket.id,
         user_id=user.id,
+        actor=None,  # audited below as the ticket's step (fault.swap)
         clock=clock,
     )
     ticket.needs_swap = True

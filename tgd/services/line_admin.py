@@ -32,7 +32,7 @@ from tgd.domain.lifecycle import LineStatus
 from tgd.domain.navettes import FieldErrors
 from tgd.domain.reference import Reference, ReferenceError
 from tgd.ports import Clock
-from tgd.services import inventory, lines
+from tgd.services import audit, inventory, lines
 
 
 @dataclass(frozen=True)
@@ -110,9 +110,10 @@ def add_to_stock(
     msisdn: str,
     iccid: str | None,
     imei: str | None,
+    actor: str,
     clock: Clock,
 ) -> LineAssignment:
-    """Put a new line in stock (status "en stock", Y = 1)."""
+    """Put a new line in stock (status "en stock", Y = 1); audited ``line.add`` by ``actor``."""
     juridiction = juridiction_by_insee(session, juridiction_insee)
     if imei:
         imei = _check_imei(imei)
@@ -120,7 +121,7 @@ def add_to_stock(
         iccid = _check_iccid(iccid)
     if not 1 <= order_no <= 99:
         raise FieldErrors({"order_no": [(N_("Le numéro d'ordre va de 01 à 99."), {})]})
-    return lines.add_line(
+    record = lines.add_line(
         session,
         juridiction=juridiction,
         order_no=order_no,
@@ -129,18 +130,45 @@ def add_to_stock(
         imei=imei or None,
         clock=clock,
     )
+    _audit_line(session, "line.add", record.line_id, actor=actor, clock=clock)
+    return record
+
+
+def _audit_line(
+    session: Session,
+    action: str,
+    line_id: int,
+    *,
+    actor: str,
+    clock: Clock,
+    details: dict[str, object] | None = None,
+) -> None:
+    """Audit an operation on a line in its transaction (actor: ``user:<id>``, ``system:cli``)."""
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        object_type="line",
+        object_id=line_id,
+        details=details,
+        clock=clock,
+    )
 
 
 def activate(
-    session: Session, record: LineAssignment, *, user_id: int | None, clock: Clock
+    session: Session, record: LineAssignment, *, user_id: int | None, actor: str, clock: Clock
 ) -> None:
-    """Activate a line: "en stock" to "en attente d'affectation" (listed in the centre's file)."""
+    """Activate a line: "en stock" to "en attente d'affectation" (listed in the centre's file).
+
+    Audited ``line.activate`` by ``actor``.
+    """
     if record.status is not LineStatus.EN_STOCK:
         raise Conflict(
             N_("Seule une ligne en stock peut être activée (celle-ci est « %(s)s »)."),
             s=record.status.label,
         )
     lines.change_status(session, record, LineStatus.EN_ATTENTE, user_id=user_id, clock=clock)
+    _audit_line(session, "line.activate", record.line_id, actor=actor, clock=clock)
 
 
 def swap_terminal(
@@ -155,6 +183,7 @@ def swap_terminal(
     swapped_at: datetime | None = None,
     incident_id: int | None = None,
     user_id: int | None = None,
+    actor: str | None,
     clock: Clock,
 ) -> SwapResult:
     """R-18: replace a faulty handset on the same line (same number, same reference).
@@ -162,6 +191,9 @@ def swap_terminal(
     The new handset is taken from stock when it was delivered (``tgd inventory import``),
     else recorded with the model given. The delay runs from the report to the swap in the
     assistance centre's opening hours of the line's territory.
+
+    ``actor`` audits the swap as ``line.swap``; None when the swap is one step of a larger
+    action that its caller audits (a fault ticket's swap, audited ``fault.swap``).
     """
     if line is None:
         raise NotFound(N_("Ligne inconnue."))
@@ -211,7 +243,17 @@ def swap_terminal(
     session.flush()
     deadline = hours.add_opening_hours(reported_at, deadline_hours)
     delay = hours.opening_time_between(reported_at, done)
-    return SwapResult(swap, delay, deadline, warranty is not False and done > deadline)
+    result = SwapResult(swap, delay, deadline, warranty is not False and done > deadline)
+    if actor is not None:
+        _audit_line(
+            session,
+            "line.swap",
+            line.id,
+            actor=actor,
+            clock=clock,
+            details={"late": result.is_late},
+        )
+    return result
 
 
 def swaps_of(session: Session, line: Line) -> list[Swap]:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from tests import builders
 from tgd.adapters.clock import FrozenClock
 from tgd.cli import main
-from tgd.db.models import Juridiction, Line, Swap, Terminal
+from tgd.db.models import AuditEntry, Juridiction, Line, Swap, Terminal
 from tgd.domain.errors import Conflict
 from tgd.domain.inventory import luhn_check_digit
 from tgd.domain.lifecycle import LineStatus
@@ -64,13 +64,23 @@ def test_a_new_line_goes_to_stock_then_is_activated(
         msisdn="06 12 34 00 08",
         iccid="8933150000000000777",
         imei=imei(777),
+        actor="system:cli",
         clock=clock,
     )
     assert (record.reference, record.status) == ("M 75 75056 08 1", LineStatus.EN_STOCK)
-    line_admin.activate(session, record, user_id=None, clock=clock)
+    line_admin.activate(session, record, user_id=None, actor="system:cli", clock=clock)
     assert record.status is LineStatus.EN_ATTENTE
     with pytest.raises(Conflict, match="Seule une ligne en stock"):
-        line_admin.activate(session, record, user_id=None, clock=clock)
+        line_admin.activate(session, record, user_id=None, actor="system:cli", clock=clock)
+    # The service audits each action once, by the actor it is given.
+    session.flush()
+    entries = session.scalars(
+        select(AuditEntry).where(AuditEntry.object_id == str(record.line_id))
+    ).all()
+    assert [(e.actor, e.action, e.object_type) for e in entries] == [
+        ("system:cli", "line.add", "line"),
+        ("system:cli", "line.activate", "line"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -99,7 +109,7 @@ def test_bad_stock_entries_name_the_field(
     }
     values.update(changes)
     with pytest.raises(FieldErrors) as refused:
-        line_admin.add_to_stock(session, clock=clock, **values)  # type: ignore[arg-type]
+        line_admin.add_to_stock(session, actor="system:cli", clock=clock, **values)  # type: ignore[arg-type]
     assert field in refused.value.errors
 
 
@@ -116,6 +126,7 @@ def test_swap_keeps_the_line_and_its_reference_and_times_the_delay_in_opening_ho
         new_imei=imei(1),
         cause="écran",
         reported_at=clock.now() - timedelta(days=4),
+        actor="system:cli",
         clock=clock,
     )
     assert result.is_late and result.delay == timedelta(hours=27)
@@ -125,6 +136,9 @@ def test_swap_keeps_the_line_and_its_reference_and_times_the_delay_in_opening_ho
     assert old is not None and old.is_faulty
     swap = session.scalars(select(Swap)).one()
     assert swap.new_terminal_id == line.terminal.id and swap.under_warranty is True
+    session.flush()
+    [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "line.swap")).all()
+    assert (entry.object_id, entry.details) == (str(line.id), {"late": True})
 
 
 def test_a_report_before_opening_starts_its_clock_at_nine(
@@ -137,6 +151,7 @@ def test_a_report_before_opening_starts_its_clock_at_nine(
         new_imei=imei(2),
         cause="batterie",
         reported_at=clock.now() - timedelta(hours=27),  # Sunday 07:30 in Paris
+        actor="system:cli",
         clock=clock,
     )
     assert not result.is_late and result.delay == timedelta(hours=1, minutes=30)
@@ -148,7 +163,13 @@ def test_swap_takes_a_spare_from_stock(
     spare = inventory.stock_terminals(session)[0]
     line = session.scalars(select(Line).where(Line.msisdn == "+33612340002")).one()
     line_admin.swap_terminal(
-        session, line, new_imei=spare.imei, cause="x", reported_at=clock.now(), clock=clock
+        session,
+        line,
+        new_imei=spare.imei,
+        cause="x",
+        reported_at=clock.now(),
+        actor="system:cli",
+        clock=clock,
     )
     assert line.terminal is spare and spare.model == "TGD-1"
     assert spare not in inventory.stock_terminals(session)
@@ -167,6 +188,7 @@ def test_swap_refuses_a_busy_terminal_and_a_future_report(
             new_imei=other.terminal.imei,
             cause="x",
             reported_at=clock.now(),
+            actor="system:cli",
             clock=clock,
         )
     with pytest.raises(FieldErrors):
@@ -176,6 +198,7 @@ def test_swap_refuses_a_busy_terminal_and_a_future_report(
             new_imei=imei(3),
             cause="x",
             reported_at=clock.now() + timedelta(hours=1),
+            actor="system:cli",
             clock=clock,
         )
 
@@ -192,6 +215,7 @@ def test_a_handset_out_of_warranty_is_never_late(
         new_imei=imei(4),
         cause="chute",
         reported_at=clock.now() - timedelta(days=6),
+        actor="system:cli",
         clock=clock,
     )
     assert result.delay > timedelta(hours=24) and not result.is_late

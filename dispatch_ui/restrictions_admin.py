@@ -17,7 +17,7 @@ from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from dispatch_ui.flashes import flash_refusal
-from dispatch_ui.security import audit_here, requires
+from dispatch_ui.security import audit_read, requires
 from tgd.db.models.lines import Line
 from tgd.domain.errors import DomainError
 from tgd.http import current_platform, db_session
@@ -83,7 +83,7 @@ def _line_page(found: Line, form: RestrictionForm) -> Any:
     """The line's lists (their reading audited) and history; a first visit fills the form."""
     detail = restrictions.describe(db_session(), found, cipher=current_platform().cipher)
     if detail.allow_list is not None:
-        audit_here("line.restriction_read", object_type="line", object_id=found.id)
+        audit_read("line.restriction_read", object_type="line", object_id=found.id)
     if request.method == "GET" and detail.allow_list is not None:
         form.voice.data = "\n".join(sorted(detail.allow_list.voice))
         form.sms.data = "\n".join(sorted(detail.allow_list.sms))
@@ -149,7 +149,7 @@ def export() -> Any:
         gateway=settings.gateway,
         restrictions=settings.restrictions,
     )
-    audit_here(
+    audit_read(
         "line.restriction_export", details={"lines": len({r[0] for r in rows}), "rows": len(rows)}
     )
     response = Response(restrictions.carrier_csv(rows), mimetype="text/csv; charset=utf-8")

@@ -636,6 +636,7 @@ def request_position(
         action="position.requested",
         object_type="line",
         object_id=line.id,
+        details={"alert_id": request.alert_id},  # the alert it was asked for, if any
         clock=clock,
     )
     return request

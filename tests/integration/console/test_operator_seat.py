@@ -206,6 +206,7 @@ def test_a_position_request_is_audited_once(
         ("position.requested", "line", str(request.line_id))
     ]
     assert entries[0].source == "127.0.0.1"
+    assert entries[0].details == {"alert_id": aid}
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,7 @@ from dispatch_ui.portal_forms import (
     navette_form,
     show_errors,
 )
-from dispatch_ui.security import audit_here, reauthenticate, requires
+from dispatch_ui.security import audit_read, reauthenticate, requires
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.navettes import IntakeDocument, Navette
 from tgd.db.models.operations import Task
@@ -98,7 +98,7 @@ def create_file(navette_id: int) -> Any:
     form = navette_form(NavetteKind.ATTRIBUTION, None)
     if request.method == "GET":
         fill_form(form, navettes.read_content(session, navette, cipher=platform.cipher))
-        audit_here("navette.read", object_type="navette", object_id=navette.id)
+        audit_read("navette.read", object_type="navette", object_id=navette.id)
     elif form.validate_on_submit():
         try:
             return _create_file(navette, form)
@@ -125,9 +125,6 @@ def _create_file(navette: Navette, form: Any) -> Any:
         user=g.user,
         cipher=platform.cipher,
         clock=platform.clock,
-    )
-    audit_here(
-        "file.create", object_type="file", object_id=file.id, details={"breach": navette.is_breach}
     )
     flash(
         gettext("Fiche %(number)s créée : lancez la mise en service.", number=file.number),
@@ -180,9 +177,6 @@ def _commissioning_action(file: BeneficiaryFile, action: str) -> None:
         user=g.user,
         clock=platform.clock,
     )
-    audit_here(
-        "file.commissioning", object_type="file", object_id=file.id, details={"step": step.value}
-    )
 
 
 @bp.route("/fiches/<int:file_id>/parquet", methods=["GET", "POST"])
@@ -194,7 +188,7 @@ def inform_parquet(file_id: int) -> Any:
     form = MessageForm()
     if form.validate_on_submit():
         try:
-            message = navettes.send_to_parquet(
+            navettes.send_to_parquet(
                 session,
                 file,
                 text=form.text.data or "",
@@ -205,7 +199,6 @@ def inform_parquet(file_id: int) -> Any:
         except FieldErrors as err:
             show_errors(form, err)
         else:
-            audit_here("parquet_message.send", object_type="parquet_message", object_id=message.id)
             flash(gettext("Information transmise au parquet."), "success")
             return redirect(url_for("cases.show", file_id=file.id))
     return render_template("intake/inform.html", form=form, file=file)
@@ -258,12 +251,6 @@ def _confirm(task: Task, file: BeneficiaryFile, form: ConfirmForm) -> None:
         cipher=platform.cipher,
         clock=platform.clock,
     )
-    audit_here(
-        "file.termination_confirm",
-        object_type="file",
-        object_id=file.id,
-        details={"closed": closure is not None},
-    )
     if closure is None:
         flash(gettext("Confirmation incomplète enregistrée : la fiche reste ouverte."), "warning")
         return
@@ -290,7 +277,7 @@ def original(document_id: int) -> Any:
     if document is None:
         abort(404)
     content = intake.read_document(session, document, cipher=platform.cipher)
-    audit_here("intake.read", object_type="intake_document", object_id=document.id)
+    audit_read("intake.read", object_type="intake_document", object_id=document.id)
     response = Response(content, mimetype=document.content_type)
     response.headers["Content-Disposition"] = "inline"
     response.headers["Content-Security-Policy"] = (
@@ -336,7 +323,6 @@ def _set_aside(document: IntakeDocument) -> Any:
     """Set a received document aside (POST only)."""
     if request.method == "POST" and StepForm().validate_on_submit():
         intake.set_aside(db_session(), document, user=g.user, clock=current_platform().clock)
-        audit_here("intake.set_aside", object_type="intake_document", object_id=document.id)
         flash(gettext("Document écarté."), "info")
         return redirect(url_for("intake.queue"))
     abort(405)
@@ -353,9 +339,6 @@ def _key_in(document: IntakeDocument, kind: NavetteKind, form: Any) -> Any:
         deadline_minutes=platform.settings.retention.navette_deadline_minutes,
         cipher=platform.cipher,
         clock=platform.clock,
-    )
-    audit_here(
-        "navette.key_in", object_type="navette", object_id=navette.id, details={"kind": kind.value}
     )
     flash(gettext("Navette saisie."), "success")
     if kind is NavetteKind.ATTRIBUTION:

@@ -34,7 +34,7 @@ from dispatch_ui.portal_forms import (
     retention_form,
     show_errors,
 )
-from dispatch_ui.security import audit_here, reauthenticate, requires
+from dispatch_ui.security import audit_read, reauthenticate, requires
 from tgd.db.models.beneficiaries import BeneficiaryFile, FileExport
 from tgd.db.models.navettes import Navette, ParquetMessage
 from tgd.domain.errors import DomainError
@@ -90,13 +90,13 @@ def edit(slug: str, navette_id: int | None = None) -> Any:
     form = navette_form(kind, policy.juridiction_scope(g.user))
     if request.method == "GET" and draft is not None:
         fill_form(form, navettes.read_content(session, draft, cipher=platform.cipher))
-        audit_here("navette.read", object_type="navette", object_id=draft.id)
+        audit_read("navette.read", object_type="navette", object_id=draft.id)
     if form.validate_on_submit():
         content = content_of(kind, form)
         if request.form.get("action") == "brouillon":
             return _save_draft(content, draft)
         try:
-            return _submit(kind, content, draft)
+            return _submit(content, draft)
         except FieldErrors as err:
             show_errors(form, err)  # the 400 answer rolls the request back: nothing written
     return render_template(
@@ -114,12 +114,11 @@ def _save_draft(content: NavetteContent, draft: Navette | None) -> Any:
         cipher=platform.cipher,
         clock=platform.clock,
     )
-    audit_here("navette.draft", object_type="navette", object_id=saved.id)
     flash(gettext("Brouillon enregistré."), "success")
     return redirect(url_for("portal.edit", navette_id=saved.id))
 
 
-def _submit(kind: NavetteKind, content: NavetteContent, draft: Navette | None) -> Any:
+def _submit(content: NavetteContent, draft: Navette | None) -> Any:
     platform = current_platform()
     navette = navettes.submit(
         db_session(),
@@ -129,9 +128,6 @@ def _submit(kind: NavetteKind, content: NavetteContent, draft: Navette | None) -
         deadline_minutes=platform.settings.retention.navette_deadline_minutes,
         cipher=platform.cipher,
         clock=platform.clock,
-    )
-    audit_here(
-        "navette.submit", object_type="navette", object_id=navette.id, details={"kind": kind.value}
     )
     return redirect(url_for("portal.receipt", navette_id=navette.id))
 
@@ -143,7 +139,7 @@ def receipt(navette_id: int) -> Any:
     navette = policy.get_scoped(db_session(), g.user, Navette, navette_id)
     if navette.received_at is None:
         abort(404)
-    audit_here("navette.receipt", object_type="navette", object_id=navette.id)
+    audit_read("navette.receipt", object_type="navette", object_id=navette.id)
     return render_template(
         "portal/receipt.html",
         navette=navette,
@@ -198,7 +194,7 @@ def message(message_id: int) -> Any:
     text = navettes.read_message(
         session, found, user=g.user, cipher=platform.cipher, clock=platform.clock
     )
-    audit_here("parquet_message.read", object_type="parquet_message", object_id=found.id)
+    audit_read("parquet_message.read", object_type="parquet_message", object_id=found.id)
     return render_template("portal/message.html", message=found, file=file, text=text)
 
 
@@ -226,7 +222,7 @@ def _send_export(export: FileExport, file: BeneficiaryFile) -> Response:
     """Decrypt the export, audit its download and send it as an attachment."""
     platform = current_platform()
     content = exports.read_export(db_session(), export, cipher=platform.cipher)
-    audit_here(
+    audit_read(
         "file.export_download",
         object_type="file_export",
         object_id=export.id,

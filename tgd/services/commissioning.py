@@ -25,7 +25,7 @@ from tgd.domain.errors import N_, Conflict
 from tgd.domain.lifecycle import CommissioningStep, FileState, LineStatus, check_file_transition
 from tgd.domain.navettes import check_commissioning_complete, missing_steps
 from tgd.ports import Clock
-from tgd.services import lines
+from tgd.services import audit, lines
 
 MANUAL_STEPS = frozenset({CommissioningStep.TEST_TERMINAL, CommissioningStep.CHECK_ASSIGNMENT})
 
@@ -121,6 +121,15 @@ def record_step(
     session.add(record)
     session.flush()
     complete_if_done(session, file, user=user, clock=clock)
+    audit.record(
+        session,
+        actor=f"user:{user.id}",
+        action="file.commissioning",
+        object_type="file",
+        object_id=file.id,
+        details={"step": step.value},
+        clock=clock,
+    )
     return record
 
 

@@ -27,7 +27,7 @@ from tgd.domain.errors import N_, NOT_FOUND_OR_HIDDEN, Conflict, NotFound
 from tgd.domain.lifecycle import NavetteKind, NavetteSource
 from tgd.domain.navettes import NavetteContent, deadline_for, seconds_left
 from tgd.ports import Cipher, Clock
-from tgd.services import navettes, vault
+from tgd.services import audit, navettes, vault
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def key_in(
     """Submit the navette read from a document, with the document's reception time (R-10)."""
     if document.handled_at is not None:
         raise Conflict(N_("Ce document a déjà été saisi."))
-    navette = navettes.submit(
+    navette = navettes.receive(
         session,
         content,
         user=user,
@@ -172,6 +172,15 @@ def key_in(
     document.handled_at = clock.now()
     document.handled_by_id = user.id
     session.flush()
+    audit.record(
+        session,
+        actor=f"user:{user.id}",
+        action="navette.key_in",
+        object_type="navette",
+        object_id=navette.id,
+        details={"kind": navette.kind.value},
+        clock=clock,
+    )
     return navette
 
 
@@ -182,3 +191,11 @@ def set_aside(session: Session, document: IntakeDocument, *, user: User, clock: 
     document.handled_at = clock.now()
     document.handled_by_id = user.id
     session.flush()
+    audit.record(
+        session,
+        actor=f"user:{user.id}",
+        action="intake.set_aside",
+        object_type="intake_document",
+        object_id=document.id,
+        clock=clock,
+    )

@@ -47,7 +47,7 @@ from tgd.domain.navettes import (
 )
 from tgd.domain.reference import Reference
 from tgd.ports import Cipher, Clock, Mailer
-from tgd.services import files, lines, policy, vault
+from tgd.services import audit, files, lines, policy, vault
 from tgd.settings import NATIONAL_TIMEZONE
 
 log = logging.getLogger(__name__)
@@ -277,10 +277,50 @@ def save_draft(
     session.add(navette)
     _store_content(session, navette, content, cipher=cipher, clock=clock)
     session.flush()
+    audit.record(
+        session,
+        actor=f"user:{user.id}",
+        action="navette.draft",
+        object_type="navette",
+        object_id=navette.id,
+        clock=clock,
+    )
     return navette
 
 
 def submit(
+    session: Session,
+    content: NavetteContent,
+    *,
+    user: User,
+    draft: Navette | None = None,
+    deadline_minutes: int = 15,
+    cipher: Cipher,
+    clock: Clock,
+) -> Navette:
+    """Receive a navette sent from the portal (``receive``) and audit its submission."""
+    navette = receive(
+        session,
+        content,
+        user=user,
+        draft=draft,
+        deadline_minutes=deadline_minutes,
+        cipher=cipher,
+        clock=clock,
+    )
+    audit.record(
+        session,
+        actor=f"user:{user.id}",
+        action="navette.submit",
+        object_type="navette",
+        object_id=navette.id,
+        details={"kind": navette.kind.value},
+        clock=clock,
+    )
+    return navette
+
+
+def receive(
     session: Session,
     content: NavetteContent,
     *,
@@ -293,7 +333,11 @@ def submit(
     cipher: Cipher,
     clock: Clock,
 ) -> Navette:
-    """Receive a navette: validate it, start its clock (R-10) and act on it at once."""
+    """Receive a navette: validate it, start its clock (R-10) and act on it at once.
+
+    Not audited: its callers audit the action that received it (``submit``, the intake's
+    ``key_in``).
+    """
     if draft is not None:
         check_navette_transition(draft.state, NavetteState.RECUE)
     scope = policy.juridiction_scope(user)
@@ -447,6 +491,15 @@ def create_file(
     _mark_processed(navette, user=user, clock=clock)  # R-10: breach flagged when late
     session.flush()
     log.info("navette=%s file=%s created breach=%s", navette.id, file.id, navette.is_breach)
+    audit.record(
+        session,
+        actor=f"user:{user.id}",
+        action="file.create",
+        object_type="file",
+        object_id=file.id,
+        details={"breach": navette.is_breach},
+        clock=clock,
+    )
     return file
 
 
@@ -506,6 +559,14 @@ def send_to_parquet(
     session.add(message)
     vault.put_text(session, cipher, message, "content_enc", text, key_id=file.data_key_id)
     session.flush()
+    audit.record(
+        session,
+        actor=f"user:{user.id}",
+        action="parquet_message.send",
+        object_type="parquet_message",
+        object_id=message.id,
+        clock=clock,
+    )
     return message
 
 

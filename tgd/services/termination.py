@@ -31,7 +31,7 @@ from tgd.domain.lifecycle import FileState, LineStatus, NavetteState, check_file
 from tgd.domain.reference import Reference
 from tgd.domain.retention import destruction_due_at, effective_closure, reassignable_from
 from tgd.ports import Cipher, Clock
-from tgd.services import exports, lines, policy
+from tgd.services import audit, exports, lines, policy
 from tgd.settings import RetentionSettings
 
 log = logging.getLogger(__name__)
@@ -150,15 +150,26 @@ def confirm(
         ]
     )
     session.flush()
-    if not (measure_ended and terminal_recovered):
-        return None  # closed only once the magistrate confirmed both
-    assert task.file_id is not None
-    file = session.get(BeneficiaryFile, task.file_id)
-    assert file is not None
-    closure = close_file(session, file, user=user, settings=settings, cipher=cipher, clock=clock)
-    task.status = "done"
-    task.closed_at = now
-    session.flush()
+    closure = None
+    if measure_ended and terminal_recovered:  # closed only once both are confirmed
+        assert task.file_id is not None
+        file = session.get(BeneficiaryFile, task.file_id)
+        assert file is not None
+        closure = close_file(
+            session, file, user=user, settings=settings, cipher=cipher, clock=clock
+        )
+        task.status = "done"
+        task.closed_at = now
+        session.flush()
+    audit.record(
+        session,
+        actor=f"user:{user.id}",
+        action="file.termination_confirm",
+        object_type="file",
+        object_id=task.file_id,
+        details={"closed": closure is not None},
+        clock=clock,
+    )
     return closure
 
 

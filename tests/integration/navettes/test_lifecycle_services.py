@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from tests import builders
 from tgd.container import Platform
 from tgd.db.models.alerts import Alert
+from tgd.db.models.audit import AuditEntry
 from tgd.db.models.beneficiaries import BeneficiaryFile, TemporaryInfo
 from tgd.db.models.lines import LineAssignment
 from tgd.db.models.navettes import Navette
@@ -231,6 +232,15 @@ def test_whole_life_of_a_file(session: Session, platform: Platform, courts: None
     # R-16: 4 months on Paris' calendar (23 Nov 10:36 CET -> 23 Mar 10:36 CET).
     assert file.destruction_due_at is not None
     assert file.destruction_due_at.date() == date(2027, 3, 23)
+    # The services audit each business action once, as the operator or the parquet.
+    entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    trail = [(e.action, e.actor) for e in entries]
+    assert trail.count(("navette.submit", f"user:{parquet.id}")) == 4
+    assert trail.count(("file.create", f"user:{operator.id}")) == 1
+    assert trail.count(("file.commissioning", f"user:{operator.id}")) == 2
+    assert trail.count(("parquet_message.send", f"user:{operator.id}")) == 1
+    confirmations = [e.details for e in entries if e.action == "file.termination_confirm"]
+    assert confirmations == [{"closed": False}, {"closed": True}]
     steps = session.scalars(select(TaskStep).where(TaskStep.task_id == task.id)).all()
     assert {(s.step, s.outcome, s.user_id) for s in steps} >= {
         ("magistrate_call", "confirmed", operator.id),

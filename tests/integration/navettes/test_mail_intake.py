@@ -12,6 +12,7 @@ from sqlalchemy import select
 from tests import builders
 from tgd.adapters.mail import MemoryMailer, SmtpIntake, SmtpMailer
 from tgd.container import Platform
+from tgd.db.models.audit import AuditEntry
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.navettes import IntakeDocument
 from tgd.db.models.territories import Juridiction
@@ -105,6 +106,9 @@ def test_email_navette_reaches_the_queue_through_smtp(
         assert navette.received_at == doc.received_at
         assert navettes.queue(session, clock=platform.clock)[0].seconds_left == 300
         assert intake.pending(session, clock=platform.clock) == []
+        # Keyed in, not submitted: the intake audits its own action, once.
+        actions = session.scalars(select(AuditEntry.action)).all()
+        assert actions.count("navette.key_in") == 1 and "navette.submit" not in actions
 
 
 def test_receiver_refuses_to_listen_beyond_loopback() -> None:

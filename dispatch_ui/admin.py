@@ -10,7 +10,7 @@ from flask_babel import gettext
 
 from dispatch_ui.flashes import flash_refusal
 from dispatch_ui.formatting import format_phone
-from dispatch_ui.security import audit_here, requires
+from dispatch_ui.security import audit_read, requires
 from tgd.db.models.users import User
 from tgd.domain.errors import DomainError
 from tgd.http import current_platform, db_session
@@ -69,10 +69,7 @@ def disable(user_id: int) -> Any:
     if account.id == g.user.id:
         flash(gettext("Vous ne pouvez pas désactiver votre propre compte."), "error")
         return redirect(url_for("admin.index"))
-    ended = auth.disable_user(db_session(), account, clock=current_platform().clock)
-    audit_here(
-        "user.disable", object_type="user", object_id=account.id, details={"sessions_ended": ended}
-    )
+    auth.disable_user(db_session(), account, by=g.user, clock=current_platform().clock)
     flash(gettext("Compte « %(u)s » désactivé.", u=account.username), "success")
     return redirect(url_for("admin.index"))
 
@@ -88,7 +85,7 @@ def audit_log() -> Any:
         audit.seal(platform.engine, anchor_path=anchor, anchor_copy=platform.anchor_copy)
     report = audit.verify(session, anchor_path=anchor, clock=platform.clock)
     entries = audit.latest_entries(session, limit=AUDIT_PAGE)
-    audit_here("audit.read", details={"entries": len(entries)})
+    audit_read("audit.read", details={"entries": len(entries)})
     return render_template("admin/audit.html", entries=entries, report=report)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Flask, g, render_template
 
 from dispatch_ui.coverage_admin import cache as coverage_cache
-from dispatch_ui.security import audit_here, requires
+from dispatch_ui.security import audit_read, requires
 from tgd.db.models.alerts import Alert
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.lines import Line
@@ -36,7 +36,7 @@ def show(file_id: int) -> Any:
     view = cases.file_view(
         db_session(), file, viewer=g.user, cipher=platform.cipher, clock=platform.clock
     )
-    audit_here("file.read", object_type="file", object_id=file.id)
+    audit_read("file.read", object_type="file", object_id=file.id)
     covered = coverage.file_statuses(
         db_session(), view.personal, cache=coverage_cache(), places=view.places
     )
@@ -50,7 +50,7 @@ def show(file_id: int) -> Any:
 def alert(alert_id: int) -> Any:
     """Show an alert's handling (times, nature, orientation)."""
     found = policy.get_scoped(db_session(), g.user, Alert, alert_id)
-    audit_here("alert.read", object_type="alert", object_id=found.id)
+    audit_read("alert.read", object_type="alert", object_id=found.id)
     return render_template("cases/alert.html", alert=found)
 
 
@@ -59,7 +59,7 @@ def alert(alert_id: int) -> Any:
 def navette(navette_id: int) -> Any:
     """Show a navette's kind, reception time and state."""
     found = policy.get_scoped(db_session(), g.user, Navette, navette_id)
-    audit_here("navette.read", object_type="navette", object_id=found.id)
+    audit_read("navette.read", object_type="navette", object_id=found.id)
     return render_template("cases/navette.html", navette=found)
 
 

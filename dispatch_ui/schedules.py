@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, Response, g, render_template, request, url_f
 from flask_babel import gettext
 
 from dispatch_ui import task_steps
-from dispatch_ui.security import audit_here, requires
+from dispatch_ui.security import requires
 from tgd.domain.schedules import (
     CHASE_OUTCOME_LABELS,
     CHASE_STEP_LABELS,
@@ -19,7 +19,7 @@ from tgd.domain.schedules import (
     ChaseOutcome,
     ChaseStep,
 )
-from tgd.http import current_platform, db_session
+from tgd.http import current_platform, db_session, write_from_here
 from tgd.jobs import status
 from tgd.services import line_health, retention, service_levels, tests_chase
 from tgd.services.policy import Permission
@@ -119,14 +119,19 @@ def register() -> Any:
     fmt = request.args.get("format")
     if fmt not in ("csv", "ods"):
         return render_template("schedules/register.html", records=records)
-    header = [gettext(c) for c in retention.REGISTER_COLUMNS]
-    rows = retention.register_rows(records)
-    audit_here("destruction_register.export", details={"format": fmt, "rows": len(rows)})
-    if fmt == "csv":
-        body, mimetype = retention.register_csv(header, rows), "text/csv; charset=utf-8"
-    else:
-        body = retention.register_ods(header, rows, title=gettext("Registre"))
-        mimetype = "application/vnd.oasis.opendocument.spreadsheet"
+    body = retention.export_register(
+        write_from_here(),  # the export is audited: this reading page writes from here
+        fmt,
+        header=[gettext(c) for c in retention.REGISTER_COLUMNS],
+        title=gettext("Registre"),
+        user_id=g.user.id,
+        clock=current_platform().clock,
+    )
+    mimetype = (
+        "text/csv; charset=utf-8"
+        if fmt == "csv"
+        else "application/vnd.oasis.opendocument.spreadsheet"
+    )
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f"attachment; filename=registre-destructions.{fmt}"
     return response

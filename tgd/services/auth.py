@@ -23,7 +23,7 @@ from tgd.db.models.users import User, UserSession
 from tgd.domain.errors import N_, DomainError
 from tgd.domain.roles import Role
 from tgd.ports import Cipher, Clock, PasswordHasher
-from tgd.services import users
+from tgd.services import audit, users
 
 CONSOLE_ROLES = frozenset({Role.OPERATOR, Role.SUPERVISOR})
 MAX_FAILURES = 5  # then the account is locked for LOCK_MINUTES
@@ -262,8 +262,11 @@ def end_session(session: Session, record: UserSession, *, reason: str, clock: Cl
         session.flush()
 
 
-def disable_user(session: Session, user: User, *, clock: Clock) -> int:
-    """Disable an account and end all its sessions (E-08); return how many were ended."""
+def disable_user(session: Session, user: User, *, by: User, clock: Clock) -> int:
+    """Disable an account and end all its sessions (E-08); return how many were ended.
+
+    ``by`` is the administrator who disables it (the audit's actor).
+    """
     user.is_active = False
     user.sessions_valid_after = clock.now()
     result = session.execute(
@@ -273,4 +276,14 @@ def disable_user(session: Session, user: User, *, clock: Clock) -> int:
         .execution_options(synchronize_session=False)
     )
     session.flush()
-    return int(getattr(result, "rowcount", 0) or 0)
+    ended = int(getattr(result, "rowcount", 0) or 0)
+    audit.record(
+        session,
+        actor=f"user:{by.id}",
+        action="user.disable",
+        object_type="user",
+        object_id=user.id,
+        details={"sessions_ended": ended},
+        clock=clock,
+    )
+    return ended

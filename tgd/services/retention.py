@@ -350,3 +350,33 @@ def register_ods(header: Sequence[str], rows: Sequence[Sequence[str]], *, title:
     buffer = io.BytesIO()
     ods.write_spreadsheet(buffer, sheets, title=title)
     return buffer.getvalue()
+
+
+def export_register(
+    session: Session,
+    fmt: str,
+    *,
+    header: Sequence[str],
+    title: str,
+    user_id: int,
+    clock: Clock,
+) -> bytes:
+    """Export the destruction register as CSV or ODS for an auditor, and audit the export.
+
+    ``session`` must be a writer: the audit entry goes with it.
+    """
+    rows = register_rows(destruction_register(session))
+    if fmt == "csv":
+        body = register_csv(header, rows)
+    elif fmt == "ods":
+        body = register_ods(header, rows, title=title)
+    else:
+        raise ValueError(f"unknown register format {fmt!r}")
+    audit.record(
+        session,
+        actor=f"user:{user_id}",
+        action="destruction_register.export",
+        details={"format": fmt, "rows": len(rows)},
+        clock=clock,
+    )
+    return body

@@ -129,7 +129,7 @@ def test_a_disabled_account_loses_its_socket(
     socket = socket_for(app, login("operateur"))
     with write_transaction(platform.sessions) as s:
         user = s.scalars(select(User).where(User.username == "operateur")).one()
-        auth.disable_user(s, user, clock=platform.clock)
+        auth.disable_user(s, user, by=user, clock=platform.clock)
     carrier.call("CArtgate3")
     assert received(socket, "console_events") == []
     app.extensions["tgd_hub"].sweep()

@@ -14,7 +14,7 @@ from tests.integration.jobs.conftest import RunJob, close_file
 from tests.integration.web.conftest import csrf_of
 from tgd.adapters.clock import FrozenClock
 from tgd.container import Platform
-from tgd.db.models import BeneficiaryFile, Task, TaskStep
+from tgd.db.models import AuditEntry, BeneficiaryFile, Task, TaskStep
 from tgd.db.writes import write_transaction
 from tgd.domain.lifecycle import FileState
 
@@ -104,6 +104,11 @@ def test_auditor_exports_the_destruction_register(
     ods = client.get("/registre-destructions?format=ods")
     assert ods.mimetype == "application/vnd.oasis.opendocument.spreadsheet"
     assert ods.data[:2] == b"PK"
+    with platform.sessions() as s:  # each export audited once (the page itself is not)
+        details = s.scalars(
+            select(AuditEntry.details).where(AuditEntry.action == "destruction_register.export")
+        ).all()
+        assert [d["format"] for d in details] == ["csv", "ods"]
     assert login("operateur").get("/registre-destructions").status_code == 403
 
 

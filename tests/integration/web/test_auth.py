@@ -197,6 +197,13 @@ def test_disabling_an_account_ends_its_sessions(login: Login, platform: Platform
     )
     assert response.status_code == 302
     assert victim.get("/dossiers").status_code == 302
+    with platform.sessions() as s:  # audited once, by the service, with the request's address
+        admin_id = s.scalar(select(User.id).where(User.username == "admin"))
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.action == "user.disable")).all()
+        assert [(e.actor, e.object_id, e.source) for e in entries] == [
+            (f"user:{admin_id}", str(target), "127.0.0.1")
+        ]
+        assert entries[0].details == {"sessions_ended": 1}
 
 
 def test_first_login_enrols_totp_with_a_qr_code(

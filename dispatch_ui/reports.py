@@ -20,7 +20,7 @@ from wtforms import BooleanField, DateField, PasswordField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Optional
 
-from dispatch_ui.security import audit_here, audit_refusal, reauthenticate, requires
+from dispatch_ui.security import audit_refusal, reauthenticate, requires
 from tgd.domain.errors import DomainError, Forbidden
 from tgd.http import commit, current_platform, db_session
 from tgd.services import policy, reports
@@ -149,11 +149,8 @@ def _download(form: ReportForm, scope: Scope, period: Period, provisional: bool)
         settings=platform.settings,
     )
     body = reports.render(report, form.fmt.data)
-    audit_here(
-        "report.download",
-        object_type="report",
-        object_id=scope.code,
-        details=reports.audit_details(report, form.fmt.data, read),
+    reports.record_download(
+        db_session(), report, form.fmt.data, read, actor=f"user:{g.user.id}", clock=platform.clock
     )
     response = Response(body, mimetype=reports.MEDIA_TYPES[form.fmt.data])
     response.headers["Content-Disposition"] = (

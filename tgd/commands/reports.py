@@ -67,7 +67,7 @@ def report(
 
     from tgd.db.models.users import User
     from tgd.domain.errors import N_, NotFound
-    from tgd.services import audit, reports
+    from tgd.services import reports
 
     platform = state.platform
     target = Path(out)
@@ -106,15 +106,7 @@ def report(
     # short write transaction, and only then put in place.
     with _written_aside(target, lambda handle: reports.write(built, fmt, handle)) as publish:
         with state.transaction() as session:
-            audit.record(
-                session,
-                actor=actor,
-                action="report.download",
-                object_type="report",
-                object_id=scope.code,
-                details=reports.audit_details(built, fmt, read),
-                clock=platform.clock,
-            )
+            reports.record_download(session, built, fmt, read, actor=actor, clock=platform.clock)
         publish()
     state_text = "provisoire" if provisional else "définitif"
     click.echo(f"Rapport {state_text} écrit dans {target} ({built.title}).")

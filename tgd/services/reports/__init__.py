@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from tgd.db.models.users import User
 from tgd.domain.errors import N_, Forbidden, ValidationError
 from tgd.ports import Cipher, Clock
+from tgd.services import audit
 from tgd.services.reports.model import Report, Scope
 from tgd.services.reports.period import Period, checked, date_range, parse_day, parse_period
 from tgd.services.reports.scope import authorize, resolve_scope
@@ -161,3 +162,27 @@ def audit_details(report: Report, fmt: str, files_read: list[int]) -> dict[str, 
         "nominative": report.is_nominative,
         "files_read": files_read,
     }
+
+
+def record_download(
+    session: Session,
+    report: Report,
+    fmt: str,
+    files_read: list[int],
+    *,
+    actor: str,
+    clock: Clock,
+) -> None:
+    """Audit that a report was handed out (R-53): ``actor`` is ``user:<id>`` or ``system:cli``.
+
+    ``session`` must be a writer: the entry goes with its transaction.
+    """
+    audit.record(
+        session,
+        actor=actor,
+        action="report.download",
+        object_type="report",
+        object_id=report.scope.code,
+        details=audit_details(report, fmt, files_read),
+        clock=clock,
+    )

@@ -17,7 +17,6 @@ from wtforms.validators import DataRequired, Length, Regexp
 
 from dispatch_ui.security import (
     SESSION_KEY,
-    audit_here,
     audit_refusal,
     client_address,
     public,
@@ -80,13 +79,9 @@ def login() -> Any:
 
 
 def _password_accepted(user: User) -> Any:
-    """Open the session, audit the step and send the user on: home, or the TOTP step due."""
+    """Open the session (audited by the service) and send the user on: home, or the TOTP step."""
     if _open_session(user):
-        audit_here(
-            "login.success", object_type="user", object_id=user.id, details={"factor": "password"}
-        )
         return redirect(url_for("web.home"))
-    audit_here("login.password_ok", object_type="user", object_id=user.id)
     if user.totp_enrolled_at is None:
         return redirect(url_for("auth.enrol"))
     return redirect(url_for("auth.second_factor"))
@@ -175,9 +170,6 @@ def _check_code(form: CodeForm, template: str, **context: Any) -> Any:
         )
         flash(gettext(refused.template), "error")
         return render_template(template, form=form, **context), 401
-    audit_here(
-        "login.success", object_type="user", object_id=pending.user_id, details={"factor": "totp"}
-    )
     return redirect(url_for("web.home"))
 
 
@@ -194,8 +186,7 @@ def logout() -> Response:
     """End the session (the CSRF token protects this form)."""
     record = g.get("user_session") or g.get("pending")
     if record is not None:
-        auth.end_session(db_session(), record, reason="logout", clock=current_platform().clock)
-        audit_here("login.logout", object_type="user", object_id=record.user_id)
+        auth.logout(db_session(), record, clock=current_platform().clock)
     session.clear()
     flash(gettext("Vous êtes déconnecté."), "success")
     return redirect(url_for("auth.login"))

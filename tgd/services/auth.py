@@ -124,7 +124,12 @@ def _count_failure(user: User, now: datetime) -> None:
 def open_session(
     session: Session, user: User, *, source: str | None, require_totp: bool, clock: Clock
 ) -> tuple[str, UserSession]:
-    """Open a session after the password; return the browser's token and the session."""
+    """Open a session after the password; return the browser's token and the session.
+
+    Audited as ``login.success`` when the password completes the login, else as
+    ``login.password_ok`` (the TOTP step is due). The actor is ``anonymous``: the
+    request is not authenticated yet.
+    """
     token = secrets.token_urlsafe(32)
     needs_second_factor = require_totp and user.role.requires_second_factor
     record = UserSession(
@@ -139,13 +144,20 @@ def open_session(
     if not needs_second_factor:
         _login_succeeded(user, clock)
     session.flush()
+    if needs_second_factor:
+        _audit_login(session, "login.password_ok", user.id, clock=clock)
+    else:
+        _audit_login(session, "login.success", user.id, details={"factor": "password"}, clock=clock)
     return token, record
 
 
 def verify_second_factor(
     session: Session, record: UserSession, code: str, *, cipher: Cipher, clock: Clock
 ) -> None:
-    """Complete the login with a TOTP code; each code is accepted once (no replay)."""
+    """Complete the login with a TOTP code; each code is accepted once (no replay).
+
+    Audited as ``login.success`` (actor ``anonymous``: the request was not authenticated).
+    """
     user = record.user
     secret = users.totp_secret(session, user, cipher=cipher)
     code = code.strip().replace(" ", "")
@@ -165,6 +177,27 @@ def verify_second_factor(
     record.second_factor_at = clock.now()
     _login_succeeded(user, clock)
     session.flush()
+    _audit_login(session, "login.success", user.id, details={"factor": "totp"}, clock=clock)
+
+
+def _audit_login(
+    session: Session,
+    action: str,
+    user_id: int,
+    *,
+    details: dict[str, str] | None = None,
+    clock: Clock,
+    actor: str = "anonymous",
+) -> None:
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        object_type="user",
+        object_id=user_id,
+        details=details,
+        clock=clock,
+    )
 
 
 def _matching_step(secret: str, code: str, now: datetime) -> int | None:
@@ -252,6 +285,16 @@ def resolve_session(
     if needs_touch(record, policy, clock):
         record.last_seen_at = clock.now()
     return record, None
+
+
+def logout(session: Session, record: UserSession, *, clock: Clock) -> None:
+    """End the session at its user's request and audit ``login.logout``.
+
+    The actor is the user once fully logged in, ``anonymous`` while the TOTP step was due.
+    """
+    end_session(session, record, reason="logout", clock=clock)
+    actor = f"user:{record.user_id}" if record.second_factor_at is not None else "anonymous"
+    _audit_login(session, "login.logout", record.user_id, actor=actor, clock=clock)
 
 
 def end_session(session: Session, record: UserSession, *, reason: str, clock: Clock) -> None:

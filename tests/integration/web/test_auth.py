@@ -181,6 +181,13 @@ def test_logout_ends_the_session_for_good(login: Login, session: Session) -> Non
     client.set_cookie("tgd_session", cookie.value)  # replay the old cookie
     assert client.get("/dossiers").status_code == 302
     assert session.scalars(select(UserSession.end_reason)).all() == ["logout"]
+    user_id = session.scalar(select(User.id).where(User.username == "operateur"))
+    trail = session.execute(select(AuditEntry.action, AuditEntry.actor).order_by(AuditEntry.id))
+    assert [tuple(row) for row in trail if row.action.startswith("login.")] == [
+        ("login.password_ok", "anonymous"),
+        ("login.success", "anonymous"),
+        ("login.logout", f"user:{user_id}"),
+    ]
 
 
 def test_disabling_an_account_ends_its_sessions(login: Login, platform: Platform, app: Any) -> None:

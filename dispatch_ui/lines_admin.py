@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from dispatch_ui.flashes import flash_refusal, flash_swap_delay
 from dispatch_ui.formatting import zone_label
 from dispatch_ui.portal_forms import show_errors
-from dispatch_ui.security import audit_here, requires
+from dispatch_ui.security import requires
 from tgd.db.models.lines import Line, LineAssignment
 from tgd.domain.errors import N_, DomainError, ValidationError
 from tgd.domain.inventory import DeliveryRejected
@@ -207,12 +207,6 @@ def _import_delivery(form: DeliveryForm) -> Any:
         filename=upload.filename or "bordereau.csv",
         actor=f"user:{g.user.id}",
         clock=current_platform().clock,
-    )
-    audit_here(
-        "inventory.import",
-        object_type="delivery",
-        object_id=delivery.id,
-        details={"terminals": delivery.terminals, "sims": delivery.sims},
     )
     flash(
         gettext(

@@ -40,7 +40,6 @@ def _inventory(main: click.Group) -> None:
     @friendly_errors
     def inventory_import(state: State, path: str) -> None:
         from tgd.domain.inventory import DeliveryRejected
-        from tgd.services import audit
         from tgd.services import inventory as inventory_service
 
         source = Path(path)
@@ -54,15 +53,6 @@ def _inventory(main: click.Group) -> None:
             with state.transaction() as session:
                 delivery = inventory_service.import_delivery(
                     session, raw, filename=source.name, actor="system:cli", clock=platform.clock
-                )
-                audit.record(
-                    session,
-                    actor="system:cli",
-                    action="inventory.import",
-                    object_type="delivery",
-                    object_id=delivery.id,
-                    details={"terminals": delivery.terminals, "sims": delivery.sims},
-                    clock=platform.clock,
                 )
                 out = {
                     "delivery": delivery.id,

@@ -25,6 +25,7 @@ from tgd.db.models.territories import Juridiction
 from tgd.domain.errors import N_, Conflict
 from tgd.domain.inventory import DeliveryRejected, RowError, decode, parse_delivery_note
 from tgd.ports import Clock
+from tgd.services import audit
 
 # Chunk size of the duplicate checks (SQLite accepts at most 32,766 bound parameters).
 _CHUNK = 500
@@ -79,7 +80,10 @@ def _known(
 def import_delivery(
     session: Session, raw: bytes, *, filename: str, actor: str, clock: Clock
 ) -> Delivery:
-    """Import a supplier's delivery note whole, or raise ``DeliveryRejected`` with every error."""
+    """Import a supplier's delivery note whole, or raise ``DeliveryRejected`` with every error.
+
+    The import is audited (``inventory.import``) as ``actor``, in the caller's transaction.
+    """
     rows = parse_delivery_note(decode(raw))
     imeis = _known(session, Terminal.imei, [r.imei for r in rows])
     iccids = _known(session, Sim.iccid, [r.iccid for r in rows if r.iccid])
@@ -133,6 +137,15 @@ def import_delivery(
                 )
             )
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="inventory.import",
+        object_type="delivery",
+        object_id=delivery.id,
+        details={"terminals": delivery.terminals, "sims": delivery.sims},
+        clock=clock,
+    )
     return delivery
 
 

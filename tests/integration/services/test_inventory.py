@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from tests import builders
 from tgd.adapters.clock import FrozenClock
 from tgd.cli import main
-from tgd.db.models import Delivery, Juridiction, Sim, Terminal
+from tgd.db.models import AuditEntry, Delivery, Juridiction, Sim, Terminal
 from tgd.domain.errors import Conflict
 from tgd.domain.inventory import DeliveryRejected, luhn_check_digit
 from tgd.services import inventory, lines
@@ -54,7 +54,9 @@ def test_a_note_with_one_faulty_row_imports_nothing(session: Session, clock: Fro
     bad = imei(3)[:-1] + str((int(imei(3)[-1]) + 1) % 10)
     faulty = note(kit(1), kit(2), f"{bad},8933150319009900003,+33612990003,Modèle A,2028-06-30")
     with pytest.raises(DeliveryRejected) as rejected:
-        inventory.import_delivery(session, faulty, filename="b.csv", actor="t", clock=clock)
+        inventory.import_delivery(
+            session, faulty, filename="b.csv", actor="system:test", clock=clock
+        )
     assert [e.line for e in rejected.value.errors] == [4]
     assert counts(session) == before
 
@@ -66,10 +68,16 @@ def test_a_valid_note_is_imported_and_listed(session: Session, clock: FrozenCloc
         session,
         note(kit(1), kit(2), spare),
         filename="C:\\Livraisons\\bordereau.csv",
-        actor="t",
+        actor="system:test",
         clock=clock,
     )
     assert (delivery.filename, delivery.terminals, delivery.sims) == ("bordereau.csv", 3, 2)
+    [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "inventory.import"))
+    assert (entry.actor, entry.object_id, entry.details) == (
+        "system:test",
+        str(delivery.id),
+        {"terminals": 3, "sims": 2},
+    )
     assert counts(session) == (before[0] + 3, before[1] + 2, before[2] + 1)
     listed = {v.imei: v for v in inventory.list_terminals(session)}
     assert listed[imei(1)].as_json() == {
@@ -87,10 +95,12 @@ def test_a_valid_note_is_imported_and_listed(session: Session, clock: FrozenCloc
 
 
 def test_the_same_note_twice_is_refused_line_by_line(session: Session, clock: FrozenClock) -> None:
-    inventory.import_delivery(session, note(kit(1), kit(2)), filename="b", actor="t", clock=clock)
+    inventory.import_delivery(
+        session, note(kit(1), kit(2)), filename="b", actor="system:test", clock=clock
+    )
     with pytest.raises(DeliveryRejected) as rejected:
         inventory.import_delivery(
-            session, note(kit(1), kit(2)), filename="b", actor="t", clock=clock
+            session, note(kit(1), kit(2)), filename="b", actor="system:test", clock=clock
         )
     messages = [(e.line, e.message) for e in rejected.value.errors]
     assert (2, f"Le terminal {imei(1)} est déjà enregistré.") in messages
@@ -104,13 +114,15 @@ def test_a_number_already_on_a_line_is_a_duplicate(
     builders.line(session, juridiction=paris, order_no=1, msisdn="+33612340001", clock=clock)
     row = f"{imei(1)},8933150319009900001,+33612340001,Modèle A,2028-06-30"  # line 01
     with pytest.raises(DeliveryRejected, match="1 erreur"):
-        inventory.import_delivery(session, note(row), filename="b", actor="t", clock=clock)
+        inventory.import_delivery(
+            session, note(row), filename="b", actor="system:test", clock=clock
+        )
 
 
 def test_a_new_line_takes_its_sim_and_handset_from_stock(
     session: Session, paris: Juridiction, clock: FrozenClock
 ) -> None:
-    inventory.import_delivery(session, note(kit(1)), filename="b", actor="t", clock=clock)
+    inventory.import_delivery(session, note(kit(1)), filename="b", actor="system:test", clock=clock)
     record = lines.add_line(
         session, juridiction=paris, order_no=9, msisdn="06 12 99 00 01", clock=clock
     )
@@ -137,7 +149,7 @@ def test_a_new_line_takes_its_sim_and_handset_from_stock(
 def test_a_stock_sim_cannot_change_its_number(
     session: Session, paris: Juridiction, clock: FrozenClock
 ) -> None:
-    inventory.import_delivery(session, note(kit(1)), filename="b", actor="t", clock=clock)
+    inventory.import_delivery(session, note(kit(1)), filename="b", actor="system:test", clock=clock)
     with pytest.raises(Conflict, match="porte le numéro"):
         lines.add_line(
             session,

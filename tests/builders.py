@@ -147,6 +147,36 @@ def user(
     return created
 
 
+# The accounts most tests log in or record steps with: (username, role, court INSEE codes).
+PARQUET_AND_OPERATOR = (
+    ("parquet.paris", Role.PARQUET, ("75056",)),
+    ("operateur", Role.OPERATOR, ()),
+)
+
+
+def users_of(
+    session: Session,
+    accounts: Sequence[tuple[str, Role, Sequence[str]]],
+    *,
+    cipher: Cipher,
+    hasher: PasswordHasher,
+    clock: Clock,
+) -> list[User]:
+    """Create these accounts (``user`` for each: username, role, courts)."""
+    return [
+        user(
+            session,
+            username=username,
+            role=role,
+            juridictions=courts,
+            cipher=cipher,
+            hasher=hasher,
+            clock=clock,
+        )
+        for username, role, courts in accounts
+    ]
+
+
 def beneficiary_file(
     session: Session,
     *,

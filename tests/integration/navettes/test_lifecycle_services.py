@@ -32,7 +32,6 @@ from tgd.domain.navettes import (
     Termination,
     Update,
 )
-from tgd.domain.roles import Role
 from tgd.services import commissioning, exports, files, navettes, termination
 
 from .conftest import ASSIGNED_LINE, FREE_LINE, REUNION_FREE_LINE, user
@@ -75,19 +74,13 @@ def courts(session: Session, platform: Platform) -> None:
         status=LineStatus.EN_ATTENTE,
         clock=clock,
     )
-    for username, role, juridictions in (
-        ("parquet.paris", Role.PARQUET, ["75056"]),
-        ("operateur", Role.OPERATOR, []),
-    ):
-        builders.user(
-            session,
-            username=username,
-            role=role,
-            juridictions=juridictions,
-            cipher=cipher,
-            hasher=platform.hasher,
-            clock=clock,
-        )
+    builders.users_of(
+        session,
+        builders.PARQUET_AND_OPERATOR,
+        cipher=cipher,
+        hasher=platform.hasher,
+        clock=clock,
+    )
 
 
 def _attribution(reference: str = FREE_LINE) -> Attribution:

@@ -32,7 +32,6 @@ from tgd.db.models import (
 from tgd.domain.errors import Conflict
 from tgd.domain.lifecycle import FileState
 from tgd.domain.navettes import FieldErrors
-from tgd.domain.roles import Role
 from tgd.services import destruction, faults, inventory, service_levels
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -57,19 +56,13 @@ def centre(session: Session, platform: Platform, clock: FrozenClock) -> None:
         builders.assigned_file(
             session, juridiction=juridiction, msisdn=msisdn, cipher=platform.cipher, clock=clock
         )
-    for username, role, courts in (
-        ("parquet.paris", Role.PARQUET, ["75056"]),
-        ("operateur", Role.OPERATOR, []),
-    ):
-        builders.user(
-            session,
-            username=username,
-            role=role,
-            juridictions=courts,
-            cipher=platform.cipher,
-            hasher=platform.hasher,
-            clock=clock,
-        )
+    builders.users_of(
+        session,
+        builders.PARQUET_AND_OPERATOR,
+        cipher=platform.cipher,
+        hasher=platform.hasher,
+        clock=clock,
+    )
 
 
 def user(session: Session, username: str) -> User:

@@ -26,7 +26,6 @@ from tgd.domain.beneficiary import Address, PersonalData
 from tgd.domain.geocoding import GeocodeMatch, MatchKind
 from tgd.domain.lifecycle import FileState, LineStatus
 from tgd.domain.navettes import Attribution, Update
-from tgd.domain.roles import Role
 from tgd.domain.zones import PositionKind
 from tgd.jobs.registry import JOBS
 from tgd.jobs.runner import run_job
@@ -60,19 +59,13 @@ def paris(platform: Platform) -> None:
             clock=clock,
         )
         builders.force_unit(s, territory=court.territory, clock=clock)
-        for username, role, courts in (
-            ("parquet.paris", Role.PARQUET, ["75056"]),
-            ("operateur", Role.OPERATOR, []),
-        ):
-            builders.user(
-                s,
-                username=username,
-                role=role,
-                juridictions=courts,
-                cipher=platform.cipher,
-                hasher=platform.hasher,
-                clock=clock,
-            )
+        builders.users_of(
+            s,
+            builders.PARQUET_AND_OPERATOR,
+            cipher=platform.cipher,
+            hasher=platform.hasher,
+            clock=clock,
+        )
 
 
 def _new_file(platform: Platform) -> int:

@@ -35,21 +35,18 @@ def unit(session: Session, clock: FrozenClock) -> ForceUnit:
 def accounts(session: Session, platform: Platform, clock: FrozenClock) -> None:
     """An operator, a supervisor, an administrator and Paris' parquet."""
     builders.juridiction(session, insee="75056", clock=clock)
-    for username, role, juridictions in (
-        ("operateur", Role.OPERATOR, []),
-        ("superviseur", Role.SUPERVISOR, []),
-        ("admin", Role.ADMINISTRATOR, []),
-        ("parquet.paris", Role.PARQUET, ["75056"]),
-    ):
-        builders.user(
-            session,
-            username=username,
-            role=role,
-            juridictions=juridictions,
-            cipher=platform.cipher,
-            hasher=platform.hasher,
-            clock=clock,
-        )
+    builders.users_of(
+        session,
+        (
+            ("operateur", Role.OPERATOR, []),
+            ("superviseur", Role.SUPERVISOR, []),
+            ("admin", Role.ADMINISTRATOR, []),
+            ("parquet.paris", Role.PARQUET, ["75056"]),
+        ),
+        cipher=platform.cipher,
+        hasher=platform.hasher,
+        clock=clock,
+    )
 
 
 def test_only_an_active_unit_is_dialled_into_the_bridge(session: Session, unit: ForceUnit) -> None:

@@ -138,6 +138,7 @@ def user(
         password=PASSWORD,
         juridiction_insees=juridictions,
         totp_secret=TOTP_SECRET,
+        actor="system:test",
         cipher=cipher,
         hasher=hasher,
         clock=clock,

@@ -220,7 +220,7 @@ def user_create(
     audio_line: str,
     password: str,
 ) -> None:
-    from tgd.services import audit, operators, users
+    from tgd.services import operators, users
 
     platform = state.platform
     with state.transaction() as session:
@@ -232,17 +232,9 @@ def user_create(
             password=password,
             juridiction_insees=juridictions,
             email=email,
+            actor="system:cli",
             cipher=platform.cipher,
             hasher=platform.hasher,
-            clock=platform.clock,
-        )
-        audit.record(
-            session,
-            actor="system:cli",
-            action="user.create",
-            object_type="user",
-            object_id=account.id,
-            details={"role": role},
             clock=platform.clock,
         )
         if audio_line:

@@ -330,7 +330,7 @@ with write_transaction(platform.sessions) as session:
     for index in range({count}):
         account, secret = users.create_user(
             session, username=f"operateur{{index}}", display_name="", role=Role.OPERATOR,
-            password={PASSWORD!r}, juridiction_insees=(), email=None,
+            password={PASSWORD!r}, juridiction_insees=(), email=None, actor="system:test",
             cipher=platform.cipher, hasher=platform.hasher, clock=platform.clock)
         secrets[account.username] = secret
 print(json.dumps(secrets))

@@ -33,7 +33,6 @@ def _intake(main: click.Group) -> None:
     def intake_smtp(state: State, host: str, port: int) -> None:
         from tgd.adapters.mail import SmtpIntake
         from tgd.db.writes import write_transaction
-        from tgd.services import audit
         from tgd.services import intake as intake_service
 
         platform = state.platform
@@ -41,17 +40,12 @@ def _intake(main: click.Group) -> None:
         def store(raw: bytes) -> int:
             with write_transaction(platform.sessions, label="e-mail intake") as session:
                 docs = intake_service.receive_email(
-                    session, raw, cipher=platform.cipher, clock=platform.clock
+                    session,
+                    raw,
+                    actor="system:intake",
+                    cipher=platform.cipher,
+                    clock=platform.clock,
                 )
-                for doc in docs:
-                    audit.record(
-                        session,
-                        actor="system:intake",
-                        action="intake.received",
-                        object_type="intake_document",
-                        object_id=doc.id,
-                        clock=platform.clock,
-                    )
             return len(docs)
 
         try:

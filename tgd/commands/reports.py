@@ -141,7 +141,6 @@ def cdr() -> None:
 @pass_state
 @friendly_errors
 def cdr_import(state: State, path: str) -> None:
-    from tgd.services import audit
     from tgd.services import cdr_import as service
 
     platform = state.platform
@@ -156,14 +155,8 @@ def cdr_import(state: State, path: str) -> None:
             content,
             filename=Path(path).name,
             centre_numbers=centre,
-            cipher=platform.cipher,
-            clock=platform.clock,
-        )
-        audit.record(
-            session,
             actor="system:cli",
-            action="cdr.import",
-            details=result.as_details(),
+            cipher=platform.cipher,
             clock=platform.clock,
         )
     click.echo(

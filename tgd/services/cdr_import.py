@@ -35,7 +35,7 @@ from tgd.db.models.territories import Juridiction
 from tgd.db.models.users import Organisation
 from tgd.domain.errors import N_, ValidationError
 from tgd.ports import Cipher, Clock
-from tgd.services import vault
+from tgd.services import audit, vault
 
 # Short numbers that are never a private person's (urgences, 3919 violences femmes info).
 EMERGENCY_NUMBERS = frozenset({"15", "17", "18", "112", "114", "115", "119", "3919", "116006"})
@@ -138,10 +138,15 @@ def import_call_log(
     *,
     filename: str = "",
     centre_numbers: tuple[str, ...] = (),
+    actor: str,
     cipher: Cipher,
     clock: Clock,
 ) -> ImportResult:
-    """Import a carrier call log; return the counts."""
+    """Import a carrier call log; return the counts.
+
+    The import is audited (``cdr.import``, with the counts) as ``actor``, in the
+    caller's transaction.
+    """
     records = parse_call_log(content, filename=filename)
     result = ImportResult(read=len(records))
     lines_by_number = {
@@ -196,6 +201,9 @@ def import_call_log(
             vault.put_text(session, cipher, row, "counterpart_enc", other, key_id=key_id)
         result.imported += 1
     session.flush()
+    audit.record(
+        session, actor=actor, action="cdr.import", details=result.as_details(), clock=clock
+    )
     return result
 
 

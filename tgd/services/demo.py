@@ -301,6 +301,7 @@ def load_demo(session: Session, *, cipher: Cipher, hasher: PasswordHasher, clock
             password=account.password,
             juridiction_insees=account.juridictions,
             totp_secret=account.totp_secret,
+            actor="system:demo",
             cipher=cipher,
             hasher=hasher,
             clock=clock,

@@ -78,9 +78,13 @@ def receive_document(
 
 
 def receive_email(
-    session: Session, raw: bytes, *, cipher: Cipher, clock: Clock
+    session: Session, raw: bytes, *, actor: str, cipher: Cipher, clock: Clock
 ) -> list[IntakeDocument]:
-    """Store an e-mail's PDF/image attachments (or its text) as intake documents."""
+    """Store an e-mail's PDF/image attachments (or its text) as intake documents.
+
+    Each new document is audited (``intake.received``) as ``actor``, in the caller's
+    transaction; a redelivered one is neither stored nor audited again.
+    """
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
     message_id = (message.get("Message-ID") or "").strip() or None
@@ -112,6 +116,14 @@ def receive_email(
         )
         if doc is not None:
             stored.append(doc)
+            audit.record(
+                session,
+                actor=actor,
+                action="intake.received",
+                object_type="intake_document",
+                object_id=doc.id,
+                clock=clock,
+            )
     return stored
 
 

@@ -18,7 +18,7 @@ from tgd.db.models.users import Organisation, OrganisationKind, User
 from tgd.domain.errors import N_, Conflict, NotFound, ValidationError
 from tgd.domain.roles import Role
 from tgd.ports import Cipher, Clock, PasswordHasher
-from tgd.services import vault
+from tgd.services import audit, vault
 
 PASSWORD_MIN_LENGTH = 12
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
@@ -45,11 +45,15 @@ def create_user(
     organisation: Organisation | None = None,
     email: str | None = None,
     totp_secret: str | None = None,
+    actor: str,
     cipher: Cipher,
     hasher: PasswordHasher,
     clock: Clock,
 ) -> tuple[User, str]:
-    """Create an account and its TOTP secret; return the user and the secret to enrol."""
+    """Create an account and its TOTP secret; return the user and the secret to enrol.
+
+    The creation is audited (``user.create``) as ``actor``, in the caller's transaction.
+    """
     username = username.strip().lower()
     if not USERNAME_RE.match(username):
         raise ValidationError(
@@ -79,6 +83,15 @@ def create_user(
     session.flush()
     secret = totp_secret or pyotp.random_base32()
     set_totp_secret(session, user, secret, cipher=cipher, clock=clock)
+    audit.record(
+        session,
+        actor=actor,
+        action="user.create",
+        object_type="user",
+        object_id=user.id,
+        details={"role": role.value},
+        clock=clock,
+    )
     return user, secret
 
 

@@ -69,7 +69,13 @@ def test_email_navette_reaches_the_queue_through_smtp(
     def store(raw: bytes) -> int:
         with write_transaction(platform.sessions) as session:
             return len(
-                intake.receive_email(session, raw, cipher=platform.cipher, clock=platform.clock)
+                intake.receive_email(
+                    session,
+                    raw,
+                    actor="system:intake",
+                    cipher=platform.cipher,
+                    clock=platform.clock,
+                )
             )
 
     server = SmtpIntake(store, host="127.0.0.1", port=_free_port())
@@ -86,6 +92,10 @@ def test_email_navette_reaches_the_queue_through_smtp(
         doc = docs[0]
         assert doc.content_type == "application/pdf" and doc.received_at == platform.clock.now()
         assert PDF not in (doc.content_enc or b"")  # stored encrypted
+        received = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "intake.received")
+        ).all()  # the intake service audits the arrival, once for a redelivered mail
+        assert [(e.actor, e.object_id) for e in received] == [("system:intake", str(doc.id))]
         assert intake.read_document(session, doc, cipher=platform.cipher) == PDF
         pending = intake.pending(session, clock=platform.clock)
         assert [p.document.id for p in pending] == [doc.id] and pending[0].seconds_left == 900

@@ -234,6 +234,7 @@ def history(demo: None, platform: Platform) -> History:
             json.dumps(log).encode(),
             filename="calls.json",
             centre_numbers=("+33199000000",),
+            actor="system:cli",
             cipher=platform.cipher,
             clock=platform.clock,
         )

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from tgd.container import Platform
 from tgd.db.models import CarrierCallRecord
+from tgd.db.models.audit import AuditEntry
 from tgd.services import cdr_import, vault
 
 
@@ -47,9 +48,17 @@ def test_reimport_is_idempotent(history: object, platform: Platform, session: Se
         },
     ]
     result = cdr_import.import_call_log(
-        session, json.dumps(log).encode(), cipher=platform.cipher, clock=platform.clock
+        session,
+        json.dumps(log).encode(),
+        actor="system:cli",
+        cipher=platform.cipher,
+        clock=platform.clock,
     )
     assert (result.imported, result.duplicates) == (1, 1)
+    audited = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "cdr.import").order_by(AuditEntry.id)
+    ).all()[-1]  # the import audits itself, with its counts
+    assert (audited.actor, audited.details) == ("system:cli", result.as_details())
     police = session.scalars(
         select(CarrierCallRecord).where(CarrierCallRecord.call_sid == "CAcdr000003")
     ).one()

@@ -10,7 +10,7 @@ from flask_babel import gettext
 
 from dispatch_ui.flashes import flash_refusal
 from dispatch_ui.formatting import format_phone
-from dispatch_ui.security import audit_read, requires
+from dispatch_ui.security import audit_read, reads_personal_data, requires
 from tgd.db.models.users import User
 from tgd.domain.errors import DomainError
 from tgd.http import current_platform, db_session
@@ -76,6 +76,7 @@ def disable(user_id: int) -> Any:
 
 @bp.get("/audit")
 @requires(Permission.AUDIT_READ)
+@reads_personal_data
 def audit_log() -> Any:
     """Show the latest audit entries and the state of the chain."""
     platform = current_platform()

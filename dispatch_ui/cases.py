@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Flask, g, render_template
 
 from dispatch_ui.coverage_admin import cache as coverage_cache
-from dispatch_ui.security import audit_read, requires
+from dispatch_ui.security import audit_read, reads_personal_data, requires
 from tgd.db.models.alerts import Alert
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.lines import Line
@@ -29,6 +29,7 @@ def index() -> Any:
 
 @bp.get("/dossiers/<int:file_id>")
 @requires(Permission.FILE_READ)
+@reads_personal_data
 def show(file_id: int) -> Any:
     """Show a beneficiary file; every opening is audited."""
     platform = current_platform()
@@ -47,6 +48,7 @@ def show(file_id: int) -> Any:
 
 @bp.get("/alertes/<int:alert_id>")
 @requires(Permission.ALERT_READ)
+@reads_personal_data
 def alert(alert_id: int) -> Any:
     """Show an alert's handling (times, nature, orientation)."""
     found = policy.get_scoped(db_session(), g.user, Alert, alert_id)
@@ -56,6 +58,7 @@ def alert(alert_id: int) -> Any:
 
 @bp.get("/navettes/<int:navette_id>")
 @requires(Permission.NAVETTE_READ)
+@reads_personal_data
 def navette(navette_id: int) -> Any:
     """Show a navette's kind, reception time and state."""
     found = policy.get_scoped(db_session(), g.user, Navette, navette_id)

@@ -34,7 +34,7 @@ from dispatch_ui.console_geocode import geocode_places
 from dispatch_ui.coverage_admin import cache as coverage_cache
 from dispatch_ui.flashes import flash_refusal
 from dispatch_ui.formatting import format_phone, local_time
-from dispatch_ui.security import audit_read, current_session, requires
+from dispatch_ui.security import audit_read, current_session, reads_personal_data, requires
 from tgd.db.base import MAX_ID
 from tgd.db.models.alerts import Alert, CallLeg
 from tgd.db.models.lines import Line
@@ -336,6 +336,7 @@ def _legs_json(alert: Alert) -> list[dict[str, Any]]:
 @api.get("/alerts/<int:alert_id>")
 @requires(Permission.CONSOLE)
 @unlocked
+@reads_personal_data
 def alert(alert_id: int) -> Any:
     """One alert with its file on screen (R-20), positions and the proposed force (R-25)."""
     platform = current_platform()

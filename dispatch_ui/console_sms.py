@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Flask, g, jsonify
 
 from dispatch_ui.formatting import local_time
-from dispatch_ui.security import audit_read, requires
+from dispatch_ui.security import audit_read, reads_personal_data, requires
 from tgd.http import current_platform, db_session
 from tgd.services import messages
 from tgd.services.policy import Permission
@@ -22,6 +22,7 @@ api = Blueprint("console_sms", __name__, url_prefix="/api/console/sms")
 
 @api.get("")
 @requires(Permission.CONSOLE)
+@reads_personal_data
 def index() -> Any:
     """The unread messages and those of the last 24 hours, newest first."""
     platform = current_platform()

@@ -33,7 +33,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from dispatch_ui.flashes import flash_refusal, flash_swap_delay
 from dispatch_ui.formatting import zone_label
 from dispatch_ui.portal_forms import show_errors
-from dispatch_ui.security import audit_read, requires
+from dispatch_ui.security import audit_read, reads_personal_data, requires
 from tgd.db.models.incidents import (
     INCIDENT_KIND_LABELS,
     Incident,
@@ -323,12 +323,9 @@ def _close_form() -> CloseForm:
 def _ticket_page(ticket: Incident, status: int = 200, **forms: Any) -> Any:
     platform, session = current_platform(), db_session()
     view = faults.ticket_view(session, ticket, clock=platform.clock)
-    # A form sent back with errors rolls its request back, audit entry included: the
-    # reporter's text is then not decrypted (a read must always leave its audit entry).
-    report = None
-    if status == 200:
-        report = faults.read_report(session, ticket, cipher=platform.cipher)
-        audit_read("fault.read", object_type="incident", object_id=ticket.id)
+    # Also on a form sent back with errors: its read is audited apart from the refused change.
+    report = faults.read_report(session, ticket, cipher=platform.cipher)
+    audit_read("fault.read", object_type="incident", object_id=ticket.id)
     handle = policy.has(g.user, Permission.FAULT_HANDLE) and view.is_open
     if handle:
         diagnose_form = forms.get("diagnose") or _diagnose_form(
@@ -341,7 +338,6 @@ def _ticket_page(ticket: Incident, status: int = 200, **forms: Any) -> Any:
         "faults/show.html",
         t=view,
         report=report,
-        report_hidden=status != 200,
         handle=handle,
         forms=forms,
         stock=inventory.stock_terminals(session) if handle else [],
@@ -380,6 +376,7 @@ def _back_to(ticket: Incident) -> BaseResponse:
 
 @bp.get("/<int:ticket_id>")
 @requires(Permission.FAULT_READ)
+@reads_personal_data
 def show(ticket_id: int) -> Any:
     """A ticket: reception, clock, diagnosis, advice, swap; what the reporter wrote (audited)."""
     return _ticket_page(policy.get_scoped(db_session(), g.user, Incident, ticket_id))
@@ -387,6 +384,7 @@ def show(ticket_id: int) -> Any:
 
 @bp.post("/<int:ticket_id>/diagnostic")
 @requires(Permission.FAULT_HANDLE)
+@reads_personal_data
 def diagnose(ticket_id: int) -> Any:
     """Record the diagnosis and the advice given; resolve, or leave a swap to do."""
     return _ticket_step(ticket_id, _diagnose_form(), "diagnose", _diagnose)
@@ -409,6 +407,7 @@ def _diagnose(ticket: Incident, form: DiagnoseForm) -> BaseResponse:
 
 @bp.post("/<int:ticket_id>/echange")
 @requires(Permission.FAULT_HANDLE)
+@reads_personal_data
 def swap(ticket_id: int) -> Any:
     """R-18: swap the handset, keeping the line and its reference; the ticket is resolved."""
     return _ticket_step(ticket_id, SwapForm(prefix="echange"), "swap", _swap)
@@ -439,6 +438,7 @@ def _swap(ticket: Incident, form: SwapForm) -> BaseResponse:
 
 @bp.post("/<int:ticket_id>/cloture")
 @requires(Permission.FAULT_HANDLE)
+@reads_personal_data
 def close(ticket_id: int) -> Any:
     """Close a diagnosed ticket without a swap."""
     return _ticket_step(ticket_id, _close_form(), "close", _close)

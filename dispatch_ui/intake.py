@@ -37,7 +37,7 @@ from dispatch_ui.portal_forms import (
     navette_form,
     show_errors,
 )
-from dispatch_ui.security import audit_read, reauthenticate, requires
+from dispatch_ui.security import audit_read, reads_personal_data, reauthenticate, requires
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.navettes import IntakeDocument, Navette
 from tgd.db.models.operations import Task
@@ -89,6 +89,7 @@ def queue() -> Any:
 
 @bp.route("/<int:navette_id>/fiche", methods=["GET", "POST"])
 @requires(Permission.NAVETTE_PROCESS)
+@reads_personal_data
 def create_file(navette_id: int) -> Any:
     """R-10: create the file from an attribution (the operator may correct the keying)."""
     platform, session = current_platform(), db_session()
@@ -270,6 +271,7 @@ def _confirm(task: Task, file: BeneficiaryFile, form: ConfirmForm) -> None:
 
 @bp.get("/documents/<int:document_id>/original")
 @requires(Permission.NAVETTE_PROCESS)
+@reads_personal_data
 def original(document_id: int) -> Any:
     """The received document itself (audited), for display beside the keying form."""
     platform, session = current_platform(), db_session()

@@ -34,7 +34,7 @@ from dispatch_ui.portal_forms import (
     retention_form,
     show_errors,
 )
-from dispatch_ui.security import audit_read, reauthenticate, requires
+from dispatch_ui.security import audit_read, reads_personal_data, reauthenticate, requires
 from tgd.db.models.beneficiaries import BeneficiaryFile, FileExport
 from tgd.db.models.navettes import Navette, ParquetMessage
 from tgd.domain.errors import DomainError
@@ -83,6 +83,7 @@ def _draft_and_kind(slug: str, navette_id: int | None) -> tuple[Navette | None, 
 @bp.route("/navettes/nouvelle/<slug>", methods=["GET", "POST"])
 @bp.route("/navettes/<int:navette_id>/brouillon", methods=["GET", "POST"], defaults={"slug": ""})
 @requires(Permission.NAVETTE_SUBMIT)
+@reads_personal_data
 def edit(slug: str, navette_id: int | None = None) -> Any:
     """Fill a navette; save it as a draft or send it (validated server-side)."""
     platform, session = current_platform(), db_session()
@@ -134,6 +135,7 @@ def _submit(content: NavetteContent, draft: Navette | None) -> Any:
 
 @bp.get("/navettes/<int:navette_id>/accuse")
 @requires(Permission.NAVETTE_READ)
+@reads_personal_data
 def receipt(navette_id: int) -> Any:
     """The receipt: number, kind, time of reception (R-10), state."""
     navette = policy.get_scoped(db_session(), g.user, Navette, navette_id)
@@ -186,6 +188,7 @@ def _with_scoped_file(model: type[R], row_id: int) -> tuple[R, BeneficiaryFile]:
 
 @bp.get("/messages/<int:message_id>")
 @requires(Permission.FILE_READ, Permission.PARQUET_DOCUMENTS)
+@reads_personal_data
 def message(message_id: int) -> Any:
     """R-14: read information sent by the centre about one of the parquet's files."""
     platform = current_platform()
@@ -200,6 +203,7 @@ def message(message_id: int) -> Any:
 
 @bp.route("/exports/<int:export_id>", methods=["GET", "POST"])
 @requires(Permission.FILE_READ, Permission.PARQUET_DOCUMENTS)
+@reads_personal_data
 def download(export_id: int) -> Any:
     """R-15: download the closure export of one of the parquet's files (E-08, audited)."""
     export, file = _with_scoped_file(FileExport, export_id)

@@ -17,7 +17,7 @@ from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from dispatch_ui.flashes import flash_refusal
-from dispatch_ui.security import audit_read, requires
+from dispatch_ui.security import audit_read, reads_personal_data, requires
 from tgd.db.models.lines import Line
 from tgd.domain.errors import DomainError
 from tgd.http import current_platform, db_session
@@ -64,6 +64,7 @@ def index() -> Any:
 
 @bp.route("/lignes/<int:line_id>", methods=["GET", "POST"])
 @requires(Permission.LINE_ADMIN)
+@reads_personal_data
 def line(line_id: int) -> Any:
     """Show a line's lists and history; set new lists at the parquet's request."""
     found = policy.get_scoped(db_session(), g.user, Line, line_id)
@@ -139,6 +140,7 @@ def lift(line_id: int) -> Any:
 
 @bp.get("/export.csv")
 @requires(Permission.LINE_ADMIN)
+@reads_personal_data
 def export() -> Any:
     """The carrier's list of restricted lines and allowed numbers (CSV, docs/lines.md)."""
     platform = current_platform()

@@ -12,11 +12,11 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Flask, abort, flash, g, redirect, request, session, url_for
+from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext
 
 from tgd.db.models.users import UserSession
-from tgd.db.writes import Priority, begin_write
+from tgd.db.writes import Priority, begin_write, write_transaction
 from tgd.http import (
     current_platform,
     db_session,
@@ -70,33 +70,61 @@ def actor() -> str:
     return f"user:{user.id}" if user is not None else "anonymous"
 
 
-def audit_here(action: str, **fields: Any) -> None:
-    """Record an audit entry with the request's change (a read is audited on its own)."""
-    if not request_writes():
-        # A reading request stays a reader: its entry has a short write transaction of its
-        # own, committed before the page that it audits is sent.
-        _record_committed(action, **fields)
-        return
-    platform = current_platform()
-    audit.record(
-        db_session(),
-        actor=actor(),
-        action=action,
-        source=client_address(),
-        clock=platform.clock,
-        **fields,
-    )
+def reads_personal_data(view: F) -> F:
+    """Mark a view that shows personal data: the door's one access decorator (R-53).
+
+    The view names what it shows with ``audit_read``; the reads are recorded together,
+    as the request's user with its address, once the view has returned and before its
+    page is sent. A view that fails (``abort``, an error) showed nothing and records
+    nothing. A reading request records them in one short write transaction of its own;
+    a writing request with its change, in its transaction, or apart when it answers an
+    error (which keeps no change). ``audit_read`` outside such a view is a programming
+    error, and a test walks the doors for it.
+    """
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        g.personal_reads = []
+        try:
+            response = current_app.make_response(view(*args, **kwargs))
+        except BaseException:
+            g.pop("personal_reads", None)
+            raise
+        _record_reads(g.pop("personal_reads"), kept=response.status_code < 400)
+        return response
+
+    wrapper._tgd_reads = True  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
 
 
 def audit_read(action: str, **fields: Any) -> None:
-    """Record that the request's user read personal data (R-53): the doors' one way to.
+    """Name what a ``@reads_personal_data`` view shows; it is audited when the view returns.
 
     Business actions are audited by the services that perform them (in their
     transaction, with the request's address: ``audit.SOURCE_KEY``); a view audits only
-    what it shows. A reading request records it in a short write transaction of its own,
-    committed before the page is sent.
+    what it shows.
     """
-    audit_here(action, **fields)
+    reads = g.get("personal_reads")
+    if reads is None:
+        raise RuntimeError(f"audit_read({action!r}) outside a @reads_personal_data view")
+    reads.append({"action": action, **fields})
+
+
+def _record_reads(reads: list[dict[str, Any]], *, kept: bool) -> None:
+    """Record the reads; a writing request answered with an error keeps nothing else."""
+    if not reads:
+        return
+    platform = current_platform()
+    who, source = actor(), client_address()
+    if request_writes():
+        if kept:
+            for fields in reads:
+                audit.record(db_session(), actor=who, source=source, clock=platform.clock, **fields)
+            return
+        rollback()  # what the app does after an error answer; the reads are kept apart
+    with write_transaction(platform.sessions, priority=Priority.PEOPLE, label="audit reads") as s:
+        for fields in reads:
+            audit.record(s, actor=who, source=source, clock=platform.clock, **fields)
 
 
 def audit_refusal(action: str, **fields: Any) -> None:

@@ -263,6 +263,7 @@ def test_advice_is_required_to_close_on_advice_and_a_refusal_changes_nothing(
     ticket_id = report_fault(login("parquet.paris"))
     operator = login("operateur")
     page = operator.get(f"/pannes/{ticket_id}").get_data(as_text=True)
+    reads_before = _ticket_actions(platform, ticket_id).count("fault.read")
     response = operator.post(
         f"/pannes/{ticket_id}/diagnostic",
         data={
@@ -276,6 +277,21 @@ def test_advice_is_required_to_close_on_advice_and_a_refusal_changes_nothing(
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     assert 'id="diagnostic-advice-erreur"' in html and "Indiquez les conseils donnés." in html
+    assert "L&#39;écran reste noir" in html  # the report stays beside the form to correct
     with platform.sessions() as s:
         ticket = s.get(Incident, ticket_id)
         assert ticket is not None and ticket.status.value == "ouvert" and not ticket.diagnosis
+    # The refused form showed the ticket again: that read is audited, the refused change not.
+    actions = _ticket_actions(platform, ticket_id)
+    assert actions.count("fault.read") == reads_before + 1 and "fault.diagnose" not in actions
+
+
+def _ticket_actions(platform: Platform, ticket_id: int) -> list[str]:
+    with platform.sessions() as s:
+        return list(
+            s.scalars(
+                select(AuditEntry.action).where(
+                    AuditEntry.object_type == "incident", AuditEntry.object_id == str(ticket_id)
+                )
+            )
+        )

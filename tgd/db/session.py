@@ -125,12 +125,21 @@ def read_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-def preload(session: Session, model: Any, ids: Iterable[int]) -> None:
+_PRELOADED = "tgd_preloaded"  # session.info key: rows kept alive for the identity map
+
+
+def preload(session: Session, model: Any, ids: Iterable[int | None]) -> list[Any]:
     """Bring the rows of ``model`` with these ids into ``session`` in one query.
 
     The ``session.get`` calls that follow find them in the identity map instead of one
     SELECT each: for batches (escalation, overflow, dials) inside a write transaction.
+    The session's identity map holds unchanged rows weakly, so the rows are kept in
+    ``session.info`` for the session's life: without that, they are dropped as soon as
+    loaded and every ``get`` queries again.
     """
-    wanted = sorted(set(ids))
-    if wanted:
-        session.scalars(select(model).where(model.id.in_(wanted))).all()
+    wanted = sorted({i for i in ids if i is not None})
+    if not wanted:
+        return []
+    rows = list(session.scalars(select(model).where(model.id.in_(wanted))))
+    session.info.setdefault(_PRELOADED, []).extend(rows)
+    return rows

@@ -63,7 +63,8 @@ def run_escalation(
     overflowed = 0
     for batch in _batches(overflow_due):
         with _writer(sessions) as session:
-            preload(session, Alert, batch)
+            loaded = preload(session, Alert, batch)
+            preload(session, Territory, (a.territory_id for a in loaded))
             for alert_id in batch:
                 ours, dial = _overflow_one(session, alert_id, settings=settings, clock=clock)
                 overflowed += ours

@@ -242,6 +242,20 @@ def is_writer(session: Session) -> bool:
     return token is not None and not token.released
 
 
+def excludes_other_writers(session: Session) -> bool:
+    """Tell whether the session's transaction keeps every other writer out until it ends.
+
+    A SQLite write transaction begins with ``BEGIN IMMEDIATE``: what it reads cannot be
+    written by anyone else before it commits, so a read-then-insert in it cannot race.
+    PostgreSQL's writers run side by side: there, the insert must expect a conflict.
+    """
+    connection = session.connection()
+    return (
+        connection.dialect.name == "sqlite"
+        and connection.get_execution_options().get("sqlite_begin") == "IMMEDIATE"
+    )
+
+
 def begin_write(
     session: Session,
     *,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, bindparam, func, select, text, update
+from sqlalchemy import Connection, Engine, Table, Update, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from tgd.db.models.operations import ConsoleEvent
@@ -88,17 +88,30 @@ def _publish_locked(conn: Connection, *, clock: Clock) -> list[PublishedEvent]:
         PublishedEvent(last + offset, row.kind, row.payload, row.territory_id, row.created_at)
         for offset, row in enumerate(rows, start=1)
     ]
-    table = cast(Table, ConsoleEvent.__table__)
-    conn.execute(
-        update(table)
-        .where(table.c.seq == bindparam("b_seq"))
-        .values(published_seq=bindparam("b_number"), published_at=bindparam("b_at")),
-        [
-            {"b_seq": row.seq, "b_number": event.seq, "b_at": now}
-            for row, event in zip(rows, published, strict=True)
-        ],
-    )
+    conn.execute(_NUMBER, {"last": last, "now": now, "seqs": [row.seq for row in rows]})
     return published
+
+
+def _numbering() -> Update:
+    """One UPDATE that numbers the batch's rows ``last + 1…`` in ``seq`` order.
+
+    The same numbers as ``published``; one statement with the batch's ids, not one set
+    of parameters per row (which cost more than the rest of the publication).
+    """
+    table = cast(Table, ConsoleEvent.__table__)
+    batch = (
+        select(table.c.seq, func.row_number().over(order_by=table.c.seq).label("offset"))
+        .where(table.c.seq.in_(bindparam("seqs", expanding=True)))
+        .subquery()
+    )
+    return (
+        update(table)
+        .where(table.c.seq == batch.c.seq)
+        .values(published_seq=bindparam("last") + batch.c.offset, published_at=bindparam("now"))
+    )
+
+
+_NUMBER = _numbering()
 
 
 def events_since(session: Session, after: int, *, limit: int = BATCH) -> list[PublishedEvent]:

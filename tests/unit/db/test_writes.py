@@ -16,6 +16,7 @@ from tgd.db.writes import (
     WriteGate,
     WriteGateTimeout,
     begin_write,
+    excludes_other_writers,
     gate_for,
     holds_write,
     write_connection,
@@ -161,3 +162,11 @@ def test_a_failed_transaction_gives_its_slot_back(sqlite: Engine) -> None:
     assert not holds_write(sqlite)
     with read_transaction(sessions) as session:
         assert session.scalar(text("SELECT count(*) FROM t")) == 0
+
+
+def test_only_a_sqlite_write_transaction_keeps_other_writers_out(sqlite: Engine) -> None:
+    sessions = make_session_factory(sqlite)
+    with write_transaction(sessions, label="test") as writer:
+        assert excludes_other_writers(writer)  # BEGIN IMMEDIATE: a read cannot go stale
+    with read_transaction(sessions) as reader:
+        assert not excludes_other_writers(reader)

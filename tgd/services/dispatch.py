@@ -313,7 +313,22 @@ def _intent(
     clock: Clock,
 ) -> PendingDial:
     """Record a leg we are about to dial (``dialling``); the caller commits, then places it."""
-    leg = CallLeg(
+    leg = _new_leg(alert, role, user_id=user_id, unit_id=unit_id, clock=clock)
+    session.add(leg)
+    session.flush()
+    _leg_event(session, leg, alert, clock=clock)
+    return PendingDial(leg.id, alert.id, role, alert.conference_name, to, ends_bridge)
+
+
+def _new_leg(
+    alert: Alert,
+    role: LegRole,
+    *,
+    user_id: int | None = None,
+    unit_id: int | None = None,
+    clock: Clock,
+) -> CallLeg:
+    return CallLeg(
         alert_id=alert.id,
         role=role,
         user_id=user_id,
@@ -321,10 +336,6 @@ def _intent(
         status=DIALLING,
         started_at=clock.now(),
     )
-    session.add(leg)
-    session.flush()
-    _leg_event(session, leg, alert, clock=clock)
-    return PendingDial(leg.id, alert.id, role, alert.conference_name, to, ends_bridge)
 
 
 def dial_operator(
@@ -411,7 +422,23 @@ def prepare_overflow(session: Session, alert: Alert, *, number: str, clock: Cloc
     ``complete_dials`` (or ``place`` and ``record_dial``). The overflow leg survives an
     operator's hand-over: only ``operator`` legs leave with the operator.
     """
-    return _intent(session, alert, LegRole.OVERFLOW, to=number, clock=clock)
+    return prepare_overflows(session, [(alert, number)], clock=clock)[0]
+
+
+def prepare_overflows(
+    session: Session, targets: Sequence[tuple[Alert, str]], *, clock: Clock
+) -> list[PendingDial]:
+    """``prepare_overflow`` for a batch of alerts: their legs inserted in one flush."""
+    legs = [_new_leg(alert, LegRole.OVERFLOW, clock=clock) for alert, _number in targets]
+    session.add_all(legs)
+    session.flush()
+    dials = []
+    for leg, (alert, number) in zip(legs, targets, strict=True):
+        _leg_event(session, leg, alert, clock=clock)
+        dials.append(
+            PendingDial(leg.id, alert.id, LegRole.OVERFLOW, alert.conference_name, number, False)
+        )
+    return dials
 
 
 def call_back(

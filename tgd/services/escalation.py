@@ -11,7 +11,7 @@ hand-over never hangs it up.
 Under the write discipline (``tgd.db.writes``) a pass is a few short
 transactions of at most ``BATCH`` alerts each, so an alert arriving meanwhile
 waits for one batch at most; the carrier is called between transactions, never
-inside one: the overflow legs are recorded first (``dispatch.prepare_overflow``),
+inside one: the overflow legs are recorded first (``dispatch.prepare_overflows``),
 then dialled and completed with the carrier's call ids, or marked ``failed``
 (``dispatch.complete_dials``).
 """
@@ -63,13 +63,9 @@ def run_escalation(
     overflowed = 0
     for batch in _batches(overflow_due):
         with _writer(sessions) as session:
-            loaded = preload(session, Alert, batch)
-            preload(session, Territory, (a.territory_id for a in loaded))
-            for alert_id in batch:
-                ours, dial = _overflow_one(session, alert_id, settings=settings, clock=clock)
-                overflowed += ours
-                if dial is not None:
-                    dials.append(dial)
+            marked, batch_dials = _overflow_batch(session, batch, settings=settings, clock=clock)
+            overflowed += marked
+            dials.extend(batch_dials)
     if dials and telephony is not None:
         dispatch.complete_dials(
             sessions,
@@ -90,18 +86,22 @@ def _writer(sessions: sessionmaker[Session]) -> AbstractContextManager[Session]:
     return write_transaction(sessions, priority=Priority.PEOPLE, label="escalation")
 
 
-def _overflow_one(
-    session: Session, alert_id: int, *, settings: Settings, clock: Clock
-) -> tuple[bool, dispatch.PendingDial | None]:
-    """Mark one alert overflowed; say whether it was ours to do, and the call to place."""
-    alert = session.get(Alert, alert_id)
-    if alert is None:
-        return False, None
-    territory = session.get(Territory, alert.territory_id) if alert.territory_id else None
-    number = (territory.backup_number if territory else None) or settings.alerts.overflow_number
-    if not handling.mark_overflowed(session, alert, number_known=bool(number), clock=clock):
-        return False, None
-    if not number:
-        log.error("alert=%s unclaimed past overflow delay and no backup number", alert.id)
-        return True, None
-    return True, dispatch.prepare_overflow(session, alert, number=number, clock=clock)
+def _overflow_batch(
+    session: Session, batch: list[int], *, settings: Settings, clock: Clock
+) -> tuple[int, list[dispatch.PendingDial]]:
+    """Mark a batch of alerts overflowed; return how many were ours, and the calls to place."""
+    loaded = {alert.id: alert for alert in preload(session, Alert, batch)}
+    alerts = [loaded[alert_id] for alert_id in batch if alert_id in loaded]
+    territories = preload(session, Territory, (alert.territory_id for alert in alerts))
+    backup = {territory.id: territory.backup_number for territory in territories}
+    fallback = settings.alerts.overflow_number
+    numbers = {a.id: backup.get(a.territory_id or 0) or fallback or None for a in alerts}
+    marked = handling.overflow_ids(session, numbers, clock=clock)
+    targets = []
+    for alert_id in marked:
+        number = numbers[alert_id]
+        if number:
+            targets.append((loaded[alert_id], number))
+        else:
+            log.error("alert=%s unclaimed past overflow delay and no backup number", alert_id)
+    return len(marked), dispatch.prepare_overflows(session, targets, clock=clock)

@@ -68,13 +68,38 @@ def _changed(
     clock: Clock,
 ) -> None:
     """Tell the consoles of the alert's territory about a change (E-02), and audit it."""
-    events.add_event(session, event, payload, territory_id=alert.territory_id, clock=clock)
+    _announce(
+        session,
+        alert.id,
+        alert.territory_id,
+        event,
+        payload,
+        actor=actor,
+        action=action,
+        details=details,
+        clock=clock,
+    )
+
+
+def _announce(
+    session: Session,
+    alert_id: int,
+    territory_id: int | None,
+    event: str,
+    payload: dict[str, Any],
+    *,
+    actor: str,
+    action: str,
+    details: Mapping[str, Any] | None = None,
+    clock: Clock,
+) -> None:
+    events.add_event(session, event, payload, territory_id=territory_id, clock=clock)
     audit.record(
         session,
         actor=actor,
         action=action,
         object_type="alert",
-        object_id=alert.id,
+        object_id=alert_id,
         details=details,
         clock=clock,
     )
@@ -191,43 +216,43 @@ def escalate_due(
 
 
 def escalate_ids(session: Session, alert_ids: list[int], *, clock: Clock) -> list[int]:
-    """Mark these alerts escalated unless done already (by another run); return those marked.
+    """Mark these alerts escalated unless done already (by another run); return those marked."""
+    marked = _mark_once(session, alert_ids, Alert.escalated_at, clock=clock)
+    for alert_id, territory_id in marked.items():
+        _announce(
+            session,
+            alert_id,
+            territory_id,
+            ALERT_ESCALATED,
+            {"alert_id": alert_id},
+            actor="system:console",
+            action="alert.escalate",
+            clock=clock,
+        )
+    return list(marked)
 
-    One conditional UPDATE for the batch: what it returns is what this run marked.
+
+def _mark_once(
+    session: Session, alert_ids: list[int], stamp: Any, *, clock: Clock
+) -> dict[int, int | None]:
+    """Set ``stamp`` (a time column of ``Alert``) on the ringing alerts where it is unset.
+
+    One conditional UPDATE for the batch, so each alert is marked once across runs and
+    processes: what it returns (alert id → territory id, in ``alert_ids`` order) is what
+    this run marked.
     """
     if not alert_ids:
-        return []
-    marked: dict[int, int | None] = dict(
+        return {}
+    marked = dict(
         session.execute(
             update(Alert)
-            .where(
-                Alert.id.in_(alert_ids),
-                Alert.escalated_at.is_(None),
-                Alert.state == AlertState.RINGING,
-            )
-            .values(escalated_at=clock.now())
+            .where(Alert.id.in_(alert_ids), stamp.is_(None), Alert.state == AlertState.RINGING)
+            .values({stamp: clock.now()})
             .returning(Alert.id, Alert.territory_id)
             .execution_options(synchronize_session=False)
         ).all()
     )
-    done = [alert_id for alert_id in alert_ids if alert_id in marked]
-    for alert_id in done:
-        events.add_event(
-            session,
-            ALERT_ESCALATED,
-            {"alert_id": alert_id},
-            territory_id=marked[alert_id],
-            clock=clock,
-        )
-        audit.record(
-            session,
-            actor="system:console",
-            action="alert.escalate",
-            object_type="alert",
-            object_id=alert_id,
-            clock=clock,
-        )
-    return done
+    return {alert_id: marked[alert_id] for alert_id in alert_ids if alert_id in marked}
 
 
 def overflow_candidates(session: Session, *, after_seconds: int, clock: Clock) -> list[Alert]:
@@ -245,28 +270,24 @@ def overflow_candidates(session: Session, *, after_seconds: int, clock: Clock) -
     )
 
 
-def mark_overflowed(session: Session, alert: Alert, *, number_known: bool, clock: Clock) -> bool:
-    """Record that an alert was overflowed (once, across processes); return True if it is ours."""
-    result = session.execute(
-        update(Alert)
-        .where(
-            Alert.id == alert.id,
-            Alert.overflowed_at.is_(None),
-            Alert.state == AlertState.RINGING,
+def overflow_ids(session: Session, numbers: Mapping[int, str | None], *, clock: Clock) -> list[int]:
+    """Mark these alerts overflowed unless done already (R-23b); return those marked.
+
+    ``numbers`` gives each alert the number its overflow dials (``None``: no backup
+    number known, the alert is marked all the same and the event says it was not dialled).
+    """
+    marked = _mark_once(session, list(numbers), Alert.overflowed_at, clock=clock)
+    for alert_id, territory_id in marked.items():
+        dialled = bool(numbers[alert_id])
+        _announce(
+            session,
+            alert_id,
+            territory_id,
+            ALERT_OVERFLOWED,
+            {"alert_id": alert_id, "dialled": dialled},
+            actor="system:console",
+            action="alert.overflow",
+            details={"dialled": dialled},
+            clock=clock,
         )
-        .values(overflowed_at=clock.now())
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(result, "rowcount", 0) != 1:
-        return False
-    _changed(
-        session,
-        alert,
-        ALERT_OVERFLOWED,
-        {"alert_id": alert.id, "dialled": number_known},
-        actor="system:console",
-        action="alert.overflow",
-        details={"dialled": number_known},
-        clock=clock,
-    )
-    return True
+    return list(marked)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -468,3 +470,36 @@ def test_overflow_marks_the_alert_and_dials_the_backup_after_the_commit(
     session.refresh(alert)
     assert alert.overflowed_at is not None
     assert escalate()[1] == 0 and len(fake.requests) == 1  # once, whatever the passes
+
+
+def test_an_overflow_batch_dials_each_alert_with_a_number_and_marks_the_others(
+    twilio: TwilioClient, session: Session, fake: FakeTwilio, platform: Platform, app: object
+) -> None:
+    known = _open(twilio, session, "CA17")  # a Paris line: the territory's backup centre
+    unknown = _open(twilio, session, "CA18", from_="+33700000099")  # no territory
+    clock = platform.clock
+    assert isinstance(clock, FrozenClock)
+    clock.advance(seconds=platform.settings.alerts.overflow_after_seconds + 1)
+    no_fallback = dataclasses.replace(
+        platform.settings,
+        alerts=dataclasses.replace(platform.settings.alerts, overflow_number=""),
+    )
+
+    assert run_escalation(
+        platform.sessions,
+        settings=no_fallback,
+        telephony=app.extensions["tgd.telephony"],  # type: ignore[attr-defined]
+        callbacks=CALLBACKS,
+        clock=clock,
+    ) == (2, 2)
+
+    session.expire_all()
+    overflow_legs = session.scalars(select(CallLeg).where(CallLeg.role == LegRole.OVERFLOW))
+    assert [leg.alert_id for leg in overflow_legs] == [known.id]
+    assert [r.path.endswith("/Participants.json") for r in fake.requests] == [True]
+    events = session.scalars(select(ConsoleEvent).where(ConsoleEvent.kind == "alert_overflowed"))
+    assert {e.payload["alert_id"]: e.payload["dialled"] for e in events} == {
+        known.id: True,
+        unknown.id: False,
+    }
+    assert all(session.get(Alert, a.id).overflowed_at for a in (known, unknown))  # type: ignore[union-attr]

@@ -45,38 +45,14 @@ def claim_alert(session: Session, alert: Alert, user: User, *, clock: Clock) -> 
         session.refresh(alert)
         raise Conflict(N_("Cette alerte a déjà été prise en charge par un autre téléassisteur."))
     session.refresh(alert)
-    _changed(
-        session,
-        alert,
-        ALERT_CLAIMED,
-        {"alert_id": alert.id, "operator_id": user.id},
-        actor=f"user:{user.id}",
-        action="alert.claim",
-        clock=clock,
-    )
-
-
-def _changed(
-    session: Session,
-    alert: Alert,
-    event: str,
-    payload: dict[str, Any],
-    *,
-    actor: str,
-    action: str,
-    details: Mapping[str, Any] | None = None,
-    clock: Clock,
-) -> None:
-    """Tell the consoles of the alert's territory about a change (E-02), and audit it."""
     _announce(
         session,
         alert.id,
         alert.territory_id,
-        event,
-        payload,
-        actor=actor,
-        action=action,
-        details=details,
+        ALERT_CLAIMED,
+        {"alert_id": alert.id, "operator_id": user.id},
+        actor=f"user:{user.id}",
+        action="alert.claim",
         clock=clock,
     )
 
@@ -93,6 +69,7 @@ def _announce(
     details: Mapping[str, Any] | None = None,
     clock: Clock,
 ) -> None:
+    """Tell the consoles of the alert's territory about a change (E-02), and audit it."""
     events.add_event(session, event, payload, territory_id=territory_id, clock=clock)
     audit.record(
         session,
@@ -132,9 +109,10 @@ def add_note(
         raise ValidationError(N_("La note est trop longue (%(n)s caractères au plus)."), n=NOTE_MAX)
     key_id = _note_key(session, alert, cipher=cipher, clock=clock)
     vault.put_text(session, cipher, alert, "note_enc", combined, key_id=key_id)
-    _changed(
+    _announce(
         session,
-        alert,
+        alert.id,
+        alert.territory_id,
         ALERT_NOTE_ADDED,
         {"alert_id": alert.id},
         actor=f"user:{user.id}",
@@ -180,9 +158,10 @@ def close_alert(
     alert.claimed_at = alert.claimed_at or clock.now()
     session.flush()
     chosen = {"nature": closure.nature.value, "orientation": closure.orientation.value}
-    _changed(
+    _announce(
         session,
-        alert,
+        alert.id,
+        alert.territory_id,
         ALERT_CLOSED,
         {"alert_id": alert.id, **chosen},
         actor=f"user:{user.id}",

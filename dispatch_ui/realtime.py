@@ -358,9 +358,9 @@ def _watch_sessions(platform: Platform, hub: Hub) -> None:
             sess.info["console_events"] = True
 
     def after_commit(sess: Session) -> None:
-        # SQLAlchemy also calls this when a savepoint is released (the gateway writer runs
-        # each unit in one): the rows are not committed yet, so wait for the outermost
-        # commit. Notifying at the savepoint published nothing and left the new alert to
+        # SQLAlchemy also calls this when a savepoint is released (a webhook's receipt on
+        # PostgreSQL is written in one): the rows are not committed yet, so wait for the
+        # outermost commit. Notifying at the savepoint published nothing and left the new alert to
         # the hub's next poll, half a second later on every screen.
         if sess.in_nested_transaction():
             return
@@ -368,8 +368,8 @@ def _watch_sessions(platform: Platform, hub: Hub) -> None:
             hub.notify()
 
     def after_soft_rollback(sess: Session, previous: SessionTransaction) -> None:
-        # A unit's savepoint rolled back must not forget the events of the units committed
-        # beside it; a needless notify only costs the hub an empty pass.
+        # A savepoint rolled back must not forget the events committed beside it; a
+        # needless notify only costs the hub an empty pass.
         if previous.parent is None:
             sess.info.pop("console_events", None)
 

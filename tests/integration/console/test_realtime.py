@@ -197,7 +197,7 @@ def _notifications(app: Flask, platform: Platform, monkeypatch: pytest.MonkeyPat
 def test_the_hub_is_told_of_a_new_alert_once_its_commit_holds_it(
     app: Flask, platform: Platform, carrier: TwilioClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The gateway writer runs each webhook in a savepoint: a notification at the savepoint,
+    # A webhook's receipt may be written in a savepoint: a notification at the savepoint,
     # before the commit, found nothing to publish and left the alert to the next poll.
     seen = _notifications(app, platform, monkeypatch)
     assert carrier.call("CArt0100").status_code == 200

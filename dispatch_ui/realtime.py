@@ -360,8 +360,8 @@ def _watch_sessions(platform: Platform, hub: Hub) -> None:
     def after_commit(sess: Session) -> None:
         # SQLAlchemy also calls this when a savepoint is released (a webhook's receipt on
         # PostgreSQL is written in one): the rows are not committed yet, so wait for the
-        # outermost commit. Notifying at the savepoint published nothing and left the new alert to
-        # the hub's next poll, half a second later on every screen.
+        # outermost commit. Notifying at the savepoint published nothing and left the new
+        # alert to the hub's next poll, half a second later on every screen.
         if sess.in_nested_transaction():
             return
         if sess.info.pop("console_events", False):

@@ -79,3 +79,18 @@ def test_dsfr_menu_still_opens_and_closes_after_the_page_went_idle(console: Page
     expect(menu).not_to_have_class(OPENED)
     console.wait_for_timeout(500)  # the closing transition's frames
     assert frames_during(console, 1000) <= 1  # and asleep again
+
+
+def test_a_new_row_blinks_for_three_seconds_without_a_css_animation(
+    console: Page, live: Live
+) -> None:
+    live.simulate_alert("M 75 75056 02 1")
+    row = console.locator("#file-alertes button", has_text="M 75 75056 02 1")
+    expect(row).to_have_class(re.compile(r"\btgd-new\b"))
+    queue = console.locator("#file-alertes")
+    expect(queue).to_have_attribute("data-blink", "off", timeout=2000)
+    expect(queue).to_have_attribute("data-blink", "on", timeout=2000)
+    # A CSS animation would restyle and repaint the page on every frame.
+    assert console.evaluate("document.getAnimations().length") == 0
+    expect(row).not_to_have_class(re.compile(r"\btgd-new\b"), timeout=5000)
+    expect(queue).not_to_have_attribute("data-blink", re.compile(".*"))

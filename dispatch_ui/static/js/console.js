@@ -36,7 +36,7 @@
 
   var state = {
     lastSeq: 0, loadedHead: null, alerts: [], selected: null, me: config.me, detail: null,
-    serverOffset: 0, seen: {}, locked: !!config.locked, busy: false
+    serverOffset: 0, firstSeen: {}, locked: !!config.locked, busy: false
   };
   var els = {
     queue: document.getElementById("file-alertes"),
@@ -217,7 +217,30 @@
     if (alert.ended) { text += " · " + T.ended; }
     return text;
   }
+  /* A new row blinks for its first three seconds on this screen: console.js switches the
+   * queue's data-blink twice a second. A CSS animation did it before, and restyled and
+   * repainted the page on every frame: with alerts coming every half second it tripled a
+   * console's cost, and fifty consoles on one machine then showed new alerts late. */
+  var NEW_FOR = 3000, blinkTimer = null;
+  function isNew(id, now) { return now - state.firstSeen[id] < NEW_FOR; }
+  function blinkNew() {
+    if (blinkTimer !== null) { return; }
+    els.queue.dataset.blink = "on";
+    blinkTimer = window.setInterval(function () {
+      var now = Date.now(), left = 0;
+      els.queue.querySelectorAll(".tgd-new").forEach(function (button) {
+        if (isNew(button.dataset.alertId, now)) { left += 1; } else { button.classList.remove("tgd-new"); }
+      });
+      if (left) { els.queue.dataset.blink = els.queue.dataset.blink === "on" ? "off" : "on"; return; }
+      window.clearInterval(blinkTimer);
+      blinkTimer = null;
+      delete els.queue.dataset.blink;
+    }, 500);
+  }
   function renderBoard() {
+    var now = Date.now();
+    state.alerts.forEach(function (alert) { if (!(alert.id in state.firstSeen)) { state.firstSeen[alert.id] = now; } });
+    var fresh = false;
     els.queue.textContent = "";
     els.count.textContent = String(state.alerts.length);
     els.empty.classList.toggle("tgd-hidden", state.alerts.length > 0);
@@ -228,7 +251,7 @@
       button.type = "button";
       button.dataset.alertId = alert.id;
       button.dataset.state = alert.state;
-      if (!state.seen[alert.id]) { button.classList.add("tgd-new"); }
+      if (isNew(alert.id, now)) { button.classList.add("tgd-new"); fresh = true; }
       button.setAttribute("aria-current", state.selected === alert.id ? "true" : "false");
       button.appendChild(el("strong", alert.reference || T.unknown));
       if (alert.is_test) { button.appendChild(el("span", " — " + T.test)); }
@@ -242,7 +265,7 @@
       li.appendChild(button);
       els.queue.appendChild(li);
     });
-    state.alerts.forEach(function (alert) { state.seen[alert.id] = true; });
+    if (fresh) { blinkNew(); }
     updateRinging();
     fire("board", state.alerts);
   }

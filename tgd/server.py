@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 # requests in flight survive the young collections, the old generation grows by a quarter
 # about every 30 s, and each full collection of its 250,000 objects holds the GIL for
 # 140-200 ms, stalling every request. With 25,000 allocations per young collection, no full
-# collection ran in two minutes and the young ones take 12-28 ms (docs/gateway.md).
+# collection ran in two minutes and the young ones take 12-50 ms (docs/gateway.md).
 GC_THRESHOLDS = (25_000, 20, 10)
 
 

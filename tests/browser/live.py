@@ -114,6 +114,16 @@ def running(env: dict[str, str], port: int, log: Path, *options: str) -> Iterato
                 process.wait()
 
 
+@contextmanager
+def demo_platform(data_dir: Path) -> Iterator[Live]:
+    """A migrated platform with the demo data, served from ``data_dir`` until the end."""
+    port = free_port()
+    env = platform_env(data_dir, port)
+    prepare(env)
+    with running(env, port, data_dir / "server.log") as server:
+        yield server
+
+
 def login(page: object, url: str, username: str, *, step_offset: int = 0) -> None:
     """Log in through the real forms (password, then TOTP)."""
     from playwright.sync_api import Page

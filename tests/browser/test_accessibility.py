@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.live import CHROMIUM_ARGS, Live, free_port, login, platform_env, prepare, running
+from tests.browser.live import (
+    CHROMIUM_ARGS,
+    Live,
+    demo_platform,
+    login,
+)
 
 pytest.importorskip("playwright")
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
@@ -23,11 +28,7 @@ TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    data = tmp_path_factory.mktemp("a11y-live")
-    port = free_port()
-    env = platform_env(data, port)
-    prepare(env)
-    with running(env, port, data / "server.log") as server:
+    with demo_platform(tmp_path_factory.mktemp("a11y-live")) as server:
         yield server
 
 

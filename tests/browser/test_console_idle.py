@@ -12,7 +12,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.live import CHROMIUM_ARGS, Live, free_port, login, platform_env, prepare, running
+from tests.browser.live import (
+    CHROMIUM_ARGS,
+    Live,
+    demo_platform,
+    login,
+)
 
 pytest.importorskip("playwright")
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -31,11 +36,7 @@ OPENED = re.compile(r"\bfr-modal--opened\b")
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    data = tmp_path_factory.mktemp("idle-live")
-    port = free_port()
-    env = platform_env(data, port)
-    prepare(env)
-    with running(env, port, data / "server.log") as server:
+    with demo_platform(tmp_path_factory.mktemp("idle-live")) as server:
         yield server
 
 

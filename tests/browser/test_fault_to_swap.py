@@ -15,7 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.live import CHROMIUM_ARGS, Live, free_port, login, platform_env, prepare, running
+from tests.browser.live import (
+    CHROMIUM_ARGS,
+    Live,
+    demo_platform,
+    login,
+)
 
 pytest.importorskip("playwright")
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -25,11 +30,7 @@ REFERENCE = "M 75 75056 01 1"
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    data = tmp_path_factory.mktemp("faults-live")
-    port = free_port()
-    env = platform_env(data, port)
-    prepare(env)
-    with running(env, port, data / "server.log") as server:
+    with demo_platform(tmp_path_factory.mktemp("faults-live")) as server:
         yield server
 
 

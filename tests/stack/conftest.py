@@ -256,6 +256,19 @@ class StackDriver:
             counts[port] = int(float(found.group(1))) if found else 0
         return counts
 
+    def voice_webhooks_answered(self) -> dict[int, int]:
+        """Voice webhooks each app process answered so far (its own /metrics)."""
+        counts = {}
+        for port in self.app_ports():
+            body = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+            found = re.findall(
+                r'^tgd_webhook_duration_seconds_count\{route="/gateway/twilio/voice"[^}]*\} (\S+)$',
+                body,
+                re.MULTILINE,
+            )
+            counts[port] = int(sum(float(n) for n in found))
+        return counts
+
     def alerts_by_sid(self, sids: set[str]) -> dict[str, list[int]]:
         found: dict[str, list[int]] = {}
         with self.engine.connect() as conn:

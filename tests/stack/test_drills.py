@@ -101,6 +101,20 @@ def test_the_login_throttle_counts_across_the_app_processes(driver: StackDriver)
     assert statuses == [401] * LOGINS_PER_MINUTE + [429]
 
 
+def test_webhooks_from_one_carrier_address_spread_over_the_app_processes(
+    driver: StackDriver,
+) -> None:
+    # The carrier calls from a few addresses and its webhooks need no stickiness: hashed by
+    # client address, a whole burst would land on one process while the other idles.
+    before = driver.voice_webhooks_answered()
+    answers = driver.carrier.burst("spread", rate=20, seconds=2)
+    assert all(a.via == "platform" and a.bridged for a in answers)
+    after = driver.voice_webhooks_answered()
+    served = {port: after[port] - before.get(port, 0) for port in after}
+    assert sum(served.values()) == 40
+    assert min(served.values()) >= 5, f"one process took the burst: {served}"
+
+
 def test_kill_9_of_an_app_process_during_a_burst_loses_nothing(
     driver: StackDriver, consoles: list[Console]
 ) -> None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import pyotp
 import requests
-import simple_websocket
+import websocket
 
 from tests.browser.live import ACCOUNTS
 
@@ -83,14 +83,18 @@ class LightConsole:
     ) -> None:
         self.on_message = on_message  # given each events message and when it arrived
         endpoint = url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
-        self.ws = simple_websocket.Client.connect(endpoint, headers={"Cookie": cookie})
-        opened = self.ws.receive(timeout=20)
+        # websocket-client, not simple-websocket's client: the latter leaves a frame that
+        # arrives in the same segment as the handshake's answer (as nginx sends them after
+        # retrying a dead app process) unread until the next one, 25 s later.
+        self.ws = websocket.create_connection(endpoint, header=[f"Cookie: {cookie}"], timeout=20)
+        opened = self.ws.recv()
         if not isinstance(opened, str) or not opened.startswith("0"):
             raise ConnectionError(f"no Engine.IO open packet: {opened!r}")
         self.ws.send("40")
-        joined = self.ws.receive(timeout=20)
+        joined = self.ws.recv()
         if not isinstance(joined, str) or not joined.startswith("40"):
             raise ConnectionError(f"console socket refused: {joined!r}")
+        self.ws.settimeout(None)
         self.events = 0
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -98,8 +102,8 @@ class LightConsole:
     def _read(self) -> None:
         while True:
             try:
-                message = self.ws.receive()
-            except simple_websocket.ConnectionClosed:
+                message = self.ws.recv()
+            except (websocket.WebSocketException, OSError):
                 return
             if message == "2":  # Engine.IO ping: the pong keeps the socket open
                 self.ws.send("3")

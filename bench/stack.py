@@ -22,6 +22,7 @@ Usage: ``.venv/bin/python bench/stack.py [--rate 50] [--seconds 10] [--consoles 
 from __future__ import annotations
 
 import argparse
+import http.cookiejar as http_cookiejar
 import os
 import re
 import secrets
@@ -85,6 +86,18 @@ class Screens:
             client.close()
 
 
+def carrier_session() -> requests.Session:
+    """Kept-alive connections, but no cookie kept from one call to the next.
+
+    Twilio keeps a call's cookies for that call only: every new call reaches nginx without
+    a routing cookie, and is spread over the app processes. A session that kept nginx's
+    cookie would send every webhook to the process of the first one.
+    """
+    http = requests.Session()
+    http.cookies.set_policy(http_cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return http
+
+
 def send_open_loop(
     url: str, token: str, rate: float, seconds: float
 ) -> dict[str, tuple[float, float]]:
@@ -95,7 +108,7 @@ def send_open_loop(
     results: dict[str, tuple[float, float]] = {}
     retried: list[str] = []
     lock = threading.Lock()
-    http = requests.Session()
+    http = carrier_session()
     http.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=64))
     start = time.perf_counter() + 0.5
 
@@ -138,7 +151,7 @@ def saturation(url: str, token: str, seconds: float = 5, senders: int = 32) -> f
 
     def worker() -> None:
         nonlocal done
-        http = requests.Session()
+        http = carrier_session()
         while time.perf_counter() < end:
             params = {
                 "CallSid": "CA" + secrets.token_hex(16),

@@ -7,15 +7,29 @@ accounts come from the browser tests' helpers).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
+import selectors
+import socket
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
 
 import pyotp
 import requests
-import websocket
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (
+    AcceptConnection,
+    CloseConnection,
+    Ping,
+    RejectConnection,
+    Request,
+    TextMessage,
+)
+from wsproto.utilities import LocalProtocolError
 
 from tests.browser.live import ACCOUNTS
 
@@ -67,52 +81,158 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
 
 
+class _Reader:
+    """One thread that reads the sockets of every ``LightConsole`` of the bench.
+
+    A hundred consoles are a hundred browsers on a hundred workstations: the bench must
+    not spend the cores it shares with the server on them. One selector thread costs
+    a fraction of what a thread per socket does (their wake-ups fight for the GIL).
+    """
+
+    def __init__(self) -> None:
+        self.selector = selectors.DefaultSelector()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def add(self, console: LightConsole) -> None:
+        with self.lock:
+            self.selector.register(console.sock, selectors.EVENT_READ, console)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, daemon=True)
+                self.thread.start()
+
+    def remove(self, console: LightConsole) -> None:
+        with self.lock, contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(console.sock)
+
+    def _run(self) -> None:
+        while True:
+            with self.lock:
+                empty = not self.selector.get_map()
+            if empty:
+                time.sleep(0.05)
+                continue
+            for key, _ in self.selector.select(timeout=0.5):
+                try:
+                    key.data.readable()
+                except Exception:  # one broken socket must not stop the others' reader
+                    self.remove(key.data)
+
+
+_READER = _Reader()
+
+
 class LightConsole:
     """A console's socket on the wire, without decoding what it receives.
 
     It connects like the console's Socket.IO client (Engine.IO 4 over WebSocket, the
     session cookie, the ``40`` connect packet), answers the server's pings and reads every
     ``console_events`` message, counting the events in it by their ``"seq":`` key instead
-    of decoding the JSON. The server does exactly the same work for it as for a browser;
-    the bench's 50 consoles cost the bench little CPU, leaving the cores to the server
-    (python-socketio clients decoding 500,000 events took about one core of the two).
+    of decoding the JSON. The server does exactly the same work for it as for a browser.
+    The WebSocket protocol is wsproto's (the library under simple-websocket), driven here
+    so that every event of every segment is read at once: simple-websocket's client left a
+    frame that came in the same segment as the handshake's answer (as nginx sends them
+    after retrying a dead app process) unread until the next one, 25 s later.
     """
 
     def __init__(
         self, url: str, cookie: str, on_message: Callable[[str, float], None] | None = None
     ) -> None:
         self.on_message = on_message  # given each events message and when it arrived
-        endpoint = url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
-        # websocket-client, not simple-websocket's client: the latter leaves a frame that
-        # arrives in the same segment as the handshake's answer (as nginx sends them after
-        # retrying a dead app process) unread until the next one, 25 s later.
-        self.ws = websocket.create_connection(endpoint, header=[f"Cookie: {cookie}"], timeout=20)
-        opened = self.ws.recv()
-        if not isinstance(opened, str) or not opened.startswith("0"):
-            raise ConnectionError(f"no Engine.IO open packet: {opened!r}")
-        self.ws.send("40")
-        joined = self.ws.recv()
-        if not isinstance(joined, str) or not joined.startswith("40"):
-            raise ConnectionError(f"console socket refused: {joined!r}")
-        self.ws.settimeout(None)
         self.events = 0
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        parts = urlsplit(url)
+        self.sock = socket.create_connection((parts.hostname, parts.port or 80), timeout=20)
+        self.ws = WSConnection(ConnectionType.CLIENT)
+        self._send_lock = threading.Lock()
+        self._partial: list[str] = []
+        self._early: list[str] = []  # messages read before the console joined
+        self._accepted = False
+        self._joined = False
+        self._write(
+            Request(
+                host=parts.netloc,
+                target="/socket.io/?EIO=4&transport=websocket",
+                extra_headers=[(b"cookie", cookie.encode())],
+            )
+        )
+        while not self._accepted:
+            self._pump()
+        opened = self._first_message()
+        if not opened.startswith("0"):
+            raise ConnectionError(f"no Engine.IO open packet: {opened!r}")
+        self._write(TextMessage(data="40"))
+        joined = self._first_message()
+        if not joined.startswith("40"):
+            raise ConnectionError(f"console socket refused: {joined!r}")
+        self._joined = True
+        self.sock.setblocking(False)
+        for message in self._early:
+            self._deliver(message, time.perf_counter())
+        _READER.add(self)
 
-    def _read(self) -> None:
-        while True:
-            try:
-                message = self.ws.recv()
-            except (websocket.WebSocketException, OSError):
-                return
-            if message == "2":  # Engine.IO ping: the pong keeps the socket open
-                self.ws.send("3")
-            elif isinstance(message, str) and message.startswith('42["console_events"'):
-                arrived = time.perf_counter()
-                self.events += message.count('"seq":')
-                if self.on_message is not None:
-                    self.on_message(message, arrived)
+    def _first_message(self) -> str:
+        while not self._early:
+            self._pump()
+        return self._early.pop(0)
+
+    def _pump(self) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("console socket closed during its handshake")
+        self._receive(data, time.perf_counter())
+
+    def readable(self) -> None:
+        """Read what arrived (the reader's thread)."""
+        arrived = time.perf_counter()
+        try:
+            data = self.sock.recv(262144)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            _READER.remove(self)
+            return
+        self._receive(data, arrived)
+
+    def _receive(self, data: bytes, arrived: float) -> None:
+        self.ws.receive_data(data)
+        for event in self.ws.events():
+            if isinstance(event, AcceptConnection):
+                self._accepted = True
+            elif isinstance(event, RejectConnection):
+                raise ConnectionError(f"console socket refused: HTTP {event.status_code}")
+            elif isinstance(event, TextMessage):
+                self._partial.append(event.data)
+                if event.message_finished:
+                    message, self._partial = "".join(self._partial), []
+                    if self._joined:
+                        self._deliver(message, arrived)
+                    else:
+                        self._early.append(message)
+            elif isinstance(event, Ping):
+                self._write(event.response())
+            elif isinstance(event, CloseConnection):
+                _READER.remove(self)
+
+    def _deliver(self, message: str, arrived: float) -> None:
+        if message == "2":  # Engine.IO ping: the pong keeps the socket open
+            self._write(TextMessage(data="3"))
+        elif message.startswith('42["console_events"'):
+            self.events += message.count('"seq":')
+            if self.on_message is not None:
+                self.on_message(message, arrived)
+
+    def _write(self, event: Any) -> None:
+        with self._send_lock:
+            self.sock.setblocking(True)
+            self.sock.sendall(self.ws.send(event))
+            if self._joined:
+                self.sock.setblocking(False)
 
     def close(self) -> None:
         """Close the socket."""
-        self.ws.close()
+        _READER.remove(self)
+        with contextlib.suppress(OSError, LocalProtocolError):
+            self._write(CloseConnection(code=1000))
+        self.sock.close()

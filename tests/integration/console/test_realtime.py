@@ -217,3 +217,26 @@ def test_a_unit_rolled_back_beside_does_not_silence_the_events_committed(
             raise RuntimeError("this unit fails")
         assert seen == []  # nothing committed yet
     assert seen == [True]
+
+
+@pytest.mark.parametrize(("queue", "checks_before_emit"), [(None, 1), ("redis://127.0.0.1:9/0", 0)])
+def test_the_publisher_checks_sessions_only_when_it_delivers_itself(
+    app: Flask,
+    carrier: TwilioClient,
+    monkeypatch: pytest.MonkeyPatch,
+    queue: str | None,
+    checks_before_emit: int,
+) -> None:
+    # Through Redis the hub's emit only publishes: every process's listener checks its own
+    # sockets' sessions as it delivers (E-09, ``Hub.deliverable``), so a check by the
+    # publisher would be a query for nothing. Without a queue the publisher delivers, and
+    # checks once for the whole pass.
+    hub = app.extensions["tgd_hub"]
+    checks: list[str] = []
+    real_ended = hub.gate.ended
+    monkeypatch.setattr(hub, "redis_url", queue)
+    monkeypatch.setattr(hub.gate, "ended", lambda **kw: checks.append("check") or real_ended(**kw))
+    monkeypatch.setattr(hub.socketio, "emit", lambda *args, **kw: checks.append("emit"))
+    carrier.call("CArtqueue1")  # published at the end of the request (tests' hub)
+    assert "emit" in checks
+    assert checks.index("emit") == checks_before_emit

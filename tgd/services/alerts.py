@@ -182,6 +182,18 @@ def open_alert(
     line, assignment, file = (
         identify(session, call.from_number) if kind != CallKind.CANARY else (None, None, None)
     )
+    unidentified = line is None and kind != CallKind.CANARY
+    # The alert's data key is made before the alert, so that the alert's row is inserted
+    # with it (an UPDATE less on every such alert, inside the gateway's write).
+    key = None  # held here: the session's identity map keeps unchanged rows only weakly
+    if unidentified:
+        # R-22 "appelant non identifié": the number is personal data, kept under its own key.
+        key = vault.create_key(session, cipher, purpose="alert", clock=clock)
+        data_key_id: int | None = key.id
+    elif line is not None and file is None:
+        data_key_id = ensure_line_key(session, line, cipher=cipher, clock=clock)
+    else:
+        data_key_id = file.data_key_id if file else None
     alert = Alert(
         call_sid=call.call_sid,
         territory_id=line.juridiction.territory_id if line else None,
@@ -189,7 +201,7 @@ def open_alert(
         assignment_id=assignment.id if assignment else None,
         file_id=file.id if file else None,
         reference=assignment.reference if assignment else None,
-        data_key_id=file.data_key_id if file else None,
+        data_key_id=data_key_id,
         conference_name=call.conference_name or new_conference_name(),
         state=AlertState.RINGING,
         nature={
@@ -203,16 +215,8 @@ def open_alert(
     )
     session.add(alert)
     session.flush()
-    if line is None and kind != CallKind.CANARY:
-        # R-22 "appelant non identifié": the number is personal data, kept under its own key.
-        key = vault.create_key(session, cipher, purpose="alert", clock=clock)
-        alert.data_key_id = key.id
-        if call.from_number:
-            vault.put_text(
-                session, cipher, alert, "caller_number_enc", call.from_number, key_id=key.id
-            )
-    elif line is not None and file is None:
-        alert.data_key_id = ensure_line_key(session, line, cipher=cipher, clock=clock)
+    if key is not None and call.from_number:
+        vault.put_text(session, cipher, alert, "caller_number_enc", call.from_number, key_id=key.id)
     if refused is not None:
         alert.nature = AlertNature.NON_CONFORME
         alert.non_compliance_cause = REFUSED_CAUSES[refused]

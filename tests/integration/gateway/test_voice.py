@@ -7,7 +7,7 @@ import re
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.orm import Session
 
 from tgd.adapters.crypto import EnvelopeCipher
@@ -90,6 +90,28 @@ def test_unknown_number_is_still_an_alert_with_its_number_encrypted(
     assert alert.caller_number_enc is not None and b"99" not in alert.caller_number_enc
     number = vault.get_text(session, cipher, alert, "caller_number_enc", key_id=alert.data_key_id)
     assert number == "+33699999999"
+
+
+def test_an_unidentified_alert_is_written_with_its_key_in_few_statements(
+    twilio: TwilioClient, platform: Platform
+) -> None:
+    # Every statement of the gateway's write is a round trip that webhooks queue behind:
+    # the alert's key is made first, so the alert is inserted with it (no UPDATE of its key)
+    # and the key is then read from the session, not the database.
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(platform.engine, "before_cursor_execute", seen)
+    try:
+        assert twilio.call("CA0003b", from_="+33699999998").status_code == 200
+    finally:
+        event.remove(platform.engine, "before_cursor_execute", seen)
+    assert not [s for s in statements if s.startswith("UPDATE alerts SET data_key_id")]
+    assert not [s for s in statements if s.startswith("SELECT data_keys.")]
+    updates = [s for s in statements if s.startswith("UPDATE alerts")]
+    assert len(updates) == 1 and "caller_number_enc" in updates[0]  # under its row's id
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,8 @@ from datetime import datetime
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -107,19 +108,26 @@ def answer_once(
 ) -> tuple[str, bool]:
     """Return the first answer stored under ``key``, or produce, store and return a new one (E-03).
 
-    ``produce`` runs in a savepoint: when a concurrent delivery wins the race on a
-    unique key (PostgreSQL), the savepoint is rolled back and the winner's answer
-    re-read. A SQLite write transaction keeps other writers out from its start, so no
-    race is possible there and the savepoint (two statements and a nested flush on
-    every alert) is skipped. The boolean tells whether this call produced the answer.
+    A SQLite write transaction keeps other writers out from its start: the receipt is
+    looked up, then written with the answer. On PostgreSQL a concurrent delivery may be
+    in flight: the receipt's key is claimed first (``INSERT … ON CONFLICT DO NOTHING``);
+    a second delivery's claim waits for the first's transaction, then reads its answer.
+    Two statements per webhook where a look-up and a savepoint took four, each a round
+    trip the batch's other webhooks wait behind. Elsewhere, a savepoint catches the race.
+    The boolean tells whether this call produced the answer.
     """
-    found = _receipt(session, key)
-    if found is not None:
-        return found, False
     if excludes_other_writers(session):
+        found = _receipt(session, key)
+        if found is not None:
+            return found, False
         body = produce()
         session.add(WebhookReceipt(key=key, response_body=body, created_at=clock.now()))
         return body, True
+    if session.get_bind().dialect.name == "postgresql":
+        return _claim_then_answer(session, key, produce, clock=clock)
+    found = _receipt(session, key)
+    if found is not None:
+        return found, False
     try:
         with session.begin_nested():
             body = produce()
@@ -130,6 +138,29 @@ def answer_once(
         if found is None:
             raise
         return found, False
+    return body, True
+
+
+def _claim_then_answer(
+    session: Session, key: str, produce: Callable[[], str], *, clock: Clock
+) -> tuple[str, bool]:
+    claim = (
+        pg_insert(WebhookReceipt)
+        .values(key=key, response_body="", content_type="text/xml", created_at=clock.now())
+        .on_conflict_do_nothing(index_elements=[WebhookReceipt.key])
+        .returning(WebhookReceipt.id)
+    )
+    receipt_id = session.execute(claim).scalar()
+    if receipt_id is None:  # answered before (committed, or committed while we waited)
+        found = _receipt(session, key)
+        if found is None:  # the receipt went between the two statements (retention)
+            raise LookupError(f"webhook receipt {key!r} claimed by another and gone")
+        return found, False
+    body = produce()
+    session.execute(
+        update(WebhookReceipt).where(WebhookReceipt.id == receipt_id).values(response_body=body),
+        execution_options={"synchronize_session": False},
+    )
     return body, True
 
 

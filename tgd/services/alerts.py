@@ -116,18 +116,15 @@ def answer_once(
     trip the batch's other webhooks wait behind. Elsewhere, a savepoint catches the race.
     The boolean tells whether this call produced the answer.
     """
-    if excludes_other_writers(session):
-        found = _receipt(session, key)
-        if found is not None:
-            return found, False
-        body = produce()
-        session.add(WebhookReceipt(key=key, response_body=body, created_at=clock.now()))
-        return body, True
     if session.get_bind().dialect.name == "postgresql":
         return _claim_then_answer(session, key, produce, clock=clock)
     found = _receipt(session, key)
     if found is not None:
         return found, False
+    if excludes_other_writers(session):
+        body = produce()
+        session.add(WebhookReceipt(key=key, response_body=body, created_at=clock.now()))
+        return body, True
     try:
         with session.begin_nested():
             body = produce()
@@ -164,7 +161,7 @@ def _claim_then_answer(
     return body, True
 
 
-# Built once, like ``_IDENTIFY``: every webhook looks its receipt up first.
+# Built once, like ``_IDENTIFY``: every webhook on SQLite looks its receipt up first.
 _RECEIPT = select(WebhookReceipt.response_body).where(WebhookReceipt.key == bindparam("key"))
 
 
@@ -213,11 +210,10 @@ def open_alert(
     line, assignment, file = (
         identify(session, call.from_number) if kind != CallKind.CANARY else (None, None, None)
     )
-    unidentified = line is None and kind != CallKind.CANARY
     # The alert's data key is made before the alert, so that the alert's row is inserted
     # with it (an UPDATE less on every such alert, inside the gateway's write).
     key = None  # held here: the session's identity map keeps unchanged rows only weakly
-    if unidentified:
+    if line is None and kind != CallKind.CANARY:
         # R-22 "appelant non identifié": the number is personal data, kept under its own key.
         key = vault.create_key(session, cipher, purpose="alert", clock=clock)
         data_key_id: int | None = key.id

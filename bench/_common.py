@@ -107,11 +107,6 @@ class _Reader:
 
     def _run(self) -> None:
         while True:
-            with self.lock:
-                empty = not self.selector.get_map()
-            if empty:
-                time.sleep(0.05)
-                continue
             for key, _ in self.selector.select(timeout=0.5):
                 try:
                     key.data.readable()
@@ -120,6 +115,7 @@ class _Reader:
 
 
 _READER = _Reader()
+TIMEOUT = 20.0  # seconds a console's handshake or a send may take
 
 
 class LightConsole:
@@ -141,7 +137,7 @@ class LightConsole:
         self.on_message = on_message  # given each events message and when it arrived
         self.events = 0
         parts = urlsplit(url)
-        self.sock = socket.create_connection((parts.hostname, parts.port or 80), timeout=20)
+        self.sock = socket.create_connection((parts.hostname, parts.port or 80), TIMEOUT)
         self.ws = WSConnection(ConnectionType.CLIENT)
         self._send_lock = threading.Lock()
         self._partial: list[str] = []
@@ -225,7 +221,7 @@ class LightConsole:
 
     def _write(self, event: Any) -> None:
         with self._send_lock:
-            self.sock.setblocking(True)
+            self.sock.settimeout(TIMEOUT)  # a bounded send; the handshake's reads too
             self.sock.sendall(self.ws.send(event))
             if self._joined:
                 self.sock.setblocking(False)

@@ -247,11 +247,17 @@ class StackDriver:
     def app_ports(self) -> list[int]:
         return list(self.stack.ports.apps)
 
+    def metrics(self) -> dict[int, str]:
+        """Each app process's own /metrics, by its port (Prometheus text)."""
+        return {
+            port: requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+            for port in self.app_ports()
+        }
+
     def console_counts(self) -> dict[int, int]:
         """Consoles connected to each app process (its own /metrics, on its own port)."""
         counts = {}
-        for port in self.app_ports():
-            body = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        for port, body in self.metrics().items():
             found = re.search(r"^tgd_console_connections (\S+)$", body, re.MULTILINE)
             counts[port] = int(float(found.group(1))) if found else 0
         return counts
@@ -259,8 +265,7 @@ class StackDriver:
     def voice_webhooks_answered(self) -> dict[int, int]:
         """Voice webhooks each app process answered so far (its own /metrics)."""
         counts = {}
-        for port in self.app_ports():
-            body = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        for port, body in self.metrics().items():
             found = re.findall(
                 r'^tgd_webhook_duration_seconds_count\{route="/gateway/twilio/voice"[^}]*\} (\S+)$',
                 body,

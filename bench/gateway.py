@@ -203,7 +203,7 @@ class Sender:
 def open_loop(send: Callable[[], int], rate: float, seconds: float) -> tuple[list[float], int]:
     """Send at a fixed rate; latency from each scheduled send time (E-12b)."""
     total = int(rate * seconds)
-    latencies: list[float] = []
+    latencies: list[float] = [0.0] * total  # in the order they were scheduled
     errors = 0
     lock = threading.Lock()
     start = time.perf_counter() + 0.2
@@ -219,8 +219,8 @@ def open_loop(send: Callable[[], int], rate: float, seconds: float) -> tuple[lis
         except OSError:
             status = 0
         elapsed = time.perf_counter() - scheduled
+        latencies[i] = elapsed
         with lock:
-            latencies.append(elapsed)
             if status != 200:
                 errors += 1
 
@@ -248,6 +248,14 @@ def closed_loop(send: Callable[[], int], workers: int, seconds: float) -> tuple[
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(worker, range(workers)))
     return sum(done) / (time.perf_counter() - started), sum(failed)
+
+
+def report_windows(latencies: list[float], rate: float, window: float = 10.0) -> None:
+    """Print the tail of each 10 s of sending: escalation starts at 10 s, overflow at 30 s."""
+    size = max(1, int(rate * window))
+    parts = [latencies[i : i + size] for i in range(0, len(latencies), size)]
+    tails = " | ".join(f"{pct(part, 99):.0f} ({1000 * max(part):.0f})" for part in parts)
+    print(f"           p99 (max) by {window:g} s: {tails} ms")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -303,6 +311,7 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
                 started, cpu = time.perf_counter(), cpu_seconds(pid)
                 latencies, errors = open_loop(sender.send, args.rate, args.seconds)
                 report(name, latencies, errors, time.perf_counter() - started)
+                report_windows(latencies, args.rate)
                 results[name] = latencies
                 time.sleep(2)  # the carrier's callbacks of the last calls come in
                 per_webhook = 1000 * (cpu_seconds(pid) - cpu) / len(latencies)

@@ -21,7 +21,7 @@ the reports count them (``count_breaches``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +35,7 @@ from tgd.db.models.lines import Line, LineAssignment, Swap
 from tgd.db.models.navettes import Navette
 from tgd.db.models.operations import ServiceLevelBreach
 from tgd.db.models.territories import Juridiction, Territory
+from tgd.db.session import preload
 from tgd.domain.assistance_hours import AssistanceHours
 from tgd.domain.errors import N_
 from tgd.domain.lifecycle import NavetteKind
@@ -90,6 +91,9 @@ class LevelsRun:
 
     recorded: int
     finished: int
+
+    def __add__(self, other: LevelsRun) -> LevelsRun:
+        return LevelsRun(self.recorded + other.recorded, self.finished + other.finished)
 
 
 def _late(item: Clocked, now: datetime) -> bool:
@@ -204,8 +208,17 @@ def _alerts(
     session: Session, settings: Settings, now: datetime, since: datetime | None
 ) -> Iterable[Clocked]:
     limit = timedelta(seconds=settings.alerts.escalate_after_seconds)
+    # Columns, not entities: after a burst this reads thousands of alerts every minute.
     rows = session.execute(
-        select(Alert, Line.juridiction_id)
+        select(
+            Alert.id,
+            Alert.ringing_at,
+            Alert.claimed_at,
+            Alert.closed_at,
+            Alert.territory_id,
+            Alert.reference,
+            Line.juridiction_id,
+        )
         .join(Line, Line.id == Alert.line_id, isouter=True)
         .where(
             Alert.is_canary.is_(False),  # R-24c: canaries never count
@@ -214,20 +227,19 @@ def _alerts(
         )
         .order_by(Alert.id)
     ).all()
-    for alert, juridiction_id in rows:
-        ended = alert.claimed_at
-        if ended is None and alert.closed_at is not None:
-            ended = alert.closed_at  # closed without a claim (caller hung up): the clock stops
+    for alert_id, ringing_at, claimed_at, closed_at, territory_id, reference, jur_id in rows:
+        # Closed without a claim (the caller hung up): the clock stops at the close.
+        ended = claimed_at if claimed_at is not None else closed_at
         yield Clocked(
             UNCLAIMED,
             "alert",
-            alert.id,
-            alert.ringing_at,
+            alert_id,
+            ringing_at,
             ended,
             limit,
-            alert.territory_id,
-            juridiction_id,
-            alert.reference,
+            territory_id,
+            jur_id,
+            reference,
         )
 
 
@@ -241,35 +253,76 @@ def _reference(session: Session, line_id: int | None) -> str | None:
     )
 
 
-def check_service_levels(
-    session: Session, *, settings: Settings, since: datetime | None = None, clock: Clock
-) -> LevelsRun:
-    """Record every clock that ran out up to now; complete breaches whose subject is done."""
-    now = clock.now()
-    existing = {
-        (b.kind, b.subject_type, b.subject_id): b
-        for b in session.scalars(
-            select(ServiceLevelBreach).where(ServiceLevelBreach.ended_at.is_(None))
+@dataclass(frozen=True)
+class LevelsPlan:
+    """What a run must write, found by reading only (``plan_service_levels``).
+
+    ``to_finish``: open breaches (by id) whose subject is now done; ``to_record``: late
+    subjects that may have no breach yet (checked again when written, see ``apply``).
+    """
+
+    now: datetime
+    to_finish: list[tuple[int, Clocked]]
+    to_record: list[Clocked]
+
+    def batches(self, size: int) -> Iterator[LevelsPlan]:
+        """Split the plan into parts of at most ``size`` writes each (short transactions)."""
+        for start in range(0, len(self.to_finish), size):
+            yield LevelsPlan(self.now, self.to_finish[start : start + size], [])
+        for start in range(0, len(self.to_record), size):
+            yield LevelsPlan(self.now, [], self.to_record[start : start + size])
+
+
+def plan_service_levels(
+    session: Session, *, settings: Settings, since: datetime | None, now: datetime
+) -> LevelsPlan:
+    """Find, reading only, the breaches to record and the open ones to complete."""
+    open_breaches = {
+        (kind, subject_type, subject_id): breach_id
+        for breach_id, kind, subject_type, subject_id in session.execute(
+            select(
+                ServiceLevelBreach.id,
+                ServiceLevelBreach.kind,
+                ServiceLevelBreach.subject_type,
+                ServiceLevelBreach.subject_id,
+            ).where(ServiceLevelBreach.ended_at.is_(None))
         )
     }
-    recorded = finished = 0
-    late: list[Clocked] = []
+    to_finish: list[tuple[int, Clocked]] = []
+    to_record: list[Clocked] = []
     for source in (_navettes, _swaps, _alerts):
         for item in source(session, settings, now, since):
-            breach = existing.get((item.kind, item.subject_type, item.subject_id))
-            if breach is not None:
+            breach_id = open_breaches.get((item.kind, item.subject_type, item.subject_id))
+            if breach_id is not None:
                 if item.ended_at is not None:
-                    _finish(breach, item)
-                    finished += 1
+                    to_finish.append((breach_id, item))
             elif item.is_bound and _late(item, now):
-                late.append(item)
-    known = _known(session, late)
-    for item in late:
+                to_record.append(item)
+    return LevelsPlan(now, to_finish, to_record)
+
+
+def apply(session: Session, plan: LevelsPlan) -> LevelsRun:
+    """Write a plan (or a batch of one) in the caller's write transaction; idempotent.
+
+    A breach completed or recorded meanwhile (another run, another process) is left as
+    it is: completion only touches breaches still open, recording skips known subjects.
+    """
+    finished = 0
+    wanted = (breach_id for breach_id, _ in plan.to_finish)
+    breaches = {b.id: b for b in preload(session, ServiceLevelBreach, wanted)}
+    for breach_id, item in plan.to_finish:
+        breach = breaches.get(breach_id)
+        if breach is not None and breach.ended_at is None:
+            _finish(breach, item)
+            finished += 1
+    recorded = 0
+    known = _known(session, plan.to_record)
+    for item in plan.to_record:
         key = (item.kind, item.subject_type, item.subject_id)
         if key in known:
             continue  # recorded and completed by an earlier run
         known.add(key)  # a subject the queries yield twice is recorded once
-        session.add(_breach(item, now))
+        session.add(_breach(item, plan.now))
         recorded += 1
         if item.kind == NAVETTE:
             navette = session.get(Navette, item.subject_id)
@@ -279,6 +332,17 @@ def check_service_levels(
     if recorded or finished:
         log.info("service levels: %s breach(es) recorded, %s completed", recorded, finished)
     return LevelsRun(recorded=recorded, finished=finished)
+
+
+def check_service_levels(
+    session: Session, *, settings: Settings, since: datetime | None = None, clock: Clock
+) -> LevelsRun:
+    """Record every clock that ran out up to now, in one transaction (small sets, tests).
+
+    The job reads first and writes in short batches instead (``tgd.jobs.service_levels``).
+    """
+    plan = plan_service_levels(session, settings=settings, since=since, now=clock.now())
+    return apply(session, plan)
 
 
 def clocks_running_late(

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tests import builders
 from tests.integration.jobs.conftest import RunJob
 from tgd.adapters.clock import FrozenClock
 from tgd.container import Platform
 from tgd.db.models import Alert, Navette, ServiceLevelBreach, Swap, Terminal
-from tgd.db.writes import write_transaction
+from tgd.db.writes import TOKEN_KEY, write_transaction
 from tgd.domain.alerts import AlertNature, AlertState
 from tgd.domain.lifecycle import LineStatus, NavetteKind, NavetteSource, NavetteState
+from tgd.jobs import service_levels as service_levels_job
 from tgd.services import service_levels
 
 
@@ -118,3 +121,57 @@ def test_clocks_that_ran_out_are_recorded_once_with_their_figures(
     with platform.sessions() as s:
         counts = service_levels.count_breaches(s, clock.now() - timedelta(days=5), clock.now())
     assert counts == {"navette_15min": 1, "swap_24h": 1, "alerte_non_prise": 1}
+
+
+def _unclaimed_alerts(platform: Platform, clock: FrozenClock, count: int) -> None:
+    now = clock.now()
+    with write_transaction(platform.sessions) as s:
+        s.add_all(
+            Alert(
+                call_sid=f"CAburst-{n}",
+                conference_name=f"tgd-burst-{n}",
+                state=AlertState.RINGING,
+                nature=AlertNature.NON_QUALIFIEE,
+                ringing_at=now - timedelta(seconds=30),
+            )
+            for n in range(count)
+        )
+
+
+def test_after_a_burst_the_job_writes_its_breaches_in_short_transactions(
+    platform: Platform, clock: FrozenClock, run: RunJob, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One transaction for thousands of breaches held the write gate 256 ms under the bench,
+    # with every alert webhook of that moment waiting behind it.
+    _unclaimed_alerts(platform, clock, 7)
+    monkeypatch.setattr(service_levels_job, "BATCH", 3)
+    written: list[int] = []
+    apply = service_levels.apply
+
+    def counting(session: Session, plan: service_levels.LevelsPlan) -> service_levels.LevelsRun:
+        assert session.info.get(TOKEN_KEY) is not None  # in a write transaction of its own
+        written.append(len(plan.to_record) + len(plan.to_finish))
+        return apply(session, plan)
+
+    monkeypatch.setattr(service_levels, "apply", counting)
+    job = run("service_levels")
+    assert written == [3, 3, 1]
+    assert job is not None and (job.details["recorded"], job.details["finished"]) == (7, 0)
+    assert len(_breaches(platform)) == 7
+
+
+def test_a_plan_written_twice_records_each_breach_once(
+    platform: Platform, clock: FrozenClock
+) -> None:
+    # Two runs (two processes, or a catch-up beside the leader) may plan the same breaches
+    # before either writes: the second one's writes find them known.
+    _unclaimed_alerts(platform, clock, 2)
+    with platform.sessions() as reader:
+        plan = service_levels.plan_service_levels(
+            reader, settings=platform.settings, since=None, now=clock.now()
+        )
+    with write_transaction(platform.sessions) as s:
+        assert service_levels.apply(s, plan) == service_levels.LevelsRun(2, 0)
+    with write_transaction(platform.sessions) as s:
+        assert service_levels.apply(s, plan) == service_levels.LevelsRun(0, 0)
+    assert len(_breaches(platform)) == 2

@@ -15,7 +15,14 @@ threads only queued on the lock and fought for the GIL; one thread writing batch
 turns a burst into a few short transactions. The writer takes the database's write
 gate with ``Priority.ALERT`` (``tgd.db.writes``): between two batches it waits only
 for the one transaction in progress, never behind people's clicks or jobs. On
-SQLite it begins with ``BEGIN IMMEDIATE``.
+SQLite it begins with ``BEGIN IMMEDIATE``. One thread on PostgreSQL too: three threads
+writing in parallel there made every figure worse (bench/gateway.py, p50 22 -> 56 ms),
+each statement's wait for the GIL growing with the threads that compete for it.
+
+On PostgreSQL the batch's transaction can meet another writer (escalation, an operator's
+action) on the same rows in the opposite order: the server aborts one of the two
+(deadlock, or a serialisation failure). A unit of the gateway's aborted that way runs
+again once, in the next attempt, instead of failing its webhook.
 
 Each unit's wait is bounded by ``gateway.record_timeout_ms``: a unit not started by
 then is dropped and its request told at once (``WriteGateTimeout``), so the voice
@@ -58,6 +65,7 @@ class _Unit(Generic[T]):
     cancelled: bool = False
     result: Any = None
     error: BaseException | None = None
+    retried: bool = False
 
 
 class GatewayWriter:
@@ -162,11 +170,23 @@ class GatewayWriter:
                     try:
                         unit.result = unit.work(session)
                     except Exception as exc:
-                        unit.error = exc
+                        if _is_transient(exc) and not unit.retried:
+                            unit.retried = True  # the rollback freed its locks: once more
+                        else:
+                            unit.error = exc
                         raise _UnitFailed from exc
         except _UnitFailed:
             return [unit for unit in batch if unit.error is None]
         return []
+
+
+# PostgreSQL's deadlock and serialisation failures: the batch and another writer touched
+# the same rows in opposite orders; the server aborted the batch. Run again, it passes.
+_TRANSIENT_STATES = frozenset({"40P01", "40001"})
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _TRANSIENT_STATES
 
 
 class _UnitFailed(Exception):
@@ -214,8 +234,14 @@ class _transaction:
             cursor.close()
         self.session = self.platform.sessions(bind=self.conn)
         if self.engine.dialect.name == "postgresql":
-            self.session.execute(text(f"SET LOCAL lock_timeout = {int(remaining_ms)}"))
-            self.session.execute(text(f"SET LOCAL statement_timeout = {int(remaining_ms)}"))
+            # Both bounds in one round trip (SET LOCAL each took one); local to the transaction.
+            self.session.execute(
+                text(
+                    "SELECT set_config('lock_timeout', :ms, true), "
+                    "set_config('statement_timeout', :ms, true)"
+                ),
+                {"ms": f"{int(remaining_ms)}ms"},
+            )
         return self.session
 
     def __exit__(self, exc_type: Any, exc: Any, _tb: Any) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from handset_gateway.db import GatewayWriter, _Unit
@@ -54,3 +55,56 @@ def test_units_run_through_the_writer_are_committed_when_it_answers(platform: Pl
     writer = GatewayWriter(platform)
     assert writer.run(_adds(platform, "e"), timeout_ms=5000, label="test") == "e"
     assert _names(platform) == ["e"]
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+def test_a_unit_caught_in_a_deadlock_runs_again_once(platform: Platform) -> None:
+    tries: list[int] = []
+
+    def work(session: Session) -> str:
+        tries.append(1)
+        _adds(platform, f"try{len(tries)}")(session)
+        if len(tries) == 1:  # the server chose this transaction to abort
+            raise OperationalError("UPDATE call_legs …", {}, _Deadlock())
+        return "done"
+
+    deadline = time.monotonic() + 10
+    units = [_Unit(work, "deadlocked", deadline), _Unit(_adds(platform, "other"), "o", deadline)]
+    GatewayWriter(platform)._write(units)
+
+    assert [unit.result for unit in units] == ["done", "other"]
+    assert _names(platform) == ["try2", "other"]  # the aborted try left nothing
+
+
+def test_a_unit_deadlocked_twice_fails_alone(platform: Platform) -> None:
+    def work(session: Session) -> str:
+        raise OperationalError("UPDATE call_legs …", {}, _Deadlock())
+
+    deadline = time.monotonic() + 10
+    units = [_Unit(work, "deadlocked", deadline), _Unit(_adds(platform, "other"), "o", deadline)]
+    GatewayWriter(platform)._write(units)
+
+    assert isinstance(units[0].error, OperationalError) and units[1].result == "other"
+    assert _names(platform) == ["other"]
+
+
+def test_a_batch_waits_for_locks_no_longer_than_its_units_may_wait(platform: Platform) -> None:
+    postgresql = platform.engine.dialect.name == "postgresql"
+
+    def bounds(session: Session) -> list[float]:
+        if postgresql:
+            in_ms = "SELECT EXTRACT(EPOCH FROM current_setting(:name)::interval) * 1000"
+            return [
+                float(session.scalar(text(in_ms), {"name": name}))
+                for name in ("lock_timeout", "statement_timeout")
+            ]
+        return [float(session.connection().exec_driver_sql("PRAGMA busy_timeout").scalar())]
+
+    inside = GatewayWriter(platform).run(bounds, timeout_ms=3000, label="bounds")
+    assert inside and all(2000 < ms <= 3000 for ms in inside)
+    if postgresql:  # set for the transaction only: the pooled connection forgets them
+        with platform.engine.connect() as conn:
+            assert conn.scalar(text("SELECT current_setting('lock_timeout')")) == "0"

@@ -72,6 +72,10 @@ DIALLING = "dialling"  # our own status: the leg is recorded, the carrier not ye
 LEAVING = "leaving"  # our own status: the carrier is being asked to take the leg out
 LEFT = "left"
 LABEL_PREFIX = "leg-"  # the participant's label in the carrier's conference events
+# A live leg's statuses in the order a call goes through them. Twilio does not promise
+# its status callbacks arrive in order: a "ringing" delivered after "in-progress" must
+# not show a connected police officer as ringing again.
+_LIVE_ORDER = {DIALLING: 0, "queued": 1, "initiated": 2, "ringing": 3, "in-progress": 4}
 
 
 @dataclass(frozen=True)
@@ -733,6 +737,8 @@ def record_call_status(
     leg.call_sid = leg.call_sid or call_sid
     if leg.status in (LEFT, "canceled") and status not in ENDED_STATUSES:
         return  # the operator left or cancelled: a late "ringing" changes nothing
+    if _is_late(leg, status):
+        return
     if leg.status != LEAVING or status in ENDED_STATUSES:
         leg.status = status[:24]
     if status == "in-progress" and leg.answered_at is None:
@@ -759,6 +765,17 @@ def record_call_status(
     session.flush()
     if leg.role != LegRole.CALLER:
         _leg_event(session, leg, alert, clock=clock)
+
+
+def _is_late(leg: CallLeg, status: str) -> bool:
+    """Tell whether a live status arrived after a later one (out-of-order callbacks)."""
+    if status in ENDED_STATUSES:
+        return False
+    if leg.ended_at is not None:
+        return True  # the call is over: a late "ringing" or "in-progress" changes nothing
+    current = _LIVE_ORDER.get(leg.status)
+    arrived = _LIVE_ORDER.get(status)
+    return current is not None and arrived is not None and arrived < current
 
 
 def _leg_of_event(session: Session, event: ConferenceEvent) -> CallLeg | None:

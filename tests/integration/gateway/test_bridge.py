@@ -324,6 +324,38 @@ def test_status_callback_before_the_rest_answer_finds_its_leg(
     assert leg.answered_at is not None
 
 
+def test_status_callbacks_out_of_order_never_move_a_leg_back(
+    twilio: TwilioClient, session: Session, platform: Platform
+) -> None:
+    # Twilio does not promise its callbacks arrive in order (nor does a carrier that sends
+    # them in parallel): a late "ringing" must not show a connected officer as ringing.
+    alert = _open(twilio, session, "CA10e")
+    pending = dispatch.add_force(session, alert, _unit(session), user_id=1, clock=platform.clock)
+    session.commit()
+    path = f"/gateway/twilio/voice/status?leg={pending.leg_id}"
+    sent = [
+        {"CallStatus": "in-progress"},
+        {"CallStatus": "ringing"},  # overtaken by "in-progress"
+        {"CallStatus": "completed", "CallDuration": "42"},
+        {"CallStatus": "initiated"},  # overtaken by everything
+    ]
+    for params in sent:
+        assert twilio.post(path, {"CallSid": "CAooo", **params}).status_code == 200
+    session.commit()
+    leg = session.get(CallLeg, pending.leg_id)
+    assert leg is not None and leg.status == "completed" and leg.duration_s == 42
+    announced = [
+        event.payload["status"]
+        for event in session.scalars(
+            select(ConsoleEvent)
+            .where(ConsoleEvent.kind == "leg_updated")
+            .order_by(ConsoleEvent.seq)
+        )
+        if event.payload["leg_id"] == leg.id
+    ]
+    assert announced[-2:] == ["in-progress", "completed"]  # the late ones said nothing
+
+
 def test_conference_join_with_the_label_marks_the_leg_in_line(
     twilio: TwilioClient, session: Session, platform: Platform
 ) -> None:

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import base64
 import logging
+import queue
 import secrets
 import threading
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -383,20 +385,37 @@ def _message(account: str, form: Any) -> dict[str, Any]:
 
 
 class CallProgress:
-    """Delivers the fake's queued callbacks over HTTP when they are due (a daemon thread).
+    """Delivers the fake's queued callbacks over HTTP when they are due (daemon threads).
 
     Each callback is POSTed, signed, to the URL the platform gave (its public URL): the
     platform receives what Twilio would send. Delivery failures are logged and dropped.
+
+    Twilio sends callbacks in parallel, not one after the other: one delivering thread let
+    them fall behind by seconds under a burst (the bench's overflow dials), and hid from
+    the platform both the load and the disorder it must bear. Callbacks go out on
+    ``lanes`` threads, those of one call (its ``CallSid``) always on the same lane, so a
+    call's own callbacks keep their order while different calls' overtake each other.
     """
 
-    def __init__(self, fake: FakeTwilio, *, timeout: float = 10.0) -> None:
+    def __init__(self, fake: FakeTwilio, *, timeout: float = 10.0, lanes: int = 8) -> None:
         self.fake = fake
         self.timeout = timeout
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fake-twilio-progress", daemon=True)
+        self._lanes: list[queue.SimpleQueue[tuple[str, dict[str, str]] | None]] = [
+            queue.SimpleQueue() for _ in range(lanes)
+        ]
+        self._senders = [
+            threading.Thread(
+                target=self._send, args=(lane,), name="fake-twilio-callback", daemon=True
+            )
+            for lane in self._lanes
+        ]
 
     def start(self) -> CallProgress:
         """Start delivering in the background."""
+        for sender in self._senders:
+            sender.start()
         self._thread.start()
         return self
 
@@ -405,15 +424,25 @@ class CallProgress:
         self._stop.set()
         self.fake.wake.set()
         self._thread.join(timeout=5)
+        for lane in self._lanes:
+            lane.put(None)
+        for sender in self._senders:
+            sender.join(timeout=5)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             for webhook in self.fake.take_due():
-                self.post(webhook.url, webhook.params)
+                key = webhook.params.get("CallSid") or webhook.url
+                lane = self._lanes[zlib.crc32(key.encode()) % len(self._lanes)]
+                lane.put((webhook.url, webhook.params))
             nearest = self.fake.next_due()
             wait = 0.5 if nearest is None else max(0.0, min(0.5, nearest - time.monotonic()))
             self.fake.wake.wait(wait)
             self.fake.wake.clear()
+
+    def _send(self, lane: queue.SimpleQueue[tuple[str, dict[str, str]] | None]) -> None:
+        while (item := lane.get()) is not None:
+            self.post(*item)
 
     def post(self, url: str, params: dict[str, str]) -> None:
         """POST one signed callback, as Twilio does."""

@@ -59,6 +59,10 @@ MIN_PASS_SECONDS = 0.03
 GATE_MAX_AGE = 0.0  # sessions re-read before every delivery (one read query, no write)
 SWEEP_SECONDS = 2.0  # sessions re-read even when no event comes
 PRESENCE_SECONDS = 15.0  # this process's presence rows refreshed
+# The last published sequence told to this process's consoles: one still behind it a
+# second later asks for what it missed (an event numbered, then never pushed).
+HEAD_SECONDS = 3.0
+HEAD_EVENT = "console_head"
 BATCH = 200  # console events per Socket.IO message at most
 EVENT = "console_events"  # the live message: a list of events in seq order
 
@@ -155,6 +159,7 @@ class Hub:
         self.process_key = uuid.uuid4().hex
         self._last_sweep = 0.0
         self._last_presence = 0.0
+        self._last_head = 0.0
         self._last_pass = 0.0
         # Redis lost (several processes): this process feeds its own consoles from the
         # outbox, from ``_local_seq`` on, until Redis is back and the grace has passed.
@@ -243,6 +248,17 @@ class Hub:
             if self.degraded:
                 self._feed_locally()
         return len(events)
+
+    def announce_head(self) -> None:
+        """Tell this process's consoles the last published sequence (E-02).
+
+        An event numbered and then never pushed (the database lost in the middle of a
+        pass, which then fails) is found by a console at the next event (a gap), or, when
+        none comes, by this: a console still behind the head a second later asks again.
+        """
+        with read_transaction(self.platform.sessions) as db:
+            head = outbox.last_published(db)
+        self.socketio.emit(HEAD_EVENT, {"seq": head}, to=ROOM, ignore_queue=True)
 
     def _feed_locally(self) -> None:
         """Emit to this process's consoles, not through Redis, what they have not had."""
@@ -345,6 +361,9 @@ class Hub:
                 if now - self._last_presence >= PRESENCE_SECONDS:
                     self._last_presence = now
                     self.refresh_presence()
+                if now - self._last_head >= HEAD_SECONDS:
+                    self._last_head = now
+                    self.announce_head()
             except Exception:
                 log.exception("console sessions check failed; retrying")
 

@@ -208,7 +208,21 @@ class Console:
 
         @client.on("console_events")
         def console_events(events: list[dict[str, Any]]) -> None:
+            # As the browser's console does (console.js): a gap in the gapless sequence
+            # is read again from the server.
+            with self.lock:
+                after = self.last_seq
+            fresh = sorted(int(e["seq"]) for e in events if int(e["seq"]) > after)
+            if fresh and fresh[0] > after + 1:
+                client.emit("resume", {"after": after})
             self._apply(events)
+
+        @client.on("console_head")
+        def console_head(data: dict[str, Any]) -> None:
+            with self.lock:
+                after = self.last_seq
+            if int(data.get("seq", 0)) > after:
+                client.emit("resume", {"after": after})
 
         @client.on("caught_up")
         def caught_up(data: dict[str, Any]) -> None:

@@ -678,18 +678,46 @@
     if (ok) { window.setTimeout(function () { if (root.dataset.connection === "ok") { els.status.classList.add("tgd-hidden"); } }, 5000); }
   }
 
+  /* The sequence is gapless (E-02), so a live batch that starts past lastSeq + 1 means
+   * events were published and never pushed (a database restart in the middle of a
+   * publication, two processes' pushes crossing): the console asks for them again and
+   * holds the live batches until they come ("caught_up"). The hub also says its last
+   * sequence every few seconds ("console_head"), for a gap that no later event reveals. */
   function connect() {
     var lost = false;
+    var held = null; /* live batches kept while the console reads what it missed */
     var socket = window.io({ transports: ["websocket", "polling"], reconnectionDelayMax: 2000 });
-    socket.on("connect", function () {
+    function resume() {
+      held = held || [];
       socket.emit("resume", { after: state.lastSeq });
+    }
+    function live(events) {
+      if (held) { held.push(events); return; }
+      var fresh = events.filter(function (e) { return e.seq > state.lastSeq; });
+      if (fresh.length && fresh[0].seq > state.lastSeq + 1) { held = [events]; resume(); return; }
+      apply(events, true);
+    }
+    socket.on("connect", function () {
+      held = null;
+      resume();
       setConnection(true, lost);
       lost = false;
     });
     socket.on("disconnect", function () { lost = true; setConnection(false, true); });
     socket.on("connect_error", function () { lost = true; setConnection(false, true); });
-    socket.on("caught_up", function (data) { apply(data.events).then(loadBoard); });
-    socket.on("console_events", function (events) { apply(events, true); });
+    socket.on("caught_up", function (data) {
+      var later = held || [];
+      held = null;
+      apply(data.events).then(loadBoard);
+      later.forEach(live);
+    });
+    socket.on("console_events", live);
+    socket.on("console_head", function (data) {
+      /* A push of another process may be on its way: behind still a second later, ask. */
+      window.setTimeout(function () {
+        if (data.seq > state.lastSeq && !held && socket.connected) { resume(); }
+      }, 1000);
+    });
     window.addEventListener("online", function () { if (!socket.connected) { socket.connect(); } });
     return socket;
   }

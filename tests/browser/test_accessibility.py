@@ -13,14 +13,13 @@ from pathlib import Path
 import pytest
 
 from tests.browser.live import (
-    CHROMIUM_ARGS,
     Live,
     demo_platform,
     login,
 )
 
 pytest.importorskip("playwright")
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -33,13 +32,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def browser(browser: Browser) -> Browser:
+    """The folder's Chromium, once axe-core is there to check its pages."""
     if not AXE.exists():
         pytest.skip("axe-core is not installed: run `make assets` (npm ci)")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    return browser
 
 
 def violations(page: Page) -> list[str]:

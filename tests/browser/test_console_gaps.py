@@ -14,24 +14,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.live import CHROMIUM_ARGS, Live, demo_platform, login
+from tests.browser.live import Live, demo_platform, login
 
 pytest.importorskip("playwright")
-from playwright.sync_api import Browser, Page, WebSocketRoute, expect, sync_playwright
+from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     with demo_platform(tmp_path_factory.mktemp("console-gaps")) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 class LossyConsole:

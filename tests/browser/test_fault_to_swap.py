@@ -16,14 +16,13 @@ from pathlib import Path
 import pytest
 
 from tests.browser.live import (
-    CHROMIUM_ARGS,
     Live,
     demo_platform,
     login,
 )
 
 pytest.importorskip("playwright")
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 REFERENCE = "M 75 75056 01 1"
 
@@ -32,14 +31,6 @@ REFERENCE = "M 75 75056 01 1"
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     with demo_platform(tmp_path_factory.mktemp("faults-live")) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -21,10 +21,10 @@ from typing import Any, ClassVar
 import pyotp
 import pytest
 
-from tests.browser.live import CHROMIUM_ARGS, Live, free_port, login, platform_env, prepare, running
+from tests.browser.live import Live, free_port, login, platform_env, prepare, running
 
 pytest.importorskip("playwright")
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 UNREACHABLE = "+33199009999"  # the fake carrier rings this line and nobody answers
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
@@ -91,14 +91,6 @@ def live(tmp_path_factory: pytest.TempPathFactory, tiles: str) -> Iterator[Live]
     prepare(env)
     with running(env, port, data / "server.log") as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 _opened: list[BrowserContext] = []

@@ -735,8 +735,6 @@ def record_call_status(
         return
     now = clock.now()
     leg.call_sid = leg.call_sid or call_sid
-    if leg.status in (LEFT, "canceled") and status not in ENDED_STATUSES:
-        return  # the operator left or cancelled: a late "ringing" changes nothing
     if _is_late(leg, status):
         return
     if leg.status != LEAVING or status in ENDED_STATUSES:
@@ -771,8 +769,8 @@ def _is_late(leg: CallLeg, status: str) -> bool:
     """Tell whether a live status arrived after a later one (out-of-order callbacks)."""
     if status in ENDED_STATUSES:
         return False
-    if leg.ended_at is not None:
-        return True  # the call is over: a late "ringing" or "in-progress" changes nothing
+    if leg.ended_at is not None or leg.status in (LEFT, "canceled"):
+        return True  # over, left or cancelled: a late "ringing" changes nothing
     current = _LIVE_ORDER.get(leg.status)
     arrived = _LIVE_ORDER.get(status)
     return current is not None and arrived is not None and arrived < current

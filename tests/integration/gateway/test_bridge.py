@@ -307,14 +307,21 @@ def test_a_refused_removal_keeps_the_leg_in_the_bridge_with_the_reason(
     assert kept.failure == "refused:503:20500"
 
 
+def _dialled_force(
+    twilio: TwilioClient, session: Session, platform: Platform, sid: str
+) -> tuple[dispatch.PendingDial, str]:
+    """A police leg recorded and committed, and the status callback URL the carrier got."""
+    alert = _open(twilio, session, sid)
+    pending = dispatch.add_force(session, alert, _unit(session), user_id=1, clock=platform.clock)
+    session.commit()
+    return pending, f"/gateway/twilio/voice/status?leg={pending.leg_id}"
+
+
 def test_status_callback_before_the_rest_answer_finds_its_leg(
     twilio: TwilioClient, session: Session, platform: Platform
 ) -> None:
-    alert = _open(twilio, session, "CA10c")
-    pending = dispatch.add_force(session, alert, _unit(session), user_id=1, clock=platform.clock)
-    session.commit()
+    pending, path = _dialled_force(twilio, session, platform, "CA10c")
     # The carrier calls back (ringing, answered) before our REST call returned its call id.
-    path = f"/gateway/twilio/voice/status?leg={pending.leg_id}"
     for status in ("ringing", "in-progress"):
         assert twilio.post(path, {"CallSid": "CAearly", "CallStatus": status}).status_code == 200
     leg = dispatch.record_dial(
@@ -329,10 +336,7 @@ def test_status_callbacks_out_of_order_never_move_a_leg_back(
 ) -> None:
     # Twilio does not promise its callbacks arrive in order (nor does a carrier that sends
     # them in parallel): a late "ringing" must not show a connected officer as ringing.
-    alert = _open(twilio, session, "CA10e")
-    pending = dispatch.add_force(session, alert, _unit(session), user_id=1, clock=platform.clock)
-    session.commit()
-    path = f"/gateway/twilio/voice/status?leg={pending.leg_id}"
+    pending, path = _dialled_force(twilio, session, platform, "CA10e")
     sent = [
         {"CallStatus": "in-progress"},
         {"CallStatus": "ringing"},  # overtaken by "in-progress"

@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from dispatch_ui.security import SESSION_KEY
 from tgd.container import Platform
 from tgd.db.models.operations import ConsoleEvent
+from tgd.db.outbox_order import numbers_at_commit
 from tgd.db.session import read_transaction
 from tgd.db.writes import Priority, write_transaction
 from tgd.metrics import metrics
@@ -169,6 +170,9 @@ class Hub:
         self._redis_checked_at = 0.0
         self._local_seq = 0
         self._redis: Any = None
+        # SQLite: the last sequence this hub pushed (events are numbered as they commit).
+        self._emitted: int | None = None
+        self._born = platform.clock.now()
 
     @property
     def connected(self) -> dict[str, int]:
@@ -230,24 +234,48 @@ class Hub:
 
     def publish(self) -> int:
         """Publish every pending event now; return how many were pushed."""
+        if numbers_at_commit(self.platform.engine.dialect.name):
+            return self._publish_committed()
         with self._lock:
             events = outbox.publish_pending(self.platform.engine, clock=self.platform.clock)
             if events and (not self.degraded or self._recovered_at is not None):
-                # The events of one pass leave together: the sessions are checked once for
-                # all of them, right before (E-09), not once per event (one query each).
-                # Through Redis this emit only publishes: each process's listener delivers,
-                # and checks its sockets' sessions then (``deliverable``); a check here
-                # would be a query for nothing (5 % of a stack process's GIL time).
-                if not self.redis_url:
-                    self._batch.ended = self.gate.ended(max_age=GATE_MAX_AGE)
-                try:
-                    for chunk in _chunks([e.as_json() for e in events]):
-                        self.socketio.emit(EVENT, chunk, to=ROOM)
-                finally:
-                    self._batch.ended = None
+                self._push(events, through_queue=bool(self.redis_url))
             if self.degraded:
                 self._feed_locally()
         return len(events)
+
+    def _publish_committed(self) -> int:
+        """SQLite: push the events numbered by the transactions that added them (a read).
+
+        Every process reads them from the database and feeds its own consoles.
+        """
+        with self._lock:
+            outbox.publish_pending(self.platform.engine, clock=self.platform.clock)  # strays
+            with read_transaction(self.platform.sessions) as db:
+                if self._emitted is None:  # events committed since this hub was made go out
+                    self._emitted = outbox.last_published_before(db, self._born)
+                events = outbox.events_since(db, self._emitted)
+            if not events:
+                return 0
+            self._emitted = events[-1].seq
+            if len(events) == outbox.BATCH:
+                self._wake.set()  # more behind: the next pass takes them
+            self._push(events, through_queue=False)
+        return len(events)
+
+    def _push(self, events: list[outbox.PublishedEvent], *, through_queue: bool) -> None:
+        # The events of one pass leave together: the sessions are checked once for all of
+        # them, right before (E-09), not once per event (one query each). Through Redis
+        # this emit only publishes: each process's listener delivers, and checks its
+        # sockets' sessions then (``deliverable``); a check here would be a query for
+        # nothing (5 % of a stack process's GIL time).
+        if not through_queue:
+            self._batch.ended = self.gate.ended(max_age=GATE_MAX_AGE)
+        try:
+            for chunk in _chunks([e.as_json() for e in events]):
+                self.socketio.emit(EVENT, chunk, to=ROOM, ignore_queue=not through_queue)
+        finally:
+            self._batch.ended = None
 
     def announce_head(self) -> None:
         """Tell this process's consoles the last published sequence (E-02).

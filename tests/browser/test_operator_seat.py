@@ -290,7 +290,9 @@ def test_two_operators_one_wins_the_claim_and_both_see_it(
         page.locator("#file-alertes button", has_text="M 974 97411 01 1").click()
         expect(page.locator("#btn-prendre")).to_be_enabled()
     first.click("#btn-prendre")
-    second.click("#btn-prendre")
+    # force: the first claim's event may already have turned the button off (a disabled
+    # button ignores the click), and waiting for it to be enabled would wait forever.
+    second.click("#btn-prendre", force=True)
     # Whichever reaches the second screen first, the first claim's event (its button turns
     # off) or its own click (refused by the server with the race message), it ends held
     # by the other operator.

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from tgd.db.outbox_order import number_at_commit
 from tgd.db.writes import watch_engine
 
 SQLITE_PRAGMAS = (
@@ -110,8 +111,13 @@ def check_durability(engine: Engine) -> None:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Return the session factory; sessions never expire objects on commit."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    """Return the session factory; sessions never expire objects on commit.
+
+    On SQLite its transactions number the console events they add (``outbox_order``).
+    """
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    number_at_commit(factory)
+    return factory
 
 
 @contextmanager

@@ -116,16 +116,19 @@ _NUMBER = _numbering()
 
 def events_since(session: Session, after: int, *, limit: int = BATCH) -> list[PublishedEvent]:
     """Return the published events after ``after``, in order (a console catching up)."""
-    rows = session.scalars(
-        select(ConsoleEvent)
+    rows = session.execute(
+        select(
+            ConsoleEvent.published_seq,
+            ConsoleEvent.kind,
+            ConsoleEvent.payload,
+            ConsoleEvent.territory_id,
+            ConsoleEvent.created_at,
+        )
         .where(ConsoleEvent.published_seq > after)
         .order_by(ConsoleEvent.published_seq)
         .limit(limit)
-    )
-    return [
-        PublishedEvent(e.published_seq or 0, e.kind, e.payload, e.territory_id, e.created_at)
-        for e in rows
-    ]
+    ).all()
+    return [PublishedEvent(row[0], row[1], row[2], row[3], row[4]) for row in rows]
 
 
 def last_published_before(session: Session, when: datetime) -> int:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.adapters.clock import FrozenClock
 from tgd.container import Platform
 from tgd.db.models.operations import ConsoleEvent
+from tgd.db.outbox_order import numbers_at_commit
+from tgd.db.writes import write_transaction
 from tgd.services import events, outbox
 
 
@@ -17,7 +19,17 @@ def _add(session: Session, clock: FrozenClock, *names: str) -> None:
     session.commit()
 
 
-def test_each_batch_continues_the_numbering_in_insert_order(
+def _stored(session: Session) -> list[tuple[int | None, str]]:
+    session.expire_all()
+    rows = session.execute(
+        select(ConsoleEvent.published_seq, ConsoleEvent.payload)
+        .where(ConsoleEvent.kind == "test")
+        .order_by(ConsoleEvent.seq)
+    ).all()
+    return [(row.published_seq, row.payload["name"]) for row in rows]
+
+
+def test_events_are_numbered_in_insert_order_without_gaps(
     platform: Platform, session: Session, clock: FrozenClock
 ) -> None:
     _add(session, clock, "a", "b")
@@ -25,17 +37,53 @@ def test_each_batch_continues_the_numbering_in_insert_order(
     _add(session, clock, "c", "d", "e")
     second = outbox.publish_pending(platform.engine, clock=clock)
 
-    numbers = [e.seq for e in first + second]
+    stored = _stored(session)
+    numbers = [seq for seq, _ in stored]
     assert numbers == list(range(numbers[0], numbers[0] + 5))
-    assert [e.payload["name"] for e in first + second] == ["a", "b", "c", "d", "e"]
-    session.expire_all()
-    stored = session.execute(
-        select(ConsoleEvent.published_seq, ConsoleEvent.payload, ConsoleEvent.published_at)
-        .where(ConsoleEvent.kind == "test")
-        .order_by(ConsoleEvent.seq)
-    ).all()
-    assert [(row.published_seq, row.payload["name"]) for row in stored] == [
-        (e.seq, e.payload["name"]) for e in first + second
-    ]
-    assert all(row.published_at == clock.now() for row in stored)
+    assert [name for _, name in stored] == ["a", "b", "c", "d", "e"]
+    published = outbox.events_since(session, numbers[0] - 1)
+    assert [(e.seq, e.payload["name"]) for e in published] == stored
+    if numbers_at_commit(platform.engine.dialect.name):
+        # SQLite: each transaction numbered its own events as it committed.
+        assert first == second == []
+    else:
+        # PostgreSQL: numbered by the publication, which returns them to push.
+        assert [(e.seq, e.payload["name"]) for e in first + second] == stored
+        assert all(e.created_at == clock.now() for e in first + second)
     assert outbox.publish_pending(platform.engine, clock=clock) == []
+
+
+def test_a_rolled_back_transaction_leaves_no_gap(
+    platform: Platform, session: Session, clock: FrozenClock
+) -> None:
+    _add(session, clock, "a")
+    outbox.publish_pending(platform.engine, clock=clock)
+    events.add_event(session, "test", {"name": "lost"}, territory_id=None, clock=clock)
+    session.flush()
+    session.rollback()
+    with session.begin_nested():
+        events.add_event(session, "test", {"name": "b"}, territory_id=None, clock=clock)
+    savepoint = session.begin_nested()
+    events.add_event(session, "test", {"name": "also lost"}, territory_id=None, clock=clock)
+    session.flush()
+    savepoint.rollback()
+    session.commit()
+    outbox.publish_pending(platform.engine, clock=clock)
+
+    stored = _stored(session)
+    assert [name for _, name in stored] == ["a", "b"]
+    assert stored[1][0] == (stored[0][0] or 0) + 1
+
+
+def test_events_added_outside_the_factory_are_numbered_by_the_publication(
+    platform: Platform, clock: FrozenClock
+) -> None:
+    plain = sessionmaker(bind=platform.engine)  # not make_session_factory's: no numbering
+    with write_transaction(plain) as stray:
+        events.add_event(stray, "test", {"name": "stray"}, territory_id=None, clock=clock)
+    published = outbox.publish_pending(platform.engine, clock=clock)
+    with platform.sessions() as session:
+        stored = _stored(session)
+    assert [name for _, name in stored] == ["stray"]
+    assert stored[0][0] is not None
+    assert [e.payload["name"] for e in published] == ["stray"]

@@ -1,0 +1,93 @@
+"""The console events' gapless order (E-02), given under the database's write lock.
+
+Consoles resume from ``published_seq``: it must have no gap and follow commit order
+(an insert id can commit after a higher one). Numbers are therefore given under a
+lock that orders writers:
+
+- On SQLite the database admits one writer at a time, and every write transaction
+  takes the lock at ``BEGIN IMMEDIATE`` (``tgd.db.writes``): a transaction that numbers
+  its own events just before it commits continues the order of the last one that
+  committed, and a rollback takes its numbers with it. ``number_at_commit`` does this
+  for every session of the factory: the events are readable, numbered, the moment the
+  transaction that added them commits. Publishing them is then a read.
+  (The numbering used to be a write transaction of its own, one per publishing pass:
+  under the overflow burst of ``bench/gateway.py`` those passes held the write gate
+  12 % of the time, and every alert's batch queued behind them.)
+- On PostgreSQL writers run in parallel: ``number_pending`` runs in a short
+  transaction of its own under an advisory lock (``tgd.services.outbox``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, Update, bindparam, event, func, select, update
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+
+from tgd.db.models.operations import ConsoleEvent
+
+_UNNUMBERED = "tgd_console_events_unnumbered"  # session.info: this transaction added events
+
+
+def numbers_at_commit(dialect_name: str) -> bool:
+    """Tell whether events are numbered by the transaction that adds them (SQLite)."""
+    return dialect_name == "sqlite"
+
+
+def number_at_commit(factory: sessionmaker[Session]) -> None:
+    """Number, on SQLite, the events each transaction of ``factory`` added, before it commits."""
+    event.listen(factory, "after_flush", _note_new_events)
+    event.listen(factory, "before_commit", _number_before_commit)
+    event.listen(factory, "after_transaction_end", _forget)
+
+
+def _note_new_events(session: Session, _context: Any) -> None:
+    if any(isinstance(obj, ConsoleEvent) for obj in session.new):
+        session.info[_UNNUMBERED] = True
+
+
+def _number_before_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint's release: the outer commit numbers
+        return
+    bind = session.get_bind()
+    if not numbers_at_commit(bind.dialect.name):
+        return
+    session.flush()  # before_commit comes before the commit's own flush
+    if session.info.pop(_UNNUMBERED, False):
+        number_pending(session.connection())
+
+
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # rolled back: its events are gone with it
+        session.info.pop(_UNNUMBERED, None)
+
+
+def number_pending(conn: Connection) -> None:
+    """Give the unnumbered events the next numbers, in ``seq`` order, published as created.
+
+    Run under the lock that orders writers (see the module's docstring): numbered in the
+    transaction that created them, the events are published when it commits.
+    """
+    last = int(conn.scalar(select(func.max(ConsoleEvent.published_seq))) or 0)
+    conn.execute(_NUMBER, {"last": last})
+
+
+def _numbering() -> Update:
+    """One UPDATE that numbers every unnumbered row ``last + 1…`` in ``seq`` order."""
+    table = cast(Table, ConsoleEvent.__table__)
+    batch = (
+        select(table.c.seq, func.row_number().over(order_by=table.c.seq).label("offset"))
+        .where(table.c.published_seq.is_(None))
+        .subquery()
+    )
+    return (
+        update(table)
+        .where(table.c.seq == batch.c.seq)
+        .values(
+            published_seq=bindparam("last") + batch.c.offset,
+            published_at=table.c.created_at,
+        )
+    )
+
+
+_NUMBER = _numbering()

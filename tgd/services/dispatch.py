@@ -722,6 +722,9 @@ def record_call_status(
 
     ``leg_id`` comes from the callback URL of a leg we dialled (``Callbacks.for_leg``): it
     finds the leg even before ``record_dial`` has kept its call id.
+    Idempotent by itself (E-03, no receipt needed): a leg's status never moves back, its
+    end is recorded once, and a status that changes nothing tells no console anything,
+    so the carrier's repeated or late callbacks change nothing.
     """
     leg = None
     if leg_id is not None:
@@ -737,6 +740,7 @@ def record_call_status(
     leg.call_sid = leg.call_sid or call_sid
     if _is_late(leg, status):
         return
+    shown = (leg.status, leg.failure)
     if leg.status != LEAVING or status in ENDED_STATUSES:
         leg.status = status[:24]
     if status == "in-progress" and leg.answered_at is None:
@@ -761,7 +765,7 @@ def record_call_status(
             clock=clock,
         )
     session.flush()
-    if leg.role != LegRole.CALLER:
+    if leg.role != LegRole.CALLER and (leg.status, leg.failure) != shown:
         _leg_event(session, leg, alert, clock=clock)
 
 
@@ -823,10 +827,12 @@ def record_conference_event(
                 clock=clock,
             )
         elif leg.role != LegRole.CALLER and leg.status not in (LEAVING, LEFT, "canceled"):
+            shown = (leg.status, leg.failure)
             leg.status = "in-progress"
             leg.failure = None
             session.flush()
-            _leg_event(session, leg, alert, clock=clock)
+            if (leg.status, leg.failure) != shown:  # its "in-progress" callback told it already
+                _leg_event(session, leg, alert, clock=clock)
     elif event.event == "participant-leave" and leg is not None:
         leg.ended_at = leg.ended_at or now
     elif event.event == "conference-end" and alert.state != AlertState.CLOSED:

@@ -360,6 +360,43 @@ def test_status_callbacks_out_of_order_never_move_a_leg_back(
     assert announced[-2:] == ["in-progress", "completed"]  # the late ones said nothing
 
 
+def test_repeated_callbacks_tell_the_consoles_each_change_once(
+    twilio: TwilioClient, session: Session, platform: Platform
+) -> None:
+    # E-03 without a receipt: the carrier may repeat a callback, and a leg's answer comes
+    # twice (its call status, then its joining the bridge). Every console event goes to
+    # every screen: one per change, none for a repeat.
+    pending, path = _dialled_force(twilio, session, platform, "CA10f")
+    alert = session.get(Alert, pending.alert_id)
+    assert alert is not None
+    joined = {
+        "ConferenceSid": "CF1",
+        "FriendlyName": alert.conference_name,
+        "StatusCallbackEvent": "participant-join",
+        "CallSid": "CArep",
+        "ParticipantLabel": f"leg-{pending.leg_id}",
+    }
+    for status in ("ringing", "ringing", "in-progress", "in-progress"):
+        assert twilio.post(path, {"CallSid": "CArep", "CallStatus": status}).status_code == 200
+    assert twilio.post("/gateway/twilio/conference/status", joined).status_code == 200
+    for _ in range(2):
+        params = {"CallSid": "CArep", "CallStatus": "completed", "CallDuration": "7"}
+        assert twilio.post(path, params).status_code == 200
+    session.commit()
+    announced = [
+        event.payload["status"]
+        for event in session.scalars(
+            select(ConsoleEvent)
+            .where(ConsoleEvent.kind == "leg_updated")
+            .order_by(ConsoleEvent.seq)
+        )
+        if event.payload["leg_id"] == pending.leg_id
+    ]
+    assert announced == ["dialling", "ringing", "in-progress", "completed"]
+    leg = session.get(CallLeg, pending.leg_id)
+    assert leg is not None and leg.duration_s == 7 and leg.ended_at is not None
+
+
 def test_conference_join_with_the_label_marks_the_leg_in_line(
     twilio: TwilioClient, session: Session, platform: Platform
 ) -> None:

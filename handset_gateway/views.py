@@ -241,7 +241,9 @@ def conference_status() -> Any:
             )
             return twiml.empty_voice()
 
-        body, _ = answer_once(session, key, produce, clock=platform.clock)
+        if event.event != "conference-end":  # idempotent by itself: no receipt (E-03)
+            return produce()
+        body, _ = answer_once(session, key, produce, clock=platform.clock)  # one call-back
         return body
 
     body = _write(platform, unit, "conference status")

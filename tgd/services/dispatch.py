@@ -804,6 +804,9 @@ def record_conference_event(
 ) -> list[PendingDial]:
     """Follow the bridge; when it ends while the alert is open, call the terminal back (R-24b).
 
+    A repeated start, join or leave changes nothing (E-03); a repeated end would call the
+    terminal back again, so the webhook keeps a receipt for the end.
+
     Returns the call-backs to place once this transaction is committed (``complete_dials``).
     """
     alert = session.scalar(select(Alert).where(Alert.conference_name == event.friendly_name))
@@ -826,7 +829,11 @@ def record_conference_event(
                 territory_id=alert.territory_id,
                 clock=clock,
             )
-        elif leg.role != LegRole.CALLER and leg.status not in (LEAVING, LEFT, "canceled"):
+        elif (
+            leg.role != LegRole.CALLER
+            and leg.status != LEAVING
+            and not _is_late(leg, "in-progress")
+        ):
             shown = (leg.status, leg.failure)
             leg.status = "in-progress"
             leg.failure = None

@@ -379,9 +379,11 @@ def test_repeated_callbacks_tell_the_consoles_each_change_once(
     for status in ("ringing", "ringing", "in-progress", "in-progress"):
         assert twilio.post(path, {"CallSid": "CArep", "CallStatus": status}).status_code == 200
     assert twilio.post("/gateway/twilio/conference/status", joined).status_code == 200
+    assert twilio.post("/gateway/twilio/conference/status", joined).status_code == 200
     for _ in range(2):
         params = {"CallSid": "CArep", "CallStatus": "completed", "CallDuration": "7"}
         assert twilio.post(path, params).status_code == 200
+    assert twilio.post("/gateway/twilio/conference/status", joined).status_code == 200  # late
     session.commit()
     announced = [
         event.payload["status"]
@@ -395,6 +397,7 @@ def test_repeated_callbacks_tell_the_consoles_each_change_once(
     assert announced == ["dialling", "ringing", "in-progress", "completed"]
     leg = session.get(CallLeg, pending.leg_id)
     assert leg is not None and leg.duration_s == 7 and leg.ended_at is not None
+    assert leg.status == "completed"
 
 
 def test_conference_join_with_the_label_marks_the_leg_in_line(

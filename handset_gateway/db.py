@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
 from tgd.container import Platform
@@ -78,6 +78,15 @@ class GatewayWriter:
         self._thread: threading.Thread | None = None
         self.batches = 0
         self.units = 0
+        self._kept: _KeptConnection | None = None
+
+    def kept_connection(self, engine: Engine) -> _KeptConnection:
+        """The SQLite connection this writer keeps between its batches (of this engine)."""
+        if self._kept is None or self._kept.engine is not engine:
+            if self._kept is not None:
+                self._kept.close()
+            self._kept = _KeptConnection(engine)
+        return self._kept
 
     def run(self, work: Callable[[Session], T], *, timeout_ms: int, label: str) -> T:
         """Run ``work(session)`` in the next batch; return its result once committed."""
@@ -112,6 +121,8 @@ class GatewayWriter:
         while True:
             batch = self._next_batch()
             if not batch:  # idle for a while: the thread ends, the next unit starts another
+                if self._kept is not None:
+                    self._kept.close()
                 return
             try:
                 self._write(batch)
@@ -165,7 +176,8 @@ class GatewayWriter:
     ) -> list[_Unit[Any]]:
         """Run and commit the units; if one fails, roll back and return the others to rerun."""
         try:
-            with _transaction(self.platform, engine, deadline) as session:
+            kept = self.kept_connection(engine) if engine.dialect.name == "sqlite" else None
+            with _transaction(self.platform, engine, deadline, kept) as session:
                 for unit in batch:
                     try:
                         unit.result = unit.work(session)
@@ -214,24 +226,25 @@ def write(platform: Platform, work: Callable[[Session], T], *, timeout_ms: int, 
 
 
 class _transaction:
-    """One batch's transaction, bounded by the batch's deadline."""
+    """One batch's transaction, bounded by the batch's deadline.
 
-    def __init__(self, platform: Platform, engine: Engine, deadline: float) -> None:
-        self.platform, self.engine, self.deadline = platform, engine, deadline
-        self.previous: int | None = None
+    On SQLite the writer keeps its connection between batches (``_KeptConnection``): a
+    pool checkout and three ``PRAGMA busy_timeout`` statements per batch (read, set,
+    restore) each gave the GIL away and waited to get it back, under a burst about a
+    millisecond each. PostgreSQL's connections come from the pool, which checks them.
+    """
+
+    def __init__(
+        self, platform: Platform, engine: Engine, deadline: float, kept: _KeptConnection | None
+    ) -> None:
+        self.platform, self.engine, self.deadline, self.kept = platform, engine, deadline, kept
 
     def __enter__(self) -> Session:
         remaining_ms = max(1, round((self.deadline - time.monotonic()) * 1000))
-        self.conn = self.engine.connect().execution_options(
-            sqlite_begin="IMMEDIATE", **{WRITER_OPTION: True}
-        )
-        if self.engine.dialect.name == "sqlite":
-            raw = self.conn.connection.dbapi_connection
-            assert raw is not None
-            cursor = raw.cursor()
-            self.previous = int(cursor.execute("PRAGMA busy_timeout").fetchone()[0])
-            cursor.execute(f"PRAGMA busy_timeout={int(remaining_ms)}")
-            cursor.close()
+        if self.kept is not None:
+            self.conn = self.kept.open(remaining_ms)
+        else:
+            self.conn = self.engine.connect().execution_options(**{WRITER_OPTION: True})
         self.session = self.platform.sessions(bind=self.conn)
         if self.engine.dialect.name == "postgresql":
             # Both bounds in one round trip (SET LOCAL each took one); local to the transaction.
@@ -245,25 +258,62 @@ class _transaction:
         return self.session
 
     def __exit__(self, exc_type: Any, exc: Any, _tb: Any) -> None:
+        broken = False
         try:
             if exc_type is None:
                 self.session.commit()
             else:
                 self.session.rollback()
         except BaseException:
+            broken = True
             self.session.rollback()
             raise
         finally:
             self.session.close()
-            self._restore()
+            if self.kept is not None:
+                self.kept.done(broken=broken)
+            else:
+                self.conn.close()
 
-    def _restore(self) -> None:
-        try:
-            if self.previous is not None:
-                raw = self.conn.connection.dbapi_connection
-                if raw is not None:
-                    raw.execute(f"PRAGMA busy_timeout={self.previous}")
-        except Exception:  # a broken connection is dropped from the pool below
+
+class _KeptConnection:
+    """The SQLite writer's own connection, kept between batches, its busy timeout set once.
+
+    ``busy_timeout`` bounds the wait for another process's write lock (a CLI command, a
+    scheduler process) by the batch's deadline; it is set again only when that deadline
+    moved by more than ``BUSY_SLACK_MS``. After a failed batch the connection is closed
+    and the next batch opens a new one.
+    """
+
+    BUSY_SLACK_MS = 250
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.conn: Connection | None = None
+        self.busy_ms = -1
+
+    def open(self, remaining_ms: int) -> Connection:
+        if self.conn is None or self.conn.closed or self.conn.invalidated:
+            self.conn = self.engine.connect().execution_options(
+                sqlite_begin="IMMEDIATE", **{WRITER_OPTION: True}
+            )
+            self.busy_ms = -1
+        if abs(remaining_ms - self.busy_ms) > self.BUSY_SLACK_MS or remaining_ms < self.busy_ms:
+            raw = self.conn.connection.dbapi_connection
+            assert raw is not None
+            raw.execute(f"PRAGMA busy_timeout={int(remaining_ms)}")
+            self.busy_ms = remaining_ms
+        return self.conn
+
+    def done(self, *, broken: bool) -> None:
+        if broken and self.conn is not None:  # its state is unknown: the pool must not reuse it
             self.conn.invalidate()
-        finally:
-            self.conn.close()
+            self.close()
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:  # already broken: the pool drops it
+                log.debug("writer connection close failed", exc_info=True)
+            self.conn = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -108,3 +109,30 @@ def test_a_batch_waits_for_locks_no_longer_than_its_units_may_wait(platform: Pla
     if postgresql:  # set for the transaction only: the pooled connection forgets them
         with platform.engine.connect() as conn:
             assert conn.scalar(text("SELECT current_setting('lock_timeout')")) == "0"
+
+
+def test_the_sqlite_writer_keeps_its_connection_and_opens_another_after_a_failure(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if platform.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL batches take pooled connections (the pool checks them)")
+    writer = GatewayWriter(platform)
+
+    def connection(session: Session) -> object:
+        return session.connection().connection.dbapi_connection
+
+    first = writer.run(connection, timeout_ms=3000, label="first")
+    assert writer.run(connection, timeout_ms=3000, label="again") is first
+    with platform.engine.connect() as pooled:  # the pool's connections keep their own bound
+        assert pooled.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
+
+    def commit_fails(self: Session) -> None:
+        raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Session, "commit", commit_fails)
+        with pytest.raises(OperationalError):
+            writer.run(_adds(platform, "lost"), timeout_ms=3000, label="fails")
+    assert writer.run(connection, timeout_ms=3000, label="after") is not first
+    assert writer.run(_adds(platform, "kept"), timeout_ms=3000, label="kept") == "kept"
+    assert _names(platform) == ["kept"]

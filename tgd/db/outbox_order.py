@@ -13,8 +13,9 @@ lock that orders writers:
   (The numbering used to be a write transaction of its own, one per publishing pass:
   under the overflow burst of ``bench/gateway.py`` those passes held the write gate
   12 % of the time, and every alert's batch queued behind them.)
-- On PostgreSQL writers run in parallel: ``number_pending`` runs in a short
-  transaction of its own under an advisory lock (``tgd.services.outbox``).
+- On PostgreSQL writers run in parallel: the hub numbers committed events in a short
+  transaction of its own under an advisory lock (``tgd.services.outbox``). On SQLite
+  that pass only numbers strays (events added by a session not made by the factory).
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ def _number_before_commit(session: Session) -> None:
 
 
 def _forget(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:  # rolled back: its events are gone with it
+    # The transaction ended: committed, its events were numbered; rolled back, they are gone.
+    if transaction.parent is None:
         session.info.pop(_UNNUMBERED, None)
 
 

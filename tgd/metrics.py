@@ -285,6 +285,34 @@ class WriteGateCollector:
             ("violations", stats.violations, "Breaches of the write discipline."),
         ):
             yield CounterMetricFamily(f"tgd_write_gate_{name}", help_text, value=value)
+        yield from _by_label(
+            "tgd_write_gate_hold",
+            "Time the write gate was held, by writer (its share of the time: rate).",
+            "holder",
+            dict(stats.holds),  # copies: writers add keys while this reads
+            dict(stats.hold_seconds),
+        )
+        yield from _by_label(
+            "tgd_write_gate_wait",
+            "Time writers waited for the write gate, by priority.",
+            "priority",
+            {p.name.lower(): n for p, n in dict(stats.waits).items()},
+            {p.name.lower(): s for p, s in dict(stats.wait_seconds).items()},
+        )
+
+
+def _by_label(
+    name: str, help_text: str, label: str, counts: dict[str, int], seconds: dict[str, float]
+) -> Iterator[Any]:
+    from prometheus_client.core import CounterMetricFamily
+
+    count = CounterMetricFamily(f"{name}s", help_text, labels=[label])
+    total = CounterMetricFamily(f"{name}_seconds", help_text, labels=[label])
+    for key in sorted(counts):
+        count.add_metric([key], counts[key])
+        total.add_metric([key], seconds.get(key, 0.0))
+    yield count
+    yield total
 
 
 def _timestamp(value: Any) -> float:

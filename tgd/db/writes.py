@@ -91,6 +91,27 @@ class GateStats:
     violations: int = 0
     max_wait: dict[Priority, float] = field(default_factory=dict)
     max_hold: float = 0.0
+    # Time the gate was held, by holder (the unit of work's label without its batch size):
+    # rate(hold_seconds) is the share of the time each kind of writer keeps the others out.
+    holds: dict[str, int] = field(default_factory=dict)
+    hold_seconds: dict[str, float] = field(default_factory=dict)
+    # Time writers waited for the gate, by priority: what an alert waits behind.
+    waits: dict[Priority, int] = field(default_factory=dict)
+    wait_seconds: dict[Priority, float] = field(default_factory=dict)
+
+    def count_hold(self, label: str, held: float) -> None:
+        """Add one hold of the gate (called under the gate's lock)."""
+        holder = holder_of(label)
+        self.holds[holder] = self.holds.get(holder, 0) + 1
+        self.hold_seconds[holder] = self.hold_seconds.get(holder, 0.0) + held
+
+
+def holder_of(label: str) -> str:
+    """Name a writer for the metrics: its label without a batch's size (``gateway x5``)."""
+    return _BATCH_SIZE.sub("", label) or "unlabelled"
+
+
+_BATCH_SIZE = re.compile(r" x\d+$")
 
 
 @dataclass(eq=False)
@@ -162,6 +183,7 @@ class WriteGate:
             if token.released:
                 return
             token.released = True
+            self.stats.count_hold(token.label, time.monotonic() - token.taken_at)
             if self._holders.get(token.thread) is token:
                 del self._holders[token.thread]
             while self._queue and len(self._holders) < self.capacity:
@@ -188,6 +210,8 @@ class WriteGate:
 
     def _count(self, priority: Priority, waited: float) -> None:
         self.stats.acquired += 1
+        self.stats.waits[priority] = self.stats.waits.get(priority, 0) + 1
+        self.stats.wait_seconds[priority] = self.stats.wait_seconds.get(priority, 0.0) + waited
         if waited > self.stats.max_wait.get(priority, 0.0):
             self.stats.max_wait[priority] = waited
 

@@ -140,9 +140,13 @@ def test_metrics_speak_prometheus_and_count_alerts(client: FlaskClient, engine: 
         "tgd_database_up",
         "tgd_spool_pending",
         "tgd_scheduler_lease_remaining_seconds",
+        "tgd_write_gate_hold_seconds",
+        "tgd_write_gate_wait_seconds",
     ):
         assert f"# TYPE {name}" in body or f"# TYPE {name.removesuffix('_total')}" in body, name
     assert "tgd_alerts_unclaimed 1.0" in body
+    assert 'tgd_write_gate_holds_total{holder="gateway"}' in body  # the alert's batch
+    assert 'tgd_write_gate_waits_total{priority="alert"}' in body
     assert "+33612340001" not in body and "12340001" not in body  # labels are codes only
 
 

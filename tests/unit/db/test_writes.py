@@ -84,6 +84,26 @@ def test_a_writer_gives_up_after_its_timeout_and_the_queue_goes_on() -> None:
     assert gate.stats.timeouts == 1
 
 
+def test_the_gate_counts_how_long_each_writer_held_it_and_each_priority_waited() -> None:
+    gate = WriteGate("test", capacity=1)
+    started, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_in_thread, args=(gate, started, release))
+    holder.start()
+    started.wait(5)
+    threading.Timer(0.1, release.set).start()
+    token = gate.acquire(Priority.ALERT, label="gateway x7")  # waits for the holder
+    time.sleep(0.05)
+    gate.release(token)
+    gate.release(gate.acquire(Priority.ALERT, label="gateway x12"))
+    holder.join(5)
+
+    stats = gate.stats
+    assert stats.holds == {"holder": 1, "gateway": 2}  # one name whatever the batch's size
+    assert stats.hold_seconds["holder"] >= 0.09 and stats.hold_seconds["gateway"] >= 0.05
+    assert stats.waits[Priority.ALERT] == 2 and stats.waits[Priority.BACKGROUND] == 1
+    assert 0.05 <= stats.wait_seconds[Priority.ALERT] < stats.hold_seconds["holder"] + 0.01
+
+
 def test_postgresql_gate_admits_several_writers_up_to_its_capacity() -> None:
     gate = WriteGate("pg", capacity=2)
     inside: list[int] = []

@@ -115,6 +115,7 @@ class _Reader:
 
 
 _READER = _Reader()
+_SEQ = re.compile(r'"seq":\s*(\d+)')
 TIMEOUT = 20.0  # seconds a console's handshake or a send may take
 
 
@@ -136,6 +137,7 @@ class LightConsole:
     ) -> None:
         self.on_message = on_message  # given each events message and when it arrived
         self.events = 0
+        self.seqs: set[int] = set()  # the sequence numbers received, to find a gap
         parts = urlsplit(url)
         self.sock = socket.create_connection((parts.hostname, parts.port or 80), TIMEOUT)
         self.ws = WSConnection(ConnectionType.CLIENT)
@@ -216,6 +218,7 @@ class LightConsole:
             self._write(TextMessage(data="3"))
         elif message.startswith('42["console_events"'):
             self.events += message.count('"seq":')
+            self.seqs.update(int(seq) for seq in _SEQ.findall(message))
             if self.on_message is not None:
                 self.on_message(message, arrived)
 
@@ -225,6 +228,10 @@ class LightConsole:
             self.sock.sendall(self.ws.send(event))
             if self._joined:
                 self.sock.setblocking(False)
+
+    def missing(self, first: int, last: int) -> int:
+        """Count the events numbered ``first`` to ``last`` that never reached this console."""
+        return sum(1 for seq in range(first, last + 1) if seq not in self.seqs)
 
     def close(self) -> None:
         """Close the socket."""

@@ -287,6 +287,22 @@ def spawn(mode: str, port: int) -> subprocess.Popen[bytes]:
     )
 
 
+def report_console_gaps(clients: list[Any], first_seq: int) -> None:
+    """Print how many of the run's console events never reached each console (E-02).
+
+    The last event any console has seen is taken as published; three seconds later every
+    console should have it and all those before it. A console that misses one would have
+    to ask again (``resume``): the push lost it.
+    """
+    last_seq = max((max(c.seqs, default=0) for c in clients), default=0)
+    time.sleep(3)
+    missing = [c.missing(first_seq, last_seq) for c in clients]
+    print(
+        f"           console events {first_seq}..{last_seq}: missing {sum(missing)} "
+        f"in all, {max(missing, default=0)} on the worst console"
+    )
+
+
 def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -> None:
     """One run against the platform and the bare server, in real conditions."""
     bare_port = free_port()
@@ -304,6 +320,7 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
             )
             print(f"open loop: {args.rate:g} webhooks/s for {args.seconds:g} s, new CallSid each")
             results = {}
+            first_seq = 1 + max((max(c.seqs, default=0) for c in clients), default=0)
             for name, sender, pid in (
                 ("gateway", gateway, live.process.pid),
                 ("bare", baseline, bare.pid),
@@ -316,6 +333,8 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
                 time.sleep(2)  # the carrier's callbacks of the last calls come in
                 per_webhook = 1000 * (cpu_seconds(pid) - cpu) / len(latencies)
                 print(f"           server CPU {per_webhook:.1f} ms per webhook, all included")
+                if name == "gateway":
+                    report_console_gaps(clients, first_seq)
             gw, base = results["gateway"], results["bare"]
             print(
                 f"  ratio gateway/bare: p50 {pct(gw, 50) / pct(base, 50):.2f}x, "

@@ -1,8 +1,10 @@
 """Live consoles over Socket.IO (E-02, E-09): authenticated sockets, gapless events, catch-up.
 
 Only this module knows Socket.IO. Services add outbox rows; when a session
-that added some commits, the ``Hub`` publishes them (``outbox.publish_pending``
-gives each its gapless ``seq``) and emits them to the consoles' room as one
+that added some commits, the ``Hub`` publishes them and emits them to the consoles'
+room. Each event has a gapless ``seq``: on SQLite the committing transaction gave it
+(``tgd.db.outbox_order``) and the hub reads what came after the last one it pushed; on
+PostgreSQL the hub gives it (``outbox.publish_pending``). Events leave as one
 ``console_events`` message per pass (a list, in ``seq`` order, at most ``BATCH``
 events): under a burst a pass carries many events, so the fan-out to every socket
 costs one frame per pass, not one per event. A background loop also publishes

@@ -7,6 +7,9 @@ committed, unpublished event the next ``published_seq`` in its own short
 transaction, serialised across processes (SQLite write lock taken at BEGIN,
 PostgreSQL advisory lock), and returns them for pushing. Every console resumes
 from the last ``published_seq`` it saw and never misses one.
+On SQLite the transaction that adds events numbers them as it commits
+(``tgd.db.outbox_order``): ``publish_pending`` there only numbers strays, events added
+by a session not made by the platform's factory.
 """
 
 from __future__ import annotations

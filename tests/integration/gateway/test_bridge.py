@@ -317,6 +317,19 @@ def _dialled_force(
     return pending, f"/gateway/twilio/voice/status?leg={pending.leg_id}"
 
 
+def _announced(session: Session, leg_id: int) -> list[str]:
+    """The statuses of one leg told to the consoles, in order."""
+    return [
+        event.payload["status"]
+        for event in session.scalars(
+            select(ConsoleEvent)
+            .where(ConsoleEvent.kind == "leg_updated")
+            .order_by(ConsoleEvent.seq)
+        )
+        if event.payload["leg_id"] == leg_id
+    ]
+
+
 def test_status_callback_before_the_rest_answer_finds_its_leg(
     twilio: TwilioClient, session: Session, platform: Platform
 ) -> None:
@@ -348,15 +361,7 @@ def test_status_callbacks_out_of_order_never_move_a_leg_back(
     session.commit()
     leg = session.get(CallLeg, pending.leg_id)
     assert leg is not None and leg.status == "completed" and leg.duration_s == 42
-    announced = [
-        event.payload["status"]
-        for event in session.scalars(
-            select(ConsoleEvent)
-            .where(ConsoleEvent.kind == "leg_updated")
-            .order_by(ConsoleEvent.seq)
-        )
-        if event.payload["leg_id"] == leg.id
-    ]
+    announced = _announced(session, leg.id)
     assert announced[-2:] == ["in-progress", "completed"]  # the late ones said nothing
 
 
@@ -385,16 +390,12 @@ def test_repeated_callbacks_tell_the_consoles_each_change_once(
         assert twilio.post(path, params).status_code == 200
     assert twilio.post("/gateway/twilio/conference/status", joined).status_code == 200  # late
     session.commit()
-    announced = [
-        event.payload["status"]
-        for event in session.scalars(
-            select(ConsoleEvent)
-            .where(ConsoleEvent.kind == "leg_updated")
-            .order_by(ConsoleEvent.seq)
-        )
-        if event.payload["leg_id"] == pending.leg_id
+    assert _announced(session, pending.leg_id) == [
+        "dialling",
+        "ringing",
+        "in-progress",
+        "completed",
     ]
-    assert announced == ["dialling", "ringing", "in-progress", "completed"]
     leg = session.get(CallLeg, pending.leg_id)
     assert leg is not None and leg.duration_s == 7 and leg.ended_at is not None
     assert leg.status == "completed"

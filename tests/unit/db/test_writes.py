@@ -31,12 +31,18 @@ def _hold_in_thread(gate: WriteGate, started: threading.Event, release: threadin
     gate.release(token)
 
 
-def test_alert_writers_pass_every_other_waiting_writer() -> None:
+def _held_gate() -> tuple[WriteGate, threading.Thread, threading.Event]:
+    """A one-slot gate held by another thread until the returned event is set."""
     gate = WriteGate("test", capacity=1)
     started, release = threading.Event(), threading.Event()
     holder = threading.Thread(target=_hold_in_thread, args=(gate, started, release))
     holder.start()
     started.wait(5)
+    return gate, holder, release
+
+
+def test_alert_writers_pass_every_other_waiting_writer() -> None:
+    gate, holder, release = _held_gate()
     order: list[str] = []
 
     def writer(name: str, priority: Priority) -> None:
@@ -71,11 +77,7 @@ def test_a_second_write_transaction_in_one_unit_of_work_is_refused_at_once() -> 
 
 
 def test_a_writer_gives_up_after_its_timeout_and_the_queue_goes_on() -> None:
-    gate = WriteGate("test", capacity=1)
-    started, release = threading.Event(), threading.Event()
-    holder = threading.Thread(target=_hold_in_thread, args=(gate, started, release))
-    holder.start()
-    started.wait(5)
+    gate, holder, release = _held_gate()
     with pytest.raises(WriteGateTimeout):
         gate.acquire(Priority.ALERT, timeout=0.1)
     release.set()
@@ -85,11 +87,7 @@ def test_a_writer_gives_up_after_its_timeout_and_the_queue_goes_on() -> None:
 
 
 def test_the_gate_counts_how_long_each_writer_held_it_and_each_priority_waited() -> None:
-    gate = WriteGate("test", capacity=1)
-    started, release = threading.Event(), threading.Event()
-    holder = threading.Thread(target=_hold_in_thread, args=(gate, started, release))
-    holder.start()
-    started.wait(5)
+    gate, holder, release = _held_gate()
     threading.Timer(0.1, release.set).start()
     token = gate.acquire(Priority.ALERT, label="gateway x7")  # waits for the holder
     time.sleep(0.05)

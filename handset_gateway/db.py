@@ -121,8 +121,6 @@ class GatewayWriter:
         while True:
             batch = self._next_batch()
             if not batch:  # idle for a while: the thread ends, the next unit starts another
-                if self._kept is not None:
-                    self._kept.close()
                 return
             try:
                 self._write(batch)
@@ -154,6 +152,10 @@ class GatewayWriter:
                     return batch
                 if not self._cond.wait(IDLE_EXIT) and not self._queue:
                     self._thread = None
+                    # Under the lock: a unit arriving now starts a thread that opens its own.
+                    if self._kept is not None:
+                        self._kept.close()
+                        self._kept = None
                     return []
 
     def _write(self, batch: list[_Unit[Any]]) -> None:

@@ -136,3 +136,17 @@ def test_the_sqlite_writer_keeps_its_connection_and_opens_another_after_a_failur
     assert writer.run(connection, timeout_ms=3000, label="after") is not first
     assert writer.run(_adds(platform, "kept"), timeout_ms=3000, label="kept") == "kept"
     assert _names(platform) == ["kept"]
+
+
+def test_an_idle_writer_gives_its_connection_back_and_the_next_unit_opens_one(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("handset_gateway.db.IDLE_EXIT", 0.05)
+    writer = GatewayWriter(platform)
+    assert writer.run(_adds(platform, "before"), timeout_ms=3000, label="before") == "before"
+    thread = writer._thread
+    assert thread is not None
+    thread.join(5)  # idle past IDLE_EXIT: the thread ends
+    assert not thread.is_alive() and writer._kept is None
+    assert writer.run(_adds(platform, "after"), timeout_ms=3000, label="after") == "after"
+    assert _names(platform) == ["before", "after"]

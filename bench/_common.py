@@ -54,14 +54,17 @@ def apply_escalation_option(args: argparse.Namespace) -> None:
         print("escalation and overflow OFF: these figures are not real conditions")
 
 
-def login(url: str, *, timeout: float = 10) -> str:
-    """Log the demo operator in (password, then TOTP code); return the cookie header.
+def login(url: str, *, timeout: float = 10, username: str = "operateur") -> str:
+    """Log a demo console user in (password, then TOTP code); return the cookie header.
+
+    A TOTP code is accepted once: a bench that logs in twice within 30 s (a browser and
+    its sockets) logs in two users.
 
     nginx's routing cookie (``tgd_route``), if any, is left out: a bench that spreads its
     consoles over the app processes gives each one its own.
     """
     http = requests.Session()
-    account = ACCOUNTS["operateur"]
+    account = ACCOUNTS[username]
 
     def post(path: str, data: dict[str, str]) -> None:
         page = http.get(url + path, timeout=timeout).text
@@ -69,7 +72,7 @@ def login(url: str, *, timeout: float = 10) -> str:
         assert token
         http.post(url + path, data={"csrf_token": token.group(1), **data}, timeout=timeout)
 
-    post("/connexion", {"username": "operateur", "password": account.password})
+    post("/connexion", {"username": username, "password": account.password})
     totp = pyotp.TOTP(account.totp_secret)
     post("/connexion/code", {"code": totp.generate_otp(totp.timecode(datetime.now(UTC)))})
     return "; ".join(f"{c.name}={c.value}" for c in http.cookies if c.name != "tgd_route")

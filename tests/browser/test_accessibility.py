@@ -8,10 +8,10 @@ critical violations fail the test, with the rule, the help text and the elements
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from tests.browser.axe import AXE, violations
 from tests.browser.live import (
     Live,
     demo_platform,
@@ -20,9 +20,6 @@ from tests.browser.live import (
 
 pytest.importorskip("playwright")
 from playwright.sync_api import Browser, BrowserContext, Page
-
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 @pytest.fixture(scope="module")
@@ -37,20 +34,6 @@ def browser(browser: Browser) -> Browser:
     if not AXE.exists():
         pytest.skip("axe-core is not installed: run `make assets` (npm ci)")
     return browser
-
-
-def violations(page: Page) -> list[str]:
-    """Run axe on the page; describe its serious and critical violations."""
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", TAGS
-    )
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} — "
-        + ", ".join(str(n["target"]) for n in v["nodes"][:3])
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.fixture(scope="module")

@@ -21,14 +21,13 @@ from typing import Any, ClassVar
 import pyotp
 import pytest
 
+from tests.browser.axe import AXE, violations
 from tests.browser.live import Live, free_port, login, platform_env, prepare, running
 
 pytest.importorskip("playwright")
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 UNREACHABLE = "+33199009999"  # the fake carrier rings this line and nobody answers
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 WIDE = {"width": 1920, "height": 1080}
 
 
@@ -490,58 +489,45 @@ def test_logged_out_pages_have_no_script_error(browser: Browser, live: Live) -> 
     page.close()
 
 
-def _violations(page: Page) -> list[str]:
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", TAGS
-    )
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} — "
-        + ", ".join(str(n["target"]) for n in v["nodes"][:3])
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
 def test_every_state_of_the_seat_passes_axe(browser: Browser, live: Live, clean: None) -> None:
     if not AXE.exists():
         pytest.skip("axe-core is not installed: run `make assets` (npm ci)")
     page = console_of(browser, live, "operateur", bypass_csp=True)
-    found: dict[str, list[str]] = {"empty": _violations(page)}
+    found: dict[str, list[str]] = {"empty": violations(page)}
     live.simulate_alert("M 75 75056 01 1")
     live.simulate_alert("M 75 75056 02 1")
     late = page.locator("#file-alertes button.tgd-escalated").first
     expect(late).to_be_visible(timeout=15000)  # escalated after 4 s on this server
     late.hover()
-    found["escalated, hovered"] = _violations(page)
+    found["escalated, hovered"] = violations(page)
     late.focus()
-    found["escalated, focused"] = _violations(page)
+    found["escalated, focused"] = violations(page)
     late.click()
     expect(page.locator("#force h3")).to_be_visible()
     page.locator("#file-alertes button[aria-current=true]").hover()
-    found["selected, hovered"] = _violations(page)
+    found["selected, hovered"] = violations(page)
     page.keyboard.press("p")
     expect(page.locator("#jambes li[data-role=operator]")).to_contain_text(
         "en ligne", timeout=15000
     )
-    found["claimed"] = _violations(page)
+    found["claimed"] = violations(page)
     page.locator("#btn-forces").focus()
-    found["action focused"] = _violations(page)
+    found["action focused"] = violations(page)
     page.keyboard.press("c")
-    found["closing form"] = _violations(page)
+    found["closing form"] = violations(page)
     page.keyboard.press("Escape")
     page.click("#btn-aide")
-    found["help"] = _violations(page)
+    found["help"] = violations(page)
     page.click("#btn-fermer-aide")
     locked = own_operator(browser, live, "op.axe", bypass_csp=True)
     locked.keyboard.press("v")
     expect(locked.locator("#verrou")).to_be_visible()
-    found["locked"] = _violations(locked)
+    found["locked"] = violations(locked)
     supervisor = console_of(browser, live, "superviseur", bypass_csp=True)
     supervisor.goto(live.url + "/console/supervision")
-    found["supervision"] = _violations(supervisor)
+    found["supervision"] = violations(supervisor)
     anonymous = browser.new_page(bypass_csp=True)
     anonymous.goto(live.url + "/connexion")
-    found["login"] = _violations(anonymous)
+    found["login"] = violations(anonymous)
     anonymous.close()
     assert {state: v for state, v in found.items() if v} == {}

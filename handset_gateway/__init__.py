@@ -33,9 +33,12 @@ def init_app(app: Flask, *, csrf: CSRFProtect) -> None:
     # calls answered while the database takes no write wait here (see spool.py).
     spool = Spool(platform.settings.spool_path, platform.settings.twilio.auth_token)
     app.extensions["tgd.spool"] = spool
-    from tgd.metrics import SpoolCollector
+    from handset_gateway.db import writer_of
+    from tgd.metrics import GatewayWriterCollector, SpoolCollector
 
-    app.extensions.setdefault("tgd.collectors", []).append(SpoolCollector(spool))
+    app.extensions.setdefault("tgd.collectors", []).extend(
+        [SpoolCollector(spool), GatewayWriterCollector(lambda: writer_of(platform).stats)]
+    )
     csrf.exempt(bp)
     app.register_blueprint(bp)
     if platform.settings.twilio.backend == "fake" and platform.settings.mode == "development":

@@ -66,6 +66,25 @@ class _Unit(Generic[T]):
     result: Any = None
     error: BaseException | None = None
     retried: bool = False
+    queued_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class WriterStats:
+    """What the writer did since the process started (``/metrics``, counters).
+
+    The rate of ``batch_seconds`` is the share of the time the writer is busy (its queue
+    grows as it nears 1); ``batch_seconds - batch_cpu_seconds`` is the time a batch waited
+    for something else than its own work: the write gate, the database, and, under a
+    burst, the GIL (docs/gateway.md).
+    """
+
+    units: int = 0  # written (committed, or failed alone)
+    batches: int = 0
+    dropped: int = 0  # never started: their request gave up (``record_timeout_ms``)
+    queue_seconds: float = 0.0  # from a unit's arrival to the start of its batch, summed
+    batch_seconds: float = 0.0  # from a batch's start (its gate wait) to its commit
+    batch_cpu_seconds: float = 0.0  # the writer thread's CPU in its batches
 
 
 class GatewayWriter:
@@ -76,8 +95,7 @@ class GatewayWriter:
         self._queue: deque[_Unit[Any]] = deque()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
-        self.batches = 0
-        self.units = 0
+        self.stats = WriterStats()
         self._kept: _KeptConnection | None = None
 
     def kept_connection(self, engine: Engine) -> _KeptConnection:
@@ -99,6 +117,7 @@ class GatewayWriter:
             with self._cond:
                 if not unit.started:
                     unit.cancelled = True
+                    self.stats.dropped += 1
                     raise WriteGateTimeout(
                         f"gateway writer: {label} not started within {timeout_ms} ms"
                     )
@@ -145,8 +164,10 @@ class GatewayWriter:
                         unit.cancelled = True
                         unit.error = WriteGateTimeout(f"gateway writer: {unit.label} expired")
                         unit.done.set()
+                        self.stats.dropped += 1
                         continue
                     unit.started = True
+                    self.stats.queue_seconds += now - unit.queued_at
                     batch.append(unit)
                 if batch:
                     return batch
@@ -160,8 +181,9 @@ class GatewayWriter:
 
     def _write(self, batch: list[_Unit[Any]]) -> None:
         engine = self.platform.engine
+        started, cpu = time.monotonic(), time.thread_time()
         deadline = max(unit.deadline for unit in batch)
-        wait = max(deadline - time.monotonic(), 0.001)
+        wait = max(deadline - started, 0.001)
         gate = gate_for(engine)
         token = gate.acquire(Priority.ALERT, timeout=wait, label=f"gateway x{len(batch)}")
         try:
@@ -170,8 +192,10 @@ class GatewayWriter:
                 pending = self._attempt(engine, pending, deadline)
         finally:
             gate.release(token)
-        self.batches += 1
-        self.units += len(batch)
+            self.stats.batch_seconds += time.monotonic() - started
+            self.stats.batch_cpu_seconds += time.thread_time() - cpu
+        self.stats.batches += 1
+        self.stats.units += len(batch)
 
     def _attempt(
         self, engine: Engine, batch: list[_Unit[Any]], deadline: float

@@ -20,7 +20,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -299,6 +299,39 @@ class WriteGateCollector:
             {p.name.lower(): n for p, n in dict(stats.waits).items()},
             {p.name.lower(): s for p, s in dict(stats.wait_seconds).items()},
         )
+
+
+class GatewayWriterCollector:
+    """The gateway writer's counters (``handset_gateway.db.WriterStats``), read at scrape."""
+
+    def __init__(self, stats: Callable[[], Any]) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily
+
+        stats = self.stats()
+        for name, value, help_text in (
+            ("units", stats.units, "Gateway units written (calls, callbacks, positions)."),
+            ("batches", stats.batches, "Gateway batches (one transaction, one commit each)."),
+            ("units_dropped", stats.dropped, "Gateway units never started: their request gave up."),
+            (
+                "queue_seconds",
+                stats.queue_seconds,
+                "Time units waited for their batch to start, summed.",
+            ),
+            (
+                "batch_seconds",
+                stats.batch_seconds,
+                "Time the gateway writer spent in batches (its rate: how busy it is).",
+            ),
+            (
+                "batch_cpu_seconds",
+                stats.batch_cpu_seconds,
+                "CPU of the gateway writer's thread in its batches.",
+            ),
+        ):
+            yield CounterMetricFamily(f"tgd_gateway_{name}", help_text, value=value)
 
 
 def _by_label(

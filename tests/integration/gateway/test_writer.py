@@ -56,6 +56,23 @@ def test_units_run_through_the_writer_are_committed_when_it_answers(platform: Pl
     writer = GatewayWriter(platform)
     assert writer.run(_adds(platform, "e"), timeout_ms=5000, label="test") == "e"
     assert _names(platform) == ["e"]
+    stats = writer.stats
+    assert (stats.units, stats.batches, stats.dropped) == (1, 1, 0)
+    assert stats.batch_seconds >= stats.batch_cpu_seconds > 0
+    assert stats.queue_seconds >= 0
+
+
+def test_a_unit_whose_request_gave_up_is_dropped_and_counted(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("handset_gateway.db.IDLE_EXIT", 0.05)
+    writer = GatewayWriter(platform)
+    late = _Unit(_adds(platform, "late"), "late", time.monotonic() - 1)  # its deadline passed
+    writer._queue.append(late)
+    assert writer._next_batch() == []  # nothing left to write: idle, then ends
+    assert late.cancelled and late.done.is_set()
+    assert writer.stats.dropped == 1 and writer.stats.units == 0
+    assert _names(platform) == []
 
 
 class _Deadlock(Exception):

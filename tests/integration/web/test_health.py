@@ -147,6 +147,15 @@ def test_metrics_speak_prometheus_and_count_alerts(client: FlaskClient, engine: 
     assert "tgd_alerts_unclaimed 1.0" in body
     assert 'tgd_write_gate_holds_total{holder="gateway"}' in body  # the alert's batch
     assert 'tgd_write_gate_waits_total{priority="alert"}' in body
+    gateway = {
+        line.split()[0]: float(line.split()[1])
+        for line in body.splitlines()
+        if line.startswith("tgd_gateway_")
+    }
+    assert gateway["tgd_gateway_units_total"] >= 1 and gateway["tgd_gateway_batches_total"] >= 1
+    assert gateway["tgd_gateway_batch_seconds_total"] > 0
+    assert gateway["tgd_gateway_batch_cpu_seconds_total"] > 0
+    assert {"tgd_gateway_queue_seconds_total", "tgd_gateway_units_dropped_total"} <= set(gateway)
     assert "+33612340001" not in body and "12340001" not in body  # labels are codes only
 
 

@@ -75,7 +75,7 @@ class WriterStats:
 
     The rate of ``batch_seconds`` is the share of the time the writer is busy (its queue
     grows as it nears 1); ``batch_seconds - batch_cpu_seconds`` is the time a batch waited
-    for something else than its own work: the write gate, the database, and, under a
+    for something other than its own work: the write gate, the database, and, under a
     burst, the GIL (docs/gateway.md).
     """
 

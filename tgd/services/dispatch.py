@@ -770,9 +770,13 @@ def record_call_status(
 
 
 def _is_late(leg: CallLeg, status: str) -> bool:
-    """Tell whether a live status arrived after a later one (out-of-order callbacks)."""
+    """Tell whether a status arrived after a later one (out-of-order callbacks).
+
+    A call ends once: after its end (``busy``, ``no-answer``, ``completed``…) another end
+    changes nothing, so the leg keeps the reason the console showed.
+    """
     if status in ENDED_STATUSES:
-        return False
+        return leg.ended_at is not None and leg.status in ENDED_STATUSES
     if leg.ended_at is not None or leg.status in (LEFT, "canceled"):
         return True  # over, left or cancelled: a late "ringing" changes nothing
     current = _LIVE_ORDER.get(leg.status)

@@ -401,6 +401,20 @@ def test_repeated_callbacks_tell_the_consoles_each_change_once(
     assert leg.status == "completed"
 
 
+def test_a_leg_that_ended_busy_stays_busy_when_another_end_arrives(
+    twilio: TwilioClient, session: Session, platform: Platform
+) -> None:
+    # Out of order or from a confused carrier: a call ends once, with the first reason.
+    pending, path = _dialled_force(twilio, session, platform, "CA10g")
+    assert twilio.post(path, {"CallSid": "CAbusy", "CallStatus": "busy"}).status_code == 200
+    params = {"CallSid": "CAbusy", "CallStatus": "completed", "CallDuration": "0"}
+    assert twilio.post(path, params).status_code == 200
+    session.commit()
+    leg = session.get(CallLeg, pending.leg_id)
+    assert leg is not None and (leg.status, leg.failure) == ("busy", "busy")
+    assert _announced(session, pending.leg_id) == ["dialling", "busy"]
+
+
 def test_conference_join_with_the_label_marks_the_leg_in_line(
     twilio: TwilioClient, session: Session, platform: Platform
 ) -> None:

@@ -225,7 +225,7 @@ WATCH = """() => {
 
 def run_pages(consoles: int, pages: int, alerts: int) -> None:
     """Webhook to a visible row in real console pages, among ``consoles`` (embedded mode)."""
-    pages = min(pages, consoles)
+    consoles = max(consoles, pages)
     print(
         f"Webhook to a row on screen, {consoles} consoles ({pages} Chromium pages, "
         f"{consoles - pages} Socket.IO consoles), SQLite, one process:"
@@ -385,7 +385,7 @@ def main() -> None:
         if not args.skip_postgres:
             run_postgres_redis(args.clients, args.alerts)
     if args.pages:
-        run_pages(max(args.consoles, args.pages), args.pages, args.page_alerts)
+        run_pages(args.consoles, args.pages, args.page_alerts)
 
 
 if __name__ == "__main__":

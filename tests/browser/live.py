@@ -115,10 +115,13 @@ def running(env: dict[str, str], port: int, log: Path, *options: str) -> Iterato
 
 
 @contextmanager
-def demo_platform(data_dir: Path) -> Iterator[Live]:
-    """A migrated platform with the demo data, served from ``data_dir`` until the end."""
+def demo_platform(data_dir: Path, **settings: str) -> Iterator[Live]:
+    """A migrated platform with the demo data, served from ``data_dir`` until the end.
+
+    ``settings`` are given as ``TGD_*`` variables (``penalties_call_order_value="200"``).
+    """
     port = free_port()
-    env = platform_env(data_dir, port)
+    env = platform_env(data_dir, port, **settings)
     prepare(env)
     with running(env, port, data_dir / "server.log") as server:
         yield server

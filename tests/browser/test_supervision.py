@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.browser.axe import AXE, violations
-from tests.browser.live import Live, free_port, login, platform_env, prepare, running
+from tests.browser.live import Live, demo_platform, login
 
 pytest.importorskip("playwright")
 from playwright.sync_api import Browser, expect
@@ -26,10 +26,7 @@ REFERENCE = "M 75 75056 01 1"
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     data = tmp_path_factory.mktemp("supervision")
-    port = free_port()
-    env = platform_env(data, port, penalties_call_order_value="200")
-    prepare(env)
-    with running(env, port, data / "server.log") as server:
+    with demo_platform(data, penalties_call_order_value="200") as server:
         yield server
 
 

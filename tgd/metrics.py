@@ -273,18 +273,16 @@ class WriteGateCollector:
         self.engine = engine
 
     def collect(self) -> Iterator[Any]:
-        from prometheus_client.core import CounterMetricFamily
-
         from tgd.db.writes import gate_for
 
         stats = gate_for(self.engine).stats
-        for name, value, help_text in (
+        yield from _counters(
+            "tgd_write_gate",
             ("acquired", stats.acquired, "Write transactions begun through the gate."),
             ("timeouts", stats.timeouts, "Writers that got no slot in time."),
             ("slow_holds", stats.slow_holds, "Write transactions held longer than 50 ms."),
             ("violations", stats.violations, "Breaches of the write discipline."),
-        ):
-            yield CounterMetricFamily(f"tgd_write_gate_{name}", help_text, value=value)
+        )
         yield from _by_label(
             "tgd_write_gate_hold",
             "Time the write gate was held, by writer (its share of the time: rate).",
@@ -308,10 +306,9 @@ class GatewayWriterCollector:
         self.stats = stats
 
     def collect(self) -> Iterator[Any]:
-        from prometheus_client.core import CounterMetricFamily
-
         stats = self.stats()
-        for name, value, help_text in (
+        yield from _counters(
+            "tgd_gateway",
             ("units", stats.units, "Gateway units written (calls, callbacks, positions)."),
             ("batches", stats.batches, "Gateway batches (one transaction, one commit each)."),
             ("units_dropped", stats.dropped, "Gateway units never started: their request gave up."),
@@ -330,8 +327,15 @@ class GatewayWriterCollector:
                 stats.batch_cpu_seconds,
                 "CPU of the gateway writer's thread in its batches.",
             ),
-        ):
-            yield CounterMetricFamily(f"tgd_gateway_{name}", help_text, value=value)
+        )
+
+
+def _counters(prefix: str, *rows: tuple[str, float, str]) -> Iterator[Any]:
+    """One counter per (name, value, help) row, named ``<prefix>_<name>``."""
+    from prometheus_client.core import CounterMetricFamily
+
+    for name, value, help_text in rows:
+        yield CounterMetricFamily(f"{prefix}_{name}", help_text, value=value)
 
 
 def _by_label(

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 import pytest
+from werkzeug.datastructures import MultiDict
 
 from tgd.adapters.fake_twilio import FakeTwilio
 from tgd.adapters.fake_twilio.api import CallProgress
@@ -92,3 +93,51 @@ def test_the_callbacks_of_one_call_keep_their_order(platform: _Platform) -> None
     finally:
         progress.stop()
     assert platform.received == [("CAone", status) for status in statuses]
+
+
+def _dial(fake: FakeTwilio, **asked: list[str]) -> list[str]:
+    """Dial a participant as the ``twilio`` client does; return the callbacks it plays."""
+    form = [("To", "+33100000000"), ("From", "+33100000001")]
+    form += [("StatusCallback", "http://platform/status")]
+    form += [("ConferenceStatusCallback", "http://platform/conference")]
+    form += [(name, event) for name, events in asked.items() for event in events]
+    answer = fake.app.test_client().post(
+        "/2010-04-01/Accounts/ACx/Conferences/tgd-x/Participants.json",
+        data=MultiDict(form),
+        headers={"Authorization": "Basic QUN4OnNlY3JldA=="},  # ACx:secret
+    )
+    assert answer.status_code == 201
+    sid = answer.get_json()["call_sid"]
+    fake.app.test_client().delete(
+        f"/2010-04-01/Accounts/ACx/Conferences/tgd-x/Participants/{sid}.json",
+        headers={"Authorization": "Basic QUN4OnNlY3JldA=="},
+    )
+    return [
+        w.params.get("CallStatus") or w.params["StatusCallbackEvent"]
+        for w in fake.take_due(now=float("inf"))
+    ]
+
+
+def test_the_fake_sends_only_the_events_it_was_asked_for() -> None:
+    fake = FakeTwilio(auth_token="secret", ring_after=0.0, answer_after=0.0)
+    every = _dial(
+        fake,
+        StatusCallbackEvent=["initiated", "ringing", "answered", "completed"],
+        ConferenceStatusCallbackEvent=["start", "end", "join", "leave"],
+    )
+    assert every == [
+        "initiated",
+        "ringing",
+        "in-progress",
+        "participant-join",
+        "participant-leave",
+        "completed",
+    ]
+    # One value with spaces; no conference event named: only its start and end.
+    assert _dial(fake, StatusCallbackEvent=["ringing answered completed"]) == [
+        "ringing",
+        "in-progress",
+        "completed",
+    ]
+    # None named: Twilio's defaults, the end of the call only.
+    assert _dial(fake) == ["completed"]

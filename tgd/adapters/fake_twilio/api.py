@@ -2,9 +2,11 @@
 
 It also plays the calls it places, as Twilio does: each participant it dials rings, then
 is answered (or not: numbers in ``unreachable`` give ``no-answer``), and each removal
-hangs the call up; every step is a status callback (``StatusCallback``, with its query
-string) and a conference event (``ConferenceStatusCallback``, with ``ParticipantLabel``),
-form-encoded and signed with the auth token, exactly in Twilio's wire format. The
+hangs the call up; every step the request asked to be told of (``StatusCallbackEvent``,
+``ConferenceStatusCallbackEvent``, else Twilio's defaults) is a status callback
+(``StatusCallback``, with its query string) or a conference event
+(``ConferenceStatusCallback``, with ``ParticipantLabel``), form-encoded and signed with
+the auth token, exactly in Twilio's wire format. The
 callbacks are queued in ``pending``; ``CallProgress`` delivers them over HTTP in the
 background (embedded demo, live tests), or a test delivers them itself (``deliver_pending``).
 """
@@ -36,6 +38,17 @@ from werkzeug.test import Client
 
 API = "/2010-04-01/Accounts/<account>"
 log = logging.getLogger(__name__)
+# Twilio's defaults when the request names no event: a call's end, a conference's start and end.
+DEFAULT_CALL_EVENTS = frozenset({"completed"})
+DEFAULT_CONFERENCE_EVENTS = frozenset({"start", "end"})
+# The event a call status or a conference event belongs to, as the request names it.
+_CALL_EVENT_OF = {"initiated": "initiated", "ringing": "ringing", "in-progress": "answered"}
+_CONFERENCE_EVENT_OF = {
+    "conference-start": "start",
+    "conference-end": "end",
+    "participant-join": "join",
+    "participant-leave": "leave",
+}
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,10 @@ class FakeCall:
     conference_status_callback: str | None
     status: str = "queued"
     answered_at: float | None = None
+    # The events the platform asked to be told of (``StatusCallbackEvent`` and
+    # ``ConferenceStatusCallbackEvent``); Twilio sends those and no others.
+    call_events: frozenset[str] = DEFAULT_CALL_EVENTS
+    conference_events: frozenset[str] = DEFAULT_CONFERENCE_EVENTS
 
 
 @dataclass(frozen=True)
@@ -132,6 +149,8 @@ class FakeTwilio:
         self.wake.set()
 
     def _call_event(self, call: FakeCall, status: str, delay: float, **extra: str) -> None:
+        if _CALL_EVENT_OF.get(status, "completed") not in call.call_events:
+            return  # not asked for: Twilio does not send it
         params = {
             "CallSid": call.sid,
             "AccountSid": "AC" + "0" * 32,
@@ -144,6 +163,8 @@ class FakeTwilio:
         self._queue(call.status_callback, params, delay)
 
     def _conference_event(self, call: FakeCall, event: str, delay: float) -> None:
+        if _CONFERENCE_EVENT_OF.get(event) not in call.conference_events:
+            return
         params = {
             "ConferenceSid": call.conference_sid,
             "FriendlyName": call.conference if not call.conference.startswith("CF") else "",
@@ -170,9 +191,14 @@ class FakeTwilio:
             label=form.get("Label"),
             status_callback=form.get("StatusCallback"),
             conference_status_callback=form.get("ConferenceStatusCallback"),
+            call_events=_asked(form, "StatusCallbackEvent", DEFAULT_CALL_EVENTS),
+            conference_events=_asked(
+                form, "ConferenceStatusCallbackEvent", DEFAULT_CONFERENCE_EVENTS
+            ),
         )
         with self._lock:
             self.calls[sid] = call
+            self._call_event(call, "initiated", 0.0)
             self._call_event(call, "ringing", self.ring_after)
             if call.to in self.unreachable:
                 call.status = "no-answer"
@@ -313,6 +339,12 @@ class FakeTwilio:
                 )
 
         return app
+
+
+def _asked(form: Any, name: str, default: frozenset[str]) -> frozenset[str]:
+    """The events a request asks for: repeated parameters, or values separated by spaces."""
+    events = frozenset(word for value in form.getlist(name) for word in value.split())
+    return events or default
 
 
 def _error(status: int, code: int, message: str) -> Response:

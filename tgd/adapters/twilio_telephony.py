@@ -22,7 +22,10 @@ from tgd.settings import Settings
 
 log = logging.getLogger(__name__)
 FAKE_ACCOUNT_SID = "AC" + "0" * 32
-CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
+# A dialled leg's callbacks. Not "initiated": the leg is "queued" as soon as the carrier
+# takes the request, and the console shows both the same way ("appel lancé"), so that
+# callback would be a write and a console event telling nobody anything, on every leg.
+CALL_EVENTS = ["ringing", "answered", "completed"]
 CONFERENCE_EVENTS = ["start", "end", "join", "leave"]
 
 

@@ -213,6 +213,8 @@ def test_add_force_dials_the_priority_line_into_the_bridge(
     assert request.value("To") == UNIT_NUMBER and request.value("EndConferenceOnExit") == "false"
     assert request.value("StatusCallback") == CALLBACKS.for_leg(leg.id)
     assert request.value("Label") == f"leg-{leg.id}"
+    # Told of its ringing, answer and end; not of "initiated", which shows as "queued" does.
+    assert request.form["StatusCallbackEvent"] == ["ringing", "answered", "completed"]
     assert leg.role == LegRole.POLICE and leg.call_sid and leg.call_sid.startswith("CA")
     assert leg.status == "queued"
     session.refresh(alert)

@@ -78,6 +78,38 @@ def login(url: str, *, timeout: float = 10, username: str = "operateur") -> str:
     return "; ".join(f"{c.name}={c.value}" for c in http.cookies if c.name != "tgd_route")
 
 
+def writer_counters(url: str) -> dict[str, float]:
+    """The gateway writer's counters of the process serving ``url`` (its ``/metrics``)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    body = requests.get(f"{url}/metrics", timeout=5).text
+    prefix = "tgd_gateway_"
+    return {
+        family.name[len(prefix) :]: family.samples[0].value
+        for family in text_string_to_metric_families(body)
+        if family.name.startswith(prefix) and family.samples
+    }
+
+
+def writer_figures(before: dict[str, float], after: dict[str, float], seconds: float) -> str:
+    """Say how busy a gateway writer was between two readings of its counters.
+
+    Busy is the share of the wall time it spent in batches (it nears 100 % as its queue
+    grows); CPU is its thread's share of those batches' time: the rest it waited, for
+    the write gate, the database and, under a burst, the GIL (docs/gateway.md).
+    """
+    d = {name: after.get(name, 0.0) - before.get(name, 0.0) for name in after}
+    units, batches, busy = d.get("units", 0.0), d.get("batches", 0.0), d.get("batch_seconds", 0.0)
+    if not units or not batches or not busy:
+        return "writer: no unit written"
+    return (
+        f"writer busy {busy / seconds:.0%}: {units:.0f} units in {batches:.0f} batches "
+        f"({units / batches:.1f} per batch, {1000 * busy / batches:.1f} ms each, CPU "
+        f"{d.get('batch_cpu_seconds', 0.0) / busy:.0%} of it); queued "
+        f"{1000 * d.get('queue_seconds', 0.0) / units:.1f} ms per unit on average"
+    )
+
+
 def percentile(values: list[float], q: float) -> float:
     """Return the ``q`` quantile (0 to 1) of ``values``, nearest rank; 0.0 for none."""
     ordered = sorted(values)

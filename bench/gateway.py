@@ -47,7 +47,13 @@ from twilio.request_validator import RequestValidator
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import LightConsole, login, percentile  # noqa: E402
+from bench._common import (  # noqa: E402
+    LightConsole,
+    login,
+    percentile,
+    writer_counters,
+    writer_figures,
+)
 from bench.console import start_postgres  # noqa: E402
 from tests.browser.live import TOKEN, free_port, platform_env, prepare, running  # noqa: E402
 
@@ -326,8 +332,16 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
                 ("bare", baseline, bare.pid),
             ):
                 started, cpu = time.perf_counter(), cpu_seconds(pid)
+                counters = writer_counters(live.url) if name == "gateway" else {}
                 latencies, errors = open_loop(sender.send, args.rate, args.seconds)
                 report(name, latencies, errors, time.perf_counter() - started)
+                if counters:
+                    print(
+                        "           "
+                        + writer_figures(
+                            counters, writer_counters(live.url), time.perf_counter() - started
+                        )
+                    )
                 report_windows(latencies, args.rate)
                 results[name] = latencies
                 time.sleep(2)  # the carrier's callbacks of the last calls come in

@@ -50,6 +50,8 @@ from bench._common import (  # noqa: E402
     apply_escalation_option,
     login,
     percentile,
+    writer_counters,
+    writer_figures,
 )
 from tests.browser.live import TOKEN, free_port, platform_env, prepare, running  # noqa: E402
 from tests.stack.conftest import TGD, Console, create_operators, stack_module  # noqa: E402
@@ -176,12 +178,23 @@ def saturation(url: str, token: str, seconds: float = 5, senders: int = 32) -> f
 
 
 def measure(
-    name: str, url: str, token: str, cookie: str, database_url: str, args: argparse.Namespace
+    name: str,
+    url: str,
+    token: str,
+    cookie: str,
+    database_url: str,
+    args: argparse.Namespace,
+    apps: list[str],
 ) -> dict[str, float]:
+    """One open loop with the consoles connected; ``apps`` are the app processes' URLs."""
     print(f"{name}: connecting {args.consoles} consoles…", flush=True)
     screens = Screens(url, cookie, args.consoles)
     time.sleep(2)
+    started, counters = time.perf_counter(), [writer_counters(app) for app in apps]
     sent = send_open_loop(url, token, args.rate, args.seconds)
+    elapsed = time.perf_counter() - started
+    for app, before in zip(apps, counters, strict=True):
+        print(f"  {app}: {writer_figures(before, writer_counters(app), elapsed)}", flush=True)
     time.sleep(3)  # the last events on their way
     screens.close()
     engine = make_engine(database_url, watch_writes=False)
@@ -239,7 +252,10 @@ def run_stack(args: argparse.Namespace) -> dict[str, float]:
         cookie = "; ".join(
             f"{c.name}={c.value}" for c in console.http.cookies if c.name != "tgd_route"
         )
-        return measure("stack", stack.url, stack.auth_token(), cookie, stack.database_url(), args)
+        apps = [f"http://127.0.0.1:{port}" for port in stack.ports.apps]
+        return measure(
+            "stack", stack.url, stack.auth_token(), cookie, stack.database_url(), args, apps
+        )
     finally:
         stack.down()
         shutil.rmtree(directory, ignore_errors=True)
@@ -252,7 +268,9 @@ def run_embedded(args: argparse.Namespace) -> dict[str, float]:
         prepare(env)
         with running(env, port, Path(tmp) / "server.log") as live:
             cookie = login(live.url, timeout=30)
-            return measure("embedded", live.url, TOKEN, cookie, env["TGD_DATABASE_URL"], args)
+            return measure(
+                "embedded", live.url, TOKEN, cookie, env["TGD_DATABASE_URL"], args, [live.url]
+            )
 
 
 def main() -> None:

@@ -104,7 +104,12 @@ def new_conference_name() -> str:
 
 
 def answer_once(
-    session: Session, key: str, produce: Callable[[], str], *, clock: Clock
+    session: Session,
+    key: str,
+    produce: Callable[[], str],
+    *,
+    clock: Clock,
+    expected: str | None = None,
 ) -> tuple[str, bool]:
     """Return the first answer stored under ``key``, or produce, store and return a new one (E-03).
 
@@ -113,11 +118,13 @@ def answer_once(
     in flight: the receipt's key is claimed first (``INSERT … ON CONFLICT DO NOTHING``);
     a second delivery's claim waits for the first's transaction, then reads its answer.
     Two statements per webhook where a look-up and a savepoint took four, each a round
-    trip the batch's other webhooks wait behind. Elsewhere, a savepoint catches the race.
+    trip the batch's other webhooks wait behind; one when the caller knows the answer
+    before producing it (``expected``): the key is claimed with it, and filled in again
+    only if ``produce`` answered otherwise. Elsewhere, a savepoint catches the race.
     The boolean tells whether this call produced the answer.
     """
     if session.get_bind().dialect.name == "postgresql":
-        return _claim_then_answer(session, key, produce, clock=clock)
+        return _claim_then_answer(session, key, produce, clock=clock, expected=expected or "")
     found = _receipt(session, key)
     if found is not None:
         return found, False
@@ -139,11 +146,11 @@ def answer_once(
 
 
 def _claim_then_answer(
-    session: Session, key: str, produce: Callable[[], str], *, clock: Clock
+    session: Session, key: str, produce: Callable[[], str], *, clock: Clock, expected: str
 ) -> tuple[str, bool]:
     claim = (
         pg_insert(WebhookReceipt)
-        .values(key=key, response_body="", content_type="text/xml", created_at=clock.now())
+        .values(key=key, response_body=expected, content_type="text/xml", created_at=clock.now())
         .on_conflict_do_nothing(index_elements=[WebhookReceipt.key])
         .returning(WebhookReceipt.id)
     )
@@ -154,10 +161,13 @@ def _claim_then_answer(
             raise LookupError(f"webhook receipt {key!r} claimed by another and gone")
         return found, False
     body = produce()
-    session.execute(
-        update(WebhookReceipt).where(WebhookReceipt.id == receipt_id).values(response_body=body),
-        execution_options={"synchronize_session": False},
-    )
+    if body != expected:
+        session.execute(
+            update(WebhookReceipt)
+            .where(WebhookReceipt.id == receipt_id)
+            .values(response_body=body),
+            execution_options={"synchronize_session": False},
+        )
     return body, True
 
 

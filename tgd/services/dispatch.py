@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -183,6 +183,13 @@ def receive_call(
         centre_numbers=centre,
     )
 
+    # The bridge's name is drawn before anything is written, so its answer is known first:
+    # the receipt is claimed with it (PostgreSQL: no second statement to fill it in).
+    expected = None
+    if kind != CallKind.COUNTER_CALL:
+        call = replace(call, conference_name=call.conference_name or new_conference_name())
+        expected = render(CallRoute(conference=call.conference_name))
+
     def produce() -> str:
         if kind == CallKind.COUNTER_CALL:
             return render(
@@ -203,9 +210,13 @@ def receive_call(
                 return render(route)
         alert_kind = CallKind.ALERT if kind == CallKind.OUTGOING else kind
         alert = open_alert(session, call, kind=alert_kind, cipher=cipher, clock=clock)
+        if expected is not None and alert.conference_name == call.conference_name:
+            return expected
         return render(CallRoute(conference=alert.conference_name, alert_id=alert.id))
 
-    body, _ = answer_once(session, f"voice:{call.call_sid}", produce, clock=clock)
+    body, _ = answer_once(
+        session, f"voice:{call.call_sid}", produce, clock=clock, expected=expected
+    )
     return body
 
 

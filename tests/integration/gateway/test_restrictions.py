@@ -92,6 +92,8 @@ def test_call_to_an_allowed_number_is_put_through_with_the_line_as_caller_id(
     assert f"<Number>{FRIEND}</Number>" in body
     assert "<Conference" not in body
     assert _alerts(session) == 0  # a compliant call is no alert
+    # Its answer is not the bridge drawn before routing it: the receipt keeps the real one.
+    assert twilio.call("CAok01", to=FRIEND).get_data(as_text=True) == body
 
 
 @pytest.mark.usefixtures("restricted")

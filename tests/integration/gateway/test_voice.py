@@ -112,6 +112,9 @@ def test_an_unidentified_alert_is_written_with_its_key_in_few_statements(
     assert not [s for s in statements if s.startswith("UPDATE alerts SET data_key_id")]
     assert not [s for s in statements if s.startswith("SELECT data_keys.")]
     assert not [s for s in statements if s.startswith("SAVEPOINT")]
+    # The answer is known before the alert is written: the receipt is written once, with it.
+    assert len([s for s in statements if s.startswith("INSERT INTO webhook_receipts")]) == 1
+    assert not [s for s in statements if s.startswith("UPDATE webhook_receipts")]
     updates = [s for s in statements if s.startswith("UPDATE alerts")]
     assert len(updates) == 1 and "caller_number_enc" in updates[0]  # under its row's id
 

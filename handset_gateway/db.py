@@ -99,7 +99,7 @@ class GatewayWriter:
         self._kept: _KeptConnection | None = None
 
     def kept_connection(self, engine: Engine) -> _KeptConnection:
-        """The SQLite connection this writer keeps between its batches (of this engine)."""
+        """The connection this writer keeps between its batches (of this engine)."""
         if self._kept is None or self._kept.engine is not engine:
             if self._kept is not None:
                 self._kept.close()
@@ -202,8 +202,9 @@ class GatewayWriter:
     ) -> list[_Unit[Any]]:
         """Run and commit the units; if one fails, roll back and return the others to rerun."""
         try:
-            kept = self.kept_connection(engine) if engine.dialect.name == "sqlite" else None
-            with _transaction(self.platform, engine, deadline, kept) as session:
+            with _transaction(
+                self.platform, engine, deadline, self.kept_connection(engine)
+            ) as session:
                 for unit in batch:
                     try:
                         unit.result = unit.work(session)
@@ -252,25 +253,23 @@ def write(platform: Platform, work: Callable[[Session], T], *, timeout_ms: int, 
 
 
 class _transaction:
-    """One batch's transaction, bounded by the batch's deadline.
+    """One batch's transaction, bounded by the batch's deadline, on the writer's connection.
 
-    On SQLite the writer keeps its connection between batches (``_KeptConnection``): a
+    The writer keeps its connection between batches (``_KeptConnection``). On SQLite: a
     pool checkout and three ``PRAGMA busy_timeout`` statements per batch (read, set,
     restore) each gave the GIL away, and under a burst the writer waits to take it back
-    after every statement. PostgreSQL's connections come from the pool, which checks them.
+    after every statement. On PostgreSQL: the pool's check at each checkout (a ping, one
+    round trip) is skipped for a connection used by the previous batch a moment ago.
     """
 
     def __init__(
-        self, platform: Platform, engine: Engine, deadline: float, kept: _KeptConnection | None
+        self, platform: Platform, engine: Engine, deadline: float, kept: _KeptConnection
     ) -> None:
         self.platform, self.engine, self.deadline, self.kept = platform, engine, deadline, kept
 
     def __enter__(self) -> Session:
         remaining_ms = max(1, round((self.deadline - time.monotonic()) * 1000))
-        if self.kept is not None:
-            self.conn = self.kept.open(remaining_ms)
-        else:
-            self.conn = self.engine.connect().execution_options(**{WRITER_OPTION: True})
+        self.conn = self.kept.open(remaining_ms)
         self.session = self.platform.sessions(bind=self.conn)
         if self.engine.dialect.name == "postgresql":
             # Both bounds in one round trip (SET LOCAL each took one); local to the transaction.
@@ -296,36 +295,51 @@ class _transaction:
             raise
         finally:
             self.session.close()
-            if self.kept is not None:
-                self.kept.done(broken=broken)
-            else:
-                self.conn.close()
+            self.kept.done(broken=broken)
 
 
 class _KeptConnection:
-    """The SQLite writer's own connection, kept between batches, its busy timeout set once.
+    """The writer's own connection, kept between batches.
 
-    ``busy_timeout`` bounds the wait for another process's write lock (a CLI command, a
-    scheduler process) by the batch's deadline; it is set again only when that deadline
-    moved by more than ``BUSY_SLACK_MS`` (a wait may thus overrun the deadline by that
-    much, against the 4 s of ``gateway.record_timeout_ms`` and Twilio's 15 s). A
-    connection whose commit or rollback failed is dropped; the next batch opens another.
+    SQLite: kept while the writer runs, its busy timeout set once. ``busy_timeout`` bounds
+    the wait for another process's write lock (a CLI command, a scheduler process) by the
+    batch's deadline; it is set again only when that deadline moved by more than
+    ``BUSY_SLACK_MS`` (a wait may thus overrun the deadline by that much, against the 4 s
+    of ``gateway.record_timeout_ms`` and Twilio's 15 s).
+
+    PostgreSQL: kept only from one batch to the next within ``BUSY_KEEP_SECONDS`` (a
+    burst); after a pause it goes back to the pool, whose ping at checkout finds a
+    connection the server dropped meanwhile (a restart, a failover) before a webhook's
+    unit meets it. Its bounds stay local to each transaction (``_transaction``).
+
+    Either way, a connection whose commit or rollback failed is dropped; the next batch
+    opens another.
     """
 
     BUSY_SLACK_MS = 250
+    BUSY_KEEP_SECONDS = 0.25
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.sqlite = engine.dialect.name == "sqlite"
         self.conn: Connection | None = None
         self.busy_ms = -1
+        self.used_at = 0.0
 
     def open(self, remaining_ms: int) -> Connection:
+        if (
+            self.conn is not None
+            and not self.sqlite
+            and time.monotonic() - self.used_at > self.BUSY_KEEP_SECONDS
+        ):
+            self.close()  # a pause: the pool checks it again at the next checkout
         if self.conn is None or self.conn.closed or self.conn.invalidated:
-            self.conn = self.engine.connect().execution_options(
-                sqlite_begin="IMMEDIATE", **{WRITER_OPTION: True}
-            )
+            options: dict[str, Any] = {WRITER_OPTION: True}
+            if self.sqlite:
+                options["sqlite_begin"] = "IMMEDIATE"
+            self.conn = self.engine.connect().execution_options(**options)
             self.busy_ms = -1
-        if abs(remaining_ms - self.busy_ms) > self.BUSY_SLACK_MS:
+        if self.sqlite and abs(remaining_ms - self.busy_ms) > self.BUSY_SLACK_MS:
             raw = self.conn.connection.dbapi_connection
             assert raw is not None
             raw.execute(f"PRAGMA busy_timeout={int(remaining_ms)}")
@@ -333,6 +347,7 @@ class _KeptConnection:
         return self.conn
 
     def done(self, *, broken: bool) -> None:
+        self.used_at = time.monotonic()
         if broken and self.conn is not None:  # its state is unknown: the pool must not reuse it
             self.conn.invalidate()
             self.close()

@@ -6,19 +6,21 @@ import time
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from handset_gateway.db import GatewayWriter, _Unit
+from handset_gateway.db import GatewayWriter, _KeptConnection, _Unit
 from tgd.container import Platform
 from tgd.db.models.operations import ConsoleEvent
-from tgd.services import events
+from tgd.services import events as console_events
 
 
 def _adds(platform: Platform, name: str, *, fails: bool = False) -> Callable[[Session], str]:
     def work(session: Session) -> str:
-        events.add_event(session, "test", {"name": name}, territory_id=None, clock=platform.clock)
+        console_events.add_event(
+            session, "test", {"name": name}, territory_id=None, clock=platform.clock
+        )
         session.flush()  # written in the transaction before it fails
         if fails:
             raise ValueError(f"unit {name} fails")
@@ -128,20 +130,20 @@ def test_a_batch_waits_for_locks_no_longer_than_its_units_may_wait(platform: Pla
             assert conn.scalar(text("SELECT current_setting('lock_timeout')")) == "0"
 
 
-def test_the_sqlite_writer_keeps_its_connection_and_opens_another_after_a_failure(
+def _connection(session: Session) -> object:
+    return session.connection().connection.dbapi_connection
+
+
+def test_the_writer_keeps_its_connection_and_opens_another_after_a_failure(
     platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if platform.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL batches take pooled connections (the pool checks them)")
+    monkeypatch.setattr(_KeptConnection, "BUSY_KEEP_SECONDS", 30.0)  # PostgreSQL: no pause
     writer = GatewayWriter(platform)
-
-    def connection(session: Session) -> object:
-        return session.connection().connection.dbapi_connection
-
-    first = writer.run(connection, timeout_ms=3000, label="first")
-    assert writer.run(connection, timeout_ms=3000, label="again") is first
-    with platform.engine.connect() as pooled:  # the pool's connections keep their own bound
-        assert pooled.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
+    first = writer.run(_connection, timeout_ms=3000, label="first")
+    assert writer.run(_connection, timeout_ms=3000, label="again") is first
+    if platform.engine.dialect.name == "sqlite":
+        with platform.engine.connect() as pooled:  # the pool's connections keep their bound
+            assert pooled.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
 
     def commit_fails(self: Session) -> None:
         raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
@@ -150,9 +152,34 @@ def test_the_sqlite_writer_keeps_its_connection_and_opens_another_after_a_failur
         patch.setattr(Session, "commit", commit_fails)
         with pytest.raises(OperationalError):
             writer.run(_adds(platform, "lost"), timeout_ms=3000, label="fails")
-    assert writer.run(connection, timeout_ms=3000, label="after") is not first
+    assert writer.run(_connection, timeout_ms=3000, label="after") is not first
     assert writer.run(_adds(platform, "kept"), timeout_ms=3000, label="kept") == "kept"
     assert _names(platform) == ["kept"]
+
+
+def test_a_postgresql_writer_checks_its_connection_out_again_after_a_pause(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if platform.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite: the writer keeps its connection while it runs")
+    monkeypatch.setattr(_KeptConnection, "BUSY_KEEP_SECONDS", 0.2)
+    checkouts: list[object] = []
+
+    def checked_out(dbapi_connection: object, *_rest: object) -> None:
+        checkouts.append(dbapi_connection)
+
+    event.listen(platform.engine, "checkout", checked_out)
+    try:
+        writer = GatewayWriter(platform)
+        for name in ("one", "two", "three"):  # a burst: one checkout, no ping between batches
+            assert writer.run(_adds(platform, name), timeout_ms=3000, label=name) == name
+        assert len(checkouts) == 1
+        time.sleep(0.3)  # a pause: back to the pool, checked (pinged) at the next checkout
+        assert writer.run(_adds(platform, "after"), timeout_ms=3000, label="after") == "after"
+        assert len(checkouts) == 2
+    finally:
+        event.remove(platform.engine, "checkout", checked_out)
+    assert _names(platform) == ["one", "two", "three", "after"]
 
 
 def test_an_idle_writer_gives_its_connection_back_and_the_next_unit_opens_one(

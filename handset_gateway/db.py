@@ -139,6 +139,10 @@ class GatewayWriter:
     def _loop(self) -> None:
         while True:
             batch = self._next_batch()
+            if batch is None:  # a pause after a burst: PostgreSQL's connection goes back
+                if self._kept is not None:
+                    self._kept.close()
+                continue
             if not batch:  # idle for a while: the thread ends, the next unit starts another
                 return
             try:
@@ -151,7 +155,8 @@ class GatewayWriter:
                 for unit in batch:
                     unit.done.set()
 
-    def _next_batch(self) -> list[_Unit[Any]]:
+    def _next_batch(self) -> list[_Unit[Any]] | None:
+        """The next units to write; None after a pause (see ``_KeptConnection``); [] to end."""
         with self._cond:
             while True:
                 now = time.monotonic()
@@ -171,7 +176,13 @@ class GatewayWriter:
                     batch.append(unit)
                 if batch:
                     return batch
-                if not self._cond.wait(IDLE_EXIT) and not self._queue:
+                pausing = self._kept is not None and self._kept.kept_for_a_burst()
+                timed_out = not self._cond.wait(
+                    _KeptConnection.BUSY_KEEP_SECONDS if pausing else IDLE_EXIT
+                )
+                if timed_out and not self._queue and pausing:
+                    return None
+                if timed_out and not self._queue:
                     self._thread = None
                     # Under the lock: a unit arriving now starts a thread that opens its own.
                     if self._kept is not None:
@@ -271,15 +282,18 @@ class _transaction:
         remaining_ms = max(1, round((self.deadline - time.monotonic()) * 1000))
         self.conn = self.kept.open(remaining_ms)
         self.session = self.platform.sessions(bind=self.conn)
-        if self.engine.dialect.name == "postgresql":
-            # Both bounds in one round trip (SET LOCAL each took one); local to the transaction.
+        if self.kept.needs_bounds(remaining_ms):
+            # Both bounds in one round trip, for the connection's session: kept by the
+            # batches of a burst (none of them pays for it again), reset when the
+            # connection goes back to the pool (``_KeptConnection.close``).
             self.session.execute(
                 text(
-                    "SELECT set_config('lock_timeout', :ms, true), "
-                    "set_config('statement_timeout', :ms, true)"
+                    "SELECT set_config('lock_timeout', :ms, false), "
+                    "set_config('statement_timeout', :ms, false)"
                 ),
                 {"ms": f"{int(remaining_ms)}ms"},
             )
+            self.kept.bounds_ms = remaining_ms
         return self.session
 
     def __exit__(self, exc_type: Any, exc: Any, _tb: Any) -> None:
@@ -288,6 +302,7 @@ class _transaction:
             if exc_type is None:
                 self.session.commit()
             else:
+                self.kept.bounds_ms = -1  # a rollback takes back what the transaction set
                 self.session.rollback()
         except BaseException:
             broken = True
@@ -307,10 +322,13 @@ class _KeptConnection:
     ``BUSY_SLACK_MS`` (a wait may thus overrun the deadline by that much, against the 4 s
     of ``gateway.record_timeout_ms`` and Twilio's 15 s).
 
-    PostgreSQL: kept only from one batch to the next within ``BUSY_KEEP_SECONDS`` (a
-    burst); after a pause it goes back to the pool, whose ping at checkout finds a
-    connection the server dropped meanwhile (a restart, a failover) before a webhook's
-    unit meets it. Its bounds stay local to each transaction (``_transaction``).
+    PostgreSQL: kept from one batch to the next while they follow each other (a burst);
+    after ``BUSY_KEEP_SECONDS`` without a unit it goes back to the pool (by the writer,
+    between batches), whose ping at checkout finds a connection the server dropped
+    meanwhile (a restart, a failover) before a webhook's unit meets it. Its
+    ``lock_timeout`` and ``statement_timeout`` follow the batch's deadline the same way as
+    SQLite's busy timeout, and are reset before the connection goes back to the pool (the
+    pool's other users never wait under the gateway's bounds).
 
     Either way, a connection whose commit or rollback failed is dropped; the next batch
     opens another.
@@ -323,16 +341,20 @@ class _KeptConnection:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
         self.conn: Connection | None = None
-        self.busy_ms = -1
-        self.used_at = 0.0
+        self.busy_ms = -1  # SQLite's busy timeout on the connection (-1: unknown)
+        self.bounds_ms = -1  # PostgreSQL's lock and statement timeouts (-1: not set)
+
+    def needs_bounds(self, remaining_ms: int) -> bool:
+        """PostgreSQL: whether the batch must set its bounds (they moved, or are unset)."""
+        if self.sqlite:
+            return False
+        return self.bounds_ms < 0 or abs(remaining_ms - self.bounds_ms) > self.BUSY_SLACK_MS
+
+    def kept_for_a_burst(self) -> bool:
+        """PostgreSQL: whether a connection is kept, to go back to the pool at a pause."""
+        return not self.sqlite and self.conn is not None
 
     def open(self, remaining_ms: int) -> Connection:
-        if (
-            self.conn is not None
-            and not self.sqlite
-            and time.monotonic() - self.used_at > self.BUSY_KEEP_SECONDS
-        ):
-            self.close()  # a pause: the pool checks it again at the next checkout
         if self.conn is None or self.conn.closed or self.conn.invalidated:
             options: dict[str, Any] = {WRITER_OPTION: True}
             if self.sqlite:
@@ -347,15 +369,26 @@ class _KeptConnection:
         return self.conn
 
     def done(self, *, broken: bool) -> None:
-        self.used_at = time.monotonic()
         if broken and self.conn is not None:  # its state is unknown: the pool must not reuse it
             self.conn.invalidate()
             self.close()
 
     def close(self) -> None:
-        if self.conn is not None:
+        """Give the connection back to the pool, without the writer's bounds."""
+        conn, self.conn = self.conn, None
+        if conn is None:
+            return
+        try:
+            if self.bounds_ms >= 0 and not conn.invalidated:
+                conn.exec_driver_sql("RESET lock_timeout")
+                conn.exec_driver_sql("RESET statement_timeout")
+                conn.commit()
+        except Exception:  # its bounds may be left on it: it must not go back to the pool
+            log.warning("writer connection not reset; dropped", exc_info=True)
+            conn.invalidate()
+        finally:
+            self.bounds_ms = -1
             try:
-                self.conn.close()
+                conn.close()
             except Exception:  # already broken: the pool drops it
                 log.debug("writer connection close failed", exc_info=True)
-            self.conn = None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import event, select, text
@@ -27,6 +29,10 @@ def _adds(platform: Platform, name: str, *, fails: bool = False) -> Callable[[Se
         return name
 
     return work
+
+
+def _connection(session: Session) -> object:
+    return session.connection().connection.dbapi_connection
 
 
 def _names(platform: Platform) -> list[str]:
@@ -111,10 +117,15 @@ def test_a_unit_deadlocked_twice_fails_alone(platform: Platform) -> None:
     assert _names(platform) == ["other"]
 
 
-def test_a_batch_waits_for_locks_no_longer_than_its_units_may_wait(platform: Platform) -> None:
+def test_a_batch_waits_for_locks_no_longer_than_its_units_may_wait(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
     postgresql = platform.engine.dialect.name == "postgresql"
+    monkeypatch.setattr(_KeptConnection, "BUSY_KEEP_SECONDS", 0.1)
+    used: list[Any] = []
 
     def bounds(session: Session) -> list[float]:
+        used.append(_connection(session))
         if postgresql:
             in_ms = "SELECT EXTRACT(EPOCH FROM current_setting(:name)::interval) * 1000"
             return [
@@ -123,15 +134,32 @@ def test_a_batch_waits_for_locks_no_longer_than_its_units_may_wait(platform: Pla
             ]
         return [float(session.connection().exec_driver_sql("PRAGMA busy_timeout").scalar())]
 
-    inside = GatewayWriter(platform).run(bounds, timeout_ms=3000, label="bounds")
+    given_back = threading.Event()
+
+    def checked_in(dbapi_connection: object, *_rest: object) -> None:
+        if used and dbapi_connection is used[0]:
+            given_back.set()
+
+    event.listen(platform.engine, "checkin", checked_in)
+    writer = GatewayWriter(platform)
+    inside = writer.run(bounds, timeout_ms=3000, label="bounds")
     assert inside and all(2000 < ms <= 3000 for ms in inside)
-    if postgresql:  # set for the transaction only: the pooled connection forgets them
-        with platform.engine.connect() as conn:
-            assert conn.scalar(text("SELECT current_setting('lock_timeout')")) == "0"
-
-
-def _connection(session: Session) -> object:
-    return session.connection().connection.dbapi_connection
+    # Kept for the next batch of a burst (set once), then a pause: PostgreSQL's connection
+    # goes back to the pool without them.
+    given_back.clear()
+    assert writer.run(bounds, timeout_ms=3000, label="again") == inside
+    try:
+        if postgresql:
+            assert given_back.wait(5), "the connection was not given back"
+            with used[0].cursor() as cursor:  # back in the pool, as its next user finds it
+                cursor.execute(
+                    "SELECT name, setting = reset_val FROM pg_settings"
+                    " WHERE name IN ('lock_timeout', 'statement_timeout') ORDER BY name"
+                )
+                assert cursor.fetchall() == [("lock_timeout", True), ("statement_timeout", True)]
+            used[0].rollback()
+    finally:
+        event.remove(platform.engine, "checkin", checked_in)
 
 
 def test_the_writer_keeps_its_connection_and_opens_another_after_a_failure(
@@ -162,7 +190,7 @@ def test_a_postgresql_writer_checks_its_connection_out_again_after_a_pause(
 ) -> None:
     if platform.engine.dialect.name != "postgresql":
         pytest.skip("SQLite: the writer keeps its connection while it runs")
-    monkeypatch.setattr(_KeptConnection, "BUSY_KEEP_SECONDS", 0.2)
+    monkeypatch.setattr(_KeptConnection, "BUSY_KEEP_SECONDS", 0.2)  # a burst's gaps are shorter
     checkouts: list[object] = []
 
     def checked_out(dbapi_connection: object, *_rest: object) -> None:

@@ -213,9 +213,7 @@ class GatewayWriter:
     ) -> list[_Unit[Any]]:
         """Run and commit the units; if one fails, roll back and return the others to rerun."""
         try:
-            with _transaction(
-                self.platform, engine, deadline, self.kept_connection(engine)
-            ) as session:
+            with _transaction(self.platform, deadline, self.kept_connection(engine)) as session:
                 for unit in batch:
                     try:
                         unit.result = unit.work(session)
@@ -273,10 +271,8 @@ class _transaction:
     round trip) is skipped for a connection used by the previous batch a moment ago.
     """
 
-    def __init__(
-        self, platform: Platform, engine: Engine, deadline: float, kept: _KeptConnection
-    ) -> None:
-        self.platform, self.engine, self.deadline, self.kept = platform, engine, deadline, kept
+    def __init__(self, platform: Platform, deadline: float, kept: _KeptConnection) -> None:
+        self.platform, self.deadline, self.kept = platform, deadline, kept
 
     def __enter__(self) -> Session:
         remaining_ms = max(1, round((self.deadline - time.monotonic()) * 1000))

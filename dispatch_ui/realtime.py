@@ -120,16 +120,10 @@ class SessionGate:
             sockets = dict(self._sockets)
         ids = {s.session_id for s in sockets.values()}
         with self.platform.sessions() as db:
-            live = auth.live_sessions(
+            live = auth.console_sessions(
                 db, ids, policy=_policy(self.platform), clock=self.platform.clock
             )
-            allowed = {
-                sid
-                for sid, s in sockets.items()
-                if (record := live.get(s.session_id)) is not None
-                and record.second_factor_at is not None
-                and has(record.user, Permission.CONSOLE)
-            }
+        allowed = {sid for sid, s in sockets.items() if s.session_id in live}
         with self._lock:
             self._ended |= set(sockets) - allowed
             self._checked_at = time.monotonic()

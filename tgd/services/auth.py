@@ -17,13 +17,14 @@ from datetime import datetime, timedelta
 
 import pyotp
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from tgd.db.models.users import User, UserSession
 from tgd.domain.errors import N_, DomainError
 from tgd.domain.roles import Role
 from tgd.ports import Cipher, Clock, PasswordHasher
 from tgd.services import audit, users
+from tgd.services.policy import Permission, role_has
 
 CONSOLE_ROLES = frozenset({Role.OPERATOR, Role.SUPERVISOR})
 MAX_FAILURES = 5  # then the account is locked for LOCK_MINUTES
@@ -217,15 +218,40 @@ def _login_succeeded(user: User, clock: Clock) -> None:
 
 def _end_reason(record: UserSession, policy: SessionPolicy, now: datetime) -> str | None:
     user = record.user
-    if not user.is_active:
+    return _reason(
+        _Facts(
+            user.is_active,
+            user.sessions_valid_after,
+            user.role,
+            record.created_at,
+            record.last_seen_at,
+        ),
+        policy,
+        now,
+    )
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What decides whether a login session has ended, from the ORM or from plain columns."""
+
+    is_active: bool
+    sessions_valid_after: datetime | None
+    role: Role
+    created_at: datetime
+    last_seen_at: datetime
+
+
+def _reason(facts: _Facts, policy: SessionPolicy, now: datetime) -> str | None:
+    if not facts.is_active:
         return "disabled"
-    if user.sessions_valid_after is not None and record.created_at < user.sessions_valid_after:
+    if facts.sessions_valid_after is not None and facts.created_at < facts.sessions_valid_after:
         return "revoked"
-    if now - record.created_at > policy.lifetime:
+    if now - facts.created_at > policy.lifetime:
         return "expired"
     # E-08: the inactivity timeout is for portal users. An operator's console may stay quiet
     # for hours and must still show the next alert at once: it lives for the shift.
-    if user.role not in CONSOLE_ROLES and now - record.last_seen_at > policy.idle:
+    if facts.role not in CONSOLE_ROLES and now - facts.last_seen_at > policy.idle:
         return "idle"
     return None
 
@@ -247,19 +273,45 @@ def check_session(
     return record, None
 
 
-def live_sessions(
+def console_sessions(
     session: Session, ids: set[int], *, policy: SessionPolicy, clock: Clock
-) -> dict[int, UserSession]:
-    """Read-only, one query: the sessions among ``ids`` that are still live (E-09 sockets)."""
+) -> set[int]:
+    """Read-only, one query: the sessions among ``ids`` still allowed to feed a console (E-09).
+
+    Live, past their second factor, of a role with the console. Run before every delivery
+    to the consoles, so it reads plain columns: loading the sessions and their users as
+    objects, 50 of each per delivery, was an eighth of a stack process's Python time.
+    """
     if not ids:
-        return {}
+        return set()
     now = clock.now()
-    records = session.scalars(
-        select(UserSession)
+    rows = session.execute(
+        select(
+            UserSession.id,
+            UserSession.second_factor_at,
+            User.is_active,
+            User.sessions_valid_after,
+            User.role,
+            UserSession.created_at,
+            UserSession.last_seen_at,
+        )
+        .join(User, User.id == UserSession.user_id)
         .where(UserSession.id.in_(list(ids)), UserSession.ended_at.is_(None))
-        .options(joinedload(UserSession.user))
     )
-    return {r.id: r for r in records if _end_reason(r, policy, now) is None}
+    return {
+        row.id
+        for row in rows
+        if row.second_factor_at is not None
+        and role_has(row.role, Permission.CONSOLE)
+        and _reason(
+            _Facts(
+                row.is_active, row.sessions_valid_after, row.role, row.created_at, row.last_seen_at
+            ),
+            policy,
+            now,
+        )
+        is None
+    }
 
 
 def needs_touch(record: UserSession, policy: SessionPolicy, clock: Clock) -> bool:

@@ -117,7 +117,12 @@ S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 def has(user: User, permission: Permission) -> bool:
     """Tell whether the user's role holds the permission."""
-    return user.is_active and permission in ROLE_PERMISSIONS[user.role]
+    return user.is_active and role_has(user.role, permission)
+
+
+def role_has(role: Role, permission: Permission) -> bool:
+    """Tell whether a role holds the permission (whether its holder is active aside)."""
+    return permission in ROLE_PERMISSIONS[role]
 
 
 def require(user: User, permission: Permission) -> None:

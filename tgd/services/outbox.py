@@ -71,46 +71,42 @@ def has_pending(engine: Engine) -> bool:
 
 
 def _publish_locked(conn: Connection, *, clock: Clock) -> list[PublishedEvent]:
-    last = conn.scalar(select(func.max(ConsoleEvent.published_seq))) or 0
-    rows = conn.execute(
-        select(
-            ConsoleEvent.seq,
-            ConsoleEvent.kind,
-            ConsoleEvent.payload,
-            ConsoleEvent.territory_id,
-            ConsoleEvent.created_at,
-        )
-        .where(ConsoleEvent.published_seq.is_(None))
-        .order_by(ConsoleEvent.seq)
-        .limit(BATCH)
-    ).all()
-    if not rows:
-        return []
-    now = clock.now()
+    rows = conn.execute(_NUMBER, {"now": clock.now()}).all()
     published = [
-        PublishedEvent(last + offset, row.kind, row.payload, row.territory_id, row.created_at)
-        for offset, row in enumerate(rows, start=1)
+        PublishedEvent(row.published_seq, row.kind, row.payload, row.territory_id, row.created_at)
+        for row in rows
     ]
-    conn.execute(_NUMBER, {"last": last, "now": now, "seqs": [row.seq for row in rows]})
-    return published
+    return sorted(published, key=lambda event: event.seq)
 
 
-def _numbering() -> Update:
-    """One UPDATE that numbers the batch's rows ``last + 1…`` in ``seq`` order.
+def _numbering(*, batch: int = BATCH) -> Update:
+    """One statement numbers the next batch ``last + 1…`` in ``seq`` order and returns it.
 
-    The same numbers as ``published``; one statement with the batch's ids, not one set
-    of parameters per row (which cost more than the rest of the publication).
+    ``last``, the highest number given, is an uncorrelated subquery, evaluated once. One
+    round trip under the lock, where a ``SELECT max``, a ``SELECT`` of the batch and an
+    ``UPDATE`` were three: on PostgreSQL every hub pass numbers here, and each round trip
+    waits for a core on a busy machine (docs/deployment.md).
     """
     table = cast(Table, ConsoleEvent.__table__)
-    batch = (
+    last = select(func.coalesce(func.max(table.c.published_seq), 0)).scalar_subquery()
+    rows = (
         select(table.c.seq, func.row_number().over(order_by=table.c.seq).label("offset"))
-        .where(table.c.seq.in_(bindparam("seqs", expanding=True)))
+        .where(table.c.published_seq.is_(None))
+        .order_by(table.c.seq)
+        .limit(batch)
         .subquery()
     )
     return (
         update(table)
-        .where(table.c.seq == batch.c.seq)
-        .values(published_seq=bindparam("last") + batch.c.offset, published_at=bindparam("now"))
+        .where(table.c.seq == rows.c.seq)
+        .values(published_seq=last + rows.c.offset, published_at=bindparam("now"))
+        .returning(
+            table.c.published_seq,
+            table.c.kind,
+            table.c.payload,
+            table.c.territory_id,
+            table.c.created_at,
+        )
     )
 
 

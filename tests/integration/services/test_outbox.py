@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -87,3 +88,24 @@ def test_events_added_outside_the_factory_are_numbered_by_the_publication(
     assert [name for _, name in stored] == ["stray"]
     assert stored[0][0] is not None
     assert [e.payload["name"] for e in published] == ["stray"]
+
+
+def test_a_backlog_is_numbered_a_batch_at_a_time_in_insert_order(
+    platform: Platform, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox, "_NUMBER", outbox._numbering(batch=3))
+    plain = sessionmaker(bind=platform.engine)  # strays: numbered by the publication
+    with write_transaction(plain) as stray:
+        for name in "abcdefg":
+            events.add_event(stray, "test", {"name": name}, territory_id=None, clock=clock)
+    passes = [outbox.publish_pending(platform.engine, clock=clock) for _ in range(4)]
+    assert [[e.payload["name"] for e in batch] for batch in passes] == [
+        ["a", "b", "c"],
+        ["d", "e", "f"],
+        ["g"],
+        [],
+    ]
+    numbers = [e.seq for batch in passes for e in batch]
+    assert numbers == list(range(numbers[0], numbers[0] + 7))
+    with platform.sessions() as session:
+        assert [seq for seq, _ in _stored(session)] == numbers

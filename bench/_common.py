@@ -29,6 +29,7 @@ from wsproto.events import (
     Request,
     TextMessage,
 )
+from wsproto.extensions import PerMessageDeflate
 from wsproto.utilities import LocalProtocolError
 
 from tests.browser.live import ACCOUNTS
@@ -38,6 +39,9 @@ from tests.browser.live import ACCOUNTS
 # ``--no-escalation`` switches them off, to tell their cost apart; never to meet a target.
 TIMERS: dict[str, str] = {}  # the platform settings of the timers for this run
 NO_ESCALATION = {"alerts_escalate_after_seconds": "3600", "alerts_overflow_after_seconds": "7200"}
+# Browsers offer permessage-deflate and the server accepts it: each message is compressed
+# once per socket. The light consoles offer it too, unless ``--no-deflate`` (a diagnosis).
+WIRE = {"deflate": True}
 
 
 def add_escalation_option(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +56,22 @@ def apply_escalation_option(args: argparse.Namespace) -> None:
     if args.no_escalation:
         TIMERS.update(NO_ESCALATION)
         print("escalation and overflow OFF: these figures are not real conditions")
+
+
+def add_deflate_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--no-deflate`` to the bench's options."""
+    parser.add_argument(
+        "--no-deflate",
+        action="store_true",
+        help="diagnosis only: light consoles without permessage-deflate (browsers offer it)",
+    )
+
+
+def apply_deflate_option(args: argparse.Namespace) -> None:
+    """Make the light consoles refuse compression (``WIRE``) when asked, and say so."""
+    if args.no_deflate:
+        WIRE["deflate"] = False
+        print("console sockets WITHOUT compression: not what browsers ask for")
 
 
 def login(url: str, *, timeout: float = 10, username: str = "operateur") -> str:
@@ -160,7 +180,9 @@ class LightConsole:
     It connects like the console's Socket.IO client (Engine.IO 4 over WebSocket, the
     session cookie, the ``40`` connect packet), answers the server's pings and reads every
     ``console_events`` message, counting the events in it by their ``"seq":`` key instead
-    of decoding the JSON. The server does exactly the same work for it as for a browser.
+    of decoding the JSON. The server does exactly the same work for it as for a browser,
+    compression included: like Chromium, it offers permessage-deflate (``WIRE``), and the
+    server compresses every message for every socket that accepted it.
     The WebSocket protocol is wsproto's (the library under simple-websocket), driven here
     so that every event of every segment is read at once: simple-websocket's client left a
     frame that came in the same segment as the handshake's answer (as nginx sends them
@@ -173,6 +195,7 @@ class LightConsole:
         self.on_message = on_message  # given each events message and when it arrived
         self.events = 0
         self.seqs: set[int] = set()  # the sequence numbers received, to find a gap
+        self.compressed = False  # permessage-deflate accepted by the server
         parts = urlsplit(url)
         self.sock = socket.create_connection((parts.hostname, parts.port or 80), TIMEOUT)
         self.ws = WSConnection(ConnectionType.CLIENT)
@@ -186,6 +209,7 @@ class LightConsole:
                 host=parts.netloc,
                 target="/socket.io/?EIO=4&transport=websocket",
                 extra_headers=[(b"cookie", cookie.encode())],
+                extensions=[PerMessageDeflate()] if WIRE["deflate"] else [],
             )
         )
         while not self._accepted:
@@ -233,6 +257,9 @@ class LightConsole:
         for event in self.ws.events():
             if isinstance(event, AcceptConnection):
                 self._accepted = True
+                self.compressed = any(isinstance(e, PerMessageDeflate) for e in event.extensions)
+                if WIRE["deflate"] and not self.compressed:
+                    print("warning: the server refused compression on a console socket")
             elif isinstance(event, RejectConnection):
                 raise ConnectionError(f"console socket refused: HTTP {event.status_code}")
             elif isinstance(event, TextMessage):

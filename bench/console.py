@@ -49,7 +49,9 @@ sys.path.insert(0, str(ROOT))
 from bench._common import (  # noqa: E402
     TIMERS,
     LightConsole,
+    add_deflate_option,
     add_escalation_option,
+    apply_deflate_option,
     apply_escalation_option,
     login,
     percentile,
@@ -376,8 +378,10 @@ def main() -> None:
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--only-pages", action="store_true", help="only the Chromium pages run")
     add_escalation_option(parser)
+    add_deflate_option(parser)
     args = parser.parse_args()
     apply_escalation_option(args)
+    apply_deflate_option(args)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     if not args.only_pages:
         run_zones()

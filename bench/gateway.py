@@ -49,6 +49,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench._common import (  # noqa: E402
     LightConsole,
+    add_deflate_option,
+    apply_deflate_option,
     login,
     percentile,
     writer_counters,
@@ -398,9 +400,11 @@ def main() -> None:
         help="the fake carrier as a process of its own (like Twilio, remote), or inside "
         "the platform's process (the embedded demo's setup)",
     )
+    add_deflate_option(parser)
     parser.add_argument("--bare-server", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--carrier-server", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    apply_deflate_option(args)
     if args.bare_server is not None:
         bare_server(args.bare_server)
         return

@@ -46,7 +46,9 @@ sys.path.insert(0, str(ROOT))
 from bench._common import (  # noqa: E402
     TIMERS,
     LightConsole,
+    add_deflate_option,
     add_escalation_option,
+    apply_deflate_option,
     apply_escalation_option,
     login,
     percentile,
@@ -282,8 +284,10 @@ def main() -> None:
     parser.add_argument("--consoles", type=int, default=100)
     parser.add_argument("--only", choices=["stack", "embedded"], help="run one mode only")
     add_escalation_option(parser)
+    add_deflate_option(parser)
     args = parser.parse_args()
     apply_escalation_option(args)
+    apply_deflate_option(args)
     runs: list[tuple[str, Callable[[argparse.Namespace], dict[str, float]]]] = [
         ("stack (nginx, 2 apps, PostgreSQL+standby, Redis)", run_stack),
         ("embedded (SQLite, one process)", run_embedded),

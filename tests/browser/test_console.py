@@ -41,8 +41,23 @@ def artifacts(request: pytest.FixtureRequest) -> Iterator[list[Page]]:
             page.screenshot(path=str(out / f"{request.node.name}-{i}.png"), full_page=True)
 
 
-def console_of(browser: Browser, live: Live, username: str, offset: int = 0) -> Page:
-    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+# Keeps every WebSocket the page opens (engine.io takes the constructor as it loads).
+RECORD_SOCKETS = """
+window.__sockets = [];
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = class extends NativeWebSocket {
+  constructor(...args) { super(...args); window.__sockets.push(this); }
+};
+"""
+
+
+def console_of(
+    browser: Browser, live: Live, username: str, offset: int = 0, *, script: str = ""
+) -> Page:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    if script:
+        context.add_init_script(script)
+    page = context.new_page()
     login(page, live.url, username, step_offset=offset)
     page.goto(live.url + "/console")
     expect(page.locator("#console")).to_have_attribute("data-connection", "ok")
@@ -107,8 +122,12 @@ def test_a_new_alert_shows_from_its_event_without_a_board_read(
 ) -> None:
     # With fifty consoles, fifty board reads per event delayed the next alert on every screen:
     # a new alert's row comes from its event alone (the board is read again every half minute).
-    page = console_of(browser, live, "superviseur", offset=1)
+    page = console_of(browser, live, "superviseur", offset=1, script=RECORD_SOCKETS)
     artifacts.append(page)
+    # Chromium offers permessage-deflate and the server declines it (UncompressedSockets):
+    # a compressed socket costs the server one compression of each message per console.
+    opened = "window.__sockets.filter((s) => s.readyState === 1).map((s) => s.extensions)"
+    assert page.evaluate(opened) == [""]
     page.wait_for_load_state("networkidle")
     reads: list[str] = []
     page.on("request", lambda r: reads.append(r.url) if "/api/console/board" in r.url else None)

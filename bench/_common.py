@@ -174,6 +174,17 @@ _SEQ = re.compile(r'"seq":\s*(\d+)')
 TIMEOUT = 20.0  # seconds a console's handshake or a send may take
 
 
+_COMPRESSION_NOTED: set[bool] = set()
+
+
+def _note_compression(accepted: bool) -> None:
+    """Say once whether the server took the compression the consoles offered."""
+    if WIRE["deflate"] and accepted not in _COMPRESSION_NOTED:
+        _COMPRESSION_NOTED.add(accepted)
+        answer = "accepted" if accepted else "declined"
+        print(f"console sockets: permessage-deflate offered, {answer} by the server")
+
+
 class LightConsole:
     """A console's socket on the wire, without decoding what it receives.
 
@@ -258,8 +269,7 @@ class LightConsole:
             if isinstance(event, AcceptConnection):
                 self._accepted = True
                 self.compressed = any(isinstance(e, PerMessageDeflate) for e in event.extensions)
-                if WIRE["deflate"] and not self.compressed:
-                    print("warning: the server refused compression on a console socket")
+                _note_compression(self.compressed)
             elif isinstance(event, RejectConnection):
                 raise ConnectionError(f"console socket refused: HTTP {event.status_code}")
             elif isinstance(event, TextMessage):

@@ -73,26 +73,28 @@ def number_pending(conn: Connection) -> None:
     conn.execute(_NUMBER)
 
 
-def _numbering() -> Update:
-    """One UPDATE that numbers every unnumbered row ``last + 1…`` in ``seq`` order.
+def numbering(*, published_at: Any, limit: int | None = None) -> Update:
+    """One UPDATE that numbers the unnumbered rows ``last + 1…`` in ``seq`` order.
 
     ``last``, the highest number given, is an uncorrelated subquery of the same
     statement, evaluated once: one statement, not a ``SELECT max`` before it. Under a
     burst the gateway writer waits for the GIL after each statement it runs
-    (docs/gateway.md), so a statement less per batch is a wait less.
+    (docs/gateway.md), so a statement less per batch is a wait less. ``limit``: the
+    first rows only (the hub's pass on PostgreSQL, ``tgd.services.outbox``).
     """
     table = cast(Table, ConsoleEvent.__table__)
     last = select(func.coalesce(func.max(table.c.published_seq), 0)).scalar_subquery()
-    batch = (
-        select(table.c.seq, func.row_number().over(order_by=table.c.seq).label("offset"))
-        .where(table.c.published_seq.is_(None))
-        .subquery()
-    )
+    unnumbered = select(
+        table.c.seq, func.row_number().over(order_by=table.c.seq).label("offset")
+    ).where(table.c.published_seq.is_(None))
+    if limit is not None:
+        unnumbered = unnumbered.order_by(table.c.seq).limit(limit)
+    rows = unnumbered.subquery()
     return (
         update(table)
-        .where(table.c.seq == batch.c.seq)
-        .values(published_seq=last + batch.c.offset, published_at=table.c.created_at)
+        .where(table.c.seq == rows.c.seq)
+        .values(published_seq=last + rows.c.offset, published_at=published_at)
     )
 
 
-_NUMBER = _numbering()
+_NUMBER = numbering(published_at=ConsoleEvent.__table__.c.created_at)

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, Update, bindparam, func, select, text, update
+from sqlalchemy import Connection, Engine, Table, Update, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from tgd.db.models.operations import ConsoleEvent
+from tgd.db.outbox_order import numbering
 from tgd.db.writes import Priority, write_connection
 from tgd.ports import Clock
 
@@ -82,31 +83,17 @@ def _publish_locked(conn: Connection, *, clock: Clock) -> list[PublishedEvent]:
 def _numbering(*, batch: int = BATCH) -> Update:
     """One statement numbers the next batch ``last + 1…`` in ``seq`` order and returns it.
 
-    ``last``, the highest number given, is an uncorrelated subquery, evaluated once. One
-    round trip under the lock, where a ``SELECT max``, a ``SELECT`` of the batch and an
-    ``UPDATE`` were three: on PostgreSQL every hub pass numbers here, and each round trip
-    waits for a core on a busy machine (docs/deployment.md).
+    One round trip under the lock, where a ``SELECT max``, a ``SELECT`` of the batch and
+    an ``UPDATE`` were three: on PostgreSQL every hub pass numbers here, and each round
+    trip waits for a core on a busy machine (docs/deployment.md).
     """
     table = cast(Table, ConsoleEvent.__table__)
-    last = select(func.coalesce(func.max(table.c.published_seq), 0)).scalar_subquery()
-    rows = (
-        select(table.c.seq, func.row_number().over(order_by=table.c.seq).label("offset"))
-        .where(table.c.published_seq.is_(None))
-        .order_by(table.c.seq)
-        .limit(batch)
-        .subquery()
-    )
-    return (
-        update(table)
-        .where(table.c.seq == rows.c.seq)
-        .values(published_seq=last + rows.c.offset, published_at=bindparam("now"))
-        .returning(
-            table.c.published_seq,
-            table.c.kind,
-            table.c.payload,
-            table.c.territory_id,
-            table.c.created_at,
-        )
+    return numbering(published_at=bindparam("now"), limit=batch).returning(
+        table.c.published_seq,
+        table.c.kind,
+        table.c.payload,
+        table.c.territory_id,
+        table.c.created_at,
     )
 
 

@@ -229,20 +229,12 @@ class Hub:
             if sid not in ended:
                 yield sid, eio_sid
 
-    def publish(self, *, notified: bool = False) -> int:
-        """Publish every pending event now; return how many were pushed.
-
-        ``notified``: a commit of this process added events since the last pass, so the
-        numbering runs without first asking whether any event waits (three round trips
-        fewer on the console's path; another hub may have numbered them, and the pass
-        then finds nothing).
-        """
+    def publish(self) -> int:
+        """Publish every pending event now; return how many were pushed."""
         if numbers_at_commit(self.platform.engine.dialect.name):
             return self._publish_committed()
         with self._lock:
-            events = outbox.publish_pending(
-                self.platform.engine, clock=self.platform.clock, known_pending=notified
-            )
+            events = outbox.publish_pending(self.platform.engine, clock=self.platform.clock)
             if events and (not self.degraded or self._recovered_at is not None):
                 self._push(events, through_queue=bool(self.redis_url))
             if self.degraded:
@@ -383,10 +375,9 @@ class Hub:
             self._wake.clear()
             self._last_pass = time.monotonic()
             try:
-                notified = self._pending.is_set()
                 self._pending.clear()
                 self.check_redis()
-                self.publish(notified=notified)
+                self.publish()
             except Exception:
                 log.exception("console hub pass failed; retrying")
             try:

@@ -51,15 +51,9 @@ class PublishedEvent:
         }
 
 
-def publish_pending(
-    engine: Engine, *, clock: Clock, known_pending: bool = False
-) -> list[PublishedEvent]:
-    """Number the committed unpublished events in insert order; return them to push.
-
-    Unless ``known_pending`` (a commit just added events), a read first tells whether any
-    event waits, so that an idle poll takes no write transaction.
-    """
-    if not known_pending and not has_pending(engine):
+def publish_pending(engine: Engine, *, clock: Clock) -> list[PublishedEvent]:
+    """Number the committed unpublished events in insert order; return them to push."""
+    if not has_pending(engine):
         return []
     with write_connection(engine, priority=Priority.PEOPLE, label="outbox numbering") as conn:
         if conn.dialect.name == "postgresql":

@@ -109,19 +109,3 @@ def test_a_backlog_is_numbered_a_batch_at_a_time_in_insert_order(
     assert numbers == list(range(numbers[0], numbers[0] + 7))
     with platform.sessions() as session:
         assert [seq for seq, _ in _stored(session)] == numbers
-
-
-def test_a_publication_told_of_a_commit_numbers_without_asking_first(
-    platform: Platform, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    asked: list[bool] = []
-    real_has_pending = outbox.has_pending
-    monkeypatch.setattr(
-        outbox, "has_pending", lambda engine: asked.append(True) or real_has_pending(engine)
-    )
-    plain = sessionmaker(bind=platform.engine)  # strays: numbered by the publication
-    with write_transaction(plain) as stray:
-        events.add_event(stray, "test", {"name": "told"}, territory_id=None, clock=clock)
-    told = outbox.publish_pending(platform.engine, clock=clock, known_pending=True)
-    assert [e.payload["name"] for e in told] == ["told"] and asked == []
-    assert outbox.publish_pending(platform.engine, clock=clock) == [] and asked == [True]

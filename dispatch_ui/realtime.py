@@ -268,9 +268,11 @@ class Hub:
     def _push(self, events: list[outbox.PublishedEvent], *, through_queue: bool) -> None:
         # The events of one pass leave together: the sessions are checked once for all of
         # them, right before (E-09), not once per event (one query each). Through Redis
-        # this emit only publishes: each process's listener delivers, and checks its
-        # sockets' sessions then (``deliverable``); a check here would be a query for
-        # nothing (5 % of a stack process's GIL time).
+        # python-socketio delivers to this process's sockets within the emit, then
+        # publishes; each process's delivery checks its sockets' sessions then
+        # (``deliverable``), so a check here would be a query for nothing (5 % of a stack
+        # process's GIL time). Publishing first, with a write-only emitter, was measured
+        # slower (docs/deployment.md).
         if not through_queue:
             self._batch.ended = self.gate.ended(max_age=GATE_MAX_AGE)
         try:

@@ -236,9 +236,9 @@ def test_the_publisher_checks_sessions_only_when_it_delivers_itself(
     monkeypatch: pytest.MonkeyPatch,
     queue: str | None,
 ) -> None:
-    # Through Redis the hub's emit only publishes: every process's listener checks its own
-    # sockets' sessions as it delivers (E-09, ``Hub.deliverable``), so a check by the
-    # publisher would be a query for nothing. Without a queue the publisher delivers, and
+    # Through Redis each process checks its own sockets' sessions as it delivers (E-09,
+    # ``Hub.deliverable``: within the emit here, in the listener elsewhere), so a check
+    # before the emit would be a query for nothing. Without a queue the publisher delivers, and
     # checks once for the whole pass; on SQLite every process's hub reads the events and
     # delivers them itself, queue or not.
     delivers_itself = queue is None or numbers_at_commit(platform.engine.dialect.name)

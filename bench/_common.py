@@ -229,9 +229,12 @@ class LightConsole:
         if not opened.startswith("0"):
             raise ConnectionError(f"no Engine.IO open packet: {opened!r}")
         self._write(TextMessage(data="40"))
-        joined = self._first_message()
+        held: list[str] = []  # events sent before the connect ack: socket.io-client holds them too
+        while (joined := self._first_message()).startswith("42"):
+            held.append(joined)
         if not joined.startswith("40"):
             raise ConnectionError(f"console socket refused: {joined!r}")
+        self._early[:0] = held
         self._joined = True
         self.sock.setblocking(False)
         for message in self._early:

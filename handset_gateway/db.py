@@ -180,9 +180,9 @@ class GatewayWriter:
                 timed_out = not self._cond.wait(
                     _KeptConnection.BUSY_KEEP_SECONDS if pausing else IDLE_EXIT
                 )
-                if timed_out and not self._queue and pausing:
-                    return None
                 if timed_out and not self._queue:
+                    if pausing:
+                        return None
                     self._thread = None
                     # Under the lock: a unit arriving now starts a thread that opens its own.
                     if self._kept is not None:

@@ -38,14 +38,14 @@ from typing import Any
 
 from flask import Flask, request, session
 from flask_socketio import SocketIO, disconnect, emit, join_room
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from dispatch_ui.security import SESSION_KEY
 from tgd.container import Platform
 from tgd.db.models.operations import ConsoleEvent
 from tgd.db.outbox_order import numbers_at_commit
-from tgd.db.session import read_transaction
+from tgd.db.session import make_quick_read_engine, once_more_if_dropped, read_transaction
 from tgd.db.writes import Priority, write_transaction
 from tgd.metrics import metrics
 from tgd.services import auth, operators, outbox
@@ -87,10 +87,16 @@ class SocketLogin:
 
 
 class SessionGate:
-    """E-09: the login session of each socket of this process, re-checked before deliveries."""
+    """E-09: the login session of each socket of this process, re-checked before deliveries.
 
-    def __init__(self, platform: Platform) -> None:
+    On PostgreSQL the check reads through ``reads`` (``make_quick_read_engine``): one round
+    trip, where a session of the platform's pool took four; it is on the path of every
+    event to every console, in each process.
+    """
+
+    def __init__(self, platform: Platform, reads: Engine | None = None) -> None:
         self.platform = platform
+        self.reads = reads
         self._lock = threading.Lock()
         self._sockets: dict[str, SocketLogin] = {}
         self._ended: set[str] = set()
@@ -119,15 +125,19 @@ class SessionGate:
                 return set(self._ended)
             sockets = dict(self._sockets)
         ids = {s.session_id for s in sockets.values()}
-        with self.platform.sessions() as db:
-            live = auth.console_sessions(
-                db, ids, policy=_policy(self.platform), clock=self.platform.clock
-            )
+        live = once_more_if_dropped(lambda: self._live(ids))
         allowed = {sid for sid, s in sockets.items() if s.session_id in live}
         with self._lock:
             self._ended |= set(sockets) - allowed
             self._checked_at = time.monotonic()
             return set(self._ended)
+
+    def _live(self, ids: set[int]) -> set[int]:
+        db = Session(self.reads) if self.reads is not None else self.platform.sessions()
+        with db:
+            return auth.console_sessions(
+                db, ids, policy=_policy(self.platform), clock=self.platform.clock
+            )
 
 
 REDIS_CHECK_SECONDS = 1.0
@@ -152,7 +162,9 @@ class Hub:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._batch = threading.local()  # the session check shared by one pass's emits
-        self.gate = SessionGate(platform)
+        # PostgreSQL: the reads of every pass, one round trip each (``SessionGate``).
+        self.reads = make_quick_read_engine(platform.engine)
+        self.gate = SessionGate(platform, self.reads)
         self.process_key = uuid.uuid4().hex
         self._last_sweep = 0.0
         self._last_presence = 0.0
@@ -234,7 +246,9 @@ class Hub:
         if numbers_at_commit(self.platform.engine.dialect.name):
             return self._publish_committed()
         with self._lock:
-            events = outbox.publish_pending(self.platform.engine, clock=self.platform.clock)
+            events = outbox.publish_pending(
+                self.platform.engine, clock=self.platform.clock, reads=self.reads
+            )
             if events and (not self.degraded or self._recovered_at is not None):
                 self._push(events, through_queue=bool(self.redis_url))
             if self.degraded:
@@ -367,6 +381,8 @@ class Hub:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        if self.reads is not None:
+            self.reads.dispose()
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -8,12 +8,14 @@ alert committed is on disk before the carrier gets its answer),
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.db.outbox_order import number_at_commit
@@ -26,6 +28,9 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=10000",
 )
+
+
+T = TypeVar("T")
 
 
 class DurabilityError(RuntimeError):
@@ -63,10 +68,56 @@ def make_engine(
         kwargs.setdefault("pool_size", 20)
         kwargs.setdefault("max_overflow", 20)
         kwargs.setdefault("pool_timeout", 10)
-        engine = create_engine(url, pool_pre_ping=True, **kwargs)
+        kwargs.setdefault("pool_pre_ping", True)
+        engine = create_engine(url, **kwargs)
     if watch_writes:
         watch_engine(engine, strict=strict_writes)
     return engine
+
+
+def make_quick_read_engine(engine: Engine) -> Engine | None:
+    """PostgreSQL: an engine for the one-statement reads of a hot path, one round trip each.
+
+    A read through the platform's pool takes four: the pool's ping at checkout (``BEGIN``
+    then ``SELECT 1``: the driver opens a transaction before its first statement), the
+    read, the ``ROLLBACK``. Here a read runs in autocommit, without the ping: a connection
+    the server dropped fails its read instead, and ``once_more_if_dropped`` runs it again
+    on a new one. The console hub reads this way before every delivery (docs/console.md).
+    None on SQLite, where a read is a call into the process's own library.
+    """
+    if engine.dialect.name == "sqlite":
+        return None
+    return make_engine(
+        engine.url.render_as_string(hide_password=False),
+        pool_size=2,
+        max_overflow=4,
+        pool_pre_ping=False,
+        isolation_level="AUTOCOMMIT",
+    )
+
+
+def once_more_if_dropped(read: Callable[[], T]) -> T:
+    """Run ``read``; run it once more if its connection had been dropped by the server."""
+    try:
+        return read()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        return read()
+
+
+def begin_with_advisory_lock(conn: Connection, key: int) -> None:
+    """PostgreSQL: take a transaction-scoped advisory lock as the transaction's first statement.
+
+    With psycopg the driver's ``BEGIN`` and the lock leave together in one pipeline: one
+    round trip where they took two.
+    """
+    driver = conn.connection.driver_connection
+    if isinstance(driver, psycopg.Connection) and psycopg.Pipeline.is_supported():
+        with driver.pipeline():
+            driver.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+        return
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:

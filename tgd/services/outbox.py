@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, Update, bindparam, func, select, text
+from sqlalchemy import Connection, Engine, Table, Update, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from tgd.db.models.operations import ConsoleEvent
 from tgd.db.outbox_order import numbering
+from tgd.db.session import begin_with_advisory_lock, once_more_if_dropped
 from tgd.db.writes import Priority, write_connection
 from tgd.ports import Clock
 
@@ -51,24 +52,42 @@ class PublishedEvent:
         }
 
 
-def publish_pending(engine: Engine, *, clock: Clock) -> list[PublishedEvent]:
-    """Number the committed unpublished events in insert order; return them to push."""
-    if not has_pending(engine):
+def publish_pending(
+    engine: Engine, *, clock: Clock, reads: Engine | None = None
+) -> list[PublishedEvent]:
+    """Number the committed unpublished events in insert order; return them to push.
+
+    ``reads`` (PostgreSQL, ``make_quick_read_engine``) asks first whether any wait, and
+    numbers them, without the pool's ping: on the path of every event to the consoles.
+    """
+    if not has_pending(reads or engine):
         return []
+    if reads is None:
+        return _number(engine, clock)
+    # Without the pool's ping too; in a transaction, not autocommit: the lock lasts to COMMIT.
+    numbering_engine = reads.execution_options(isolation_level="READ COMMITTED")
+    return once_more_if_dropped(lambda: _number(numbering_engine, clock))
+
+
+def _number(engine: Engine, clock: Clock) -> list[PublishedEvent]:
     with write_connection(engine, priority=Priority.PEOPLE, label="outbox numbering") as conn:
         if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+            begin_with_advisory_lock(conn, _PG_LOCK_KEY)
         return _publish_locked(conn, clock=clock)
 
 
 def has_pending(engine: Engine) -> bool:
     """Tell, without writing, whether committed events wait for their number."""
-    with engine.connect() as conn:
-        pending = conn.scalar(
-            select(ConsoleEvent.seq).where(ConsoleEvent.published_seq.is_(None)).limit(1)
-        )
-        conn.rollback()
-    return pending is not None
+
+    def read() -> bool:
+        with engine.connect() as conn:
+            pending = conn.scalar(
+                select(ConsoleEvent.seq).where(ConsoleEvent.published_seq.is_(None)).limit(1)
+            )
+            conn.rollback()
+        return pending is not None
+
+    return once_more_if_dropped(read)
 
 
 def _publish_locked(conn: Connection, *, clock: Clock) -> list[PublishedEvent]:

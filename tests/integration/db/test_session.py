@@ -1,17 +1,24 @@
-"""Session helpers: batches loaded once, then found without a query."""
+"""Session helpers: batches loaded once, then found without a query; reads in one round trip."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+import pytest
+from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
 from tests import builders
 from tgd.adapters.clock import FrozenClock
 from tgd.container import Platform
 from tgd.db.models.territories import Territory
-from tgd.db.session import preload
+from tgd.db.session import (
+    begin_with_advisory_lock,
+    make_quick_read_engine,
+    once_more_if_dropped,
+    preload,
+)
+from tgd.db.writes import write_connection
 
 
 def test_rows_preloaded_are_found_without_a_query(
@@ -33,3 +40,66 @@ def test_rows_preloaded_are_found_without_a_query(
             event.remove(platform.engine, "before_cursor_execute", count)
     assert len(names) == 2
     assert statements == []  # the identity map held them: no SELECT per row
+
+
+def _quick(platform: Platform) -> Engine:
+    if platform.engine.dialect.name == "sqlite":
+        assert make_quick_read_engine(platform.engine) is None  # reads stay in the process
+        pytest.skip("PostgreSQL only: a read on SQLite is no round trip")
+    quick = make_quick_read_engine(platform.engine)
+    assert quick is not None
+    return quick
+
+
+def _same_instant(engine: Engine) -> bool:
+    # now() is when the transaction began, statement_timestamp() when this statement did:
+    # equal only if the statement is its transaction (no BEGIN, no ping sent before it).
+    with engine.connect() as conn:
+        same = conn.scalar(text("SELECT now() = statement_timestamp()"))
+        conn.rollback()
+    return bool(same)
+
+
+def test_a_quick_read_is_one_statement_without_ping_or_begin(platform: Platform) -> None:
+    quick = _quick(platform)
+    try:
+        assert _same_instant(quick)
+        assert not _same_instant(platform.engine)  # the pool's ping, in a transaction
+    finally:
+        quick.dispose()
+
+
+def test_a_quick_read_runs_again_when_the_server_dropped_its_connection(
+    platform: Platform, session: Session
+) -> None:
+    quick = _quick(platform)
+    try:
+        with quick.connect() as conn:
+            pid = conn.scalar(text("SELECT pg_backend_pid()"))
+        session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+        def read() -> int:
+            with quick.connect() as conn:
+                return int(conn.scalar(text("SELECT pg_backend_pid()")) or 0)
+
+        assert once_more_if_dropped(read) not in (0, pid)
+    finally:
+        quick.dispose()
+
+
+def test_the_advisory_lock_sent_with_begin_is_held_to_the_commit(
+    platform: Platform, session: Session
+) -> None:
+    if platform.engine.dialect.name == "sqlite":
+        pytest.skip("PostgreSQL only")
+    key = 0x7E57
+
+    def free() -> bool:
+        taken = session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key})
+        session.rollback()
+        return bool(taken)
+
+    with write_connection(platform.engine, label="test") as conn:
+        begin_with_advisory_lock(conn, key)
+        assert not free()
+    assert free()

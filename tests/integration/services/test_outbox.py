@@ -10,6 +10,7 @@ from tgd.adapters.clock import FrozenClock
 from tgd.container import Platform
 from tgd.db.models.operations import ConsoleEvent
 from tgd.db.outbox_order import numbers_at_commit
+from tgd.db.session import make_quick_read_engine
 from tgd.db.writes import write_transaction
 from tgd.services import events, outbox
 
@@ -109,3 +110,25 @@ def test_a_backlog_is_numbered_a_batch_at_a_time_in_insert_order(
     assert numbers == list(range(numbers[0], numbers[0] + 7))
     with platform.sessions() as session:
         assert [seq for seq, _ in _stored(session)] == numbers
+
+
+def test_the_hub_s_quick_reads_number_in_order_and_stay_in_autocommit(
+    platform: Platform, clock: FrozenClock
+) -> None:
+    reads = make_quick_read_engine(platform.engine)
+    if reads is None:
+        pytest.skip("PostgreSQL only: SQLite numbers at commit")
+    try:
+        plain = sessionmaker(bind=platform.engine)  # numbered by the publication, as on PG
+        for names in ("ab", "cde"):
+            with write_transaction(plain) as writer:
+                for name in names:
+                    events.add_event(writer, "test", {"name": name}, territory_id=None, clock=clock)
+        published = outbox.publish_pending(platform.engine, clock=clock, reads=reads)
+        assert [e.payload["name"] for e in published] == list("abcde")
+        assert [e.seq for e in published] == list(range(published[0].seq, published[0].seq + 5))
+        assert outbox.publish_pending(platform.engine, clock=clock, reads=reads) == []
+        with reads.connect() as conn:  # the numbering's transaction did not stay behind
+            assert conn.connection.driver_connection.autocommit is True  # type: ignore[union-attr]
+    finally:
+        reads.dispose()

@@ -110,7 +110,9 @@ def begin_with_advisory_lock(conn: Connection, key: int) -> None:
     """PostgreSQL: take a transaction-scoped advisory lock as the transaction's first statement.
 
     With psycopg the driver's ``BEGIN`` and the lock leave together in one pipeline: one
-    round trip where they took two.
+    round trip where they took two. On a connection the server dropped it fails, and the
+    rollback that follows reports the connection dropped, as any statement would
+    (``once_more_if_dropped`` runs the transaction again).
     """
     driver = conn.connection.driver_connection
     if isinstance(driver, psycopg.Connection) and psycopg.Pipeline.is_supported():

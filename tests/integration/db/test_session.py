@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -60,6 +61,21 @@ def _same_instant(engine: Engine) -> bool:
     return bool(same)
 
 
+def _terminate(session: Session, pid: int) -> None:
+    """End a server process, and wait until it is gone (the signal is asynchronous)."""
+    session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    session.commit()
+    for _ in range(200):
+        gone = not session.scalar(
+            text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+        )
+        session.rollback()
+        if gone:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"server process {pid} still there")
+
+
 def test_a_quick_read_is_one_statement_without_ping_or_begin(platform: Platform) -> None:
     quick = _quick(platform)
     try:
@@ -75,8 +91,8 @@ def test_a_quick_read_runs_again_when_the_server_dropped_its_connection(
     quick = _quick(platform)
     try:
         with quick.connect() as conn:
-            pid = conn.scalar(text("SELECT pg_backend_pid()"))
-        session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            pid = int(conn.scalar(text("SELECT pg_backend_pid()")) or 0)
+        _terminate(session, pid)
 
         def read() -> int:
             with quick.connect() as conn:
@@ -103,3 +119,22 @@ def test_the_advisory_lock_sent_with_begin_is_held_to_the_commit(
         begin_with_advisory_lock(conn, key)
         assert not free()
     assert free()
+
+
+def test_the_lock_sent_with_begin_on_a_dropped_connection_is_reported_as_dropped(
+    platform: Platform, session: Session
+) -> None:
+    quick = _quick(platform).execution_options(isolation_level="READ COMMITTED")
+    try:
+        with quick.connect() as conn:
+            pid = int(conn.scalar(text("SELECT pg_backend_pid()")) or 0)
+        _terminate(session, pid)
+
+        def lock() -> int:
+            with write_connection(quick, label="test") as conn:
+                begin_with_advisory_lock(conn, 0x7E58)
+                return int(conn.scalar(text("SELECT pg_backend_pid()")) or 0)
+
+        assert once_more_if_dropped(lock) not in (0, pid)
+    finally:
+        quick.engine.dispose()

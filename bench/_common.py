@@ -11,6 +11,7 @@ import contextlib
 import re
 import selectors
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -136,6 +137,25 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
 
 
+# When the kernel received each console message, beside when the bench read it: the
+# difference is the bench's own delay (its reader shares a process and the cores with the
+# senders). It is part of every console figure; ``reading_delays`` says how much.
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux
+_REALTIME_TO_PERF = time.time() - time.perf_counter()
+_READ_DELAYS: list[float] = []
+
+
+def reading_delays() -> str:
+    """Say how long after the kernel received them the bench read the consoles' messages."""
+    if not _READ_DELAYS:
+        return "console sockets: no kernel receive time (SO_TIMESTAMPNS unavailable)"
+    ms = [1000 * d for d in _READ_DELAYS]
+    return (
+        f"console sockets: the bench read each message p50 {percentile(ms, 0.5):.1f} / "
+        f"p99 {percentile(ms, 0.99):.1f} ms after the kernel received it (included above)"
+    )
+
+
 class _Reader:
     """One thread that reads the sockets of every ``LightConsole`` of the bench.
 
@@ -237,6 +257,8 @@ class LightConsole:
         self._early[:0] = held
         self._joined = True
         self.sock.setblocking(False)
+        with contextlib.suppress(OSError):
+            self.sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
         for message in self._early:
             self._deliver(message, time.perf_counter())
         _READER.add(self)
@@ -256,14 +278,19 @@ class LightConsole:
         """Read what arrived (the reader's thread)."""
         arrived = time.perf_counter()
         try:
-            data = self.sock.recv(262144)
+            data, ancillary, _flags, _address = self.sock.recvmsg(262144, 64)
         except BlockingIOError:
             return
         except OSError:
-            data = b""
+            data, ancillary = b"", []
         if not data:
             _READER.remove(self)
             return
+        for level, kind, stamp in ancillary:
+            if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(stamp) >= 16:
+                seconds, nanoseconds = struct.unpack("qq", stamp[:16])
+                received = seconds + nanoseconds / 1e9 - _REALTIME_TO_PERF
+                _READ_DELAYS.append(max(0.0, arrived - received))
         self._receive(data, arrived)
 
     def _receive(self, data: bytes, arrived: float) -> None:

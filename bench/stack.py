@@ -52,6 +52,7 @@ from bench._common import (  # noqa: E402
     apply_escalation_option,
     login,
     percentile,
+    reading_delays,
     writer_counters,
     writer_figures,
 )
@@ -311,6 +312,7 @@ def main() -> None:
             f"{f['missing']:>8.0f} {f['saturation']:>12.1f}"
         )
     print("(milliseconds; target: webhook -> all consoles p99 < 100 ms at 50/s)")
+    print(reading_delays())
 
 
 if __name__ == "__main__":

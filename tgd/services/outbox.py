@@ -65,6 +65,8 @@ def publish_pending(
     if reads is None:
         return _number(engine, clock)
     # Without the pool's ping too; in a transaction, not autocommit: the lock lasts to COMMIT.
+    # A COMMIT lost with its connection may have numbered events the retry does not return:
+    # consoles fetch them at the next event's gap, or from the head (E-02, ``Hub``).
     numbering_engine = reads.execution_options(isolation_level="READ COMMITTED")
     return once_more_if_dropped(lambda: _number(numbering_engine, clock))
 

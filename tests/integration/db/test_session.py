@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.orm import Session
 
 from tests import builders
@@ -61,6 +61,10 @@ def _same_instant(engine: Engine) -> bool:
     return bool(same)
 
 
+def _server_process(conn: Connection) -> int:
+    return int(conn.scalar(text("SELECT pg_backend_pid()")) or 0)
+
+
 def _terminate(session: Session, pid: int) -> None:
     """End a server process, and wait until it is gone (the signal is asynchronous)."""
     session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
@@ -91,12 +95,12 @@ def test_a_quick_read_runs_again_when_the_server_dropped_its_connection(
     quick = _quick(platform)
     try:
         with quick.connect() as conn:
-            pid = int(conn.scalar(text("SELECT pg_backend_pid()")) or 0)
+            pid = _server_process(conn)
         _terminate(session, pid)
 
         def read() -> int:
             with quick.connect() as conn:
-                return int(conn.scalar(text("SELECT pg_backend_pid()")) or 0)
+                return _server_process(conn)
 
         assert once_more_if_dropped(read) not in (0, pid)
     finally:
@@ -127,13 +131,13 @@ def test_the_lock_sent_with_begin_on_a_dropped_connection_is_reported_as_dropped
     quick = _quick(platform).execution_options(isolation_level="READ COMMITTED")
     try:
         with quick.connect() as conn:
-            pid = int(conn.scalar(text("SELECT pg_backend_pid()")) or 0)
+            pid = _server_process(conn)
         _terminate(session, pid)
 
         def lock() -> int:
             with write_connection(quick, label="test") as conn:
                 begin_with_advisory_lock(conn, 0x7E58)
-                return int(conn.scalar(text("SELECT pg_backend_pid()")) or 0)
+                return _server_process(conn)
 
         assert once_more_if_dropped(lock) not in (0, pid)
     finally:

@@ -157,7 +157,6 @@ class Hub:
         self.socketio = socketio
         self.platform = platform
         self._wake = threading.Event()
-        self._pending = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -365,7 +364,6 @@ class Hub:
         Never in the committing thread: publishing is a write transaction of its own, and
         the request or webhook that committed must answer without waiting for it.
         """
-        self._pending.set()
         self._wake.set()
 
     def start(self) -> None:
@@ -393,7 +391,6 @@ class Hub:
             self._wake.clear()
             self._last_pass = time.monotonic()
             try:
-                self._pending.clear()
                 self.check_redis()
                 self.publish()
             except Exception:

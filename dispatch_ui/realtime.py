@@ -41,6 +41,7 @@ from flask_socketio import SocketIO, disconnect, emit, join_room
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, SessionTransaction
 
+from dispatch_ui import socket_lanes
 from dispatch_ui.security import SESSION_KEY
 from tgd.container import Platform
 from tgd.db.models.operations import ConsoleEvent
@@ -511,6 +512,7 @@ def init_app(app: Flask) -> None:
     platform: Platform = app.extensions["tgd"]
     settings = platform.settings
     origins = [settings.public_base_url.rstrip("/"), *settings.security.allowed_origins]
+    socket_lanes.install()
     socketio = SocketIO(
         app,
         async_mode="threading",

@@ -65,6 +65,8 @@ class Metrics:
     alerts_replayed: Counter
     webhook_latency: Histogram
     console_connections: Gauge
+    console_frames_waited: Counter
+    console_sockets_shut: Counter
     redis_degraded: Gauge
 
 
@@ -107,6 +109,17 @@ def _create() -> Metrics:
             "tgd_console_connections",
             "Console sockets connected to this app process.",
             multiprocess_mode="livesum",
+        ),
+        console_frames_waited=Counter(
+            "tgd_console_frames_waited",
+            "Console frames a socket could not take at once: they waited, in order, for "
+            "that socket's own writer (a console reading slowly).",
+        ),
+        console_sockets_shut=Counter(
+            "tgd_console_sockets_shut",
+            "Console sockets shut because their console stopped reading (too much "
+            "waiting) or their connection failed while sending; the console catches up "
+            "when it reconnects.",
         ),
         redis_degraded=Gauge(
             "tgd_console_redis_degraded",

@@ -62,6 +62,7 @@ from tgd.db.models import Alert  # noqa: E402
 from tgd.db.session import make_engine  # noqa: E402
 
 # An alert's first event, as python-socketio writes it (compact JSON, payload key first).
+WINDOW = 10  # seconds: the tail is printed window by window
 ALERT_OPENED = re.compile(r'"kind":"alert_opened","payload":\{"alert_id":(\d+)')
 
 
@@ -180,6 +181,13 @@ def saturation(url: str, token: str, seconds: float = 5, senders: int = 32) -> f
     return done / (time.perf_counter() - started)
 
 
+def _windows(by_window: dict[int, list[float]]) -> str:
+    """Each window's p99 (and max): where in the run the tail was (escalation from 10 s)."""
+    return " | ".join(
+        f"{percentile(v, 0.99):.0f} ({max(v):.0f})" for _, v in sorted(by_window.items())
+    )
+
+
 def measure(
     name: str,
     url: str,
@@ -210,6 +218,7 @@ def measure(
     engine.dispose()
     pairs: list[float] = []
     to_all: list[float] = []
+    all_by_window: dict[int, list[float]] = {}
     missing = 0
     for sid, (at, _) in sent.items():
         alert_id = ids.get(sid)
@@ -219,7 +228,13 @@ def measure(
         pairs += [(t - at) * 1000 for t in got]
         if len(got) == args.consoles:
             to_all.append((max(got) - at) * 1000)
+            all_by_window.setdefault(int((at - started) // WINDOW), []).append(to_all[-1])
     answers = [a * 1000 for _, a in sent.values()]
+    answers_by_window: dict[int, list[float]] = {}
+    for at, answer in sent.values():
+        answers_by_window.setdefault(int((at - started) // WINDOW), []).append(answer * 1000)
+    print(f"  p99 by {WINDOW} s, answer: {_windows(answers_by_window)} ms", flush=True)
+    print(f"  p99 by {WINDOW} s, all consoles: {_windows(all_by_window)} ms", flush=True)
     rate = saturation(url, token)
     figures = {
         "answer_p50": statistics.median(answers),

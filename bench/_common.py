@@ -15,11 +15,9 @@ import struct
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import pyotp
 import requests
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import (
@@ -33,7 +31,7 @@ from wsproto.events import (
 from wsproto.extensions import PerMessageDeflate
 from wsproto.utilities import LocalProtocolError
 
-from tests.browser.live import ACCOUNTS
+from tests.browser.live import http_login
 
 # Real conditions by default: the benches leave their alerts unclaimed, so escalation (10 s)
 # and overflow (30 s) run in the middle of the measurement, as they would in the centre.
@@ -78,24 +76,10 @@ def apply_deflate_option(args: argparse.Namespace) -> None:
 def login(url: str, *, timeout: float = 10, username: str = "operateur") -> str:
     """Log a demo console user in (password, then TOTP code); return the cookie header.
 
-    A TOTP code is accepted once: a bench that logs in twice within 30 s (a browser and
-    its sockets) logs in two users.
-
     nginx's routing cookie (``tgd_route``), if any, is left out: a bench that spreads its
     consoles over the app processes gives each one its own.
     """
-    http = requests.Session()
-    account = ACCOUNTS[username]
-
-    def post(path: str, data: dict[str, str]) -> None:
-        page = http.get(url + path, timeout=timeout).text
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
-        assert token
-        http.post(url + path, data={"csrf_token": token.group(1), **data}, timeout=timeout)
-
-    post("/connexion", {"username": username, "password": account.password})
-    totp = pyotp.TOTP(account.totp_secret)
-    post("/connexion/code", {"code": totp.generate_otp(totp.timecode(datetime.now(UTC)))})
+    http = http_login(url, username, timeout=timeout)
     return "; ".join(f"{c.name}={c.value}" for c in http.cookies if c.name != "tgd_route")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyotp
+import requests
 
 from tgd.services.demo import DEMO_ACCOUNTS
 
@@ -141,3 +143,32 @@ def login(page: object, url: str, username: str, *, step_offset: int = 0) -> Non
     page.fill("#code", totp.generate_otp(totp.timecode(datetime.now(UTC)) + step_offset))
     page.click("main button[type=submit]")
     page.wait_for_url(url + "/")
+
+
+def http_login(url: str, username: str, *, timeout: float = 20) -> requests.Session:
+    """Log a demo user in over HTTP as a browser does: password, then TOTP when asked.
+
+    A TOTP code is accepted once: two logins of one user within 30 s need two users.
+    """
+    http = requests.Session()
+    account = ACCOUNTS[username]
+
+    def post(path: str, data: dict[str, str]) -> requests.Response:
+        page = http.get(url + path, timeout=timeout).text
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+        assert token, f"no CSRF token on {path}"
+        return http.post(
+            url + path,
+            data={"csrf_token": token.group(1), **data},
+            allow_redirects=False,
+            timeout=timeout,
+        )
+
+    answer = post("/connexion", {"username": username, "password": account.password})
+    if "/connexion/code" in answer.headers.get("Location", ""):
+        totp = pyotp.TOTP(account.totp_secret)
+        code = totp.generate_otp(totp.timecode(datetime.now(UTC)))
+        answer = post("/connexion/code", {"code": code})
+    location = answer.headers.get("Location", "")
+    assert answer.status_code == 302 and "/connexion" not in location, f"{username} not logged in"
+    return http

@@ -8,15 +8,13 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
-import pyotp
 import pytest
 import requests
 import socketio
 
-from tests.browser.live import ACCOUNTS, free_port, platform_env, prepare, running
+from tests.browser.live import free_port, http_login, platform_env, prepare, running
 
 REDIS = shutil.which("redis-server")
 
@@ -66,18 +64,7 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
 
 def logged_in(url: str, username: str) -> requests.Session:
     """A browser-like session logged in through the forms."""
-    http = requests.Session()
-    account = ACCOUNTS[username]
-
-    def post(path: str, data: dict[str, str]) -> requests.Response:
-        page = http.get(url + path, timeout=10).text
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
-        assert token, page[:500]
-        return http.post(url + path, data={"csrf_token": token.group(1), **data}, timeout=10)
-
-    post("/connexion", {"username": username, "password": account.password})
-    totp = pyotp.TOTP(account.totp_secret)
-    post("/connexion/code", {"code": totp.generate_otp(totp.timecode(datetime.now(UTC)))})
+    http = http_login(url, username, timeout=10)
     assert http.get(url + "/api/console/board", timeout=10).status_code == 200
     return http
 

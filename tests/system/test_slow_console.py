@@ -15,19 +15,17 @@ import json
 import re
 import socket
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pyotp
 import requests
 import socketio
 from sqlalchemy import select
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request, TextMessage
 
-from tests.browser.live import ACCOUNTS, free_port, platform_env, prepare, running
+from tests.browser.live import free_port, http_login, platform_env, prepare, running
 from tgd.adapters.clock import SystemClock
 from tgd.db.models.operations import ConsoleEvent
 from tgd.db.session import make_engine, make_session_factory
@@ -40,20 +38,7 @@ _SEQ = re.compile(r'"seq":\s*(\d+)')
 
 
 def _cookie(url: str) -> str:
-    http = requests.Session()
-    account = ACCOUNTS["operateur"]
-    for path, data in (
-        ("/connexion", {"username": "operateur", "password": account.password}),
-        ("/connexion/code", None),
-    ):
-        page = http.get(url + path, timeout=20).text
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
-        assert token, path
-        if data is None:
-            totp = pyotp.TOTP(account.totp_secret)
-            data = {"code": totp.generate_otp(totp.timecode(datetime.now(UTC)))}
-        http.post(url + path, data={"csrf_token": token.group(1), **data}, timeout=20)
-    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+    return "; ".join(f"{c.name}={c.value}" for c in http_login(url, "operateur").cookies)
 
 
 class FrozenConsole:
@@ -68,6 +53,7 @@ class FrozenConsole:
         self.ws = WSConnection(ConnectionType.CLIENT)
         self.messages: list[str] = []
         self._partial: list[str] = []
+        self._seqs: list[int] = []  # the events' seqs, in the order received
         self._accepted = False
         self.sock.sendall(
             self.ws.send(
@@ -94,18 +80,19 @@ class FrozenConsole:
                 elif isinstance(event, TextMessage):
                     self._partial.append(event.data)
                     if event.message_finished:
-                        self.messages.append("".join(self._partial))
+                        self._finish("".join(self._partial))
                         self._partial.clear()
 
+    def _finish(self, message: str) -> None:
+        self.messages.append(message)
+        if message.startswith('42["console_events"'):
+            self._seqs.extend(int(s) for s in _SEQ.findall(message))
+
     def seqs(self) -> list[int]:
-        found: list[int] = []
-        for message in self.messages:
-            if message.startswith('42["console_events"'):
-                found.extend(int(s) for s in _SEQ.findall(message))
-        return found
+        return list(self._seqs)
 
     def read_until_seq(self, last: int) -> None:
-        self._read_until(lambda: last in self.seqs())
+        self._read_until(lambda: bool(self._seqs) and self._seqs[-1] >= last)
 
     def unread_bytes_waiting(self) -> int:
         """Bytes the kernel holds for this socket, unread (FIONREAD)."""
@@ -166,7 +153,8 @@ def test_a_console_that_stops_reading_holds_up_nobody_and_loses_nothing(tmp_path
             assert waited and float(waited.group(1)) > 0, "no frame waited for the frozen socket"
 
             frozen.read_until_seq(last_seq[0])  # the frozen console wakes up
-            got = [s for s in frozen.seqs() if s in set(added)]
+            wanted = set(added)
+            got = [s for s in frozen.seqs() if s in wanted]
             assert got == added  # all of them, in order, once
             assert all(json.loads(m[2:])[1] for m in frozen.messages if m.startswith("42"))
         finally:

@@ -22,11 +22,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pyotp
 import pytest
 import requests
 import socketio
@@ -34,11 +32,11 @@ from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from tests.browser.live import (
-    ACCOUNTS,
     TGD,
     TOKEN,
     Live,
     free_port,
+    http_login,
     platform_env,
     prepare,
     running,
@@ -79,14 +77,7 @@ class Person:
 
     def __init__(self, url: str, username: str) -> None:
         self.url, self.username = url, username
-        self.http = requests.Session()
-        account = ACCOUNTS[username]
-        self._post_form("/connexion", {"username": username, "password": account.password})
-        if "/connexion/code" in self.last_location:
-            totp = pyotp.TOTP(account.totp_secret)
-            code = totp.generate_otp(totp.timecode(datetime.now(UTC)))
-            self._post_form("/connexion/code", {"code": code})
-        assert self.last_status == 302 and "/connexion" not in self.last_location, username
+        self.http = http_login(url, username)
         self.csrf = self._token("/console" if username in ("operateur", "superviseur") else "/")
 
     def _token(self, path: str) -> str:
@@ -94,18 +85,6 @@ class Person:
         found = re.search(r'name="csrf[-_]token"[^>]*(?:value|content)="([^"]+)"', page)
         assert found, f"no CSRF token on {path} for {self.username}"
         return found.group(1)
-
-    def _post_form(self, path: str, data: dict[str, str]) -> None:
-        response = self.http.post(
-            self.url + path,
-            data={"csrf_token": self._token(path), **data},
-            allow_redirects=False,
-            timeout=20,
-        )
-        self.last_status, self.last_location = (
-            response.status_code,
-            response.headers.get("Location", ""),
-        )
 
     def post(
         self, path: str, kind: str, payload: dict[str, Any] | None = None

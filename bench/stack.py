@@ -255,13 +255,14 @@ def run_stack(args: argparse.Namespace) -> dict[str, float]:
     os.chmod(directory, 0o711)  # noqa: S103 - PostgreSQL's user must reach its data directory
     stack = stack_module.Stack(
         directory,
-        stack_module.Ports.free(2),
+        stack_module.Ports.free(args.apps),
         tgd=TGD,
         extra_env={f"TGD_{k.upper()}": v for k, v in TIMERS.items()},
     )
     try:
         print(
-            "stack: starting (nginx, 2 apps, PostgreSQL + standby, Redis, schedulers)…", flush=True
+            f"stack: starting (nginx, {args.apps} apps, PostgreSQL + standby, Redis, schedulers)…",
+            flush=True,
         )
         stack.up()
         [(username, secret)] = create_operators(stack, 1).items()
@@ -299,13 +300,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--consoles", type=int, default=100)
     parser.add_argument("--only", choices=["stack", "embedded"], help="run one mode only")
+    parser.add_argument("--apps", type=int, default=2, help="the stack's app processes")
     add_escalation_option(parser)
     add_deflate_option(parser)
     args = parser.parse_args()
     apply_escalation_option(args)
     apply_deflate_option(args)
     runs: list[tuple[str, Callable[[argparse.Namespace], dict[str, float]]]] = [
-        ("stack (nginx, 2 apps, PostgreSQL+standby, Redis)", run_stack),
+        (f"stack (nginx, {args.apps} apps, PostgreSQL+standby, Redis)", run_stack),
         ("embedded (SQLite, one process)", run_embedded),
     ]
     if args.only:

@@ -115,6 +115,32 @@ def writer_figures(before: dict[str, float], after: dict[str, float], seconds: f
     )
 
 
+def machine_ticks() -> list[int]:
+    """The machine's CPU time counters so far (``/proc/stat``: user … steal), in ticks."""
+    with open("/proc/stat") as stat:
+        return [int(v) for v in stat.readline().split()[1:9]]
+
+
+def machine_figures(before: list[int], after: list[int]) -> str:
+    """Say how busy the machine's cores were between two ``machine_ticks``, and how much
+    the hypervisor took (steal): the context of a run's figures on a shared machine."""
+    d = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(d) or 1
+    idle = d[3] + d[4]  # idle, iowait
+    return f"machine: cores {1 - idle / total:.0%} busy, of which steal {d[7] / total:.0%}"
+
+
+def python_speed() -> str:
+    """A fixed piece of pure Python timed on one core (best of five): one day's machine
+    against another's, since the spread between days can be wider than a change's effect."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        sum(i * i for i in range(300_000))
+        best = min(best, time.perf_counter() - started)
+    return f"machine: the speed probe took {1000 * best:.1f} ms (lower is faster)"
+
+
 def percentile(values: list[float], q: float) -> float:
     """Return the ``q`` quantile (0 to 1) of ``values``, nearest rank; 0.0 for none."""
     ordered = sorted(values)

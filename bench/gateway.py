@@ -52,7 +52,10 @@ from bench._common import (  # noqa: E402
     add_deflate_option,
     apply_deflate_option,
     login,
+    machine_figures,
+    machine_ticks,
     percentile,
+    python_speed,
     writer_counters,
     writer_figures,
 )
@@ -333,10 +336,13 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
                 ("gateway", gateway, live.process.pid),
                 ("bare", baseline, bare.pid),
             ):
+                print(f"           {python_speed()}")
                 started, cpu = time.perf_counter(), cpu_seconds(pid)
                 counters = writer_counters(live.url) if name == "gateway" else {}
+                ticks = machine_ticks()
                 latencies, errors = open_loop(sender.send, args.rate, args.seconds)
                 report(name, latencies, errors, time.perf_counter() - started)
+                print(f"           {machine_figures(ticks, machine_ticks())}")
                 if counters:
                     print(
                         "           "

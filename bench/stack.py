@@ -51,7 +51,10 @@ from bench._common import (  # noqa: E402
     apply_deflate_option,
     apply_escalation_option,
     login,
+    machine_figures,
+    machine_ticks,
     percentile,
+    python_speed,
     reading_delays,
     writer_counters,
     writer_figures,
@@ -201,9 +204,12 @@ def measure(
     print(f"{name}: connecting {args.consoles} consoles…", flush=True)
     screens = Screens(url, cookie, args.consoles)
     time.sleep(2)
+    print(f"  {python_speed()}", flush=True)
     started, counters = time.perf_counter(), [writer_counters(app) for app in apps]
+    ticks = machine_ticks()
     sent = send_open_loop(url, token, args.rate, args.seconds)
     elapsed = time.perf_counter() - started
+    print(f"  {machine_figures(ticks, machine_ticks())} during the open loop", flush=True)
     for app, before in zip(apps, counters, strict=True):
         print(f"  {app}: {writer_figures(before, writer_counters(app), elapsed)}", flush=True)
     time.sleep(3)  # the last events on their way

@@ -78,14 +78,16 @@ def _number(engine: Engine, clock: Clock) -> list[PublishedEvent]:
         return _publish_locked(conn, clock=clock)
 
 
+# Built once: every hub pass asks first (docs/deployment.md).
+_PENDING = select(ConsoleEvent.seq).where(ConsoleEvent.published_seq.is_(None)).limit(1)
+
+
 def has_pending(engine: Engine) -> bool:
     """Tell, without writing, whether committed events wait for their number."""
 
     def read() -> bool:
         with engine.connect() as conn:
-            pending = conn.scalar(
-                select(ConsoleEvent.seq).where(ConsoleEvent.published_seq.is_(None)).limit(1)
-            )
+            pending = conn.scalar(_PENDING)
             conn.rollback()
         return pending is not None
 

@@ -134,12 +134,12 @@ class SessionGate:
             return set(self._ended)
 
     def _live(self, ids: set[int]) -> set[int]:
-        policy, clock = _policy(self.platform), self.platform.clock
-        if self.reads is not None:  # a plain connection: half the Python of an ORM session
-            with self.reads.connect() as conn:
-                return auth.console_sessions(conn, ids, policy=policy, clock=clock)
-        with self.platform.sessions() as db:
-            return auth.console_sessions(db, ids, policy=policy, clock=clock)
+        # A plain connection: half the Python of an ORM session, on every delivery.
+        engine = self.reads if self.reads is not None else self.platform.engine
+        with engine.connect() as conn:
+            return auth.console_sessions(
+                conn, ids, policy=_policy(self.platform), clock=self.platform.clock
+            )
 
 
 REDIS_CHECK_SECONDS = 1.0

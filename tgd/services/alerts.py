@@ -146,8 +146,8 @@ def answer_once(
 
 
 # Built once, on the table rather than the class: every webhook on PostgreSQL claims its
-# key, and building the statement, then the ORM's bulk-insert path, cost more Python than
-# sending it.
+# key, and neither rebuilding the statement nor the ORM's bulk-insert path (which it took
+# for an insert on the class) does anything for it.
 _RECEIPTS = cast(Table, WebhookReceipt.__table__)
 _CLAIM = (
     pg_insert(_RECEIPTS)

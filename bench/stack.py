@@ -225,8 +225,11 @@ def measure(
     pairs: list[float] = []
     to_all: list[float] = []
     all_by_window: dict[int, list[float]] = {}
+    answers_by_window: dict[int, list[float]] = {}
     missing = 0
-    for sid, (at, _) in sent.items():
+    for sid, (at, answer) in sent.items():
+        window = int((at - started) // WINDOW)
+        answers_by_window.setdefault(window, []).append(answer * 1000)
         alert_id = ids.get(sid)
         seen = [screens.arrivals[i].get(alert_id) for i in screens.arrivals] if alert_id else []
         got = [t for t in seen if t is not None]
@@ -234,11 +237,8 @@ def measure(
         pairs += [(t - at) * 1000 for t in got]
         if len(got) == args.consoles:
             to_all.append((max(got) - at) * 1000)
-            all_by_window.setdefault(int((at - started) // WINDOW), []).append(to_all[-1])
+            all_by_window.setdefault(window, []).append(to_all[-1])
     answers = [a * 1000 for _, a in sent.values()]
-    answers_by_window: dict[int, list[float]] = {}
-    for at, answer in sent.values():
-        answers_by_window.setdefault(int((at - started) // WINDOW), []).append(answer * 1000)
     print(f"  p99 by {WINDOW} s, answer: {_windows(answers_by_window)} ms", flush=True)
     print(f"  p99 by {WINDOW} s, all consoles: {_windows(all_by_window)} ms", flush=True)
     rate = saturation(url, token)

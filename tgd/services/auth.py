@@ -291,7 +291,7 @@ _CONSOLE_SESSIONS = (
 
 
 def console_sessions(
-    session: Session | Connection, ids: set[int], *, policy: SessionPolicy, clock: Clock
+    db: Session | Connection, ids: set[int], *, policy: SessionPolicy, clock: Clock
 ) -> set[int]:
     """Read-only, one query: the sessions among ``ids`` still allowed to feed a console (E-09).
 
@@ -302,7 +302,7 @@ def console_sessions(
     if not ids:
         return set()
     now = clock.now()
-    rows = session.execute(_CONSOLE_SESSIONS, {"ids": list(ids)})
+    rows = db.execute(_CONSOLE_SESSIONS, {"ids": list(ids)})
     return {
         row.id
         for row in rows

@@ -45,7 +45,7 @@ from dispatch_ui import socket_lanes
 from dispatch_ui.security import SESSION_KEY
 from tgd.container import Platform
 from tgd.db.models.operations import ConsoleEvent
-from tgd.db.outbox_order import numbers_at_commit
+from tgd.db.outbox_order import EVENTS_ADDED, numbers_at_commit
 from tgd.db.session import make_quick_read_engine, once_more_if_dropped, read_transaction
 from tgd.db.writes import Priority, write_transaction
 from tgd.metrics import metrics
@@ -425,7 +425,7 @@ def _watch_sessions(platform: Platform, hub: Hub) -> None:
 
     def after_flush(sess: Session, _context: Any) -> None:
         if any(isinstance(obj, ConsoleEvent) for obj in sess.new):
-            sess.info["console_events"] = True
+            sess.info[EVENTS_ADDED] = True
 
     def after_commit(sess: Session) -> None:
         # SQLAlchemy also calls this when a savepoint is released (a webhook's receipt on
@@ -434,14 +434,14 @@ def _watch_sessions(platform: Platform, hub: Hub) -> None:
         # alert to the hub's next poll, half a second later on every screen.
         if sess.in_nested_transaction():
             return
-        if sess.info.pop("console_events", False):
+        if sess.info.pop(EVENTS_ADDED, False):
             hub.notify()
 
     def after_soft_rollback(sess: Session, previous: SessionTransaction) -> None:
         # A savepoint rolled back must not forget the events committed beside it; a
         # needless notify only costs the hub an empty pass.
         if previous.parent is None:
-            sess.info.pop("console_events", None)
+            sess.info.pop(EVENTS_ADDED, None)
 
     event.listen(platform.sessions, "after_flush", after_flush)
     event.listen(platform.sessions, "after_commit", after_commit)

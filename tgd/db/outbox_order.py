@@ -28,6 +28,9 @@ from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from tgd.db.models.operations import ConsoleEvent
 
 _UNNUMBERED = "tgd_console_events_unnumbered"  # session.info: this transaction added events
+# session.info: this transaction added events, for the console hub (``dispatch_ui.realtime``)
+# to publish once it commits.
+EVENTS_ADDED = "tgd_console_events_added"
 
 
 def numbers_at_commit(dialect_name: str) -> bool:
@@ -45,6 +48,16 @@ def number_at_commit(factory: sessionmaker[Session]) -> None:
 def _note_new_events(session: Session, _context: Any) -> None:
     if any(isinstance(obj, ConsoleEvent) for obj in session.new):
         session.info[_UNNUMBERED] = True
+
+
+def note_inserted(session: Session) -> None:
+    """Note events inserted without the ORM (``events.insert_now``): numbered, then published.
+
+    The flush listeners see only ORM objects; an event inserted by a statement of its own
+    is noted here for the numbering before the commit (SQLite) and for the hub after it.
+    """
+    session.info[_UNNUMBERED] = True
+    session.info[EVENTS_ADDED] = True
 
 
 def _number_before_commit(session: Session) -> None:

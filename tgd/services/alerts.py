@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from tgd.adapters.crypto import WrappedKey
 from tgd.db.models.alerts import Alert, CallLeg, WebhookReceipt
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.lines import Line, LineAssignment
@@ -234,11 +235,11 @@ def open_alert(
     )
     # The alert's data key is made before the alert, so that the alert's row is inserted
     # with it (an UPDATE less on every such alert, inside the gateway's write).
-    key = None  # held here: the session's identity map keeps unchanged rows only weakly
+    key: WrappedKey | None = None
+    data_key_id: int | None
     if line is None and kind != CallKind.CANARY:
         # R-22 "appelant non identifié": the number is personal data, kept under its own key.
-        key = vault.create_key(session, cipher, purpose="alert", clock=clock)
-        data_key_id: int | None = key.id
+        data_key_id, key = vault.create_key_now(session, cipher, purpose="alert", clock=clock)
     elif line is not None and file is None:
         data_key_id = ensure_line_key(session, line, cipher=cipher, clock=clock)
     else:
@@ -264,25 +265,31 @@ def open_alert(
     )
     session.add(alert)
     session.flush()
-    if key is not None and call.from_number:
-        vault.put_text(session, cipher, alert, "caller_number_enc", call.from_number, key_id=key.id)
+    if key is not None and data_key_id is not None and call.from_number:
+        number, key_id = call.from_number, data_key_id
+        vault.put_text(session, cipher, alert, "caller_number_enc", number, key_id=key_id, key=key)
     if refused is not None:
         alert.nature = AlertNature.NON_CONFORME
         alert.non_compliance_cause = REFUSED_CAUSES[refused]
         alert.restricted_channel = refused
         if call.to_number and alert.data_key_id is not None:
             number, key_id = call.to_number, alert.data_key_id
-            vault.put_text(session, cipher, alert, "dialled_number_enc", number, key_id=key_id)
-    session.add(
-        CallLeg(
-            alert_id=alert.id,
-            call_sid=call.call_sid,
-            role=LegRole.CALLER,
-            status="ringing",
-            started_at=rang,
-        )
+            vault.put_text(
+                session, cipher, alert, "dialled_number_enc", number, key_id=key_id, key=key
+            )
+    # The leg, the event and the audit entry are inserted by statements built once, not
+    # flushed as ORM objects: an alert's unit is the gateway's hot path (docs/gateway.md).
+    session.connection().execute(
+        _INSERT_LEG,
+        {
+            "alert_id": alert.id,
+            "call_sid": call.call_sid,
+            "role": LegRole.CALLER,
+            "status": "ringing",
+            "started_at": rang,
+        },
     )
-    events.add_event(
+    events.insert_now(
         session,
         events.ALERT_OPENED,
         {
@@ -303,7 +310,7 @@ def open_alert(
     details: dict[str, Any] = {"kind": kind.value, "identified": line is not None}
     if refused is not None:
         details["restricted"] = refused.value
-    audit.record(
+    audit.insert_now(
         session,
         actor="carrier",
         action="alert.opened",
@@ -318,6 +325,7 @@ def open_alert(
     return alert
 
 
+_INSERT_LEG = cast(Table, CallLeg.__table__).insert()
 # Built once: its SQL and cache key are computed on first use, not for every call.
 _IDENTIFY = (
     select(Line, LineAssignment, BeneficiaryFile)

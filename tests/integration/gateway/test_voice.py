@@ -117,6 +117,9 @@ def test_an_unidentified_alert_is_written_with_its_key_in_few_statements(
     assert not [s for s in statements if s.startswith("UPDATE webhook_receipts")]
     updates = [s for s in statements if s.startswith("UPDATE alerts")]
     assert len(updates) == 1 and "caller_number_enc" in updates[0]  # under its row's id
+    # The leg, the event and the audit entry: one insert each (statements built once).
+    for table in ("data_keys", "alerts", "call_legs", "console_events", "audit_entries"):
+        assert len([s for s in statements if s.startswith(f"INSERT INTO {table} ")]) == 1
 
 
 @pytest.mark.parametrize(

@@ -21,10 +21,12 @@ from tgd.db.models.audit import AuditEntry
 from tgd.db.session import make_engine
 from tgd.services.audit import (
     GENESIS_HASH,
+    SOURCE_KEY,
     AuditChainBroken,
     AuditReport,
     compute_entry_hash,
     export,
+    insert_now,
     record,
     seal,
     verify,
@@ -213,6 +215,41 @@ def test_record_does_not_commit(sqlite_engine: Engine, clock: FrozenClock) -> No
         session.rollback()
     with Session(sqlite_engine) as session:
         assert session.scalar(select(func.count()).select_from(AuditEntry)) == 0
+
+
+def test_an_entry_inserted_at_once_is_the_entry_record_adds(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    # The gateway's hot path inserts its entries without the ORM: same row, same chain.
+    fields: dict[str, Any] = {
+        "actor": "carrier",
+        "action": "alert.opened",
+        "object_type": "alert",
+        "object_id": 7,
+        "details": {"kind": "alert", "identified": True},
+    }
+    with Session(engine) as session:
+        session.info[SOURCE_KEY] = "192.0.2.10"
+        added = record(session, clock=clock, **fields)
+        insert_now(session, clock=clock, **fields)
+        session.commit()
+        added_id = added.id
+    rows = [_row(engine, added_id), _row(engine, added_id + 1)]
+    columns = ("at", "actor", "action", "object_type", "object_id", "source", "details")
+    assert [tuple(getattr(row, c) for c in columns) for row in rows] == [
+        (T0, "carrier", "alert.opened", "alert", "7", "192.0.2.10", fields["details"])
+    ] * 2
+    assert seal(engine) == 2
+    assert _check(engine, clock).ok
+
+
+def test_an_entry_inserted_at_once_refuses_personal_data(
+    sqlite_engine: Engine, clock: FrozenClock
+) -> None:
+    with Session(sqlite_engine) as session, pytest.raises(ValueError, match="object_id"):
+        insert_now(
+            session, actor="carrier", action="alert.opened", object_id="0612345678", clock=clock
+        )
 
 
 # -- tampering (R-53) --------------------------------------------------------------------

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tgd.adapters.clock import FrozenClock
 from tgd.container import Platform
 from tgd.db.models.operations import ConsoleEvent
-from tgd.db.outbox_order import numbers_at_commit
+from tgd.db.outbox_order import EVENTS_ADDED, numbers_at_commit
 from tgd.db.session import make_quick_read_engine
 from tgd.db.writes import write_transaction
 from tgd.services import events, outbox
@@ -53,6 +53,25 @@ def test_events_are_numbered_in_insert_order_without_gaps(
         assert [(e.seq, e.payload["name"]) for e in first + second] == stored
         assert all(e.created_at == clock.now() for e in first + second)
     assert outbox.publish_pending(platform.engine, clock=clock) == []
+
+
+def test_events_inserted_without_the_orm_are_numbered_with_the_others(
+    platform: Platform, session: Session, clock: FrozenClock
+) -> None:
+    # The gateway's hot path inserts its events by a statement of their own (no ORM
+    # object): they are numbered, in order, with the ORM's, and the hub hears of them.
+    events.add_event(session, "test", {"name": "a"}, territory_id=None, clock=clock)
+    session.flush()
+    events.insert_now(session, "test", {"name": "b"}, territory_id=None, clock=clock)
+    events.add_event(session, "test", {"name": "c"}, territory_id=None, clock=clock)
+    assert session.info[EVENTS_ADDED] is True
+    session.commit()
+    outbox.publish_pending(platform.engine, clock=clock)
+
+    stored = _stored(session)
+    numbers = [seq for seq, _ in stored]
+    assert numbers == list(range(numbers[0], numbers[0] + 3))
+    assert [name for _, name in stored] == ["a", "b", "c"]
 
 
 def test_a_rolled_back_transaction_leaves_no_gap(

@@ -35,6 +35,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -108,6 +109,9 @@ def serving(database_url: str) -> Iterator[None]:
         os.close(fd)
 
 
+LINGERING_SECONDS = 2.0  # how long a closed connection may stay listed by PostgreSQL
+
+
 def _refuse_if_served(engine: Engine, database_url: str) -> None:
     path = serving_lock_path(database_url)
     if path is not None:
@@ -125,6 +129,20 @@ def _refuse_if_served(engine: Engine, database_url: str) -> None:
         finally:
             os.close(fd)
         return
+    # A connection closed a moment ago (the backup's, a pool just disposed) stays listed
+    # until its server process has exited, later on a busy machine: a server's or the
+    # scheduler's stays. Look again for a short while before refusing.
+    deadline = time.monotonic() + LINGERING_SECONDS
+    while (others := _other_connections(engine)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if others:
+        raise BackupError(
+            f"{others} autre(s) connexion(s) à cette base PostgreSQL (serveurs TGD, "
+            "planificateur…) : arrêtez-les avant de restaurer"
+        )
+
+
+def _other_connections(engine: Engine) -> int:
     with engine.connect() as conn:
         others = conn.execute(
             text(
@@ -133,11 +151,7 @@ def _refuse_if_served(engine: Engine, database_url: str) -> None:
             )
         ).scalar_one()
         conn.rollback()
-    if others:
-        raise BackupError(
-            f"{others} autre(s) connexion(s) à cette base PostgreSQL (serveurs TGD, "
-            "planificateur…) : arrêtez-les avant de restaurer"
-        )
+    return int(others)
 
 
 # --- backup -------------------------------------------------------------------------------

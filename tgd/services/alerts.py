@@ -33,7 +33,7 @@ from tgd.db.writes import excludes_other_writers
 from tgd.domain.alerts import AlertNature, AlertState, LegRole
 from tgd.domain.restrictions import Channel
 from tgd.ports import Cipher, Clock
-from tgd.services import audit, commissioning, events, vault
+from tgd.services import alert_rows, audit, commissioning, events, vault
 
 log = logging.getLogger(__name__)
 
@@ -227,24 +227,22 @@ def open_alert(
     ``refused`` marks a terminal's call or SMS to a number outside its line's allow-list
     (Annexe 2 I.1): the alert is of nature « non conforme » with its cause, and keeps the
     number dialled, encrypted.
+
+    The alert's rows (the alert, its leg, its event, its audit entry) are the gateway's hot
+    path: on PostgreSQL one statement, its id drawn as its caller is identified; elsewhere
+    statements built once, not ORM flushes (``alert_rows``, docs/gateway.md).
     """
-    now = clock.now()
-    rang = call.received_at or now
-    line, assignment, file = (
-        identify(session, call.from_number) if kind != CallKind.CANARY else (None, None, None)
-    )
-    # The alert's data key is made before the alert, so that the alert's row is inserted
-    # with it (an UPDATE less on every such alert, inside the gateway's write).
-    key: WrappedKey | None = None
-    data_key_id: int | None
-    if line is None and kind != CallKind.CANARY:
-        # R-22 "appelant non identifié": the number is personal data, kept under its own key.
-        data_key_id, key = vault.create_key_now(session, cipher, purpose="alert", clock=clock)
-    elif line is not None and file is None:
-        data_key_id = ensure_line_key(session, line, cipher=cipher, clock=clock)
+    rang = call.received_at or clock.now()
+    drawn: int | None = None
+    if kind == CallKind.CANARY:
+        line, assignment, file = None, None, None
+    elif refused is None and alert_rows.draws_ids(session):
+        drawn, line, assignment, file = alert_rows.identify_drawing_id(session, call.from_number)
     else:
-        data_key_id = file.data_key_id if file else None
+        line, assignment, file = identify(session, call.from_number)
+    key, data_key_id = _data_key(session, kind, line, file, cipher=cipher, clock=clock)
     alert = Alert(
+        id=drawn,
         call_sid=call.call_sid,
         territory_id=line.juridiction.territory_id if line else None,
         line_id=line.id if line else None,
@@ -263,10 +261,70 @@ def open_alert(
         ringing_at=rang,
         created_at=rang,
     )
+    if drawn is not None:
+        if key is not None and call.from_number:
+            alert.caller_number_enc = vault.text_for_row(
+                cipher, key, "alerts", "caller_number_enc", drawn, call.from_number
+            )
+        alert_rows.insert_at_once(
+            session,
+            alert,
+            leg=_caller_leg(alert),
+            event=_opened_event(alert, line, refused, clock=clock),
+            entry=audit.entry_values(
+                session, **_opened_entry(alert, kind, line, refused), clock=clock
+            ),
+        )
+    else:
+        _insert_one_by_one(
+            session, alert, call, key, refused, line, kind, cipher=cipher, clock=clock
+        )
+    if alert.is_test and file is not None:
+        record_test_call(session, alert, file, clock=clock)
+    log.info("alert=%s opened kind=%s identified=%s", alert.id, kind.value, line is not None)
+    return alert
+
+
+def _data_key(
+    session: Session,
+    kind: CallKind,
+    line: Line | None,
+    file: BeneficiaryFile | None,
+    *,
+    cipher: Cipher,
+    clock: Clock,
+) -> tuple[WrappedKey | None, int | None]:
+    """The alert's data key: a new one for an unidentified caller (with the key in hand).
+
+    Made before the alert, so that the alert's row is inserted with it (an UPDATE less on
+    every such alert, inside the gateway's write).
+    """
+    if line is None and kind != CallKind.CANARY:
+        # R-22 "appelant non identifié": the number is personal data, kept under its own key.
+        key_id, key = vault.create_key_now(session, cipher, purpose="alert", clock=clock)
+        return key, key_id
+    if line is not None and file is None:
+        return None, ensure_line_key(session, line, cipher=cipher, clock=clock)
+    return None, file.data_key_id if file else None
+
+
+def _insert_one_by_one(
+    session: Session,
+    alert: Alert,
+    call: IncomingCall,
+    key: WrappedKey | None,
+    refused: Channel | None,
+    line: Line | None,
+    kind: CallKind,
+    *,
+    cipher: Cipher,
+    clock: Clock,
+) -> None:
+    """Insert the alert (ORM), then its leg, event and audit entry by statements built once."""
     session.add(alert)
     session.flush()
-    if key is not None and data_key_id is not None and call.from_number:
-        number, key_id = call.from_number, data_key_id
+    if key is not None and alert.data_key_id is not None and call.from_number:
+        number, key_id = call.from_number, alert.data_key_id
         vault.put_text(session, cipher, alert, "caller_number_enc", number, key_id=key_id, key=key)
     if refused is not None:
         alert.nature = AlertNature.NON_CONFORME
@@ -277,52 +335,64 @@ def open_alert(
             vault.put_text(
                 session, cipher, alert, "dialled_number_enc", number, key_id=key_id, key=key
             )
-    # The leg, the event and the audit entry are inserted by statements built once, not
-    # flushed as ORM objects: an alert's unit is the gateway's hot path (docs/gateway.md).
-    session.connection().execute(
-        _INSERT_LEG,
-        {
-            "alert_id": alert.id,
-            "call_sid": call.call_sid,
-            "role": LegRole.CALLER,
-            "status": "ringing",
-            "started_at": rang,
-        },
-    )
+    session.connection().execute(_INSERT_LEG, _caller_leg(alert))
+    event = _opened_event(alert, line, refused, clock=clock)
     events.insert_now(
         session,
-        events.ALERT_OPENED,
-        {
-            "alert_id": alert.id,
-            "line_id": alert.line_id,
-            "file_id": alert.file_id,
-            "identified": line is not None,
-            "is_test": alert.is_test,
-            "is_canary": alert.is_canary,
-            "restricted": refused.value if refused else None,
-            # Enough for a console to show the row at once (the reference is anonymous).
-            "reference": alert.reference,
-            "ringing_at": alert.ringing_at.isoformat(),
-        },
-        territory_id=alert.territory_id,
+        event["kind"],
+        event["payload"],
+        territory_id=event["territory_id"],
         clock=clock,
     )
+    audit.insert_now(session, **_opened_entry(alert, kind, line, refused), clock=clock)
+
+
+def _caller_leg(alert: Alert) -> dict[str, Any]:
+    return {
+        "alert_id": alert.id,
+        "call_sid": alert.call_sid,
+        "role": LegRole.CALLER,
+        "status": "ringing",
+        "started_at": alert.ringing_at,
+    }
+
+
+def _opened_event(
+    alert: Alert, line: Line | None, refused: Channel | None, *, clock: Clock
+) -> dict[str, Any]:
+    payload = {
+        "alert_id": alert.id,
+        "line_id": alert.line_id,
+        "file_id": alert.file_id,
+        "identified": line is not None,
+        "is_test": alert.is_test,
+        "is_canary": alert.is_canary,
+        "restricted": refused.value if refused else None,
+        # Enough for a console to show the row at once (the reference is anonymous).
+        "reference": alert.reference,
+        "ringing_at": alert.ringing_at.isoformat(),
+    }
+    return {
+        "kind": events.ALERT_OPENED,
+        "payload": payload,
+        "territory_id": alert.territory_id,
+        "created_at": clock.now(),
+    }
+
+
+def _opened_entry(
+    alert: Alert, kind: CallKind, line: Line | None, refused: Channel | None
+) -> dict[str, Any]:
     details: dict[str, Any] = {"kind": kind.value, "identified": line is not None}
     if refused is not None:
         details["restricted"] = refused.value
-    audit.insert_now(
-        session,
-        actor="carrier",
-        action="alert.opened",
-        object_type="alert",
-        object_id=alert.id,
-        details=details,
-        clock=clock,
-    )
-    if alert.is_test and file is not None:
-        record_test_call(session, alert, file, clock=clock)
-    log.info("alert=%s opened kind=%s identified=%s", alert.id, kind.value, line is not None)
-    return alert
+    return {
+        "actor": "carrier",
+        "action": "alert.opened",
+        "object_type": "alert",
+        "object_id": alert.id,
+        "details": details,
+    }
 
 
 _INSERT_LEG = cast(Table, CallLeg.__table__).insert()

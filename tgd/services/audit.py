@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, bindparam, func, select, text, update
+from sqlalchemy import Connection, Engine, Insert, Table, bindparam, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.db.models.audit import AuditEntry
@@ -126,7 +126,7 @@ def record(
     Without ``source``, the session's (``SOURCE_KEY``: a web request's client address).
     """
     entry = AuditEntry(
-        **_entry_values(
+        **entry_values(
             session,
             actor=actor,
             action=action,
@@ -158,13 +158,12 @@ def insert_now(
     CPU than the insert (docs/gateway.md). Its caller must flush what the entry audits
     first; nothing reads the entry back in the transaction.
     """
-    values = _entry_values(
+    values = entry_values(
         session,
         actor=actor,
         action=action,
         object_type=object_type,
         object_id=object_id,
-        source=None,
         details=details,
         clock=clock,
     )
@@ -172,20 +171,36 @@ def insert_now(
 
 
 _INSERT = _TABLE.insert()
+ENTRY_COLUMNS = ("at", "actor", "action", "object_type", "object_id", "source", "details")
 
 
-def _entry_values(
+def insert_statement(prefix: str) -> Insert:
+    """An entry's INSERT taking ``entry_values`` as bind parameters named ``<prefix><key>``.
+
+    For a statement that writes an entry with other rows at once (``alert_rows``): this
+    module still says what an entry's insert is.
+    """
+    return _TABLE.insert().values(
+        {name: bindparam(prefix + name, type_=_TABLE.c[name].type) for name in ENTRY_COLUMNS}
+    )
+
+
+def entry_values(
     session: Session,
     *,
     actor: str,
     action: str,
-    object_type: str | None,
-    object_id: str | int | None,
-    source: str | None,
-    details: Mapping[str, Any] | None,
+    object_type: str | None = None,
+    object_id: str | int | None = None,
+    source: str | None = None,
+    details: Mapping[str, Any] | None = None,
     clock: Clock,
 ) -> dict[str, Any]:
-    """Check an entry's fields (R-53: no personal data) and return its row's values."""
+    """Check an entry's fields (R-53: no personal data) and return its row's values.
+
+    What ``record`` adds and ``insert_now`` inserts; a statement of its own may insert it
+    too (``alert_rows``). Without ``source``, the session's (``SOURCE_KEY``).
+    """
     if source is None:
         source = session.info.get(SOURCE_KEY)
     if not _ACTOR_RE.fullmatch(actor):

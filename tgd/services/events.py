@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Insert, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from tgd.db.models.operations import ConsoleEvent
@@ -52,7 +52,20 @@ def add_event(
     return event
 
 
-_INSERT = cast(Table, ConsoleEvent.__table__).insert()
+_TABLE = cast(Table, ConsoleEvent.__table__)
+_INSERT = _TABLE.insert()
+EVENT_COLUMNS = ("kind", "payload", "territory_id", "created_at")
+
+
+def insert_statement(prefix: str) -> Insert:
+    """An event's INSERT taking its ``EVENT_COLUMNS`` as bind parameters ``<prefix><name>``.
+
+    For a statement that writes an event with other rows at once (``alert_rows``); its
+    caller notes the event for the hub (``outbox_order.note_inserted``).
+    """
+    return _TABLE.insert().values(
+        {name: bindparam(prefix + name, type_=_TABLE.c[name].type) for name in EVENT_COLUMNS}
+    )
 
 
 def insert_now(

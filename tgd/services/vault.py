@@ -110,6 +110,17 @@ def put_text(
     setattr(obj, column, cipher.encrypt_text(key, value, aad=_aad(obj, column)))
 
 
+def text_for_row(
+    cipher: Cipher, key: WrappedKey, table: str, column: str, row_id: int, value: str | None
+) -> bytes | None:
+    """Encrypt a text for the row ``row_id`` of ``table`` before it is inserted.
+
+    The same ciphertext binding as ``put_text`` (``field_aad``), for a row whose id is
+    known before its insert (an alert's, drawn from its sequence: ``alert_rows``).
+    """
+    return cipher.encrypt_text(key, value, aad=field_aad(table, column, row_id))
+
+
 def get_text(
     session: Session, cipher: Cipher, obj: Any, column: str, *, key_id: int | None
 ) -> str | None:

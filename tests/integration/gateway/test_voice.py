@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -13,6 +15,7 @@ from sqlalchemy.orm import Session
 from tgd.adapters.crypto import EnvelopeCipher
 from tgd.container import Platform
 from tgd.db.models.alerts import Alert, CallLeg, WebhookReceipt
+from tgd.db.models.audit import AuditEntry
 from tgd.db.models.beneficiaries import BeneficiaryFile, CommissioningRecord
 from tgd.db.models.operations import ConsoleEvent
 from tgd.domain.alerts import AlertNature, AlertState, LegRole
@@ -99,27 +102,65 @@ def test_an_unidentified_alert_is_written_with_its_key_in_few_statements(
     # the alert's key is made first, so the alert is inserted with it (no UPDATE of its key)
     # and the key is then read from the session, not the database; the receipt needs no
     # savepoint (SQLite: the writer excludes others; PostgreSQL: its key is claimed first).
-    statements: list[str] = []
-
-    def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        statements.append(" ".join(statement.split()))
-
-    event.listen(platform.engine, "before_cursor_execute", seen)
-    try:
-        assert twilio.call("CA0003b", from_="+33699999998").status_code == 200
-    finally:
-        event.remove(platform.engine, "before_cursor_execute", seen)
+    statements = _statements_of(platform, lambda: twilio.call("CA0003b", from_="+33699999998"))
     assert not [s for s in statements if s.startswith("UPDATE alerts SET data_key_id")]
     assert not [s for s in statements if s.startswith("SELECT data_keys.")]
     assert not [s for s in statements if s.startswith("SAVEPOINT")]
     # The answer is known before the alert is written: the receipt is written once, with it.
     assert len([s for s in statements if s.startswith("INSERT INTO webhook_receipts")]) == 1
     assert not [s for s in statements if s.startswith("UPDATE webhook_receipts")]
+    assert len([s for s in statements if s.startswith("INSERT INTO data_keys ")]) == 1
     updates = [s for s in statements if s.startswith("UPDATE alerts")]
+    if platform.engine.dialect.name == "postgresql":
+        # The alert's id is drawn as the caller is looked up, so its number is encrypted
+        # before the insert, and the alert, its leg, event and audit entry are one statement.
+        assert not updates
+        assert statements[1].startswith("SELECT nextval(")
+        assert len([s for s in statements if s.startswith("WITH new_alert AS")]) == 1
+        assert len(statements) == 4  # claim, identify, key, the alert's rows
+        return
     assert len(updates) == 1 and "caller_number_enc" in updates[0]  # under its row's id
     # The leg, the event and the audit entry: one insert each (statements built once).
-    for table in ("data_keys", "alerts", "call_legs", "console_events", "audit_entries"):
+    for table in ("alerts", "call_legs", "console_events", "audit_entries"):
         assert len([s for s in statements if s.startswith(f"INSERT INTO {table} ")]) == 1
+
+
+def test_a_known_lines_alert_is_four_round_trips_on_postgresql(
+    twilio: TwilioClient, platform: Platform, session: Session
+) -> None:
+    if platform.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite draws no id before the insert (and has no round trips)")
+    statements = _statements_of(platform, lambda: twilio.call("CA0003c"))
+    # The receipt's claim, the caller's line with the alert's id, the alert's rows; then
+    # the commit (not a statement here).
+    assert [s.split(" ")[0] for s in statements] == ["INSERT", "SELECT", "WITH"]
+    alert = _alert(session, "CA0003c")
+    assert alert.reference == "M 75 75056 01 1" and alert.caller_number_enc is None
+    # Every column written, the defaults the ORM's flush would have given included.
+    assert (alert.state, alert.nature) == (AlertState.RINGING, AlertNature.NON_QUALIFIEE)
+    assert (alert.is_test, alert.is_canary, alert.callback_count) == (False, False, 0)
+    assert alert.created_at == alert.ringing_at and alert.closed_at is None
+    assert session.scalar(select(func.count()).where(CallLeg.alert_id == alert.id)) == 1
+    event = session.scalars(select(ConsoleEvent).where(ConsoleEvent.kind == "alert_opened")).one()
+    assert event.payload["alert_id"] == alert.id and event.payload["identified"] is True
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "alert.opened")).one()
+    assert (entry.actor, entry.object_id) == ("carrier", str(alert.id))
+
+
+def _statements_of(platform: Platform, act: Callable[[], Any]) -> list[str]:
+    """The statements ``act`` ran, but for the writer's bounds (set once per connection)."""
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if not statement.startswith("SELECT set_config('lock_timeout'"):
+            statements.append(" ".join(statement.split()))
+
+    event.listen(platform.engine, "before_cursor_execute", seen)
+    try:
+        assert act().status_code == 200
+    finally:
+        event.remove(platform.engine, "before_cursor_execute", seen)
+    return statements
 
 
 @pytest.mark.parametrize(

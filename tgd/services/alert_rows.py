@@ -1,0 +1,128 @@
+"""An alert's rows in one statement on PostgreSQL: the gateway's hot path (E-01, E-12).
+
+Every statement of a voice webhook's unit is a round trip to the database, and under a
+burst the gateway writer waits for the GIL after each one (docs/gateway.md). On
+PostgreSQL the alert's id is drawn from its sequence by the statement that identifies
+the caller (``identify_drawing_id``: one row whether the number is a line or not), so
+everything that needs the id is known before anything is written: the alert, its
+caller leg, its ``alert_opened`` event and its audit entry then go in one statement of
+data-modifying CTEs (``insert_at_once``). A known line's alert is four round trips (the
+receipt's claim, the identification, this statement, the commit) where it was seven.
+
+The alert stays an ORM object for its callers: it is made persistent in the session
+without a query (``make_transient_to_detached``), every column loaded.
+
+SQLite has no sequence to draw from and its statements are no round trips (the
+database is in the process): it writes the same rows one statement at a time
+(``tgd.services.alerts.open_alert``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import Insert, Table, bindparam, func, insert, literal, select
+from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
+
+from tgd.db.models.alerts import Alert, CallLeg
+from tgd.db.models.beneficiaries import BeneficiaryFile
+from tgd.db.models.lines import Line, LineAssignment
+from tgd.db.outbox_order import note_inserted
+from tgd.services import audit, events
+
+_ALERTS = cast(Table, Alert.__table__)
+_LEGS = cast(Table, CallLeg.__table__)
+LEG_COLUMNS = ("alert_id", "call_sid", "role", "status", "started_at")
+
+
+def draws_ids(session: Session) -> bool:
+    """Tell whether this session's database draws an alert's id before its insert."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _identify_drawing() -> Any:
+    # ``FROM (SELECT 1) LEFT JOIN lines …``: a row, and an id, whether the number is a
+    # line or not (an unknown or withheld caller is an alert too, R-22).
+    one = select(literal(1).label("one")).subquery("one")
+    return (
+        select(
+            func.nextval(func.pg_get_serial_sequence("alerts", "id")),
+            Line,
+            LineAssignment,
+            BeneficiaryFile,
+        )
+        .select_from(one)
+        .outerjoin(Line, Line.msisdn == bindparam("number"))
+        .outerjoin(
+            LineAssignment,
+            (LineAssignment.line_id == Line.id) & LineAssignment.is_current.is_(True),
+        )
+        .outerjoin(BeneficiaryFile, BeneficiaryFile.assignment_id == LineAssignment.id)
+        .options(joinedload(Line.juridiction))
+        .limit(1)
+    )
+
+
+_IDENTIFY_DRAWING = _identify_drawing()
+
+
+def identify_drawing_id(
+    session: Session, number: str | None
+) -> tuple[int, Line | None, LineAssignment | None, BeneficiaryFile | None]:
+    """Draw the next alert id and find the caller's line, assignment and file (R-20)."""
+    drawn, line, assignment, file = session.execute(_IDENTIFY_DRAWING, {"number": number}).one()
+    return int(drawn), line, assignment, file
+
+
+def _values(table: Table, prefix: str, columns: tuple[str, ...]) -> dict[str, Any]:
+    return {name: bindparam(prefix + name, type_=table.c[name].type) for name in columns}
+
+
+def _insert_all() -> Insert:
+    # Every column of the alert is written: one the database alone would fill (a server
+    # default without a Python one) would be written NULL here. None has one today.
+    for column in _ALERTS.c:
+        if column.server_default is not None and column.default is None:
+            raise RuntimeError(f"alerts.{column.name}: give it a Python default (alert_rows)")
+    alert_columns = tuple(column.name for column in _ALERTS.c)
+    new_alert = insert(_ALERTS).values(_values(_ALERTS, "a_", alert_columns)).cte("new_alert")
+    new_leg = insert(_LEGS).values(_values(_LEGS, "l_", LEG_COLUMNS)).cte("new_leg")
+    new_event = events.insert_statement("e_").cte("new_event")
+    return audit.insert_statement("u_").add_cte(new_alert, new_leg, new_event)
+
+
+# Built once: a data-modifying CTE per table, the audit entry the main statement. The
+# leg's foreign key to its alert is checked at the end of the statement, by then inserted.
+_INSERT_ALL = _insert_all()
+
+
+def insert_at_once(
+    session: Session,
+    alert: Alert,
+    *,
+    leg: dict[str, Any],
+    event: dict[str, Any],
+    entry: dict[str, Any],
+) -> None:
+    """Insert ``alert`` (its id drawn), its leg, event and audit entry in one statement.
+
+    ``leg``, ``event`` and ``entry`` are their rows' values (``LEG_COLUMNS``,
+    ``events.EVENT_COLUMNS``, ``audit.entry_values``); every
+    column of ``alert`` is written, unset ones as NULL. The alert is persistent in the
+    session afterwards, as if loaded; the event is noted for the console hub.
+    """
+    params: dict[str, Any] = {}
+    for column in _ALERTS.c:
+        value = getattr(alert, column.key)
+        if value is None and column.default is not None:  # what the ORM's flush would fill
+            default = cast(Any, column.default)
+            value = default.arg(None) if default.is_callable else default.arg
+        setattr(alert, column.key, value)  # loaded, even when None: no refresh on access
+        params["a_" + column.name] = value
+    params.update({"l_" + name: leg[name] for name in LEG_COLUMNS})
+    params.update({"e_" + name: event[name] for name in events.EVENT_COLUMNS})
+    params.update({"u_" + name: entry[name] for name in audit.ENTRY_COLUMNS})
+    session.connection().execute(_INSERT_ALL, params)
+    make_transient_to_detached(alert)
+    session.add(alert)
+    note_inserted(session)

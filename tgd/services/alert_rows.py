@@ -28,7 +28,7 @@ from tgd.db.models.alerts import Alert, CallLeg
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.lines import Line, LineAssignment
 from tgd.db.outbox_order import note_inserted
-from tgd.services import audit, events
+from tgd.services import audit, events, vault
 
 _ALERTS = cast(Table, Alert.__table__)
 _LEGS = cast(Table, CallLeg.__table__)
@@ -78,22 +78,32 @@ def _values(table: Table, prefix: str, columns: tuple[str, ...]) -> dict[str, An
     return {name: bindparam(prefix + name, type_=table.c[name].type) for name in columns}
 
 
-def _insert_all() -> Insert:
+def _insert_all(*, with_key: bool) -> Insert:
     # Every column of the alert is written: one the database alone would fill (a server
     # default without a Python one) would be written NULL here. None has one today.
     for column in _ALERTS.c:
         if column.server_default is not None and column.default is None:
             raise RuntimeError(f"alerts.{column.name}: give it a Python default (alert_rows)")
-    alert_columns = tuple(column.name for column in _ALERTS.c)
-    new_alert = insert(_ALERTS).values(_values(_ALERTS, "a_", alert_columns)).cte("new_alert")
-    new_leg = insert(_LEGS).values(_values(_LEGS, "l_", LEG_COLUMNS)).cte("new_leg")
-    new_event = events.insert_statement("e_").cte("new_event")
-    return audit.insert_statement("u_").add_cte(new_alert, new_leg, new_event)
+    alert_values = _values(_ALERTS, "a_", tuple(column.name for column in _ALERTS.c))
+    ctes = []
+    if with_key:  # an unidentified caller's key: the alert refers to it, it returns its id
+        new_key = vault.key_insert_statement("k_").returning(vault.KEY_ID).cte("new_key")
+        alert_values["data_key_id"] = select(new_key.c.id).scalar_subquery()
+        ctes.append(new_key)
+    ctes.append(insert(_ALERTS).values(alert_values).cte("new_alert"))
+    ctes.append(insert(_LEGS).values(_values(_LEGS, "l_", LEG_COLUMNS)).cte("new_leg"))
+    ctes.append(events.insert_statement("e_").cte("new_event"))
+    statement = audit.insert_statement("u_").add_cte(*ctes)
+    if with_key:
+        statement = statement.returning(select(ctes[0].c.id).scalar_subquery())
+    return statement
 
 
 # Built once: a data-modifying CTE per table, the audit entry the main statement. The
-# leg's foreign key to its alert is checked at the end of the statement, by then inserted.
-_INSERT_ALL = _insert_all()
+# leg's foreign key to its alert (and the alert's to its key) is checked at the end of
+# the statement, by then inserted.
+_INSERT_ALL = _insert_all(with_key=False)
+_INSERT_ALL_WITH_KEY = _insert_all(with_key=True)
 
 
 def insert_at_once(
@@ -103,13 +113,16 @@ def insert_at_once(
     leg: dict[str, Any],
     event: dict[str, Any],
     entry: dict[str, Any],
+    new_key: dict[str, Any] | None = None,
 ) -> None:
     """Insert ``alert`` (its id drawn), its leg, event and audit entry in one statement.
 
     ``leg``, ``event`` and ``entry`` are their rows' values (``LEG_COLUMNS``,
-    ``events.EVENT_COLUMNS``, ``audit.entry_values``); every
-    column of ``alert`` is written, unset ones as NULL. The alert is persistent in the
-    session afterwards, as if loaded; the event is noted for the console hub.
+    ``events.EVENT_COLUMNS``, ``audit.entry_values``); every column of ``alert`` is
+    written, unset ones as NULL. ``new_key``: the values of the alert's own data key
+    (``vault.new_key``), inserted by the same statement, and the alert's ``data_key_id``
+    set to it. The alert is persistent in the session afterwards, as if loaded; the event
+    is noted for the console hub.
     """
     params: dict[str, Any] = {}
     for column in _ALERTS.c:
@@ -122,7 +135,13 @@ def insert_at_once(
     params.update({"l_" + name: leg[name] for name in LEG_COLUMNS})
     params.update({"e_" + name: event[name] for name in events.EVENT_COLUMNS})
     params.update({"u_" + name: entry[name] for name in audit.ENTRY_COLUMNS})
-    session.connection().execute(_INSERT_ALL, params)
+    if new_key is None:
+        session.connection().execute(_INSERT_ALL, params)
+    else:
+        params.update({"k_" + name: value for name, value in new_key.items()})
+        del params["a_data_key_id"]
+        result = session.connection().execute(_INSERT_ALL_WITH_KEY, params)
+        alert.data_key_id = int(result.scalar_one())
     make_transient_to_detached(alert)
     session.add(alert)
     note_inserted(session)

@@ -240,7 +240,14 @@ def open_alert(
         drawn, line, assignment, file = alert_rows.identify_drawing_id(session, call.from_number)
     else:
         line, assignment, file = identify(session, call.from_number)
-    key, data_key_id = _data_key(session, kind, line, file, cipher=cipher, clock=clock)
+    key: WrappedKey | None
+    key_row: dict[str, Any] | None = None
+    data_key_id: int | None
+    if drawn is not None and line is None:  # its key goes in with the alert's rows
+        key, key_row = vault.new_key(cipher, purpose="alert", clock=clock)
+        data_key_id = None
+    else:
+        key, data_key_id = _data_key(session, kind, line, file, cipher=cipher, clock=clock)
     alert = Alert(
         id=drawn,
         call_sid=call.call_sid,
@@ -274,6 +281,7 @@ def open_alert(
             entry=audit.entry_values(
                 session, **_opened_entry(alert, kind, line, refused), clock=clock
             ),
+            new_key=key_row,
         )
     else:
         _insert_one_by_one(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, inspect, select
+from sqlalchemy import Insert, Table, bindparam, inspect, select
 from sqlalchemy.orm import Session
 
 from tgd.adapters.crypto import KeyDestroyed, WrappedKey, field_aad
@@ -33,7 +33,33 @@ def create_key(session: Session, cipher: Cipher, *, purpose: str, clock: Clock) 
     return row
 
 
-_INSERT_KEY = cast(Table, DataKey.__table__).insert()
+_KEYS = cast(Table, DataKey.__table__)
+_INSERT_KEY = _KEYS.insert()
+KEY_ID = _KEYS.c.id
+KEY_COLUMNS = ("purpose", "master_key_id", "wrapped", "created_at")
+
+
+def new_key(cipher: Cipher, *, purpose: str, clock: Clock) -> tuple[WrappedKey, dict[str, Any]]:
+    """Make a data key and return it with its row's values, for a statement to insert.
+
+    The row is inserted by the caller's statement (``key_insert_statement``), with the
+    rows it protects (an unidentified caller's alert: ``alert_rows``).
+    """
+    wrapped = cipher.new_data_key()
+    values = {
+        "purpose": purpose,
+        "master_key_id": wrapped.master_key_id,
+        "wrapped": wrapped.wrapped,
+        "created_at": clock.now(),
+    }
+    return wrapped, values
+
+
+def key_insert_statement(prefix: str) -> Insert:
+    """A data key's INSERT taking ``new_key``'s values as bind parameters ``<prefix><name>``."""
+    return _KEYS.insert().values(
+        {name: bindparam(prefix + name, type_=_KEYS.c[name].type) for name in KEY_COLUMNS}
+    )
 
 
 def create_key_now(
@@ -45,16 +71,8 @@ def create_key_now(
     unidentified caller's alert): its caller encrypts with the key returned
     (``put_text(…, key=…)``), which the session could not find without a query.
     """
-    wrapped = cipher.new_data_key()
-    result = session.connection().execute(
-        _INSERT_KEY,
-        {
-            "purpose": purpose,
-            "master_key_id": wrapped.master_key_id,
-            "wrapped": wrapped.wrapped,
-            "created_at": clock.now(),
-        },
-    )
+    wrapped, values = new_key(cipher, purpose=purpose, clock=clock)
+    result = session.connection().execute(_INSERT_KEY, values)
     inserted = result.inserted_primary_key
     assert inserted is not None  # an INSERT's result always has it
     return int(inserted[0]), wrapped

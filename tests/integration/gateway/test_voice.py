@@ -109,19 +109,19 @@ def test_an_unidentified_alert_is_written_with_its_key_in_few_statements(
     # The answer is known before the alert is written: the receipt is written once, with it.
     assert len([s for s in statements if s.startswith("INSERT INTO webhook_receipts")]) == 1
     assert not [s for s in statements if s.startswith("UPDATE webhook_receipts")]
-    assert len([s for s in statements if s.startswith("INSERT INTO data_keys ")]) == 1
     updates = [s for s in statements if s.startswith("UPDATE alerts")]
     if platform.engine.dialect.name == "postgresql":
         # The alert's id is drawn as the caller is looked up, so its number is encrypted
-        # before the insert, and the alert, its leg, event and audit entry are one statement.
+        # before the insert, and its key, the alert, its leg, event and audit entry are
+        # one statement.
         assert not updates
         assert statements[1].startswith("SELECT nextval(")
-        assert len([s for s in statements if s.startswith("WITH new_alert AS")]) == 1
-        assert len(statements) == 4  # claim, identify, key, the alert's rows
+        assert statements[2].startswith("WITH new_key AS (INSERT INTO data_keys ")
+        assert len(statements) == 3  # the claim, the identification, the alert's rows
         return
     assert len(updates) == 1 and "caller_number_enc" in updates[0]  # under its row's id
-    # The leg, the event and the audit entry: one insert each (statements built once).
-    for table in ("alerts", "call_legs", "console_events", "audit_entries"):
+    # The key, the leg, the event and the audit entry: one insert each (built once).
+    for table in ("data_keys", "alerts", "call_legs", "console_events", "audit_entries"):
         assert len([s for s in statements if s.startswith(f"INSERT INTO {table} ")]) == 1
 
 

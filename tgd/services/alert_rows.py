@@ -6,8 +6,10 @@ PostgreSQL the alert's id is drawn from its sequence by the statement that ident
 the caller (``identify_drawing_id``: one row whether the number is a line or not), so
 everything that needs the id is known before anything is written: the alert, its
 caller leg, its ``alert_opened`` event and its audit entry then go in one statement of
-data-modifying CTEs (``insert_at_once``). A known line's alert is four round trips (the
-receipt's claim, the identification, this statement, the commit) where it was seven.
+data-modifying CTEs (``insert_at_once``), with an unidentified caller's data key
+(R-22: its number is encrypted under a key of its own). An alert is four round trips
+(the receipt's claim, the identification, this statement, the commit) where it was
+seven for a known line and nine for an unidentified caller.
 
 The alert stays an ORM object for its callers: it is made persistent in the session
 without a query (``make_transient_to_detached``), every column loaded.
@@ -28,6 +30,7 @@ from tgd.db.models.alerts import Alert, CallLeg
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.lines import Line, LineAssignment
 from tgd.db.outbox_order import note_inserted
+from tgd.db.statements import prefixed_insert, prefixed_values
 from tgd.services import audit, events, vault
 
 _ALERTS = cast(Table, Alert.__table__)
@@ -74,24 +77,20 @@ def identify_drawing_id(
     return int(drawn), line, assignment, file
 
 
-def _values(table: Table, prefix: str, columns: tuple[str, ...]) -> dict[str, Any]:
-    return {name: bindparam(prefix + name, type_=table.c[name].type) for name in columns}
-
-
 def _insert_all(*, with_key: bool) -> Insert:
     # Every column of the alert is written: one the database alone would fill (a server
     # default without a Python one) would be written NULL here. None has one today.
     for column in _ALERTS.c:
         if column.server_default is not None and column.default is None:
             raise RuntimeError(f"alerts.{column.name}: give it a Python default (alert_rows)")
-    alert_values = _values(_ALERTS, "a_", tuple(column.name for column in _ALERTS.c))
+    alert_values = prefixed_values(_ALERTS, "a_", tuple(column.name for column in _ALERTS.c))
     ctes = []
     if with_key:  # an unidentified caller's key: the alert refers to it, it returns its id
         new_key = vault.key_insert_statement("k_").returning(vault.KEY_ID).cte("new_key")
         alert_values["data_key_id"] = select(new_key.c.id).scalar_subquery()
         ctes.append(new_key)
     ctes.append(insert(_ALERTS).values(alert_values).cte("new_alert"))
-    ctes.append(insert(_LEGS).values(_values(_LEGS, "l_", LEG_COLUMNS)).cte("new_leg"))
+    ctes.append(prefixed_insert(_LEGS, "l_", LEG_COLUMNS).cte("new_leg"))
     ctes.append(events.insert_statement("e_").cte("new_event"))
     statement = audit.insert_statement("u_").add_cte(*ctes)
     if with_key:

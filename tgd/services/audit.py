@@ -36,6 +36,7 @@ from sqlalchemy import Connection, Engine, Insert, Table, bindparam, func, selec
 from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.db.models.audit import AuditEntry
+from tgd.db.statements import prefixed_insert
 from tgd.db.writes import Priority, write_connection, write_transaction
 from tgd.ports import AnchorCopy, Clock
 
@@ -180,9 +181,7 @@ def insert_statement(prefix: str) -> Insert:
     For a statement that writes an entry with other rows at once (``alert_rows``): this
     module still says what an entry's insert is.
     """
-    return _TABLE.insert().values(
-        {name: bindparam(prefix + name, type_=_TABLE.c[name].type) for name in ENTRY_COLUMNS}
-    )
+    return prefixed_insert(_TABLE, prefix, ENTRY_COLUMNS)
 
 
 def entry_values(

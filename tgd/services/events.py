@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, bindparam, select
+from sqlalchemy import Insert, Table, select
 from sqlalchemy.orm import Session
 
 from tgd.db.models.operations import ConsoleEvent
 from tgd.db.outbox_order import note_inserted
+from tgd.db.statements import prefixed_insert
 from tgd.ports import Clock
 
 # Event kinds (past tense, STYLE rule 6).
@@ -63,9 +64,7 @@ def insert_statement(prefix: str) -> Insert:
     For a statement that writes an event with other rows at once (``alert_rows``); its
     caller notes the event for the hub (``outbox_order.note_inserted``).
     """
-    return _TABLE.insert().values(
-        {name: bindparam(prefix + name, type_=_TABLE.c[name].type) for name in EVENT_COLUMNS}
-    )
+    return prefixed_insert(_TABLE, prefix, EVENT_COLUMNS)
 
 
 def insert_now(

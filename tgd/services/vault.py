@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, bindparam, inspect, select
+from sqlalchemy import Insert, Table, inspect, select
 from sqlalchemy.orm import Session
 
 from tgd.adapters.crypto import KeyDestroyed, WrappedKey, field_aad
 from tgd.db.models.keys import DataKey
+from tgd.db.statements import prefixed_insert
 from tgd.ports import Cipher, Clock
 
 
@@ -57,9 +58,7 @@ def new_key(cipher: Cipher, *, purpose: str, clock: Clock) -> tuple[WrappedKey, 
 
 def key_insert_statement(prefix: str) -> Insert:
     """A data key's INSERT taking ``new_key``'s values as bind parameters ``<prefix><name>``."""
-    return _KEYS.insert().values(
-        {name: bindparam(prefix + name, type_=_KEYS.c[name].type) for name in KEY_COLUMNS}
-    )
+    return prefixed_insert(_KEYS, prefix, KEY_COLUMNS)
 
 
 def create_key_now(

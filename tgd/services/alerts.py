@@ -278,9 +278,7 @@ def open_alert(
             alert,
             leg=_caller_leg(alert),
             event=_opened_event(alert, line, refused, clock=clock),
-            entry=audit.entry_values(
-                session, **_opened_entry(alert, kind, line, refused), clock=clock
-            ),
+            entry=_opened_entry(session, alert, kind, line, refused, clock=clock),
             new_key=key_row,
         )
     else:
@@ -344,15 +342,8 @@ def _insert_one_by_one(
                 session, cipher, alert, "dialled_number_enc", number, key_id=key_id, key=key
             )
     session.connection().execute(_INSERT_LEG, _caller_leg(alert))
-    event = _opened_event(alert, line, refused, clock=clock)
-    events.insert_now(
-        session,
-        event["kind"],
-        event["payload"],
-        territory_id=event["territory_id"],
-        clock=clock,
-    )
-    audit.insert_now(session, **_opened_entry(alert, kind, line, refused), clock=clock)
+    events.insert_now(session, _opened_event(alert, line, refused, clock=clock))
+    audit.insert_now(session, _opened_entry(session, alert, kind, line, refused, clock=clock))
 
 
 def _caller_leg(alert: Alert) -> dict[str, Any]:
@@ -380,27 +371,32 @@ def _opened_event(
         "reference": alert.reference,
         "ringing_at": alert.ringing_at.isoformat(),
     }
-    return {
-        "kind": events.ALERT_OPENED,
-        "payload": payload,
-        "territory_id": alert.territory_id,
-        "created_at": clock.now(),
-    }
+    return events.event_values(
+        events.ALERT_OPENED, payload, territory_id=alert.territory_id, clock=clock
+    )
 
 
 def _opened_entry(
-    alert: Alert, kind: CallKind, line: Line | None, refused: Channel | None
+    session: Session,
+    alert: Alert,
+    kind: CallKind,
+    line: Line | None,
+    refused: Channel | None,
+    *,
+    clock: Clock,
 ) -> dict[str, Any]:
     details: dict[str, Any] = {"kind": kind.value, "identified": line is not None}
     if refused is not None:
         details["restricted"] = refused.value
-    return {
-        "actor": "carrier",
-        "action": "alert.opened",
-        "object_type": "alert",
-        "object_id": alert.id,
-        "details": details,
-    }
+    return audit.entry_values(
+        session,
+        actor="carrier",
+        action="alert.opened",
+        object_type="alert",
+        object_id=alert.id,
+        details=details,
+        clock=clock,
+    )
 
 
 _INSERT_LEG = cast(Table, CallLeg.__table__).insert()

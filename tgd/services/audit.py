@@ -142,33 +142,15 @@ def record(
     return entry
 
 
-def insert_now(
-    session: Session,
-    *,
-    actor: str,
-    action: str,
-    object_type: str | None = None,
-    object_id: str | int | None = None,
-    details: Mapping[str, Any] | None = None,
-    clock: Clock,
-) -> None:
+def insert_now(session: Session, values: Mapping[str, Any]) -> None:
     """Insert an unsealed entry at once, in the caller's transaction, without an ORM object.
 
-    The same entry as ``record``, checked the same way, in one statement built once: for
-    the gateway's hot path (an alert's unit), where the ORM's flush of the entry cost more
-    CPU than the insert (docs/gateway.md). Its caller must flush what the entry audits
-    first; nothing reads the entry back in the transaction.
+    ``values`` come from ``entry_values`` (the same checks as ``record``): one statement
+    built once, for the gateway's hot path (an alert's unit), where the ORM's flush of the
+    entry cost more CPU than the insert (docs/gateway.md). Its caller must flush what the
+    entry audits first; nothing reads the entry back in the transaction.
     """
-    values = entry_values(
-        session,
-        actor=actor,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        details=details,
-        clock=clock,
-    )
-    session.connection().execute(_INSERT, values)
+    session.connection().execute(_INSERT, dict(values))
 
 
 _INSERT = _TABLE.insert()

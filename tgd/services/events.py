@@ -46,11 +46,21 @@ def add_event(
     clock: Clock,
 ) -> ConsoleEvent:
     """Add an event to the outbox in the caller's transaction (E-02); flushed with the change."""
-    event = ConsoleEvent(
-        kind=kind, payload=payload, territory_id=territory_id, created_at=clock.now()
-    )
+    event = ConsoleEvent(**event_values(kind, payload, territory_id=territory_id, clock=clock))
     session.add(event)
     return event
+
+
+def event_values(
+    kind: str, payload: dict[str, Any], *, territory_id: int | None, clock: Clock
+) -> dict[str, Any]:
+    """Return an event's row values (``EVENT_COLUMNS``): what ``add_event`` adds."""
+    return {
+        "kind": kind,
+        "payload": payload,
+        "territory_id": territory_id,
+        "created_at": clock.now(),
+    }
 
 
 _TABLE = cast(Table, ConsoleEvent.__table__)
@@ -67,23 +77,13 @@ def insert_statement(prefix: str) -> Insert:
     return prefixed_insert(_TABLE, prefix, EVENT_COLUMNS)
 
 
-def insert_now(
-    session: Session,
-    kind: str,
-    payload: dict[str, Any],
-    *,
-    territory_id: int | None,
-    clock: Clock,
-) -> None:
-    """Add an event at once, in one statement built once, without an ORM object.
+def insert_now(session: Session, values: dict[str, Any]) -> None:
+    """Add an event (``event_values``) at once, in one statement built once, without the ORM.
 
     The same event as ``add_event``, for the gateway's hot path (an alert's unit), where
     the ORM's flush of the row cost more CPU than the insert (docs/gateway.md).
     """
-    session.connection().execute(
-        _INSERT,
-        {"kind": kind, "payload": payload, "territory_id": territory_id, "created_at": clock.now()},
-    )
+    session.connection().execute(_INSERT, values)
     note_inserted(session)
 
 

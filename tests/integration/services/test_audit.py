@@ -25,6 +25,7 @@ from tgd.services.audit import (
     AuditChainBroken,
     AuditReport,
     compute_entry_hash,
+    entry_values,
     export,
     insert_now,
     record,
@@ -231,7 +232,7 @@ def test_an_entry_inserted_at_once_is_the_entry_record_adds(
     with Session(engine) as session:
         session.info[SOURCE_KEY] = "192.0.2.10"
         added = record(session, clock=clock, **fields)
-        insert_now(session, clock=clock, **fields)
+        insert_now(session, entry_values(session, clock=clock, **fields))
         session.commit()
         assert added.id is not None
     with engine.connect() as conn:
@@ -247,8 +248,9 @@ def test_an_entry_inserted_at_once_is_the_entry_record_adds(
 def test_an_entry_inserted_at_once_refuses_personal_data(
     sqlite_engine: Engine, clock: FrozenClock
 ) -> None:
+    # Its values are checked as ``record``'s are, before any statement (R-53).
     with Session(sqlite_engine) as session, pytest.raises(ValueError, match="object_id"):
-        insert_now(
+        entry_values(
             session, actor="carrier", action="alert.opened", object_id="0612345678", clock=clock
         )
 

@@ -62,7 +62,8 @@ def test_events_inserted_without_the_orm_are_numbered_with_the_others(
     # object): they are numbered, in order, with the ORM's, and the hub hears of them.
     events.add_event(session, "test", {"name": "a"}, territory_id=None, clock=clock)
     session.flush()
-    events.insert_now(session, "test", {"name": "b"}, territory_id=None, clock=clock)
+    row = events.event_values("test", {"name": "b"}, territory_id=None, clock=clock)
+    events.insert_now(session, row)
     events.add_event(session, "test", {"name": "c"}, territory_id=None, clock=clock)
     assert session.info[EVENTS_ADDED] is True
     session.commit()

@@ -21,9 +21,9 @@ database is in the process): it writes the same rows one statement at a time
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Insert, Table, bindparam, func, insert, literal, select
+from sqlalchemy import Insert, Select, Table, bindparam, func, insert, literal, select
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 
 from tgd.db.models.alerts import Alert, CallLeg
@@ -36,6 +36,7 @@ from tgd.services import audit, events, vault
 _ALERTS = cast(Table, Alert.__table__)
 _LEGS = cast(Table, CallLeg.__table__)
 LEG_COLUMNS = ("alert_id", "call_sid", "role", "status", "started_at")
+_Query = TypeVar("_Query", bound=Select)  # type: ignore[type-arg]  # any row shape
 
 
 def draws_ids(session: Session) -> bool:
@@ -43,11 +44,28 @@ def draws_ids(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+def with_current_file(query: _Query) -> _Query:
+    """Join a query's line to its current assignment and that assignment's file (R-20).
+
+    The caller's identification, with its juridiction, in one row: ``alerts.identify``'s
+    query and ``identify_drawing_id``'s.
+    """
+    return (
+        query.outerjoin(
+            LineAssignment,
+            (LineAssignment.line_id == Line.id) & LineAssignment.is_current.is_(True),
+        )
+        .outerjoin(BeneficiaryFile, BeneficiaryFile.assignment_id == LineAssignment.id)
+        .options(joinedload(Line.juridiction))
+        .limit(1)
+    )
+
+
 def _identify_drawing() -> Any:
     # ``FROM (SELECT 1) LEFT JOIN lines …``: a row, and an id, whether the number is a
     # line or not (an unknown or withheld caller is an alert too, R-22).
     one = select(literal(1).label("one")).subquery("one")
-    return (
+    return with_current_file(
         select(
             func.nextval(func.pg_get_serial_sequence("alerts", "id")),
             Line,
@@ -56,13 +74,6 @@ def _identify_drawing() -> Any:
         )
         .select_from(one)
         .outerjoin(Line, Line.msisdn == bindparam("number"))
-        .outerjoin(
-            LineAssignment,
-            (LineAssignment.line_id == Line.id) & LineAssignment.is_current.is_(True),
-        )
-        .outerjoin(BeneficiaryFile, BeneficiaryFile.assignment_id == LineAssignment.id)
-        .options(joinedload(Line.juridiction))
-        .limit(1)
     )
 
 

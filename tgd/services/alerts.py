@@ -23,7 +23,7 @@ import phonenumbers
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from tgd.adapters.crypto import WrappedKey
 from tgd.db.models.alerts import Alert, CallLeg, WebhookReceipt
@@ -401,16 +401,8 @@ def _opened_entry(
 
 _INSERT_LEG = cast(Table, CallLeg.__table__).insert()
 # Built once: its SQL and cache key are computed on first use, not for every call.
-_IDENTIFY = (
-    select(Line, LineAssignment, BeneficiaryFile)
-    .outerjoin(
-        LineAssignment,
-        (LineAssignment.line_id == Line.id) & LineAssignment.is_current.is_(True),
-    )
-    .outerjoin(BeneficiaryFile, BeneficiaryFile.assignment_id == LineAssignment.id)
-    .where(Line.msisdn == bindparam("number"))
-    .options(joinedload(Line.juridiction))
-    .limit(1)
+_IDENTIFY = alert_rows.with_current_file(
+    select(Line, LineAssignment, BeneficiaryFile).where(Line.msisdn == bindparam("number"))
 )
 
 

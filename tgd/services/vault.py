@@ -22,13 +22,8 @@ from tgd.ports import Cipher, Clock
 
 def create_key(session: Session, cipher: Cipher, *, purpose: str, clock: Clock) -> DataKey:
     """Create and store a new data key wrapped under the current master key."""
-    wrapped = cipher.new_data_key()
-    row = DataKey(
-        purpose=purpose,
-        master_key_id=wrapped.master_key_id,
-        wrapped=wrapped.wrapped,
-        created_at=clock.now(),
-    )
+    _, values = new_key(cipher, purpose=purpose, clock=clock)
+    row = DataKey(**values)
     session.add(row)
     session.flush()
     return row

@@ -7,9 +7,10 @@ the caller (``identify_drawing_id``: one row whether the number is a line or not
 everything that needs the id is known before anything is written: the alert, its
 caller leg, its ``alert_opened`` event and its audit entry then go in one statement of
 data-modifying CTEs (``insert_at_once``), with an unidentified caller's data key
-(R-22: its number is encrypted under a key of its own). An alert is four round trips
-(the receipt's claim, the identification, this statement, the commit) where it was
-seven for a known line and nine for an unidentified caller.
+(R-22: its number is encrypted under a key of its own). The webhook's receipt is claimed
+by the identifying statement too (``IdentifyingClaim``): an alert is three round trips
+(the claim with the identification, this statement, the commit) where it was seven for a
+known line and nine for an unidentified caller.
 
 The alert stays an ORM object for its callers: it is made persistent in the session
 without a query (``make_transient_to_detached``), every column loaded.
@@ -23,10 +24,11 @@ from __future__ import annotations
 
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Insert, Select, Table, bindparam, func, insert, literal, select
+from sqlalchemy import CTE, Insert, Select, Table, bindparam, func, insert, literal, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 
-from tgd.db.models.alerts import Alert, CallLeg
+from tgd.db.models.alerts import Alert, CallLeg, WebhookReceipt
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.lines import Line, LineAssignment
 from tgd.db.outbox_order import note_inserted
@@ -35,8 +37,27 @@ from tgd.services import audit, events, vault
 
 _ALERTS = cast(Table, Alert.__table__)
 _LEGS = cast(Table, CallLeg.__table__)
+_RECEIPTS = cast(Table, WebhookReceipt.__table__)
 LEG_COLUMNS = ("alert_id", "call_sid", "role", "status", "started_at")
 _Query = TypeVar("_Query", bound=Select)  # type: ignore[type-arg]  # any row shape
+# What identifies a caller: the alert's id drawn, the line, its current assignment and file.
+Identified = tuple[int, Line | None, LineAssignment | None, BeneficiaryFile | None]
+
+# A webhook's receipt claimed with its answer (E-03), PostgreSQL: ``INSERT … ON CONFLICT
+# DO NOTHING`` returns the receipt's id, or nothing when another delivery of the same
+# webhook claimed it first (it waits for that one's transaction). Built once, on the
+# table: the ORM's bulk-insert path does nothing for it. Parameters: key, body, at.
+RECEIPT_CLAIM = (
+    pg_insert(_RECEIPTS)
+    .values(
+        key=bindparam("key"),
+        response_body=bindparam("body"),
+        content_type="text/xml",
+        created_at=bindparam("at"),
+    )
+    .on_conflict_do_nothing(index_elements=[_RECEIPTS.c.key])
+    .returning(_RECEIPTS.c.id)
+)
 
 
 def draws_ids(session: Session) -> bool:
@@ -61,31 +82,54 @@ def with_current_file(query: _Query) -> _Query:
     )
 
 
-def _identify_drawing() -> Any:
+def _identify_drawing(claim: CTE | None = None) -> Any:
     # ``FROM (SELECT 1) LEFT JOIN lines …``: a row, and an id, whether the number is a
-    # line or not (an unknown or withheld caller is an alert too, R-22).
+    # line or not (an unknown or withheld caller is an alert too, R-22). With ``claim``,
+    # the receipt's id (or NULL) comes first: PostgreSQL runs a data-modifying CTE once,
+    # to completion, whatever the main query reads of it.
+    columns: list[Any] = [
+        func.nextval(func.pg_get_serial_sequence("alerts", "id")),
+        Line,
+        LineAssignment,
+        BeneficiaryFile,
+    ]
+    if claim is not None:
+        columns.insert(0, select(claim.c.id).scalar_subquery().label("receipt_id"))
     one = select(literal(1).label("one")).subquery("one")
-    return with_current_file(
-        select(
-            func.nextval(func.pg_get_serial_sequence("alerts", "id")),
-            Line,
-            LineAssignment,
-            BeneficiaryFile,
-        )
-        .select_from(one)
-        .outerjoin(Line, Line.msisdn == bindparam("number"))
+    query = with_current_file(
+        select(*columns).select_from(one).outerjoin(Line, Line.msisdn == bindparam("number"))
     )
+    return query if claim is None else query.add_cte(claim)
 
 
 _IDENTIFY_DRAWING = _identify_drawing()
+_CLAIM_IDENTIFYING = _identify_drawing(RECEIPT_CLAIM.cte("claim"))
 
 
-def identify_drawing_id(
-    session: Session, number: str | None
-) -> tuple[int, Line | None, LineAssignment | None, BeneficiaryFile | None]:
+def identify_drawing_id(session: Session, number: str | None) -> Identified:
     """Draw the next alert id and find the caller's line, assignment and file (R-20)."""
     drawn, line, assignment, file = session.execute(_IDENTIFY_DRAWING, {"number": number}).one()
     return int(drawn), line, assignment, file
+
+
+class IdentifyingClaim:
+    """A voice webhook's receipt claimed and its caller identified in one round trip.
+
+    PostgreSQL, an incoming call that opens an alert: ``alerts.answer_once`` calls it in
+    place of its own claim (``RECEIPT_CLAIM``), and ``open_alert`` then takes ``found``
+    instead of identifying the caller again. A repeated webhook's claim returns no id and
+    the identification is dropped, its drawn id with it (a gap, as a rollback leaves).
+    """
+
+    def __init__(self, number: str | None) -> None:
+        self.number = number
+        self.found: Identified | None = None
+
+    def __call__(self, session: Session, params: dict[str, Any]) -> int | None:
+        row = session.execute(_CLAIM_IDENTIFYING, {**params, "number": self.number}).one()
+        receipt_id, drawn, line, assignment, file = row
+        self.found = int(drawn), line, assignment, file
+        return None if receipt_id is None else int(receipt_id)
 
 
 def _insert_all(*, with_key: bool) -> Insert:

@@ -21,7 +21,6 @@ from typing import Any, cast
 
 import phonenumbers
 from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -104,6 +103,11 @@ def new_conference_name() -> str:
     return "tgd-" + secrets.token_hex(12)
 
 
+# Claims a webhook's receipt (parameters ``key``, ``body``, ``at``): its id, or None when
+# another delivery of the webhook claimed it first.
+Claim = Callable[[Session, dict[str, Any]], int | None]
+
+
 def answer_once(
     session: Session,
     key: str,
@@ -111,6 +115,7 @@ def answer_once(
     *,
     clock: Clock,
     expected: str | None = None,
+    claim: Claim | None = None,
 ) -> tuple[str, bool]:
     """Return the first answer stored under ``key``, or produce, store and return a new one (E-03).
 
@@ -121,11 +126,15 @@ def answer_once(
     Two statements per webhook where a look-up and a savepoint took four, each a round
     trip the batch's other webhooks wait behind; one when the caller knows the answer
     before producing it (``expected``): the key is claimed with it, and filled in again
-    only if ``produce`` answered otherwise. Elsewhere, a savepoint catches the race.
-    The boolean tells whether this call produced the answer.
+    only if ``produce`` answered otherwise. ``claim`` claims it instead of
+    ``alert_rows.RECEIPT_CLAIM`` alone (PostgreSQL; ``alert_rows.IdentifyingClaim``, which
+    identifies the caller in the same round trip). Elsewhere, a savepoint catches the
+    race. The boolean tells whether this call produced the answer.
     """
     if session.get_bind().dialect.name == "postgresql":
-        return _claim_then_answer(session, key, produce, clock=clock, expected=expected or "")
+        return _claim_then_answer(
+            session, key, produce, clock=clock, expected=expected or "", claim=claim
+        )
     found = _receipt(session, key)
     if found is not None:
         return found, False
@@ -146,28 +155,21 @@ def answer_once(
     return body, True
 
 
-# Built once, on the table rather than the class: every webhook on PostgreSQL claims its
-# key, and neither rebuilding the statement nor the ORM's bulk-insert path (which it took
-# for an insert on the class) does anything for it.
-_RECEIPTS = cast(Table, WebhookReceipt.__table__)
-_CLAIM = (
-    pg_insert(_RECEIPTS)
-    .values(
-        key=bindparam("key"),
-        response_body=bindparam("body"),
-        content_type="text/xml",
-        created_at=bindparam("at"),
-    )
-    .on_conflict_do_nothing(index_elements=[_RECEIPTS.c.key])
-    .returning(_RECEIPTS.c.id)
-)
+def _claim(session: Session, params: dict[str, Any]) -> int | None:
+    return session.execute(alert_rows.RECEIPT_CLAIM, params).scalar()
 
 
 def _claim_then_answer(
-    session: Session, key: str, produce: Callable[[], str], *, clock: Clock, expected: str
+    session: Session,
+    key: str,
+    produce: Callable[[], str],
+    *,
+    clock: Clock,
+    expected: str,
+    claim: Claim | None,
 ) -> tuple[str, bool]:
-    params = {"key": key, "body": expected, "at": clock.now()}
-    receipt_id = session.execute(_CLAIM, params).scalar()
+    params: dict[str, Any] = {"key": key, "body": expected, "at": clock.now()}
+    receipt_id = (claim or _claim)(session, params)
     if receipt_id is None:  # answered before (committed, or committed while we waited)
         found = _receipt(session, key)
         if found is None:  # the receipt went between the two statements (retention)
@@ -221,6 +223,7 @@ def open_alert(
     cipher: Cipher,
     clock: Clock,
     refused: Channel | None = None,
+    caller: alert_rows.Identified | None = None,
 ) -> Alert:
     """Record an incoming terminal call as an alert with its caller leg, and announce it.
 
@@ -230,14 +233,17 @@ def open_alert(
 
     The alert's rows (the alert, its leg, its event, its audit entry) are the gateway's hot
     path: on PostgreSQL one statement, its id drawn as its caller is identified; elsewhere
-    statements built once, not ORM flushes (``alert_rows``, docs/gateway.md).
+    statements built once, not ORM flushes (``alert_rows``, docs/gateway.md). ``caller``:
+    the caller as the webhook's receipt claim found it (``alert_rows.IdentifyingClaim``),
+    not looked up again.
     """
     rang = call.received_at or clock.now()
     drawn: int | None = None
     if kind == CallKind.CANARY:
         line, assignment, file = None, None, None
     elif refused is None and alert_rows.draws_ids(session):
-        drawn, line, assignment, file = alert_rows.identify_drawing_id(session, call.from_number)
+        identified = caller or alert_rows.identify_drawing_id(session, call.from_number)
+        drawn, line, assignment, file = identified
     else:
         line, assignment, file = identify(session, call.from_number)
     key: WrappedKey | None

@@ -49,7 +49,7 @@ from tgd.domain.alerts import AlertState, ForceKind, LegRole
 from tgd.domain.errors import N_, Conflict, NotFound
 from tgd.domain.labels import FailureKind
 from tgd.ports import Cipher, Clock, Telephony, TelephonyError
-from tgd.services import audit, events, vault
+from tgd.services import alert_rows, audit, events, vault
 from tgd.services.alerts import (
     CallKind,
     CallRoute,
@@ -190,6 +190,11 @@ def receive_call(
         call = replace(call, conference_name=call.conference_name or new_conference_name())
         expected = render(CallRoute(conference=call.conference_name))
 
+    # PostgreSQL: an alert's caller is identified by the receipt's claim (one round trip).
+    claim = None
+    if kind in (CallKind.ALERT, CallKind.TEST) and alert_rows.draws_ids(session):
+        claim = alert_rows.IdentifyingClaim(call.from_number)
+
     def produce() -> str:
         if kind == CallKind.COUNTER_CALL:
             return render(
@@ -209,13 +214,16 @@ def receive_call(
             if route is not None:
                 return render(route)
         alert_kind = CallKind.ALERT if kind == CallKind.OUTGOING else kind
-        alert = open_alert(session, call, kind=alert_kind, cipher=cipher, clock=clock)
+        caller = claim.found if claim is not None else None
+        alert = open_alert(
+            session, call, kind=alert_kind, cipher=cipher, clock=clock, caller=caller
+        )
         if expected is not None and alert.conference_name == call.conference_name:
             return expected
         return render(CallRoute(conference=alert.conference_name, alert_id=alert.id))
 
     body, _ = answer_once(
-        session, f"voice:{call.call_sid}", produce, clock=clock, expected=expected
+        session, f"voice:{call.call_sid}", produce, clock=clock, expected=expected, claim=claim
     )
     return body
 

@@ -107,33 +107,38 @@ def test_an_unidentified_alert_is_written_with_its_key_in_few_statements(
     assert not [s for s in statements if s.startswith("SELECT data_keys.")]
     assert not [s for s in statements if s.startswith("SAVEPOINT")]
     # The answer is known before the alert is written: the receipt is written once, with it.
-    assert len([s for s in statements if s.startswith("INSERT INTO webhook_receipts")]) == 1
+    receipts = [s for s in statements if "INSERT INTO webhook_receipts" in s]
+    assert len(receipts) == 1
     assert not [s for s in statements if s.startswith("UPDATE webhook_receipts")]
     updates = [s for s in statements if s.startswith("UPDATE alerts")]
     if platform.engine.dialect.name == "postgresql":
-        # The alert's id is drawn as the caller is looked up, so its number is encrypted
-        # before the insert, and its key, the alert, its leg, event and audit entry are
-        # one statement.
+        # The receipt is claimed as the caller is looked up and the alert's id drawn, so
+        # its number is encrypted before the insert, and its key, the alert, its leg,
+        # event and audit entry are one statement.
         assert not updates
-        assert statements[1].startswith("SELECT nextval(")
-        assert statements[2].startswith("WITH new_key AS (INSERT INTO data_keys ")
-        assert len(statements) == 3  # the claim, the identification, the alert's rows
+        assert statements[0].startswith("WITH claim AS (INSERT INTO webhook_receipts ")
+        assert " SELECT (SELECT claim.id FROM claim) AS receipt_id, nextval(" in statements[0]
+        assert statements[1].startswith("WITH new_key AS (INSERT INTO data_keys ")
+        assert len(statements) == 2  # the claim with the identification, the alert's rows
         return
+    assert receipts[0].startswith("INSERT INTO webhook_receipts")
     assert len(updates) == 1 and "caller_number_enc" in updates[0]  # under its row's id
     # The key, the leg, the event and the audit entry: one insert each (built once).
     for table in ("data_keys", "alerts", "call_legs", "console_events", "audit_entries"):
         assert len([s for s in statements if s.startswith(f"INSERT INTO {table} ")]) == 1
 
 
-def test_a_known_lines_alert_is_four_round_trips_on_postgresql(
+def test_a_known_lines_alert_is_three_round_trips_on_postgresql(
     twilio: TwilioClient, platform: Platform, session: Session
 ) -> None:
     if platform.engine.dialect.name != "postgresql":
         pytest.skip("SQLite draws no id before the insert (and has no round trips)")
     statements = _statements_of(platform, lambda: twilio.call("CA0003c"))
-    # The receipt's claim, the caller's line with the alert's id, the alert's rows; then
-    # the commit (not a statement here).
-    assert [s.split(" ")[0] for s in statements] == ["INSERT", "SELECT", "WITH"]
+    # The receipt's claim with the caller's line and the alert's id, the alert's rows;
+    # then the commit (not a statement here).
+    assert [s.split(" ")[0] for s in statements] == ["WITH", "WITH"]
+    assert statements[0].startswith("WITH claim AS (INSERT INTO webhook_receipts ")
+    assert statements[1].startswith("WITH new_alert AS (INSERT INTO alerts ")
     alert = _alert(session, "CA0003c")
     assert alert.reference == "M 75 75056 01 1" and alert.caller_number_enc is None
     # Every column written, the defaults the ORM's flush would have given included.

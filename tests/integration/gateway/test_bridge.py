@@ -18,6 +18,7 @@ from tgd.db.models.lines import Line
 from tgd.db.models.operations import ConsoleEvent
 from tgd.db.models.positions import PositionRequest
 from tgd.db.models.users import User
+from tgd.db.writes import gate_for
 from tgd.domain.alerts import AlertState, LegRole
 from tgd.domain.errors import Conflict
 from tgd.services import dispatch
@@ -596,3 +597,33 @@ def test_an_overflow_batch_dials_each_alert_with_a_number_and_marks_the_others(
         unknown.id: False,
     }
     assert all(session.get(Alert, a.id).overflowed_at for a in (known, unknown))  # type: ignore[union-attr]
+
+
+def test_a_pass_records_its_overflow_dials_a_few_per_transaction(
+    twilio: TwilioClient, session: Session, fake: FakeTwilio, platform: Platform, app: object
+) -> None:
+    # A pass that overflows many alerts records their dials in short transactions, so a
+    # webhook waits for one of them at most (it waited behind all of them at once).
+    count = 2 * dispatch.DIAL_BATCH + 2
+    alerts = [_open(twilio, session, f"CA9{n:02d}") for n in range(count)]
+    clock = platform.clock
+    assert isinstance(clock, FrozenClock)
+    clock.advance(seconds=platform.settings.alerts.overflow_after_seconds + 1)
+    stats = gate_for(platform.engine).stats
+    dial_transactions = stats.holds.get("dial", 0)
+
+    assert run_escalation(
+        platform.sessions,
+        settings=platform.settings,
+        telephony=app.extensions["tgd.telephony"],  # type: ignore[attr-defined]
+        callbacks=CALLBACKS,
+        clock=clock,
+    ) == (count, count)
+
+    assert stats.holds.get("dial", 0) - dial_transactions == 3  # 5, 5, then 2
+    session.expire_all()
+    legs = session.scalars(select(CallLeg).where(CallLeg.role == LegRole.OVERFLOW)).all()
+    assert sorted(leg.alert_id for leg in legs) == sorted(a.id for a in alerts)
+    assert all(leg.status == "queued" and leg.call_sid for leg in legs)
+    assert len({leg.call_sid for leg in legs}) == count
+    assert len([r for r in fake.requests if r.path.endswith("/Participants.json")]) == count

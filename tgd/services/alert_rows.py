@@ -178,14 +178,7 @@ def insert_at_once(
     set to it. The alert is persistent in the session afterwards, as if loaded; the event
     is noted for the console hub.
     """
-    params: dict[str, Any] = {}
-    for column in _ALERTS.c:
-        value = getattr(alert, column.key)
-        if value is None and column.default is not None:  # what the ORM's flush would fill
-            default = cast(Any, column.default)
-            value = default.arg(None) if default.is_callable else default.arg
-        setattr(alert, column.key, value)  # loaded, even when None: no refresh on access
-        params["a_" + column.name] = value
+    params = {"a_" + name: value for name, value in _row_values(alert).items()}
     params.update({"l_" + name: leg[name] for name in LEG_COLUMNS})
     params.update({"e_" + name: event[name] for name in events.EVENT_COLUMNS})
     params.update({"u_" + name: entry[name] for name in audit.ENTRY_COLUMNS})
@@ -196,6 +189,46 @@ def insert_at_once(
         del params["a_data_key_id"]
         result = session.connection().execute(_INSERT_ALL_WITH_KEY, params)
         alert.data_key_id = int(result.scalar_one())
+    _make_persistent(session, alert)
+    note_inserted(session)
+
+
+_INSERT_ALERT = insert(_ALERTS)
+
+
+def insert_alert(session: Session, alert: Alert) -> None:
+    """Insert ``alert`` alone, its id given by the database (SQLite), without the ORM's flush.
+
+    Every column is written as in ``insert_at_once``, and the alert is persistent in the
+    session afterwards: a later change to it is an ``UPDATE`` at the next flush.
+    """
+    values = _row_values(alert)
+    del values["id"]
+    inserted = session.connection().execute(_INSERT_ALERT, values).inserted_primary_key
+    if inserted is None:  # never for one row; an alert without its id must not go on
+        raise RuntimeError("alerts: the insert gave no id")
+    alert.id = int(inserted[0])
+    _make_persistent(session, alert)
+
+
+def _row_values(alert: Alert) -> dict[str, Any]:
+    """Every column of ``alert`` by name, unset ones with what the ORM's flush would fill.
+
+    Each value is set on the alert too: loaded, even when None, so that reading it later
+    asks nothing of the database.
+    """
+    values: dict[str, Any] = {}
+    for column in _ALERTS.c:
+        value = getattr(alert, column.key)
+        if value is None and column.default is not None:
+            default = cast(Any, column.default)
+            value = default.arg(None) if default.is_callable else default.arg
+        setattr(alert, column.key, value)
+        values[column.name] = value
+    return values
+
+
+def _make_persistent(session: Session, alert: Alert) -> None:
+    # The row is in the database: the alert becomes persistent as if loaded, no query.
     make_transient_to_detached(alert)
     session.add(alert)
-    note_inserted(session)

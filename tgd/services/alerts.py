@@ -332,9 +332,12 @@ def _insert_one_by_one(
     cipher: Cipher,
     clock: Clock,
 ) -> None:
-    """Insert the alert (ORM), then its leg, event and audit entry by statements built once."""
-    session.add(alert)
-    session.flush()
+    """Insert the alert, its leg, event and audit entry by statements built once (SQLite).
+
+    The alert's id comes from its insert: its numbers are encrypted under it afterwards
+    (an ``UPDATE`` at the next flush).
+    """
+    alert_rows.insert_alert(session, alert)
     if key is not None and alert.data_key_id is not None and call.from_number:
         number, key_id = call.from_number, alert.data_key_id
         vault.put_text(session, cipher, alert, "caller_number_enc", number, key_id=key_id, key=key)

@@ -197,8 +197,9 @@ _INSERT_ALERT = insert(_ALERTS)
 
 
 def insert_alert(session: Session, alert: Alert) -> None:
-    """Insert ``alert`` alone, its id given by the database (SQLite), without the ORM's flush.
+    """Insert ``alert`` alone, its id given by the database, without the ORM's flush.
 
+    SQLite's alerts, and on PostgreSQL a canary's or a refused call's (``open_alert``).
     Every column is written as in ``insert_at_once``, and the alert is persistent in the
     session afterwards: a later change to it is an ``UPDATE`` at the next flush.
     """

@@ -332,10 +332,10 @@ def _insert_one_by_one(
     cipher: Cipher,
     clock: Clock,
 ) -> None:
-    """Insert the alert, its leg, event and audit entry by statements built once (SQLite).
+    """Insert the alert, its leg, event and audit entry by statements built once.
 
-    The alert's id comes from its insert: its numbers are encrypted under it afterwards
-    (an ``UPDATE`` at the next flush).
+    SQLite, and on PostgreSQL a canary or a refused call. The alert's id comes from its
+    insert: its numbers are encrypted under it afterwards (an ``UPDATE`` at the next flush).
     """
     alert_rows.insert_alert(session, alert)
     if key is not None and alert.data_key_id is not None and call.from_number:

@@ -49,6 +49,17 @@ def _open(twilio: TwilioClient, session: Session, sid: str, **kwargs: str) -> Al
     return alert
 
 
+def _escalate(platform: Platform, app: object, settings: Settings | None = None) -> tuple[int, int]:
+    """One escalation pass (escalated, overflowed), as the scheduler's job runs it."""
+    return run_escalation(
+        platform.sessions,
+        settings=settings or platform.settings,
+        telephony=app.extensions["tgd.telephony"],  # type: ignore[attr-defined]
+        callbacks=CALLBACKS,
+        clock=platform.clock,
+    )
+
+
 def _conference(
     twilio: TwilioClient, alert: Alert, event: str, call_sid: str | None = None, cf: str = "CF1"
 ) -> int:
@@ -546,16 +557,7 @@ def test_overflow_marks_the_alert_and_dials_the_backup_after_the_commit(
     assert isinstance(clock, FrozenClock)
     clock.advance(seconds=platform.settings.alerts.overflow_after_seconds + 1)
 
-    def escalate() -> tuple[int, int]:
-        return run_escalation(
-            platform.sessions,
-            settings=platform.settings,
-            telephony=app.extensions["tgd.telephony"],  # type: ignore[attr-defined]
-            callbacks=CALLBACKS,
-            clock=clock,
-        )
-
-    assert escalate()[1] == 1
+    assert _escalate(platform, app)[1] == 1
     leg = session.scalars(
         select(CallLeg).where(CallLeg.alert_id == alert.id, CallLeg.role == LegRole.OVERFLOW)
     ).one()
@@ -563,7 +565,7 @@ def test_overflow_marks_the_alert_and_dials_the_backup_after_the_commit(
     assert len(fake.requests) == 1 and fake.requests[-1].path.endswith("/Participants.json")
     session.refresh(alert)
     assert alert.overflowed_at is not None
-    assert escalate()[1] == 0 and len(fake.requests) == 1  # once, whatever the passes
+    assert _escalate(platform, app)[1] == 0 and len(fake.requests) == 1  # once, whatever the passes
 
 
 def test_an_overflow_batch_dials_each_alert_with_a_number_and_marks_the_others(
@@ -579,13 +581,7 @@ def test_an_overflow_batch_dials_each_alert_with_a_number_and_marks_the_others(
         alerts=dataclasses.replace(platform.settings.alerts, overflow_number=""),
     )
 
-    assert run_escalation(
-        platform.sessions,
-        settings=no_fallback,
-        telephony=app.extensions["tgd.telephony"],  # type: ignore[attr-defined]
-        callbacks=CALLBACKS,
-        clock=clock,
-    ) == (2, 2)
+    assert _escalate(platform, app, no_fallback) == (2, 2)
 
     session.expire_all()
     overflow_legs = session.scalars(select(CallLeg).where(CallLeg.role == LegRole.OVERFLOW))
@@ -612,13 +608,7 @@ def test_a_pass_records_its_overflow_dials_a_few_per_transaction(
     stats = gate_for(platform.engine).stats
     dial_transactions = stats.holds.get("dial", 0)
 
-    assert run_escalation(
-        platform.sessions,
-        settings=platform.settings,
-        telephony=app.extensions["tgd.telephony"],  # type: ignore[attr-defined]
-        callbacks=CALLBACKS,
-        clock=clock,
-    ) == (count, count)
+    assert _escalate(platform, app) == (count, count)
 
     assert stats.holds.get("dial", 0) - dial_transactions == 3  # 5, 5, then 2
     session.expire_all()

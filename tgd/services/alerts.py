@@ -265,10 +265,10 @@ def open_alert(
         data_key_id=data_key_id,
         conference_name=call.conference_name or new_conference_name(),
         state=AlertState.RINGING,
-        nature={
-            CallKind.TEST: AlertNature.ESSAI,
-            CallKind.CANARY: AlertNature.CANARI,
-        }.get(kind, AlertNature.NON_QUALIFIEE),
+        nature=_nature(kind, refused),
+        # Annexe 2 I.1: a call or SMS outside the line's allow-list, and why.
+        non_compliance_cause=REFUSED_CAUSES[refused] if refused is not None else None,
+        restricted_channel=refused,
         is_test=kind == CallKind.TEST,
         is_canary=kind == CallKind.CANARY,
         ringing_at=rang,
@@ -295,6 +295,15 @@ def open_alert(
         record_test_call(session, alert, file, clock=clock)
     log.info("alert=%s opened kind=%s identified=%s", alert.id, kind.value, line is not None)
     return alert
+
+
+def _nature(kind: CallKind, refused: Channel | None) -> AlertNature:
+    if refused is not None:
+        return AlertNature.NON_CONFORME
+    return {
+        CallKind.TEST: AlertNature.ESSAI,
+        CallKind.CANARY: AlertNature.CANARI,
+    }.get(kind, AlertNature.NON_QUALIFIEE)
 
 
 def _data_key(
@@ -341,15 +350,9 @@ def _insert_one_by_one(
     if key is not None and alert.data_key_id is not None and call.from_number:
         number, key_id = call.from_number, alert.data_key_id
         vault.put_text(session, cipher, alert, "caller_number_enc", number, key_id=key_id, key=key)
-    if refused is not None:
-        alert.nature = AlertNature.NON_CONFORME
-        alert.non_compliance_cause = REFUSED_CAUSES[refused]
-        alert.restricted_channel = refused
-        if call.to_number and alert.data_key_id is not None:
-            number, key_id = call.to_number, alert.data_key_id
-            vault.put_text(
-                session, cipher, alert, "dialled_number_enc", number, key_id=key_id, key=key
-            )
+    if refused is not None and call.to_number and alert.data_key_id is not None:
+        number, key_id = call.to_number, alert.data_key_id
+        vault.put_text(session, cipher, alert, "dialled_number_enc", number, key_id=key_id, key=key)
     session.connection().execute(_INSERT_LEG, _caller_leg(alert))
     events.insert_now(session, _opened_event(alert, line, refused, clock=clock))
     audit.insert_now(session, _opened_entry(session, alert, kind, line, refused, clock=clock))

@@ -295,6 +295,11 @@ class WriteGateCollector:
             ("timeouts", stats.timeouts, "Writers that got no slot in time."),
             ("slow_holds", stats.slow_holds, "Write transactions held longer than 50 ms."),
             ("violations", stats.violations, "Breaches of the write discipline."),
+            (
+                "process_wait_seconds",
+                stats.process_wait_seconds,
+                "Time writers waited for a writer of another process (SQLite's file lock).",
+            ),
         )
         yield from _by_label(
             "tgd_write_gate_hold",

@@ -11,10 +11,11 @@ Every write transaction starts here (``begin_write``, ``write_transaction``,
 *write gate*: on SQLite, where the database itself admits one writer, the gate admits
 one holder per process and hands it over by priority (``Priority.ALERT`` first: a
 carrier webhook waits only for the transaction in progress, never behind a queue of
-people's clicks or jobs), then in arrival order; ``BEGIN IMMEDIATE`` then takes
-SQLite's own lock, which only other processes (a CLI command, a scheduler process)
-can hold, for a few milliseconds. On PostgreSQL writers run in parallel; the gate
-only bounds how many hold a pooled connection at once, with the same priorities.
+people's clicks or jobs), then in arrival order; the holder then takes the database's
+file lock, shared with the writers of other processes (a CLI command, a scheduler
+process: ``tgd.db.process_lock``), and ``BEGIN IMMEDIATE`` finds SQLite's own lock free.
+On PostgreSQL writers run in parallel; the gate only bounds how many hold a pooled
+connection at once, with the same priorities.
 
 The gate enforces the rule by code. A thread that already holds a write transaction
 and asks for another gets ``WriteDisciplineError`` at once: on SQLite that second
@@ -43,6 +44,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+
+from tgd.db.process_lock import ProcessLock
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,7 @@ class WriteToken:
     label: str
     taken_at: float
     released: bool = False
+    across_processes: bool = False  # holds the database's file lock too
 
 
 @dataclass
@@ -98,6 +102,9 @@ class GateStats:
     # Time writers waited for the gate, by priority: what an alert waits behind.
     waits: dict[Priority, int] = field(default_factory=dict)
     wait_seconds: dict[Priority, float] = field(default_factory=dict)
+    # Time writers waited for a writer of another process (SQLite's file lock).
+    process_waits: int = 0
+    process_wait_seconds: float = 0.0
 
     def count_hold(self, label: str, held: float) -> None:
         """Add one hold of the gate (called under the gate's lock)."""
@@ -133,12 +140,16 @@ class WriteGate:
 
     A released slot is handed straight to the first waiter (its own event), so a queue of
     waiting writers costs nothing: no thundering herd of threads fighting for the GIL
-    while the holder is trying to finish.
+    while the holder is trying to finish. With a ``process_lock`` (SQLite), the holder
+    then waits for the writers of other processes too.
     """
 
-    def __init__(self, name: str, *, capacity: int) -> None:
+    def __init__(
+        self, name: str, *, capacity: int, process_lock: ProcessLock | None = None
+    ) -> None:
         self.name = name
         self.capacity = capacity
+        self.process_lock = process_lock
         self._lock = threading.Lock()
         self._holders: dict[int, WriteToken] = {}
         self._queue: list[_Waiter] = []
@@ -161,29 +172,60 @@ class WriteGate:
                     f"holding one ({held.label or 'unlabelled'}): join it or wait for its end"
                 )
             if len(self._holders) < self.capacity and not self._queue:
-                token = self._grant(me, priority, label)
-                self._count(priority, 0.0)
-                return token
-            waiter = _Waiter(int(priority), next(self._tickets), me, label)
-            heapq.heappush(self._queue, waiter)
-        waiter.event.wait(max(wait, 0.0))
+                token: WriteToken | None = self._grant(me, priority, label)
+            else:
+                token, waiter = None, _Waiter(int(priority), next(self._tickets), me, label)
+                heapq.heappush(self._queue, waiter)
+        if token is None:
+            waiter.event.wait(max(wait, 0.0))
+            with self._lock:
+                token = waiter.token
+                if token is None:  # not handed over in time
+                    waiter.cancelled = True
+                    self.stats.timeouts += 1
+                    raise WriteGateTimeout(
+                        f"no write slot on {self.name} within {wait:.1f} s for "
+                        f"{label or 'a writer'}"
+                    )
+        self._wait_for_other_processes(token, started + wait)
         with self._lock:
-            if waiter.token is None:  # not handed over in time
-                waiter.cancelled = True
-                self.stats.timeouts += 1
-                raise WriteGateTimeout(
-                    f"no write slot on {self.name} within {wait:.1f} s for {label or 'a writer'}"
-                )
             self._count(priority, time.monotonic() - started)
-            return waiter.token
+        return token
+
+    def _wait_for_other_processes(self, token: WriteToken, deadline: float) -> None:
+        """Take the database's file lock within the deadline, or give the slot back."""
+        if self.process_lock is None:
+            return
+        started = time.monotonic()
+        taken = self.process_lock.acquire(max(deadline - started, 0.0))
+        waited = time.monotonic() - started
+        with self._lock:
+            self.stats.process_waits += 1
+            self.stats.process_wait_seconds += waited
+            if not taken:
+                self.stats.timeouts += 1
+        if not taken:
+            self._give_back(token, count=False)
+            raise WriteGateTimeout(
+                f"{token.label or 'a writer'} found {self.name} held by another process "
+                f"for {waited:.1f} s"
+            )
+        token.across_processes = True
+        token.taken_at = time.monotonic()  # its hold starts now: the wait was another's
 
     def release(self, token: WriteToken) -> None:
         """Give the slot back (idempotent) and hand it to the first waiter."""
+        self._give_back(token, count=True)
+
+    def _give_back(self, token: WriteToken, *, count: bool) -> None:
         with self._lock:
             if token.released:
                 return
             token.released = True
-            self.stats.count_hold(token.label, time.monotonic() - token.taken_at)
+            if token.across_processes and self.process_lock is not None:
+                self.process_lock.release()
+            if count:
+                self.stats.count_hold(token.label, time.monotonic() - token.taken_at)
             if self._holders.get(token.thread) is token:
                 del self._holders[token.thread]
             while self._queue and len(self._holders) < self.capacity:
@@ -192,6 +234,8 @@ class WriteGate:
                     continue
                 waiter.token = self._grant(waiter.thread, Priority(waiter.priority), waiter.label)
                 waiter.event.set()
+        if not count:
+            return
         held = time.monotonic() - token.taken_at
         self.stats.max_hold = max(self.stats.max_hold, held)
         if held > SLOW_HOLD:
@@ -239,9 +283,18 @@ def gate_for(engine: Engine) -> WriteGate:
     with _gates_lock:
         gate = _gates.get(key)
         if gate is None:
-            capacity = 1 if engine.dialect.name == "sqlite" else max_writers(engine)
-            gate = _gates[key] = WriteGate(key, capacity=capacity)
+            gate = _gates[key] = _new_gate(engine, key)
         return gate
+
+
+def _new_gate(engine: Engine, key: str) -> WriteGate:
+    if engine.dialect.name != "sqlite":
+        return WriteGate(key, capacity=max_writers(engine))
+    database = engine.url.database or ":memory:"
+    on_disk = database != ":memory:" and not database.startswith("file:")
+    return WriteGate(
+        key, capacity=1, process_lock=ProcessLock.beside(database) if on_disk else None
+    )
 
 
 def max_writers(engine: Engine) -> int:

@@ -142,6 +142,7 @@ def test_metrics_speak_prometheus_and_count_alerts(client: FlaskClient, engine: 
         "tgd_scheduler_lease_remaining_seconds",
         "tgd_write_gate_hold_seconds",
         "tgd_write_gate_wait_seconds",
+        "tgd_write_gate_process_wait_seconds",
     ):
         assert f"# TYPE {name}" in body or f"# TYPE {name.removesuffix('_total')}" in body, name
     assert "tgd_alerts_unclaimed 1.0" in body

@@ -15,6 +15,10 @@ Socket.IO consoles connected, receiving every event. Then:
    fixed TwiML, on the same server kind (gunicorn gthread, one worker), in the
    same run: the ratio says what the platform costs on top of the server.
 
+``--scheduler process`` runs the scheduler (jobs, escalation, overflow dials) as
+``tgd scheduler`` beside ``tgd run --no-scheduler``, as the multi-process mode does;
+its CPU counts in the server's.
+
 Run on SQLite (embedded mode), then on PostgreSQL (a throwaway server started
 here, skipped with a message when it cannot start).
 
@@ -37,8 +41,9 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +65,7 @@ from bench._common import (  # noqa: E402
     writer_figures,
 )
 from bench.console import start_postgres  # noqa: E402
-from tests.browser.live import TOKEN, free_port, platform_env, prepare, running  # noqa: E402
+from tests.browser.live import TGD, TOKEN, free_port, platform_env, prepare, running  # noqa: E402
 
 LINES = ["+33612340001", "+33612340002", "+262692340001", "+508551001", "+33699999999"]
 FIXED_TWIML = (
@@ -120,8 +125,8 @@ def carrier_server(port: int) -> None:
         threading.Event().wait()
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of process ``pid`` and all its descendants, in seconds."""
+def cpu_seconds(*pids: int) -> float:
+    """CPU time (user + system) of processes ``pids`` and all their descendants, in seconds."""
     parents: dict[int, int] = {}
     times: dict[int, float] = {}
     tick = os.sysconf("SC_CLK_TCK")
@@ -133,7 +138,7 @@ def cpu_seconds(pid: int) -> float:
         child = int(stat.parent.name)
         parents[child] = int(fields[1])
         times[child] = (int(fields[11]) + int(fields[12])) / tick
-    tree, grew = {pid}, True
+    tree, grew = set(pids), True
     while grew:
         found = {child for child, parent in parents.items() if parent in tree} - tree
         tree |= found
@@ -314,30 +319,53 @@ def report_console_gaps(clients: list[Any], first_seq: int) -> None:
     )
 
 
+@contextmanager
+def scheduler_process(env: dict[str, str], log: Path, wanted: bool) -> Iterator[list[int]]:
+    """``tgd scheduler`` in a process of its own if ``wanted``: yields its pid, if any."""
+    if not wanted:
+        yield []
+        return
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [TGD, "scheduler"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+        try:
+            yield [process.pid]
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
 def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -> None:
     """One run against the platform and the bare server, in real conditions."""
     bare_port = free_port()
     bare = spawn("bare-server", bare_port)
     log = data / "server.log"
+    apart = args.scheduler == "process"
+    options = ("--no-scheduler",) if apart else ()
     try:
-        with running(env, port, log) as live:
+        with (
+            running(env, port, log, *options) as live,
+            scheduler_process(env, data / "scheduler.log", apart) as scheduler,
+        ):
             wait_healthy(bare_port)
             time.sleep(args.warmup)  # the scheduler's start-up catch-up runs first
             clients = connect_consoles(live.url, login(live.url), args.consoles)
             gateway, baseline = Sender(port), Sender(bare_port)
             print(
-                f"{label}: {os.cpu_count()} cores, scheduler and escalation on, "
+                f"{label}: {os.cpu_count()} cores, scheduler and escalation on "
+                f"({'in a process of its own' if apart else 'in the server'}), "
                 f"{len(clients)} consoles connected"
             )
             print(f"open loop: {args.rate:g} webhooks/s for {args.seconds:g} s, new CallSid each")
             results = {}
             first_seq = 1 + max((max(c.seqs, default=0) for c in clients), default=0)
-            for name, sender, pid in (
-                ("gateway", gateway, live.process.pid),
-                ("bare", baseline, bare.pid),
+            for name, sender, pids in (
+                ("gateway", gateway, [live.process.pid, *scheduler]),
+                ("bare", baseline, [bare.pid]),
             ):
                 print(f"           {python_speed()}")
-                started, cpu = time.perf_counter(), cpu_seconds(pid)
+                started, cpu = time.perf_counter(), cpu_seconds(*pids)
                 counters = writer_counters(live.url) if name == "gateway" else {}
                 ticks = machine_ticks()
                 latencies, errors = open_loop(sender.send, args.rate, args.seconds)
@@ -353,7 +381,7 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
                 report_windows(latencies, args.rate)
                 results[name] = latencies
                 time.sleep(2)  # the carrier's callbacks of the last calls come in
-                per_webhook = 1000 * (cpu_seconds(pid) - cpu) / len(latencies)
+                per_webhook = 1000 * (cpu_seconds(*pids) - cpu) / len(latencies)
                 print(f"           server CPU {per_webhook:.1f} ms per webhook, all included")
                 if name == "gateway":
                     report_console_gaps(clients, first_seq)
@@ -405,6 +433,12 @@ def main() -> None:
         default="external",
         help="the fake carrier as a process of its own (like Twilio, remote), or inside "
         "the platform's process (the embedded demo's setup)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        choices=["embedded", "process"],
+        default="embedded",
+        help="the scheduler (jobs, escalation, overflow) inside tgd run, or as tgd scheduler",
     )
     add_deflate_option(parser)
     parser.add_argument("--bare-server", type=int, default=None, help=argparse.SUPPRESS)

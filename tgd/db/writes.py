@@ -197,7 +197,11 @@ class WriteGate:
         if self.process_lock is None:
             return
         started = time.monotonic()
-        taken = self.process_lock.acquire(max(deadline - started, 0.0))
+        try:
+            taken = self.process_lock.acquire(max(deadline - started, 0.0))
+        except BaseException:  # the lock file cannot be opened, an interrupt: slot back
+            self._give_back(token, count=False)
+            raise
         waited = time.monotonic() - started
         with self._lock:
             self.stats.process_waits += 1

@@ -116,3 +116,14 @@ def test_the_lock_file_sits_beside_the_database(
 def test_an_in_memory_database_has_no_process_lock() -> None:
     assert gate_for(create_engine("sqlite://")).process_lock is None
     assert gate_for(create_engine("sqlite:///:memory:")).process_lock is None
+
+
+def test_a_writer_that_cannot_open_the_lock_file_gives_its_slot_back(tmp_path: Path) -> None:
+    gate = gate_for(make_engine(f"sqlite:///{tmp_path / 'gone.db'}"))
+    assert gate.process_lock is not None
+    path, gate.process_lock.path = gate.process_lock.path, tmp_path / "missing" / "x"
+    with pytest.raises(FileNotFoundError):
+        gate.acquire(Priority.ALERT, timeout=1)
+    assert not gate.holds()
+    gate.process_lock.path = path  # the file can be opened again: the slot is free
+    gate.release(gate.acquire(Priority.PEOPLE, timeout=0.1))

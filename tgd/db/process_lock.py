@@ -41,8 +41,12 @@ class ProcessLock:
 
     @classmethod
     def beside(cls, database: str) -> ProcessLock:
-        """The lock of the SQLite database file ``database``."""
-        return cls(Path(database).resolve().with_name(Path(database).name + SUFFIX))
+        """The lock of the SQLite database file ``database``, named after the file itself.
+
+        Every path to the file (relative, through a symbolic link) names the same lock.
+        """
+        path = Path(database).resolve()
+        return cls(path.with_name(path.name + SUFFIX))
 
     def acquire(self, timeout: float) -> bool:
         """Take the lock, waiting at most ``timeout`` seconds; tell whether it was taken."""

@@ -111,6 +111,9 @@ def test_the_lock_file_sits_beside_the_database(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert ProcessLock.beside("tgd.db").path == tmp_path / "tgd.db.write-gate"
+    (tmp_path / "data").mkdir()
+    (tmp_path / "link.db").symlink_to(tmp_path / "data" / "tgd.db")
+    assert ProcessLock.beside("link.db").path == tmp_path / "data" / "tgd.db.write-gate"
 
 
 def test_an_in_memory_database_has_no_process_lock() -> None:

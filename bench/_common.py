@@ -111,7 +111,8 @@ def writer_figures(before: dict[str, float], after: dict[str, float], seconds: f
         f"writer busy {busy / seconds:.0%}: {units:.0f} units in {batches:.0f} batches "
         f"({units / batches:.1f} per batch, {1000 * busy / batches:.1f} ms each, CPU "
         f"{d.get('batch_cpu_seconds', 0.0) / busy:.0%} of it); queued "
-        f"{1000 * d.get('queue_seconds', 0.0) / units:.1f} ms per unit on average"
+        f"{1000 * d.get('queue_seconds', 0.0) / units:.1f} ms per unit on average; "
+        f"{d.get('batches_yielded', 0.0):.0f} batches ended early for an incoming call"
     )
 
 

@@ -19,6 +19,14 @@ SQLite it begins with ``BEGIN IMMEDIATE``. One thread on PostgreSQL too: three t
 writing in parallel there made every figure worse (bench/gateway.py, p50 22 -> 56 ms),
 each statement's wait for the GIL growing with the threads that compete for it.
 
+Incoming calls first: a voice webhook's unit is *urgent*. Urgent units go ahead of the
+others and make batches of their own (a call's commit waits for no callback), and a
+batch of other units (status callbacks, positions) in progress stops at its next unit
+boundary when a call arrives: it commits what it ran, the call's batch runs, then the
+rest. Measured with bench/gateway.py in the overflow phase, where each alert brings three
+or four callbacks: a batch of 25 callbacks held the gate 200 ms and calls waited behind
+it (p99 170-200 ms); with this, the calls' p99 was 38-41 ms (docs/gateway.md).
+
 On PostgreSQL the batch's transaction can meet another writer (escalation, an operator's
 action) on the same rows in the opposite order: the server aborts one of the two
 (deadlock, or a serialisation failure). A unit of the gateway's aborted that way runs
@@ -66,6 +74,7 @@ class _Unit(Generic[T]):
     result: Any = None
     error: BaseException | None = None
     retried: bool = False
+    urgent: bool = False  # an incoming call: written before the others, never behind them
     queued_at: float = field(default_factory=time.monotonic)
 
 
@@ -82,6 +91,7 @@ class WriterStats:
     units: int = 0  # written (committed, or failed alone)
     batches: int = 0
     dropped: int = 0  # never started: their request gave up (``record_timeout_ms``)
+    yielded: int = 0  # batches committed early because an incoming call was waiting
     queue_seconds: float = 0.0  # from a unit's arrival to the start of its batch, summed
     batch_seconds: float = 0.0  # from a batch's start (its gate wait) to its commit
     batch_cpu_seconds: float = 0.0  # the writer thread's CPU in its batches
@@ -92,7 +102,8 @@ class GatewayWriter:
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
-        self._queue: deque[_Unit[Any]] = deque()
+        self._urgent: deque[_Unit[Any]] = deque()  # incoming calls
+        self._queue: deque[_Unit[Any]] = deque()  # everything else
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self.stats = WriterStats()
@@ -106,12 +117,18 @@ class GatewayWriter:
             self._kept = _KeptConnection(engine)
         return self._kept
 
-    def run(self, work: Callable[[Session], T], *, timeout_ms: int, label: str) -> T:
-        """Run ``work(session)`` in the next batch; return its result once committed."""
-        unit: _Unit[T] = _Unit(work, label, time.monotonic() + timeout_ms / 1000)
+    def run(
+        self, work: Callable[[Session], T], *, timeout_ms: int, label: str, urgent: bool = False
+    ) -> T:
+        """Run ``work(session)`` in the next batch; return its result once committed.
+
+        An ``urgent`` unit (an incoming call) goes ahead of every other unit waiting, and
+        the batch in progress stops at its next unit boundary to commit and let it in.
+        """
+        unit: _Unit[T] = _Unit(work, label, time.monotonic() + timeout_ms / 1000, urgent=urgent)
         with self._cond:
             self._ensure_thread()
-            self._queue.append(unit)
+            (self._urgent if urgent else self._queue).append(unit)
             self._cond.notify()
         if not unit.done.wait(timeout_ms / 1000):
             with self._cond:
@@ -145,15 +162,29 @@ class GatewayWriter:
                 continue
             if not batch:  # idle for a while: the thread ends, the next unit starts another
                 return
+            deferred: list[_Unit[Any]] = []  # not run: an incoming call came first
             try:
-                self._write(batch)
+                self._write(batch, deferred)
             except BaseException as exc:  # the batch's commit failed: every unit hears it
                 for unit in batch:
-                    if unit.error is None:
+                    if unit.error is None and unit not in deferred:
                         unit.error = exc
             finally:
+                self._requeue(deferred)
                 for unit in batch:
-                    unit.done.set()
+                    if unit not in deferred:
+                        unit.done.set()
+
+    def _requeue(self, deferred: list[_Unit[Any]]) -> None:
+        """Put units a batch did not run back at the head of their queue, unstarted."""
+        if not deferred:
+            return
+        with self._cond:
+            now = time.monotonic()
+            for unit in reversed(deferred):
+                unit.started = False  # its request may give up again until it starts
+                unit.queued_at = now
+                (self._urgent if unit.urgent else self._queue).appendleft(unit)
 
     def _next_batch(self) -> list[_Unit[Any]] | None:
         """The next units to write; None after a pause (see ``_KeptConnection``); [] to end."""
@@ -161,8 +192,10 @@ class GatewayWriter:
             while True:
                 now = time.monotonic()
                 batch: list[_Unit[Any]] = []
-                while self._queue and len(batch) < MAX_BATCH:
-                    unit = self._queue.popleft()
+                # Incoming calls alone in their batch: their commit waits for no callback.
+                queue = self._urgent or self._queue
+                while queue and len(batch) < MAX_BATCH:
+                    unit = queue.popleft()
                     if unit.cancelled:
                         continue
                     if unit.deadline <= now:  # its request is giving up: drop it unwritten
@@ -180,7 +213,7 @@ class GatewayWriter:
                 timed_out = not self._cond.wait(
                     _KeptConnection.BUSY_KEEP_SECONDS if pausing else IDLE_EXIT
                 )
-                if timed_out and not self._queue:
+                if timed_out and not self._queue and not self._urgent:
                     if pausing:
                         return None
                     self._thread = None
@@ -190,7 +223,7 @@ class GatewayWriter:
                         self._kept = None
                     return []
 
-    def _write(self, batch: list[_Unit[Any]]) -> None:
+    def _write(self, batch: list[_Unit[Any]], deferred: list[_Unit[Any]]) -> None:
         engine = self.platform.engine
         started, cpu = time.monotonic(), time.thread_time()
         deadline = max(unit.deadline for unit in batch)
@@ -200,21 +233,30 @@ class GatewayWriter:
         try:
             pending = batch
             while pending:
-                pending = self._attempt(engine, pending, deadline)
+                pending = self._attempt(engine, pending, deadline, deferred)
         finally:
             gate.release(token)
             self.stats.batch_seconds += time.monotonic() - started
             self.stats.batch_cpu_seconds += time.thread_time() - cpu
         self.stats.batches += 1
-        self.stats.units += len(batch)
+        self.stats.units += len(batch) - len(deferred)
 
     def _attempt(
-        self, engine: Engine, batch: list[_Unit[Any]], deadline: float
+        self,
+        engine: Engine,
+        batch: list[_Unit[Any]],
+        deadline: float,
+        deferred: list[_Unit[Any]],
     ) -> list[_Unit[Any]]:
-        """Run and commit the units; if one fails, roll back and return the others to rerun."""
+        """Run and commit the units; if one fails, roll back and return the others to rerun.
+
+        When an incoming call arrives while the batch runs other units, the batch commits
+        what it ran and leaves the rest in ``deferred``: the call waits for one unit, not
+        for a burst of status callbacks (a batch of 25 of them held the gate 200 ms).
+        """
         try:
             with _transaction(self.platform, deadline, self.kept_connection(engine)) as session:
-                for unit in batch:
+                for index, unit in enumerate(batch):
                     try:
                         unit.result = unit.work(session)
                     except Exception as exc:
@@ -223,6 +265,10 @@ class GatewayWriter:
                         else:
                             unit.error = exc
                         raise _UnitFailed from exc
+                    if self._urgent and not unit.urgent and index + 1 < len(batch):
+                        deferred.extend(batch[index + 1 :])
+                        self.stats.yielded += 1
+                        break
         except _UnitFailed:
             return [unit for unit in batch if unit.error is None]
         return []
@@ -256,9 +302,16 @@ def writer_of(platform: Platform) -> GatewayWriter:
 _writers_lock = threading.Lock()
 
 
-def write(platform: Platform, work: Callable[[Session], T], *, timeout_ms: int, label: str) -> T:
+def write(
+    platform: Platform,
+    work: Callable[[Session], T],
+    *,
+    timeout_ms: int,
+    label: str,
+    urgent: bool = False,
+) -> T:
     """Run one gateway unit: committed before this returns (E-01), or an error raised."""
-    return writer_of(platform).run(work, timeout_ms=timeout_ms, label=label)
+    return writer_of(platform).run(work, timeout_ms=timeout_ms, label=label, urgent=urgent)
 
 
 class _transaction:

@@ -88,6 +88,7 @@ def voice() -> Response:
             lambda session: record_call(session, platform, call),
             timeout_ms=settings.gateway.record_timeout_ms,
             label="voice",
+            urgent=True,  # a caller waits on the line: ahead of status callbacks
         )
     except Exception as exc:  # whatever failed, the caller is bridged, never dropped
         body = _answer_deferred(platform, call, kind, exc)

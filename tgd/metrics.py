@@ -331,6 +331,11 @@ class GatewayWriterCollector:
             ("batches", stats.batches, "Gateway batches (one transaction, one commit each)."),
             ("units_dropped", stats.dropped, "Gateway units never started: their request gave up."),
             (
+                "batches_yielded",
+                stats.yielded,
+                "Gateway batches committed early to let an incoming call in.",
+            ),
+            (
                 "queue_seconds",
                 stats.queue_seconds,
                 "Time units waited for their batch to start, summed.",

@@ -53,7 +53,7 @@ def test_a_failing_unit_loses_its_writes_and_the_rest_of_its_batch_commits(
         _Unit(_adds(platform, "c"), "c", deadline),
         _Unit(_adds(platform, "d", fails=True), "d", deadline),
     ]
-    GatewayWriter(platform)._write(units)
+    GatewayWriter(platform)._write(units, [])
 
     assert [unit.result for unit in units] == ["a", None, "c", None]
     assert [type(unit.error) for unit in units] == [type(None), ValueError, type(None), ValueError]
@@ -83,6 +83,100 @@ def test_a_unit_whose_request_gave_up_is_dropped_and_counted(
     assert _names(platform) == []
 
 
+def _a_call_arrives_during(
+    writer: GatewayWriter, platform: Platform, name: str, results: dict[str, Any]
+) -> Callable[[Session], str]:
+    """A unit that, while it runs, has an incoming call queued (and waits until it is)."""
+
+    def call() -> None:
+        try:
+            results["call"] = writer.run(
+                _adds(platform, "call"), timeout_ms=5000, label="voice", urgent=True
+            )
+        except Exception as exc:  # the test asserts on it
+            results["call"] = exc
+
+    def work(session: Session) -> str:
+        _adds(platform, name)(session)
+        threading.Thread(target=call).start()
+        for _ in range(500):
+            if writer._urgent:
+                break
+            time.sleep(0.01)
+        return name
+
+    return work
+
+
+def test_a_batch_commits_early_when_a_call_arrives_and_runs_its_rest_after_the_call(
+    platform: Platform,
+) -> None:
+    writer = GatewayWriter(platform)
+    results: dict[str, Any] = {}
+    deadline = time.monotonic() + 10
+    units = [
+        _Unit(_a_call_arrives_during(writer, platform, "s1", results), "status", deadline),
+        _Unit(_adds(platform, "s2"), "status", deadline),
+        _Unit(_adds(platform, "s3"), "status", deadline),
+    ]
+    with writer._cond:
+        writer._queue.extend(units)
+        writer._ensure_thread()
+        writer._cond.notify()
+    for unit in units:
+        assert unit.done.wait(10)
+
+    assert [unit.result for unit in units] == ["s1", "s2", "s3"]
+    assert results["call"] == "call"
+    # The call was committed right after the unit in progress, before the rest of its batch.
+    assert _names(platform) == ["s1", "call", "s2", "s3"]
+    assert writer.stats.yielded == 1 and writer.stats.units == 4
+
+
+def test_an_incoming_call_is_taken_before_the_units_queued_before_it(platform: Platform) -> None:
+    writer = GatewayWriter(platform)
+    deadline = time.monotonic() + 10
+    status = _Unit(_adds(platform, "status"), "status", deadline)
+    call = _Unit(_adds(platform, "call"), "voice", deadline, urgent=True)
+    writer._queue.append(status)
+    writer._urgent.append(call)
+    assert writer._next_batch() == [call]  # alone: its commit waits for no callback
+    assert writer._next_batch() == [status]
+
+
+def test_units_left_by_a_batch_whose_commit_failed_are_not_told_of_it_and_run_later(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = GatewayWriter(platform)
+    results: dict[str, Any] = {}
+    real_commit = Session.commit
+    commits: list[int] = []
+
+    def first_commit_fails(self: Session) -> None:
+        commits.append(1)
+        if len(commits) == 1:
+            raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+        real_commit(self)
+
+    monkeypatch.setattr(Session, "commit", first_commit_fails)
+    deadline = time.monotonic() + 10
+    units = [
+        _Unit(_a_call_arrives_during(writer, platform, "s1", results), "status", deadline),
+        _Unit(_adds(platform, "s2"), "status", deadline),
+    ]
+    with writer._cond:
+        writer._queue.extend(units)
+        writer._ensure_thread()
+        writer._cond.notify()
+    for unit in units:
+        assert unit.done.wait(10)
+
+    assert isinstance(units[0].error, OperationalError)  # its batch's commit failed
+    assert units[1].error is None and units[1].result == "s2"  # deferred, then written
+    assert results["call"] == "call"
+    assert _names(platform) == ["call", "s2"]
+
+
 class _Deadlock(Exception):
     sqlstate = "40P01"
 
@@ -99,7 +193,7 @@ def test_a_unit_caught_in_a_deadlock_runs_again_once(platform: Platform) -> None
 
     deadline = time.monotonic() + 10
     units = [_Unit(work, "deadlocked", deadline), _Unit(_adds(platform, "other"), "o", deadline)]
-    GatewayWriter(platform)._write(units)
+    GatewayWriter(platform)._write(units, [])
 
     assert [unit.result for unit in units] == ["done", "other"]
     assert _names(platform) == ["try2", "other"]  # the aborted try left nothing
@@ -111,7 +205,7 @@ def test_a_unit_deadlocked_twice_fails_alone(platform: Platform) -> None:
 
     deadline = time.monotonic() + 10
     units = [_Unit(work, "deadlocked", deadline), _Unit(_adds(platform, "other"), "o", deadline)]
-    GatewayWriter(platform)._write(units)
+    GatewayWriter(platform)._write(units, [])
 
     assert isinstance(units[0].error, OperationalError) and units[1].result == "other"
     assert _names(platform) == ["other"]

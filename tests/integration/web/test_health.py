@@ -156,7 +156,11 @@ def test_metrics_speak_prometheus_and_count_alerts(client: FlaskClient, engine: 
     assert gateway["tgd_gateway_units_total"] >= 1 and gateway["tgd_gateway_batches_total"] >= 1
     assert gateway["tgd_gateway_batch_seconds_total"] > 0
     assert gateway["tgd_gateway_batch_cpu_seconds_total"] > 0
-    assert {"tgd_gateway_queue_seconds_total", "tgd_gateway_units_dropped_total"} <= set(gateway)
+    assert {
+        "tgd_gateway_queue_seconds_total",
+        "tgd_gateway_units_dropped_total",
+        "tgd_gateway_batches_yielded_total",
+    } <= set(gateway)
     assert "+33612340001" not in body and "12340001" not in body  # labels are codes only
 
 

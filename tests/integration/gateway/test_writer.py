@@ -108,6 +108,16 @@ def _a_call_arrives_during(
     return work
 
 
+def _queue_and_wait(writer: GatewayWriter, units: list[_Unit[Any]]) -> None:
+    """Queue units as one burst for the writer's thread and wait until each is done."""
+    with writer._cond:
+        writer._queue.extend(units)
+        writer._ensure_thread()
+        writer._cond.notify()
+    for unit in units:
+        assert unit.done.wait(10)
+
+
 def test_a_batch_commits_early_when_a_call_arrives_and_runs_its_rest_after_the_call(
     platform: Platform,
 ) -> None:
@@ -119,12 +129,7 @@ def test_a_batch_commits_early_when_a_call_arrives_and_runs_its_rest_after_the_c
         _Unit(_adds(platform, "s2"), "status", deadline),
         _Unit(_adds(platform, "s3"), "status", deadline),
     ]
-    with writer._cond:
-        writer._queue.extend(units)
-        writer._ensure_thread()
-        writer._cond.notify()
-    for unit in units:
-        assert unit.done.wait(10)
+    _queue_and_wait(writer, units)
 
     assert [unit.result for unit in units] == ["s1", "s2", "s3"]
     assert results["call"] == "call"
@@ -164,12 +169,7 @@ def test_units_left_by_a_batch_whose_commit_failed_are_not_told_of_it_and_run_la
         _Unit(_a_call_arrives_during(writer, platform, "s1", results), "status", deadline),
         _Unit(_adds(platform, "s2"), "status", deadline),
     ]
-    with writer._cond:
-        writer._queue.extend(units)
-        writer._ensure_thread()
-        writer._cond.notify()
-    for unit in units:
-        assert unit.done.wait(10)
+    _queue_and_wait(writer, units)
 
     assert isinstance(units[0].error, OperationalError)  # its batch's commit failed
     assert units[1].error is None and units[1].result == "s2"  # deferred, then written

@@ -24,8 +24,9 @@ others and make batches of their own (a call's commit waits for no callback), an
 batch of other units (status callbacks, positions) in progress stops at its next unit
 boundary when a call arrives: it commits what it ran, the call's batch runs, then the
 rest. Measured with bench/gateway.py in the overflow phase, where each alert brings three
-or four callbacks: a batch of 25 callbacks held the gate 200 ms and calls waited behind
-it (p99 170-200 ms); with this, the calls' p99 was 38-41 ms (docs/gateway.md).
+or four callbacks: batches of 20-30 callbacks held the gate 160-210 ms and calls waited
+behind them; in two interleaved pairs of runs the phase's p99 went from 147-260 ms to
+57-105 ms (docs/gateway.md).
 
 On PostgreSQL the batch's transaction can meet another writer (escalation, an operator's
 action) on the same rows in the opposite order: the server aborts one of the two
@@ -176,15 +177,19 @@ class GatewayWriter:
                         unit.done.set()
 
     def _requeue(self, deferred: list[_Unit[Any]]) -> None:
-        """Put units a batch did not run back at the head of their queue, unstarted."""
+        """Put units a batch did not run back at the head of the queue, unstarted.
+
+        Only batches of other units are cut short (calls make batches of their own), so
+        what comes back is never a call.
+        """
         if not deferred:
             return
         with self._cond:
             now = time.monotonic()
-            for unit in reversed(deferred):
+            for unit in deferred:
                 unit.started = False  # its request may give up again until it starts
                 unit.queued_at = now
-                (self._urgent if unit.urgent else self._queue).appendleft(unit)
+            self._queue.extendleft(reversed(deferred))
 
     def _next_batch(self) -> list[_Unit[Any]] | None:
         """The next units to write; None after a pause (see ``_KeptConnection``); [] to end."""

@@ -4,10 +4,12 @@ This module owns every write to ``audit_entries``. Business transactions only
 *record* an unsealed entry (``chain_seq``, ``prev_hash`` and ``entry_hash``
 NULL) in their own transaction, so an alert, a login or a file read never waits
 on, or conflicts over, the head of the hash chain. A separate *sealer* (a
-scheduler job calling ``seal``) then chains the committed entries in its own
-short transaction, serialised by SQLite's write lock (``BEGIN IMMEDIATE``) or a
-PostgreSQL advisory lock; the unique ``chain_seq`` makes a fork impossible even
-if that lock were bypassed. Chain order is sealing order, not id order (on
+scheduler job calling ``seal``) then chains the committed entries: it reads the
+chain's head and the next entries and hashes them outside any write transaction,
+then writes the batch in one short statement, serialised by SQLite's write lock
+(``BEGIN IMMEDIATE``) or a PostgreSQL advisory lock, only if the head has not moved
+meanwhile (else it plans again); the unique ``chain_seq`` makes a fork impossible
+even if that lock were bypassed. Chain order is sealing order, not id order (on
 PostgreSQL an entry with a lower id can commit, and so be sealed, later).
 ``verify`` recomputes the chain and reports altered, removed, reordered or
 forged entries, and entries the sealer has left unsealed too long. A chain
@@ -32,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Insert, Table, bindparam, func, select, text, update
+from sqlalchemy import Connection, Engine, Insert, Table, TextClause, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tgd.db.models.audit import AuditEntry
@@ -423,18 +425,85 @@ def compute_entry_hash(
     return hashlib.sha256(prev_hash.encode("ascii") + _canonical_json(content)).hexdigest()
 
 
+@dataclass(frozen=True)
+class _SealPlan:
+    """A batch chained outside any write transaction, written only if its base still holds."""
+
+    base: tuple[int, str]  # the chain's head when it was planned: (chain_seq, entry_hash)
+    count: int
+    statement: TextClause  # built here, not under the gate: ``_chaining``
+    params: dict[str, Any]
+    head: tuple[int, str, datetime]
+
+
+# Sealers that may each find the head moved by another before they write (then plan again).
+_SEAL_ATTEMPTS = 10
+
+
 def _seal_batch(
     engine: Engine, batch_size: int, anchored: tuple[int, str] | None
 ) -> tuple[int, tuple[int, str, datetime] | None]:
-    # The write gate, then BEGIN IMMEDIATE: two sealers queue instead of both reading the
-    # same head. On PostgreSQL (READ COMMITTED, so each statement sees what the previous
-    # sealer committed while we waited) an advisory lock serialises sealers across processes.
+    for _attempt in range(_SEAL_ATTEMPTS):
+        plan = _plan_batch(engine, batch_size, anchored)
+        if plan is None:
+            return 0, None
+        if _write_plan(engine, plan):
+            return plan.count, plan.head
+    raise RuntimeError(
+        f"the audit chain's head moved under {_SEAL_ATTEMPTS} plans in a row; nothing sealed"
+    )
+
+
+def _plan_batch(
+    engine: Engine, batch_size: int, anchored: tuple[int, str] | None
+) -> _SealPlan | None:
+    """Read the head and the next unsealed entries, and hash them, in a read transaction.
+
+    The hashing (a canonical JSON and a SHA-256 per entry) is slow computation: the write
+    discipline keeps it out of the write transaction, where every statement would wait for
+    the GIL with the gate held, and an incoming call behind it (docs/architecture.md).
+    """
+    with engine.connect() as conn:
+        if anchored is not None:
+            _check_reaches_anchor(conn, anchored)
+        seq, prev = _head(conn)
+        rows = conn.execute(
+            select(*_COLUMNS)
+            .where(_TABLE.c.chain_seq.is_(None))
+            .order_by(_TABLE.c.id)
+            .limit(batch_size)
+        ).all()
+    if not rows:
+        return None
+    base = (seq, prev)
+    links: list[dict[str, Any]] = []
+    for row in rows:
+        seq += 1
+        digest = _digest_row(prev, row, chain_seq=seq)
+        links.append({"b_id": row.id, "b_seq": seq, "b_prev": prev, "b_hash": digest})
+        prev = digest
+    statement, params = _chaining(links)
+    return _SealPlan(base, len(links), statement, params, head=(seq, prev, rows[-1].at))
+
+
+def _write_plan(engine: Engine, plan: _SealPlan) -> bool:
+    """Write a planned batch in one statement; False if another sealer moved the head first.
+
+    The write gate, then ``BEGIN IMMEDIATE``, orders this writer after any other of its
+    database; on PostgreSQL an advisory lock orders sealers across processes, and each
+    statement of READ COMMITTED sees what the previous sealer committed while we waited.
+    """
     with write_connection(engine, priority=Priority.BACKGROUND, label="audit seal") as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEAL_LOCK_KEY})
-        if anchored is not None:
-            _check_reaches_anchor(conn, anchored)
-        return _seal_locked(conn, batch_size)
+        if _head(conn) != plan.base:
+            return False
+        result = conn.execute(plan.statement, plan.params)
+        if result.rowcount != plan.count:
+            # An entry of the plan was sealed meanwhile (the lock was bypassed): roll
+            # back, never fork.
+            raise RuntimeError("audit entries were sealed concurrently; sealing rolled back")
+    return True
 
 
 def _check_reaches_anchor(conn: Connection, anchored: tuple[int, str]) -> None:
@@ -456,42 +525,47 @@ def _check_reaches_anchor(conn: Connection, anchored: tuple[int, str]) -> None:
         prev = row.entry_hash
 
 
-def _seal_locked(conn: Connection, batch_size: int) -> tuple[int, tuple[int, str, datetime] | None]:
+def _head(conn: Connection) -> tuple[int, str]:
     last = conn.execute(
         select(_TABLE.c.chain_seq, _TABLE.c.entry_hash)
         .where(_TABLE.c.chain_seq.is_not(None))
         .order_by(_TABLE.c.chain_seq.desc())
         .limit(1)
     ).first()
-    seq, prev = (last.chain_seq, last.entry_hash) if last is not None else (0, GENESIS_HASH)
-    rows = conn.execute(
-        select(*_COLUMNS)
-        .where(_TABLE.c.chain_seq.is_(None))
-        .order_by(_TABLE.c.id)
-        .limit(batch_size)
-    ).all()
-    if not rows:
-        return 0, None
-    params: list[dict[str, Any]] = []
-    for row in rows:
-        seq += 1
-        digest = _digest_row(prev, row, chain_seq=seq)
-        params.append({"b_id": row.id, "b_seq": seq, "b_prev": prev, "b_hash": digest})
-        prev = digest
-    result = conn.execute(
-        update(_TABLE)
-        .where(_TABLE.c.id == bindparam("b_id"), _TABLE.c.chain_seq.is_(None))
-        .values(
-            chain_seq=bindparam("b_seq"),
-            prev_hash=bindparam("b_prev"),
-            entry_hash=bindparam("b_hash"),
-        ),
-        params,
+    return (last.chain_seq, last.entry_hash) if last is not None else (0, GENESIS_HASH)
+
+
+def _chaining(links: list[dict[str, Any]]) -> tuple[TextClause, dict[str, Any]]:
+    """One ``UPDATE … FROM (VALUES …)`` that seals every entry of a batch.
+
+    One statement, where an ``executemany`` steps the database once per entry and gives
+    the GIL up, and waits to take it back, each time. The list's columns are SQLite's and
+    PostgreSQL's default names (``column1``…: SQLite takes no column list on a derived
+    table), and every value is cast so that PostgreSQL types them. The statement starts
+    with ``UPDATE`` (not a ``WITH``), so that Python's ``sqlite3`` counts its rows.
+    """
+    rows: list[str] = []
+    params: dict[str, Any] = {}
+    for number, link in enumerate(links):
+        rows.append(
+            f"(CAST(:i{number} AS INTEGER), CAST(:s{number} AS INTEGER), "
+            f"CAST(:p{number} AS VARCHAR(64)), CAST(:h{number} AS VARCHAR(64)))"
+        )
+        params.update(
+            {
+                f"i{number}": link["b_id"],
+                f"s{number}": link["b_seq"],
+                f"p{number}": link["b_prev"],
+                f"h{number}": link["b_hash"],
+            }
+        )
+    table = _TABLE.name
+    statement = text(
+        f"UPDATE {table} SET chain_seq = sealed.column2, prev_hash = sealed.column3, "  # noqa: S608 - numbered binds only
+        f"entry_hash = sealed.column4 FROM (VALUES {', '.join(rows)}) AS sealed "
+        f"WHERE {table}.id = sealed.column1 AND {table}.chain_seq IS NULL"
     )
-    if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(rows):
-        # Another sealer got there first (the lock was bypassed): roll back, never fork.
-        raise RuntimeError("audit entries were sealed concurrently; sealing rolled back")
-    return len(rows), (seq, prev, rows[-1].at)
+    return statement, params
 
 
 def _digest_row(prev_hash: str, row: Any, *, chain_seq: int | None = None) -> str:

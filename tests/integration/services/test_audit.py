@@ -15,10 +15,12 @@ from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 import tgd.db.models  # noqa: F401 - registers every table on Base.metadata
+import tgd.services.audit as audit_module
 from tgd.adapters.clock import FrozenClock
 from tgd.db.base import Base
 from tgd.db.models.audit import AuditEntry
 from tgd.db.session import make_engine
+from tgd.db.writes import holds_write
 from tgd.services.audit import (
     GENESIS_HASH,
     SOURCE_KEY,
@@ -539,6 +541,58 @@ def test_concurrent_seals_build_one_linear_chain(engine: Engine, clock: FrozenCl
         assert list(seqs) == list(range(1, 101))
     report = _check(engine, clock)
     assert (report.ok, report.checked, report.unsealed) == (True, 100, 0)
+
+
+def test_a_sealer_whose_head_moved_before_it_wrote_plans_again(
+    engine: Engine, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _record_some(engine, clock, 3)
+    plan_batch = audit_module._plan_batch
+    overtaken: list[bool] = []
+
+    def plan_then_overtaken(*args: Any) -> Any:
+        plan = plan_batch(*args)
+        if not overtaken:  # another sealer writes between this plan and its write
+            overtaken.append(True)
+            assert seal(engine) == 3
+            _record_some(engine, clock, 2)
+        return plan
+
+    monkeypatch.setattr(audit_module, "_plan_batch", plan_then_overtaken)
+    assert seal(engine) == 2  # the stale plan of three was dropped, the two new sealed
+    with engine.connect() as conn:
+        seqs = conn.execute(select(TABLE.c.chain_seq).order_by(TABLE.c.id)).scalars()
+        assert list(seqs) == [1, 2, 3, 4, 5]
+    report = _check(engine, clock)
+    assert (report.ok, report.checked, report.unsealed) == (True, 5, 0)
+
+
+def test_a_sealer_overtaken_at_every_plan_gives_up_without_writing(
+    sqlite_engine: Engine, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = _record_some(sqlite_engine, clock, 2)
+    monkeypatch.setattr(audit_module, "_write_plan", lambda _engine, _plan: False)
+    with pytest.raises(RuntimeError, match="head moved under 10 plans in a row"):
+        seal(sqlite_engine)
+    assert [_row(sqlite_engine, i).chain_seq for i in ids] == [None, None]
+
+
+def test_the_sealer_hashes_before_it_takes_the_write_gate(
+    engine: Engine, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The write discipline: no slow computation while the gate is held (an incoming call
+    # waits behind it).
+    _record_some(engine, clock, 4)
+    digest_row = audit_module._digest_row
+    gate_held: list[bool] = []
+
+    def digest_noting_the_gate(*args: Any, **kwargs: Any) -> str:
+        gate_held.append(holds_write(engine))
+        return digest_row(*args, **kwargs)
+
+    monkeypatch.setattr(audit_module, "_digest_row", digest_noting_the_gate)
+    assert seal(engine) == 4
+    assert gate_held == [False] * 4
 
 
 def test_old_unsealed_entries_are_reported(engine: Engine, clock: FrozenClock) -> None:

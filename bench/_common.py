@@ -83,17 +83,54 @@ def login(url: str, *, timeout: float = 10, username: str = "operateur") -> str:
     return "; ".join(f"{c.name}={c.value}" for c in http.cookies if c.name != "tgd_route")
 
 
-def writer_counters(url: str) -> dict[str, float]:
-    """The gateway writer's counters of the process serving ``url`` (its ``/metrics``)."""
+def _metric_families(url: str) -> list[Any]:
     from prometheus_client.parser import text_string_to_metric_families
 
-    body = requests.get(f"{url}/metrics", timeout=5).text
+    return list(text_string_to_metric_families(requests.get(f"{url}/metrics", timeout=5).text))
+
+
+def writer_counters(url: str) -> dict[str, float]:
+    """The gateway writer's counters of the process serving ``url`` (its ``/metrics``)."""
     prefix = "tgd_gateway_"
     return {
         family.name[len(prefix) :]: family.samples[0].value
-        for family in text_string_to_metric_families(body)
+        for family in _metric_families(url)
         if family.name.startswith(prefix) and family.samples
     }
+
+
+def gate_counters(url: str) -> dict[str, float]:
+    """The write gate's counters of the process serving ``url``: its time held by each
+    kind of writer (``hold:<holder>``), and the writers' waits for it by priority."""
+    keys = {
+        "tgd_write_gate_hold_seconds": ("hold", "holder"),
+        "tgd_write_gate_waits": ("waits", "priority"),
+        "tgd_write_gate_wait_seconds": ("wait", "priority"),
+    }
+    counters: dict[str, float] = {}
+    for family in _metric_families(url):
+        if family.name in keys:
+            kind, label = keys[family.name]
+            for sample in family.samples:
+                counters[f"{kind}:{sample.labels[label]}"] = sample.value
+    return counters
+
+
+def gate_figures(before: dict[str, float], after: dict[str, float], seconds: float) -> str:
+    """Say who held the write gate between two ``gate_counters``, as shares of the wall
+    time, and how long the gateway writer's batches (priority ALERT) waited for it."""
+    d = {name: after[name] - before.get(name, 0.0) for name in after}
+    held = {k[len("hold:") :]: v for k, v in d.items() if k.startswith("hold:") and v > 0}
+    if not held:
+        return "write gate: not held"
+    top = sorted(held.items(), key=lambda item: -item[1])[:6]
+    shares = ", ".join(f"{holder} {v / seconds:.1%}" for holder, v in top)
+    waits = d.get("waits:alert", 0.0)
+    waited = f"{1000 * d.get('wait:alert', 0.0) / waits:.1f} ms" if waits else "none"
+    return (
+        f"write gate held {sum(held.values()) / seconds:.0%} ({shares}); "
+        f"the gateway writer waited {waited} for it on average"
+    )
 
 
 def writer_figures(before: dict[str, float], after: dict[str, float], seconds: float) -> str:

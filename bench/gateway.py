@@ -56,6 +56,8 @@ from bench._common import (  # noqa: E402
     LightConsole,
     add_deflate_option,
     apply_deflate_option,
+    gate_counters,
+    gate_figures,
     login,
     machine_figures,
     machine_ticks,
@@ -367,6 +369,7 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
                 print(f"           {python_speed()}")
                 started, cpu = time.perf_counter(), cpu_seconds(*pids)
                 counters = writer_counters(live.url) if name == "gateway" else {}
+                gate = gate_counters(live.url) if name == "gateway" else {}
                 ticks = machine_ticks()
                 latencies, errors = open_loop(sender.send, args.rate, args.seconds)
                 report(name, latencies, errors, time.perf_counter() - started)
@@ -377,6 +380,10 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
                         + writer_figures(
                             counters, writer_counters(live.url), time.perf_counter() - started
                         )
+                    )
+                    print(
+                        "           "
+                        + gate_figures(gate, gate_counters(live.url), time.perf_counter() - started)
                     )
                 report_windows(latencies, args.rate)
                 results[name] = latencies

@@ -116,9 +116,15 @@ def gate_counters(url: str) -> dict[str, float]:
     return counters
 
 
-def gate_figures(before: dict[str, float], after: dict[str, float], seconds: float) -> str:
+def gate_figures(
+    before: dict[str, float], after: dict[str, float], seconds: float, *, parallel: bool
+) -> str:
     """Say who held the write gate between two ``gate_counters``, as shares of the wall
-    time, and how long the gateway writer's batches (priority ALERT) waited for it."""
+    time, and how long the gateway writer's batches (priority ALERT) waited for it.
+
+    ``parallel``: the database admits several writers at once (PostgreSQL), so the shares
+    add up to more than the wall time.
+    """
     d = {name: after[name] - before.get(name, 0.0) for name in after}
     held = {k[len("hold:") :]: v for k, v in d.items() if k.startswith("hold:") and v > 0}
     if not held:
@@ -127,8 +133,9 @@ def gate_figures(before: dict[str, float], after: dict[str, float], seconds: flo
     shares = ", ".join(f"{holder} {v / seconds:.1%}" for holder, v in top)
     waits = d.get("waits:alert", 0.0)
     waited = f"{1000 * d.get('wait:alert', 0.0) / waits:.1f} ms" if waits else "none"
+    summed = ", summed over writers holding slots at once" if parallel else ""
     return (
-        f"write gate held {sum(held.values()) / seconds:.0%} ({shares}); "
+        f"write gate held {sum(held.values()) / seconds:.0%}{summed} ({shares}); "
         f"the gateway writer waited {waited} for it on average"
     )
 

@@ -383,7 +383,12 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
                     )
                     print(
                         "           "
-                        + gate_figures(gate, gate_counters(live.url), time.perf_counter() - started)
+                        + gate_figures(
+                            gate,
+                            gate_counters(live.url),
+                            time.perf_counter() - started,
+                            parallel=label.startswith("PostgreSQL"),
+                        )
                     )
                 report_windows(latencies, args.rate)
                 results[name] = latencies

@@ -476,11 +476,11 @@ def _plan_batch(
     if not rows:
         return None
     base = (seq, prev)
-    links: list[dict[str, Any]] = []
+    links: list[tuple[int, int, str, str]] = []  # id, chain_seq, prev_hash, entry_hash
     for row in rows:
         seq += 1
         digest = _digest_row(prev, row, chain_seq=seq)
-        links.append({"b_id": row.id, "b_seq": seq, "b_prev": prev, "b_hash": digest})
+        links.append((row.id, seq, prev, digest))
         prev = digest
     statement, params = _chaining(links)
     return _SealPlan(base, len(links), statement, params, head=(seq, prev, rows[-1].at))
@@ -535,7 +535,7 @@ def _head(conn: Connection) -> tuple[int, str]:
     return (last.chain_seq, last.entry_hash) if last is not None else (0, GENESIS_HASH)
 
 
-def _chaining(links: list[dict[str, Any]]) -> tuple[TextClause, dict[str, Any]]:
+def _chaining(links: list[tuple[int, int, str, str]]) -> tuple[TextClause, dict[str, Any]]:
     """One ``UPDATE … FROM (VALUES …)`` that seals every entry of a batch.
 
     One statement, where an ``executemany`` steps the database once per entry and gives
@@ -546,18 +546,13 @@ def _chaining(links: list[dict[str, Any]]) -> tuple[TextClause, dict[str, Any]]:
     """
     rows: list[str] = []
     params: dict[str, Any] = {}
-    for number, link in enumerate(links):
+    for number, (entry_id, seq, prev, digest) in enumerate(links):
         rows.append(
             f"(CAST(:i{number} AS INTEGER), CAST(:s{number} AS INTEGER), "
             f"CAST(:p{number} AS VARCHAR(64)), CAST(:h{number} AS VARCHAR(64)))"
         )
         params.update(
-            {
-                f"i{number}": link["b_id"],
-                f"s{number}": link["b_seq"],
-                f"p{number}": link["b_prev"],
-                f"h{number}": link["b_hash"],
-            }
+            {f"i{number}": entry_id, f"s{number}": seq, f"p{number}": prev, f"h{number}": digest}
         )
     table = _TABLE.name
     statement = text(

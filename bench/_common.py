@@ -90,13 +90,17 @@ def _metric_families(url: str) -> list[Any]:
 
 
 def writer_counters(url: str) -> dict[str, float]:
-    """The gateway writer's counters of the process serving ``url`` (its ``/metrics``)."""
-    prefix = "tgd_gateway_"
-    return {
-        family.name[len(prefix) :]: family.samples[0].value
-        for family in _metric_families(url)
-        if family.name.startswith(prefix) and family.samples
-    }
+    """The gateway writer's counters of the process serving ``url`` (its ``/metrics``),
+    and those of the work that stepped aside for incoming calls (``calls_first_…``)."""
+    counters = {}
+    for family in _metric_families(url):
+        if not family.samples:
+            continue
+        if family.name.startswith("tgd_gateway_"):
+            counters[family.name[len("tgd_gateway_") :]] = family.samples[0].value
+        elif family.name.startswith("tgd_calls_first_"):
+            counters[family.name[len("tgd_") :]] = family.samples[0].value
+    return counters
 
 
 def gate_counters(url: str) -> dict[str, float]:
@@ -156,7 +160,20 @@ def writer_figures(before: dict[str, float], after: dict[str, float], seconds: f
         f"({units / batches:.1f} per batch, {1000 * busy / batches:.1f} ms each, CPU "
         f"{d.get('batch_cpu_seconds', 0.0) / busy:.0%} of it); queued "
         f"{1000 * d.get('queue_seconds', 0.0) / units:.1f} ms per unit on average; "
-        f"{d.get('batches_yielded', 0.0):.0f} batches ended early for an incoming call"
+        f"{d.get('batches_yielded', 0.0):.0f} batches ended early for an incoming call; "
+        + _stepped_aside(d)
+    )
+
+
+def _stepped_aside(d: dict[str, float]) -> str:
+    """Say how often other work stepped aside for incoming calls (``tgd.calls_first``)."""
+    waits = d.get("calls_first_waits", 0.0)
+    if not waits:
+        return "no work stepped aside for calls"
+    return (
+        f"other work stepped aside for calls {waits:.0f} times, "
+        f"{1000 * d.get('calls_first_wait_seconds', 0.0) / waits:.1f} ms on average, "
+        f"{d.get('calls_first_timeouts', 0.0):.0f} of them to the bound"
     )
 
 

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from dispatch_ui import socket_lanes
 from dispatch_ui.security import SESSION_KEY
+from tgd.calls_first import let_calls_pass
 from tgd.container import Platform
 from tgd.db.models.operations import ConsoleEvent
 from tgd.db.outbox_order import EVENTS_ADDED, numbers_at_commit
@@ -393,6 +394,7 @@ class Hub:
             self._wake.clear()
             self._last_pass = time.monotonic()
             try:
+                let_calls_pass()  # the call being taken is answered first, then shown
                 self.check_redis()
                 self.publish()
             except Exception:

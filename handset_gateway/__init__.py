@@ -34,13 +34,21 @@ def init_app(app: Flask, *, csrf: CSRFProtect) -> None:
     spool = Spool(platform.settings.spool_path, platform.settings.twilio.auth_token)
     app.extensions["tgd.spool"] = spool
     from handset_gateway.db import writer_of
-    from tgd.metrics import GatewayWriterCollector, SpoolCollector
+    from tgd.calls_first import calls
+    from tgd.metrics import CallsFirstCollector, GatewayWriterCollector, SpoolCollector
 
     app.extensions.setdefault("tgd.collectors", []).extend(
-        [SpoolCollector(spool), GatewayWriterCollector(lambda: writer_of(platform).stats)]
+        [
+            SpoolCollector(spool),
+            GatewayWriterCollector(lambda: writer_of(platform).stats),
+            CallsFirstCollector(calls.stats),
+        ]
     )
     csrf.exempt(bp)
     app.register_blueprint(bp)
+    from handset_gateway.calls_first import CallsFirstMiddleware
+
+    app.wsgi_app = CallsFirstMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     if platform.settings.twilio.backend == "fake" and platform.settings.mode == "development":
         log.info(
             "fake Twilio in-process (no network); trigger an alert with: "

@@ -353,6 +353,23 @@ class GatewayWriterCollector:
         )
 
 
+class CallsFirstCollector:
+    """How much other work stepped aside for incoming calls (``tgd.calls_first``)."""
+
+    def __init__(self, stats: Any) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Any]:
+        stats = self.stats
+        yield from _counters(
+            "tgd_calls_first",
+            ("calls", stats.calls, "Incoming calls taken by this process's voice webhook."),
+            ("waits", stats.waits, "Times other work stepped aside for calls being taken."),
+            ("wait_seconds", stats.wait_seconds, "Time other work stepped aside, summed."),
+            ("timeouts", stats.timeouts, "Times other work stopped waiting after the bound."),
+        )
+
+
 def _counters(prefix: str, *rows: tuple[str, float, str]) -> Iterator[Any]:
     """One counter per (name, value, help) row, named ``<prefix>_<name>``."""
     from prometheus_client.core import CounterMetricFamily

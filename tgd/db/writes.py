@@ -45,6 +45,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
+from tgd.calls_first import let_calls_pass
 from tgd.db.process_lock import ProcessLock
 
 log = logging.getLogger(__name__)
@@ -159,8 +160,14 @@ class WriteGate:
     def acquire(
         self, priority: Priority, *, timeout: float | None = None, label: str = ""
     ) -> WriteToken:
-        """Wait for a slot; refuse a second one to the same thread (the discipline)."""
+        """Wait for a slot; refuse a second one to the same thread (the discipline).
+
+        Anyone but the gateway writer first steps aside for the incoming calls being
+        taken in this process (``tgd.calls_first``).
+        """
         me = threading.get_ident()
+        if priority != Priority.ALERT:
+            let_calls_pass()
         started = time.monotonic()
         wait = DEFAULT_TIMEOUT if timeout is None else timeout
         with self._lock:

@@ -38,6 +38,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from tgd.calls_first import let_calls_pass
 from tgd.db.models.alerts import Alert, CallLeg
 from tgd.db.models.forces import ForceUnit
 from tgd.db.models.lines import Line
@@ -566,6 +567,7 @@ def complete_dials(
     legs: list[CallLeg] = []
     for start in range(0, len(dials), DIAL_BATCH):
         chunk = dials[start : start + DIAL_BATCH]
+        let_calls_pass()  # an escalation pass's dials step aside for incoming calls
         results = [
             place(d, telephony=telephony, gateway=gateway, callbacks=callbacks) for d in chunk
         ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import pytest
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from tgd.adapters.clock import FrozenClock
 from tgd.adapters.fake_twilio import FakeTwilio, FakeTwilioServer
 from tgd.adapters.twilio_telephony import TwilioTelephony, build_telephony
+from tgd.calls_first import calls
 from tgd.container import Platform
 from tgd.db.models.alerts import Alert, CallLeg
 from tgd.db.models.forces import ForceUnit
@@ -593,6 +595,53 @@ def test_an_overflow_batch_dials_each_alert_with_a_number_and_marks_the_others(
         unknown.id: False,
     }
     assert all(session.get(Alert, a.id).overflowed_at for a in (known, unknown))  # type: ignore[union-attr]
+
+
+def test_overflow_dials_wait_for_a_call_being_taken(
+    twilio: TwilioClient,
+    session: Session,
+    fake: FakeTwilio,
+    platform: Platform,
+    app: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # tgd.calls_first: a pass's dials step aside while a caller's webhook is being answered.
+    alert = _open(twilio, session, "CA19")
+    pending = dispatch.prepare_overflow(
+        session, alert, number=OVERFLOW_NUMBER, clock=platform.clock
+    )
+    session.commit()
+    monkeypatch.setattr(calls, "max_wait", 5.0)
+    taken, hang_up = threading.Event(), threading.Event()
+
+    def take_call() -> None:
+        with calls.taking_call():
+            taken.set()
+            hang_up.wait(5)
+
+    def dial() -> None:
+        dispatch.complete_dials(
+            platform.sessions,
+            [pending],
+            telephony=app.extensions["tgd.telephony"],  # type: ignore[attr-defined]
+            gateway=platform.settings.gateway,
+            callbacks=CALLBACKS,
+            clock=platform.clock,
+        )
+
+    call = threading.Thread(target=take_call)
+    call.start()
+    assert taken.wait(5)
+    dialler = threading.Thread(target=dial)
+    dialler.start()
+    dialler.join(0.2)
+    placed_during_the_call = len(fake.requests)
+    hang_up.set()
+    call.join(5)
+    dialler.join(10)
+
+    assert placed_during_the_call == 0
+    assert [r.path.endswith("/Participants.json") for r in fake.requests] == [True]
 
 
 def test_a_pass_records_its_overflow_dials_a_few_per_transaction(

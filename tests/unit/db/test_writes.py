@@ -188,3 +188,47 @@ def test_only_a_sqlite_write_transaction_keeps_other_writers_out(sqlite: Engine)
         assert excludes_other_writers(writer)  # BEGIN IMMEDIATE: a read cannot go stale
     with read_transaction(sessions) as reader:
         assert not excludes_other_writers(reader)
+
+
+def _take_call_until(hang_up: threading.Event) -> threading.Thread:
+    """A call being taken in this process (``tgd.calls_first``) until ``hang_up``."""
+    from tgd.calls_first import calls
+
+    taken = threading.Event()
+
+    def take() -> None:
+        with calls.taking_call():
+            taken.set()
+            hang_up.wait(5)
+
+    thread = threading.Thread(target=take)
+    thread.start()
+    assert taken.wait(5)
+    return thread
+
+
+def test_writers_other_than_the_gateway_step_aside_for_a_call_being_taken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tgd.calls_first import calls
+
+    monkeypatch.setattr(calls, "max_wait", 5.0)
+    gate, hang_up = WriteGate("test", capacity=1), threading.Event()
+    call = _take_call_until(hang_up)
+    order: list[str] = []
+
+    def job() -> None:
+        token = gate.acquire(Priority.BACKGROUND, label="job")
+        order.append(f"job with {calls.in_progress} call(s) in progress")
+        gate.release(token)
+
+    waiting = threading.Thread(target=job)
+    waiting.start()
+    token = gate.acquire(Priority.ALERT, label="gateway")  # the gateway never steps aside
+    order.append(f"gateway with {calls.in_progress} call(s) in progress")
+    gate.release(token)
+    hang_up.set()
+    call.join(5)
+    waiting.join(5)
+
+    assert order == ["gateway with 1 call(s) in progress", "job with 0 call(s) in progress"]

@@ -34,6 +34,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,6 +43,7 @@ from tgd.calls_first import let_calls_pass
 from tgd.db.models.alerts import Alert, CallLeg
 from tgd.db.models.forces import ForceUnit
 from tgd.db.models.lines import Line
+from tgd.db.models.operations import ConsoleEvent
 from tgd.db.models.positions import PositionRequest
 from tgd.db.models.territories import Territory
 from tgd.db.session import preload
@@ -311,8 +313,11 @@ def route_counter_call(
 
 def _leg_event(session: Session, leg: CallLeg, alert: Alert, *, clock: Clock) -> None:
     """Tell the consoles that a leg of the bridge changed (ids and codes only)."""
-    events.add_event(
-        session,
+    session.add(ConsoleEvent(**_leg_event_values(leg, alert, clock=clock)))
+
+
+def _leg_event_values(leg: CallLeg, alert: Alert, *, clock: Clock) -> dict[str, Any]:
+    return events.event_values(
         events.LEG_UPDATED,
         {
             "alert_id": alert.id,
@@ -457,13 +462,14 @@ def prepare_overflows(
     legs = [_new_leg(alert, LegRole.OVERFLOW, clock=clock) for alert, _number in targets]
     session.add_all(legs)
     session.flush()
-    dials = []
-    for leg, (alert, number) in zip(legs, targets, strict=True):
-        _leg_event(session, leg, alert, clock=clock)
-        dials.append(
-            PendingDial(leg.id, alert.id, LegRole.OVERFLOW, alert.conference_name, number, False)
-        )
-    return dials
+    pairs = list(zip(legs, targets, strict=True))
+    events.insert_all(  # one statement for the batch's events (it holds the write gate)
+        session, [_leg_event_values(leg, alert, clock=clock) for leg, (alert, _n) in pairs]
+    )
+    return [
+        PendingDial(leg.id, alert.id, LegRole.OVERFLOW, alert.conference_name, number, False)
+        for leg, (alert, number) in pairs
+    ]
 
 
 def call_back(

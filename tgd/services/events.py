@@ -9,6 +9,7 @@ Socket.IO in ``seq`` order; a console resumes from its last ``seq``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import Insert, Table, select
@@ -85,6 +86,17 @@ def insert_now(session: Session, values: dict[str, Any]) -> None:
     """
     session.connection().execute(_INSERT, values)
     note_inserted(session)
+
+
+def insert_all(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """``insert_now`` for many events (``event_values``): one statement, executed for all.
+
+    For a pass of escalation or overflow, which announces twenty alerts in a transaction
+    that holds the write gate: an ORM object per event cost more CPU than the inserts.
+    """
+    if rows:
+        session.connection().execute(_INSERT, list(rows))
+        note_inserted(session)
 
 
 def events_after(session: Session, seq: int, *, limit: int = 500) -> list[ConsoleEvent]:

@@ -82,6 +82,46 @@ def _announce(
     )
 
 
+def _announce_all(
+    session: Session,
+    territories: Mapping[int, int | None],
+    event: str,
+    payloads: Mapping[int, dict[str, Any]],
+    *,
+    action: str,
+    details: Mapping[int, Mapping[str, Any]] | None = None,
+    clock: Clock,
+) -> None:
+    """``_announce`` the escalation's change of a batch of alerts (alert id → territory id).
+
+    Two statements for the batch (its events, its audit entries) instead of two ORM objects
+    per alert: these transactions hold the write gate, and the incoming calls of that
+    moment wait behind them.
+    """
+    events.insert_all(
+        session,
+        [
+            events.event_values(event, payloads[alert_id], territory_id=territory, clock=clock)
+            for alert_id, territory in territories.items()
+        ],
+    )
+    audit.insert_all(
+        session,
+        [
+            audit.entry_values(
+                session,
+                actor="system:console",
+                action=action,
+                object_type="alert",
+                object_id=alert_id,
+                details=details[alert_id] if details else None,
+                clock=clock,
+            )
+            for alert_id in territories
+        ],
+    )
+
+
 def _note_key(session: Session, alert: Alert, *, cipher: Cipher, clock: Clock) -> int:
     if alert.data_key_id is None:
         alert.data_key_id = vault.create_key(session, cipher, purpose="alert", clock=clock).id
@@ -197,17 +237,14 @@ def escalate_due(
 def escalate_ids(session: Session, alert_ids: list[int], *, clock: Clock) -> list[int]:
     """Mark these alerts escalated unless done already (by another run); return those marked."""
     marked = _mark_once(session, alert_ids, Alert.escalated_at, clock=clock)
-    for alert_id, territory_id in marked.items():
-        _announce(
-            session,
-            alert_id,
-            territory_id,
-            ALERT_ESCALATED,
-            {"alert_id": alert_id},
-            actor="system:console",
-            action="alert.escalate",
-            clock=clock,
-        )
+    _announce_all(
+        session,
+        marked,
+        ALERT_ESCALATED,
+        {alert_id: {"alert_id": alert_id} for alert_id in marked},
+        action="alert.escalate",
+        clock=clock,
+    )
     return list(marked)
 
 
@@ -256,17 +293,14 @@ def overflow_ids(session: Session, numbers: Mapping[int, str | None], *, clock: 
     number known, the alert is marked all the same and the event says it was not dialled).
     """
     marked = _mark_once(session, list(numbers), Alert.overflowed_at, clock=clock)
-    for alert_id, territory_id in marked.items():
-        dialled = bool(numbers[alert_id])
-        _announce(
-            session,
-            alert_id,
-            territory_id,
-            ALERT_OVERFLOWED,
-            {"alert_id": alert_id, "dialled": dialled},
-            actor="system:console",
-            action="alert.overflow",
-            details={"dialled": dialled},
-            clock=clock,
-        )
+    dialled = {alert_id: bool(numbers[alert_id]) for alert_id in marked}
+    _announce_all(
+        session,
+        marked,
+        ALERT_OVERFLOWED,
+        {alert_id: {"alert_id": alert_id, "dialled": dialled[alert_id]} for alert_id in marked},
+        action="alert.overflow",
+        details={alert_id: {"dialled": dialled[alert_id]} for alert_id in marked},
+        clock=clock,
+    )
     return list(marked)

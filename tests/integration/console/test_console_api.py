@@ -14,7 +14,7 @@ from tests.integration.gateway.conftest import TwilioClient
 from tgd.adapters.clock import FrozenClock
 from tgd.adapters.fake_twilio import FakeTwilio
 from tgd.container import Platform
-from tgd.db.models import Alert, AuditEntry, CallLeg, ForceUnit
+from tgd.db.models import Alert, AuditEntry, CallLeg, ConsoleEvent, ForceUnit
 from tgd.domain.alerts import AlertState, LegRole
 from tgd.services import dispatch
 from tgd.services.escalation import run_escalation
@@ -215,6 +215,40 @@ def test_unclaimed_alert_escalates_then_overflows(
         assert len(overflow_legs) == 1 and overflow_legs[0].call_sid is not None
     dials = [r for r in fake.requests if r.path.endswith("/Participants.json")]
     assert len(dials) == 1  # the backup line was dialled once, after the commit
+    with platform.sessions() as s:  # announced to the consoles and audited, once each
+        aid = alert_id(platform)
+        announced = [
+            (e.kind, e.payload)
+            for e in s.scalars(
+                select(ConsoleEvent)
+                .where(ConsoleEvent.kind.in_(["alert_escalated", "alert_overflowed"]))
+                .order_by(ConsoleEvent.seq)
+            )
+        ]
+        audited = [
+            (e.action, e.object_id, e.details)
+            for e in s.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action.in_(["alert.escalate", "alert.overflow"]))
+                .order_by(AuditEntry.id)
+            )
+        ]
+        leg_events = s.scalars(
+            select(ConsoleEvent.payload).where(ConsoleEvent.kind == "leg_updated")
+        ).all()
+    assert announced == [
+        ("alert_escalated", {"alert_id": aid}),
+        ("alert_overflowed", {"alert_id": aid, "dialled": True}),
+    ]
+    assert audited == [
+        ("alert.escalate", str(aid), {}),
+        ("alert.overflow", str(aid), {"dialled": True}),
+    ]
+    overflow_id = overflow_legs[0].id
+    assert [p["status"] for p in leg_events if p["leg_id"] == overflow_id][:2] == [
+        "dialling",
+        "queued",
+    ]
 
 
 def test_supervisor_sees_the_board_and_the_figures_of_the_day(

@@ -30,6 +30,7 @@ from tgd.settings import Settings
 from .conftest import (
     COUNTER_NUMBER,
     LINE_1,
+    LINE_3,
     OVERFLOW_NUMBER,
     PUBLIC,
     TEST_NUMBER,
@@ -595,6 +596,39 @@ def test_an_overflow_batch_dials_each_alert_with_a_number_and_marks_the_others(
         unknown.id: False,
     }
     assert all(session.get(Alert, a.id).overflowed_at for a in (known, unknown))  # type: ignore[union-attr]
+
+
+def test_a_batch_of_dial_outcomes_is_recorded_with_one_event_per_leg_in_order(
+    twilio: TwilioClient, session: Session, platform: Platform
+) -> None:
+    first, second = _open(twilio, session, "CA20"), _open(twilio, session, "CA21", from_=LINE_3)
+    pending = [
+        dispatch.prepare_overflow(session, alert, number=OVERFLOW_NUMBER, clock=platform.clock)
+        for alert in (first, second)
+    ]
+    session.commit()
+    outcomes = [
+        dispatch.DialResult(pending[0], call_sid="CAtaken"),
+        dispatch.DialResult(pending[1], failure="refused:400:21211"),
+    ]
+    legs = dispatch.record_dials(session, outcomes, clock=platform.clock)
+    session.commit()
+
+    assert [(leg.status, leg.call_sid, leg.failure) for leg in legs] == [
+        ("queued", "CAtaken", None),
+        ("failed", None, "refused:400:21211"),
+    ]
+    assert legs[1].ended_at is not None
+    announced = session.scalars(
+        select(ConsoleEvent.payload)
+        .where(ConsoleEvent.kind == "leg_updated")
+        .order_by(ConsoleEvent.seq.desc())
+        .limit(2)
+    ).all()
+    assert [(p["leg_id"], p["status"]) for p in reversed(announced)] == [
+        (legs[0].id, "queued"),
+        (legs[1].id, "failed"),
+    ]
 
 
 def test_overflow_dials_wait_for_a_call_being_taken(

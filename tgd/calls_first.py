@@ -17,8 +17,9 @@ places:
   (``handset_gateway.calls_first``);
 - every write transaction but the gateway writer's, before it asks for the write gate
   (``WriteGate.acquire``): escalation, dial records, jobs, people's actions, the CLI;
-- the overflow and police dials, before each batch placed at the carrier
-  (``dispatch.complete_dials``);
+- the dials placed by jobs and webhooks (an escalation pass's overflow dials), before
+  each batch placed at the carrier (``dispatch.complete_dials``); an operator's own dial
+  goes out at once;
 - the console hub, before each pass.
 
 Work already started is not stopped, and nothing waits longer than ``MAX_WAIT`` per

@@ -43,7 +43,6 @@ from tgd.calls_first import let_calls_pass
 from tgd.db.models.alerts import Alert, CallLeg
 from tgd.db.models.forces import ForceUnit
 from tgd.db.models.lines import Line
-from tgd.db.models.operations import ConsoleEvent
 from tgd.db.models.positions import PositionRequest
 from tgd.db.models.territories import Territory
 from tgd.db.session import preload
@@ -313,7 +312,7 @@ def route_counter_call(
 
 def _leg_event(session: Session, leg: CallLeg, alert: Alert, *, clock: Clock) -> None:
     """Tell the consoles that a leg of the bridge changed (ids and codes only)."""
-    session.add(ConsoleEvent(**_leg_event_values(leg, alert, clock=clock)))
+    events.add_all(session, [_leg_event_values(leg, alert, clock=clock)])
 
 
 def _leg_event_values(leg: CallLeg, alert: Alert, *, clock: Clock) -> dict[str, Any]:
@@ -522,7 +521,7 @@ def record_dial(session: Session, result: DialResult, *, clock: Clock) -> CallLe
     """
     leg, announced = _apply_dial(session, result, clock=clock)
     session.flush()
-    session.add_all(ConsoleEvent(**values) for values in announced)
+    events.add_all(session, announced)
     return leg
 
 

@@ -88,6 +88,11 @@ def insert_now(session: Session, values: dict[str, Any]) -> None:
     note_inserted(session)
 
 
+def add_all(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """``add_event`` for events whose values are made (``event_values``): ORM objects."""
+    session.add_all(ConsoleEvent(**values) for values in rows)
+
+
 def insert_all(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """``insert_now`` for many events (``event_values``): one statement, executed for all.
 

@@ -59,6 +59,15 @@ RECEIPT_CLAIM = (
     .returning(_RECEIPTS.c.id)
 )
 
+# The same receipt written where no other writer can race it (SQLite's ``BEGIN
+# IMMEDIATE``): a plain insert on the unit's connection, not an ORM object to flush.
+RECEIPT_INSERT = insert(_RECEIPTS).values(
+    key=bindparam("key"),
+    response_body=bindparam("body"),
+    content_type="text/xml",
+    created_at=bindparam("at"),
+)
+
 
 def draws_ids(session: Session) -> bool:
     """Tell whether this session's database draws an alert's id before its insert."""
@@ -197,19 +206,33 @@ _INSERT_ALERT = insert(_ALERTS)
 
 
 def insert_alert(session: Session, alert: Alert) -> None:
-    """Insert ``alert`` alone, its id given by the database, without the ORM's flush.
+    """Insert ``alert`` alone, without the ORM's flush; its id given by the database if unset.
 
     SQLite's alerts, and on PostgreSQL a canary's or a refused call's (``open_alert``).
     Every column is written as in ``insert_at_once``, and the alert is persistent in the
     session afterwards: a later change to it is an ``UPDATE`` at the next flush.
     """
     values = _row_values(alert)
-    del values["id"]
+    if values["id"] is None:
+        del values["id"]
     inserted = session.connection().execute(_INSERT_ALERT, values).inserted_primary_key
     if inserted is None:  # never for one row; an alert without its id must not go on
         raise RuntimeError("alerts: the insert gave no id")
     alert.id = int(inserted[0])
     _make_persistent(session, alert)
+
+
+_NEXT_ALERT_ID = select(func.coalesce(func.max(_ALERTS.c.id), 0) + 1)
+
+
+def next_alert_id(session: Session) -> int:
+    """The id SQLite gives the next alert it inserts: one more than the largest.
+
+    Only inside a transaction that keeps every other writer out until it ends
+    (``writes.excludes_other_writers``): then no other alert can take it first. The
+    alerts' key is SQLite's rowid without ``AUTOINCREMENT``, which is chosen so.
+    """
+    return int(session.connection().execute(_NEXT_ALERT_ID).scalar_one())
 
 
 def _row_values(alert: Alert) -> dict[str, Any]:

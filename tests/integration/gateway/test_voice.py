@@ -9,18 +9,21 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, event, func, select
+from sqlalchemy import create_engine, delete, event, func, select
 from sqlalchemy.orm import Session
 
+from handset_gateway.views import record_call
 from tgd.adapters.crypto import EnvelopeCipher
 from tgd.container import Platform
 from tgd.db.models.alerts import Alert, CallLeg, WebhookReceipt
 from tgd.db.models.audit import AuditEntry
 from tgd.db.models.beneficiaries import BeneficiaryFile, CommissioningRecord
 from tgd.db.models.operations import ConsoleEvent
+from tgd.db.writes import write_transaction
 from tgd.domain.alerts import AlertNature, AlertState, LegRole
 from tgd.domain.lifecycle import CommissioningStep
 from tgd.services import vault
+from tgd.services.alerts import IncomingCall
 
 from .conftest import (
     ALERT_NUMBER,
@@ -95,6 +98,34 @@ def test_unknown_number_is_still_an_alert_with_its_number_encrypted(
     assert number == "+33699999999"
 
 
+def test_unidentified_callers_of_one_write_each_have_their_number_under_their_own_id(
+    app: Flask, platform: Platform, session: Session, cipher: EnvelopeCipher
+) -> None:
+    # SQLite draws each alert's id before its insert (one more than the largest): the
+    # alerts of one batch, and one inserted after the largest was deleted, must each hold
+    # a number bound to the id they were given.
+    calls = [
+        IncomingCall(call_sid=f"CA00b{n}", from_number=f"+3369999990{n}", to_number=ALERT_NUMBER)
+        for n in range(4)
+    ]
+    with app.app_context():
+        with write_transaction(platform.sessions) as writing:
+            for call in calls[:3]:
+                record_call(writing, platform, call)
+            writing.execute(delete(CallLeg).where(CallLeg.call_sid == "CA00b2"))
+            writing.execute(delete(Alert).where(Alert.call_sid == "CA00b2"))
+        with write_transaction(platform.sessions) as writing:
+            record_call(writing, platform, calls[3])
+    ids = []
+    for n in (0, 1, 3):
+        alert = _alert(session, f"CA00b{n}")
+        key_id = alert.data_key_id
+        number = vault.get_text(session, cipher, alert, "caller_number_enc", key_id=key_id)
+        assert number == f"+3369999990{n}"
+        ids.append(alert.id)
+    assert ids[0] < ids[1] < ids[2]
+
+
 def test_an_unidentified_alert_is_written_with_its_key_in_few_statements(
     twilio: TwilioClient, platform: Platform
 ) -> None:
@@ -122,7 +153,10 @@ def test_an_unidentified_alert_is_written_with_its_key_in_few_statements(
         assert len(statements) == 2  # the claim with the identification, the alert's rows
         return
     assert receipts[0].startswith("INSERT INTO webhook_receipts")
-    assert len(updates) == 1 and "caller_number_enc" in updates[0]  # under its row's id
+    # The write excludes every other writer: the alert's id is known before its insert, so
+    # its number, encrypted under it, goes in with the row (no UPDATE, no ORM flush).
+    assert not updates
+    assert len([s for s in statements if "max(alerts.id)" in s]) == 1
     # The key, the leg, the event and the audit entry: one insert each (built once).
     for table in ("data_keys", "alerts", "call_legs", "console_events", "audit_entries"):
         assert len([s for s in statements if s.startswith(f"INSERT INTO {table} ")]) == 1

@@ -31,6 +31,17 @@ from tgd.services import audit
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
+@limiter.request_filter
+def _carrier_webhook() -> bool:
+    """The gateway's webhooks are never limited: a refused one could be an alert (E-01).
+
+    They are signed (R-54), and no limit applies to them; the filter also spares each one
+    the limiter's look-ups of the limits of its route (a tenth of a webhook's request CPU
+    under a burst, docs/gateway.md).
+    """
+    return request.blueprint == "gateway"
+
+
 def current_platform() -> Platform:
     """Return the platform the current Flask app was built with."""
     platform: Platform = current_app.extensions["tgd"]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, delete, event, func, select
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,7 @@ from tgd.db.models.operations import ConsoleEvent
 from tgd.db.writes import write_transaction
 from tgd.domain.alerts import AlertNature, AlertState, LegRole
 from tgd.domain.lifecycle import CommissioningStep
+from tgd.http import limiter
 from tgd.services import vault
 from tgd.services.alerts import IncomingCall
 
@@ -310,3 +312,23 @@ def test_spool_that_cannot_be_written_still_bridges_and_logs_critical(
     assert f"<Number>{OVERFLOW_NUMBER}</Number>" in response.get_data(as_text=True)
     assert "ALERT NOT RECORDED" in caplog.text
     assert LINE_1 not in caplog.text
+
+
+def test_the_carrier_webhooks_never_reach_the_rate_limiter(
+    twilio: TwilioClient, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # E-01: no limit may refuse an alert; the gateway skips the limiter's look-ups at once.
+    looked_up: list[str | None] = []
+    manager = limiter.limit_manager
+    resolve = manager.resolve_limits
+
+    def counting(app: Flask, endpoint: str | None, *args: Any, **kwargs: Any) -> Any:
+        looked_up.append(endpoint)
+        return resolve(app, endpoint, *args, **kwargs)
+
+    monkeypatch.setattr(manager, "resolve_limits", counting)
+    assert twilio.call("CA00c1").status_code == 200
+    assert twilio.post("/gateway/twilio/voice", {"CallSid": "CA00c2"}, signed=False).status_code
+    assert looked_up == []
+    assert client.get("/connexion").status_code == 200
+    assert looked_up  # the operators' pages are limited as before

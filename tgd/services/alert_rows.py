@@ -238,16 +238,19 @@ def next_alert_id(session: Session) -> int:
 def _row_values(alert: Alert) -> dict[str, Any]:
     """Every column of ``alert`` by name, unset ones with what the ORM's flush would fill.
 
-    Each value is set on the alert too: loaded, even when None, so that reading it later
-    asks nothing of the database.
+    Each value is put in the alert's state too: loaded, even when None, so that reading
+    it later asks nothing of the database. Put there as a load does, not through the
+    attributes' instrumentation (fifty columns, each an event and a history entry that
+    ``_make_persistent`` then commits at once).
     """
     values: dict[str, Any] = {}
+    loaded = alert.__dict__  # the instance's state: what the ORM counts as loaded
     for column in _ALERTS.c:
-        value = getattr(alert, column.key)
+        value = loaded.get(column.key)
         if value is None and column.default is not None:
             default = cast(Any, column.default)
             value = default.arg(None) if default.is_callable else default.arg
-        setattr(alert, column.key, value)
+        loaded[column.key] = value
         values[column.name] = value
     return values
 

@@ -80,7 +80,6 @@ FIXED_TWIML = (
 def bare_server(port: int) -> None:
     """Serve a bare Flask endpoint returning fixed TwiML, on tgd's own server kind."""
     from flask import Flask, Response
-    from gunicorn.app.base import BaseApplication
 
     app = Flask("bare")
 
@@ -92,7 +91,36 @@ def bare_server(port: int) -> None:
     def health() -> str:
         return "ok"
 
-    class Bare(BaseApplication):  # type: ignore[misc]
+    serve_on_gunicorn(port, lambda: app)
+
+
+def carrier_server(port: int) -> None:
+    """Serve the fake carrier on ``port``, playing its calls (callbacks to the platform).
+
+    In production the carrier is a remote party: its REST API and the calls it plays
+    cost the platform's process nothing, while the status callbacks it sends back do.
+    Run here as a process of its own, the platform reaches it over HTTP with the real
+    ``twilio`` client, as it reaches Twilio. Served by gunicorn, as Twilio's API keeps a
+    client's connections alive between requests (HTTP/1.1); Werkzeug's server, which the
+    tests' in-process fake uses, closes each one, and the platform then paid a new
+    connection on every REST call of the overflow's dials.
+    """
+    from tgd.adapters.fake_twilio.api import CallProgress, FakeTwilio
+
+    def app() -> Any:
+        fake = FakeTwilio(auth_token=TOKEN)
+        CallProgress(fake).start()  # in the worker process, beside the API it plays for
+        return fake.app
+
+    # As Twilio's API: the client's pooled connections stay open between dials.
+    serve_on_gunicorn(port, app, keepalive=75)
+
+
+def serve_on_gunicorn(port: int, make_app: Callable[[], Any], **options: Any) -> None:
+    """Serve the WSGI app ``make_app()`` builds in the worker, on gunicorn gthread (tgd's kind)."""
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             for key, value in {
                 "bind": [f"127.0.0.1:{port}"],
@@ -102,29 +130,14 @@ def bare_server(port: int) -> None:
                 "accesslog": None,
                 "control_socket_disable": True,
                 "loglevel": "warning",
+                **options,
             }.items():
                 self.cfg.set(key, value)
 
-        def load(self) -> Flask:
-            return app
+        def load(self) -> Any:
+            return make_app()
 
-    Bare().run()
-
-
-def carrier_server(port: int) -> None:
-    """Serve the fake carrier on ``port``, playing its calls (callbacks to the platform).
-
-    In production the carrier is a remote party: its REST API and the calls it plays
-    cost the platform's process nothing, while the status callbacks it sends back do.
-    Run here as a process of its own, the platform reaches it over HTTP with the real
-    ``twilio`` client, as it reaches Twilio.
-    """
-    from tgd.adapters.fake_twilio.api import CallProgress, FakeTwilio, FakeTwilioServer
-
-    fake = FakeTwilio(auth_token=TOKEN)
-    CallProgress(fake).start()
-    with FakeTwilioServer(fake, port=port):
-        threading.Event().wait()
+    Server().run()
 
 
 def cpu_seconds(*pids: int) -> float:
@@ -419,13 +432,20 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
         bare.wait(timeout=10)
     text = log.read_text(errors="replace")
     lost = text.count("ALERT NOT RECORDED")
-    slow = re.findall(r"held the .* write gate for (\d+) ms \(([^)]*)\)", text)
+    slow = re.findall(
+        r"held the .* write gate for (\d+) ms \(([^)]*)\)(?:; its thread ran (\d+) ms)?", text
+    )
     print(f"  server log: {lost} alert(s) not recorded, {len(slow)} slow write transaction(s)")
-    by_label: dict[str, list[int]] = {}
-    for ms, what in slow:
-        by_label.setdefault(what, []).append(int(ms))
-    for what, values in sorted(by_label.items(), key=lambda kv: -len(kv[1]))[:6]:
-        print(f"    {what}: {len(values)} over 50 ms, longest {max(values)} ms")
+    by_label: dict[str, list[tuple[int, int]]] = {}
+    for ms, what, ran in slow:
+        by_label.setdefault(what, []).append((int(ms), int(ran or 0)))
+    for what, holds in sorted(by_label.items(), key=lambda kv: -len(kv[1]))[:6]:
+        longest = max(holds)
+        worked = 100 * sum(ran for _, ran in holds) / sum(ms for ms, _ in holds)
+        print(
+            f"    {what}: {len(holds)} over 50 ms, longest {longest[0]} ms (its thread ran "
+            f"{longest[1]} ms of it); their threads ran {worked:.0f} % of their holds"
+        )
 
 
 def main() -> None:

@@ -152,7 +152,7 @@ def insert_now(session: Session, values: Mapping[str, Any]) -> None:
     entry cost more CPU than the insert (docs/gateway.md). Its caller must flush what the
     entry audits first; nothing reads the entry back in the transaction.
     """
-    session.connection().execute(_INSERT, dict(values))
+    insert_all(session, [values])
 
 
 def insert_all(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:

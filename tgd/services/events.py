@@ -84,8 +84,7 @@ def insert_now(session: Session, values: dict[str, Any]) -> None:
     The same event as ``add_event``, for the gateway's hot path (an alert's unit), where
     the ORM's flush of the row cost more CPU than the insert (docs/gateway.md).
     """
-    session.connection().execute(_INSERT, values)
-    note_inserted(session)
+    insert_all(session, [values])
 
 
 def add_all(session: Session, rows: Sequence[dict[str, Any]]) -> None:

@@ -22,15 +22,17 @@ database is in the process): it writes the same rows one statement at a time
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CTE, Insert, Select, Table, bindparam, func, insert, literal, select
+from sqlalchemy import CTE, Insert, Row, Select, Table, bindparam, func, insert, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 
 from tgd.db.models.alerts import Alert, CallLeg, WebhookReceipt
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.lines import Line, LineAssignment
+from tgd.db.models.territories import Juridiction
 from tgd.db.outbox_order import note_inserted
 from tgd.db.statements import prefixed_insert, prefixed_values
 from tgd.services import audit, events, vault
@@ -40,8 +42,29 @@ _LEGS = cast(Table, CallLeg.__table__)
 _RECEIPTS = cast(Table, WebhookReceipt.__table__)
 LEG_COLUMNS = ("alert_id", "call_sid", "role", "status", "started_at")
 _Query = TypeVar("_Query", bound=Select)  # type: ignore[type-arg]  # any row shape
-# What identifies a caller: the alert's id drawn, the line, its current assignment and file.
-Identified = tuple[int, Line | None, LineAssignment | None, BeneficiaryFile | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """What an alert takes from its caller's line (R-20): ids and a reference, no ORM objects.
+
+    Read as plain columns: loading the line, its assignment, its file and its juridiction
+    as ORM objects cost a known line's voice unit about 0.2 ms of CPU, a fifth of it
+    (docs/gateway.md). ``assignment_id``, ``reference`` and the file's ids are None for a
+    line assigned to nobody.
+    """
+
+    line_id: int
+    line_data_key_id: int | None
+    territory_id: int
+    assignment_id: int | None
+    reference: str | None
+    file_id: int | None
+    file_data_key_id: int | None
+
+
+# What identifies a caller: the alert's id drawn, and the caller's line (None: unknown).
+Identified = tuple[int, Caller | None]
 
 # A webhook's receipt claimed with its answer (E-03), PostgreSQL: ``INSERT … ON CONFLICT
 # DO NOTHING`` returns the receipt's id, or nothing when another delivery of the same
@@ -77,8 +100,9 @@ def draws_ids(session: Session) -> bool:
 def with_current_file(query: _Query) -> _Query:
     """Join a query's line to its current assignment and that assignment's file (R-20).
 
-    The caller's identification, with its juridiction, in one row: ``alerts.identify``'s
-    query and ``identify_drawing_id``'s.
+    The caller's identification as ORM objects, with its juridiction, in one row
+    (``alerts.identify``: SMS, positions, allow-lists). An alert takes columns instead
+    (``with_caller_columns``).
     """
     return (
         query.outerjoin(
@@ -91,6 +115,54 @@ def with_current_file(query: _Query) -> _Query:
     )
 
 
+# The caller's columns, in ``Caller``'s order; the juridiction outer-joined too, as the
+# line itself may be missing (``_identify_drawing``: one row for an unknown number).
+CALLER_COLUMNS = (
+    Line.id,
+    Line.data_key_id,
+    Juridiction.territory_id,
+    LineAssignment.id,
+    LineAssignment.reference,
+    BeneficiaryFile.id,
+    BeneficiaryFile.data_key_id,
+)
+
+
+def with_caller_columns(query: _Query) -> _Query:
+    """Join a query's line to its juridiction, current assignment and file, as columns."""
+    return (
+        query.outerjoin(Juridiction, Juridiction.id == Line.juridiction_id)
+        .outerjoin(
+            LineAssignment,
+            (LineAssignment.line_id == Line.id) & LineAssignment.is_current.is_(True),
+        )
+        .outerjoin(BeneficiaryFile, BeneficiaryFile.assignment_id == LineAssignment.id)
+        .limit(1)
+    )
+
+
+def caller_from(row: Row[Any] | tuple[Any, ...] | None) -> Caller | None:
+    """The caller of a row of ``CALLER_COLUMNS`` (None: no row, or no line in it)."""
+    if row is None or row[0] is None:
+        return None
+    return Caller(*row)
+
+
+_IDENTIFY_CALLER = with_caller_columns(
+    select(*CALLER_COLUMNS).select_from(Line).where(Line.msisdn == bindparam("number"))
+)
+
+
+def identify_caller(session: Session, number: str | None) -> Caller | None:
+    """Find the caller's line, its current assignment and file from the number (R-20).
+
+    A statement on the unit's connection: no autoflush, no ORM objects to load.
+    """
+    if not number:
+        return None
+    return caller_from(session.connection().execute(_IDENTIFY_CALLER, {"number": number}).first())
+
+
 def _identify_drawing(claim: CTE | None = None) -> Any:
     # ``FROM (SELECT 1) LEFT JOIN lines …``: a row, and an id, whether the number is a
     # line or not (an unknown or withheld caller is an alert too, R-22). With ``claim``,
@@ -98,14 +170,12 @@ def _identify_drawing(claim: CTE | None = None) -> Any:
     # to completion, whatever the main query reads of it.
     columns: list[Any] = [
         func.nextval(func.pg_get_serial_sequence("alerts", "id")),
-        Line,
-        LineAssignment,
-        BeneficiaryFile,
+        *CALLER_COLUMNS,
     ]
     if claim is not None:
         columns.insert(0, select(claim.c.id).scalar_subquery().label("receipt_id"))
     one = select(literal(1).label("one")).subquery("one")
-    query = with_current_file(
+    query = with_caller_columns(
         select(*columns).select_from(one).outerjoin(Line, Line.msisdn == bindparam("number"))
     )
     return query if claim is None else query.add_cte(claim)
@@ -117,8 +187,8 @@ _CLAIM_IDENTIFYING = _identify_drawing(RECEIPT_CLAIM.cte("claim"))
 
 def identify_drawing_id(session: Session, number: str | None) -> Identified:
     """Draw the next alert id and find the caller's line, assignment and file (R-20)."""
-    drawn, line, assignment, file = session.execute(_IDENTIFY_DRAWING, {"number": number}).one()
-    return int(drawn), line, assignment, file
+    row = session.connection().execute(_IDENTIFY_DRAWING, {"number": number}).one()
+    return int(row[0]), caller_from(row[1:])
 
 
 class IdentifyingClaim:
@@ -135,9 +205,13 @@ class IdentifyingClaim:
         self.found: Identified | None = None
 
     def __call__(self, session: Session, params: dict[str, Any]) -> int | None:
-        row = session.execute(_CLAIM_IDENTIFYING, {**params, "number": self.number}).one()
-        receipt_id, drawn, line, assignment, file = row
-        self.found = int(drawn), line, assignment, file
+        row = (
+            session.connection()
+            .execute(_CLAIM_IDENTIFYING, {**params, "number": self.number})
+            .one()
+        )
+        receipt_id, drawn = row[0], row[1]
+        self.found = int(drawn), caller_from(row[2:])
         return None if receipt_id is None else int(receipt_id)
 
 

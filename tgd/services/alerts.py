@@ -243,29 +243,29 @@ def open_alert(
     """
     rang = call.received_at or clock.now()
     drawn: int | None = None
+    found: alert_rows.Caller | None
     if kind == CallKind.CANARY:
-        line, assignment, file = None, None, None
+        found = None
     elif refused is None and alert_rows.draws_ids(session):
-        identified = caller or alert_rows.identify_drawing_id(session, call.from_number)
-        drawn, line, assignment, file = identified
+        drawn, found = caller or alert_rows.identify_drawing_id(session, call.from_number)
     else:
-        line, assignment, file = identify(session, call.from_number)
+        found = alert_rows.identify_caller(session, call.from_number)
     key: WrappedKey | None
     key_row: dict[str, Any] | None = None
     data_key_id: int | None
-    if drawn is not None and line is None:  # its key goes in with the alert's rows
+    if drawn is not None and found is None:  # its key goes in with the alert's rows
         key, key_row = vault.new_key(cipher, purpose="alert", clock=clock)
         data_key_id = None
     else:
-        key, data_key_id = _data_key(session, kind, line, file, cipher=cipher, clock=clock)
+        key, data_key_id = _data_key(session, kind, found, cipher=cipher, clock=clock)
     alert = Alert(
         id=drawn,
         call_sid=call.call_sid,
-        territory_id=line.juridiction.territory_id if line else None,
-        line_id=line.id if line else None,
-        assignment_id=assignment.id if assignment else None,
-        file_id=file.id if file else None,
-        reference=assignment.reference if assignment else None,
+        territory_id=found.territory_id if found else None,
+        line_id=found.line_id if found else None,
+        assignment_id=found.assignment_id if found else None,
+        file_id=found.file_id if found else None,
+        reference=found.reference if found else None,
         data_key_id=data_key_id,
         conference_name=call.conference_name or new_conference_name(),
         state=AlertState.RINGING,
@@ -287,17 +287,18 @@ def open_alert(
             session,
             alert,
             leg=_caller_leg(alert),
-            event=_opened_event(alert, line, refused, clock=clock),
-            entry=_opened_entry(session, alert, kind, line, refused, clock=clock),
+            event=_opened_event(alert, found, refused, clock=clock),
+            entry=_opened_entry(session, alert, kind, found, refused, clock=clock),
             new_key=key_row,
         )
     else:
         _insert_one_by_one(
-            session, alert, call, key, refused, line, kind, cipher=cipher, clock=clock
+            session, alert, call, key, refused, found, kind, cipher=cipher, clock=clock
         )
-    if alert.is_test and file is not None:
+    if alert.is_test and found is not None and found.file_id is not None:
+        file = session.get_one(BeneficiaryFile, found.file_id)
         record_test_call(session, alert, file, clock=clock)
-    log.info("alert=%s opened kind=%s identified=%s", alert.id, kind.value, line is not None)
+    log.info("alert=%s opened kind=%s identified=%s", alert.id, kind.value, found is not None)
     return alert
 
 
@@ -313,8 +314,7 @@ def _nature(kind: CallKind, refused: Channel | None) -> AlertNature:
 def _data_key(
     session: Session,
     kind: CallKind,
-    line: Line | None,
-    file: BeneficiaryFile | None,
+    caller: alert_rows.Caller | None,
     *,
     cipher: Cipher,
     clock: Clock,
@@ -324,13 +324,19 @@ def _data_key(
     Made before the alert, so that the alert's row is inserted with it (an UPDATE less on
     every such alert, inside the gateway's write).
     """
-    if line is None and kind != CallKind.CANARY:
+    if caller is None:
+        if kind == CallKind.CANARY:
+            return None, None
         # R-22 "appelant non identifié": the number is personal data, kept under its own key.
         key_id, key = vault.create_key_now(session, cipher, purpose="alert", clock=clock)
         return key, key_id
-    if line is not None and file is None:
-        return None, ensure_line_key(session, line, cipher=cipher, clock=clock)
-    return None, file.data_key_id if file else None
+    if caller.file_id is not None:
+        return None, caller.file_data_key_id
+    if caller.line_data_key_id is not None:
+        return None, caller.line_data_key_id
+    # R-52: a line assigned to nobody gets its own key on its first call.
+    line = session.get_one(Line, caller.line_id)
+    return None, ensure_line_key(session, line, cipher=cipher, clock=clock)
 
 
 def _insert_one_by_one(
@@ -339,7 +345,7 @@ def _insert_one_by_one(
     call: IncomingCall,
     key: WrappedKey | None,
     refused: Channel | None,
-    line: Line | None,
+    caller: alert_rows.Caller | None,
     kind: CallKind,
     *,
     cipher: Cipher,
@@ -367,8 +373,8 @@ def _insert_one_by_one(
         number, key_id = call.to_number, alert.data_key_id
         vault.put_text(session, cipher, alert, "dialled_number_enc", number, key_id=key_id, key=key)
     session.connection().execute(_INSERT_LEG, _caller_leg(alert))
-    events.insert_now(session, _opened_event(alert, line, refused, clock=clock))
-    audit.insert_now(session, _opened_entry(session, alert, kind, line, refused, clock=clock))
+    events.insert_now(session, _opened_event(alert, caller, refused, clock=clock))
+    audit.insert_now(session, _opened_entry(session, alert, kind, caller, refused, clock=clock))
 
 
 def _caller_leg(alert: Alert) -> dict[str, Any]:
@@ -382,13 +388,13 @@ def _caller_leg(alert: Alert) -> dict[str, Any]:
 
 
 def _opened_event(
-    alert: Alert, line: Line | None, refused: Channel | None, *, clock: Clock
+    alert: Alert, caller: alert_rows.Caller | None, refused: Channel | None, *, clock: Clock
 ) -> dict[str, Any]:
     payload = {
         "alert_id": alert.id,
         "line_id": alert.line_id,
         "file_id": alert.file_id,
-        "identified": line is not None,
+        "identified": caller is not None,
         "is_test": alert.is_test,
         "is_canary": alert.is_canary,
         "restricted": refused.value if refused else None,
@@ -405,12 +411,12 @@ def _opened_entry(
     session: Session,
     alert: Alert,
     kind: CallKind,
-    line: Line | None,
+    caller: alert_rows.Caller | None,
     refused: Channel | None,
     *,
     clock: Clock,
 ) -> dict[str, Any]:
-    details: dict[str, Any] = {"kind": kind.value, "identified": line is not None}
+    details: dict[str, Any] = {"kind": kind.value, "identified": caller is not None}
     if refused is not None:
         details["restricted"] = refused.value
     return audit.entry_values(

@@ -19,7 +19,9 @@ from tgd.container import Platform
 from tgd.db.models.alerts import Alert, CallLeg, WebhookReceipt
 from tgd.db.models.audit import AuditEntry
 from tgd.db.models.beneficiaries import BeneficiaryFile, CommissioningRecord
+from tgd.db.models.lines import Line, LineAssignment
 from tgd.db.models.operations import ConsoleEvent
+from tgd.db.models.territories import Juridiction
 from tgd.db.writes import write_transaction
 from tgd.domain.alerts import AlertNature, AlertState, LegRole
 from tgd.domain.lifecycle import CommissioningStep
@@ -191,6 +193,32 @@ def test_a_known_lines_alert_is_written_by_statements_with_every_column(
     assert event.payload["alert_id"] == alert.id and event.payload["identified"] is True
     entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "alert.opened")).one()
     assert (entry.actor, entry.object_id) == ("carrier", str(alert.id))
+
+
+def test_a_known_lines_alert_loads_no_object_of_its_line(
+    twilio: TwilioClient, session: Session
+) -> None:
+    # The caller is identified as columns (alert_rows.Caller): loading the line, its
+    # assignment, file and juridiction as objects was a fifth of a voice unit's CPU.
+    loaded: list[str] = []
+
+    def seen(target: object, _context: object) -> None:
+        loaded.append(type(target).__name__)
+
+    watched = (Line, LineAssignment, BeneficiaryFile, Juridiction)
+    for model in watched:
+        event.listen(model, "load", seen)
+    try:
+        assert twilio.call("CA0003d").status_code == 200
+    finally:
+        for model in watched:
+            event.remove(model, "load", seen)
+    assert loaded == []
+    alert = _alert(session, "CA0003d")
+    file = session.get_one(BeneficiaryFile, alert.file_id)
+    assert (alert.reference, alert.data_key_id) == ("M 75 75056 01 1", file.data_key_id)
+    line = session.get_one(Line, alert.line_id)
+    assert alert.territory_id == session.get_one(Juridiction, line.juridiction_id).territory_id
 
 
 def _statements_of(platform: Platform, act: Callable[[], Any]) -> list[str]:

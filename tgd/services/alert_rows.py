@@ -27,6 +27,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import CTE, Insert, Row, Select, Table, bindparam, func, insert, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 
 from tgd.db.models.alerts import Alert, CallLeg, WebhookReceipt
@@ -66,30 +67,33 @@ class Caller:
 # What identifies a caller: the alert's id drawn, and the caller's line (None: unknown).
 Identified = tuple[int, Caller | None]
 
-# A webhook's receipt claimed with its answer (E-03), PostgreSQL: ``INSERT … ON CONFLICT
-# DO NOTHING`` returns the receipt's id, or nothing when another delivery of the same
-# webhook claimed it first (it waits for that one's transaction). Built once, on the
-# table: the ORM's bulk-insert path does nothing for it. Parameters: key, body, at.
-RECEIPT_CLAIM = (
-    pg_insert(_RECEIPTS)
-    .values(
-        key=bindparam("key"),
-        response_body=bindparam("body"),
-        content_type="text/xml",
-        created_at=bindparam("at"),
-    )
-    .on_conflict_do_nothing(index_elements=[_RECEIPTS.c.key])
-    .returning(_RECEIPTS.c.id)
-)
 
-# The same receipt written where no other writer can race it (SQLite's ``BEGIN
-# IMMEDIATE``): a plain insert on the unit's connection, not an ORM object to flush.
-RECEIPT_INSERT = insert(_RECEIPTS).values(
-    key=bindparam("key"),
-    response_body=bindparam("body"),
-    content_type="text/xml",
-    created_at=bindparam("at"),
-)
+def _receipt_claim(insert_into: Any) -> Insert:
+    # A webhook's receipt claimed with its answer (E-03): ``INSERT … ON CONFLICT DO
+    # NOTHING`` returns the receipt's id, or nothing when another delivery of the same
+    # webhook claimed it first (it waits for that one's transaction). Built once, on the
+    # table: the ORM's bulk-insert path does nothing for it. Parameters: key, body, at.
+    return cast(
+        Insert,
+        insert_into(_RECEIPTS)
+        .values(
+            key=bindparam("key"),
+            response_body=bindparam("body"),
+            content_type="text/xml",
+            created_at=bindparam("at"),
+        )
+        .on_conflict_do_nothing(index_elements=[_RECEIPTS.c.key])
+        .returning(_RECEIPTS.c.id),
+    )
+
+
+RECEIPT_CLAIM = _receipt_claim(pg_insert)  # PostgreSQL's (and ``IdentifyingClaim``'s CTE)
+SQLITE_RECEIPT_CLAIM = _receipt_claim(sqlite_insert)  # SQLite 3.35 or later: RETURNING
+
+
+def receipt_claim(session: Session) -> Insert:
+    """The statement that claims a webhook's receipt on this session's database."""
+    return RECEIPT_CLAIM if draws_ids(session) else SQLITE_RECEIPT_CLAIM
 
 
 def draws_ids(session: Session) -> bool:

@@ -21,7 +21,6 @@ from typing import Any, cast
 
 import phonenumbers
 from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tgd.adapters.crypto import WrappedKey
@@ -119,57 +118,17 @@ def answer_once(
 ) -> tuple[str, bool]:
     """Return the first answer stored under ``key``, or produce, store and return a new one (E-03).
 
-    A SQLite write transaction keeps other writers out from its start: the receipt is
-    looked up, then written with the answer. On PostgreSQL a concurrent delivery may be
-    in flight: the receipt's key is claimed first (``INSERT … ON CONFLICT DO NOTHING``);
-    a second delivery's claim waits for the first's transaction, then reads its answer.
-    Two statements per webhook where a look-up and a savepoint took four, each a round
-    trip the batch's other webhooks wait behind; one when the caller knows the answer
-    before producing it (``expected``): the key is claimed with it, and filled in again
-    only if ``produce`` answered otherwise. ``claim`` claims it instead of
-    ``alert_rows.RECEIPT_CLAIM`` alone (PostgreSQL; ``alert_rows.IdentifyingClaim``, which
-    identifies the caller in the same round trip). Elsewhere, a savepoint catches the
-    race. The boolean tells whether this call produced the answer.
+    The receipt's key is claimed first (``INSERT … ON CONFLICT DO NOTHING RETURNING``, on
+    PostgreSQL and SQLite alike); a second delivery's claim waits for the first's
+    transaction, then reads its answer. One statement per webhook when the caller knows
+    the answer before producing it (``expected``): the key is claimed with it, and filled
+    in again only if ``produce`` answered otherwise. A look-up then an insert took two,
+    each a round trip on PostgreSQL and about 0.1 ms of a voice unit's CPU on SQLite.
+    ``claim`` claims it instead of ``alert_rows.receipt_claim`` (PostgreSQL:
+    ``alert_rows.IdentifyingClaim``, which identifies the caller in the same round trip).
+    The boolean tells whether this call produced the answer.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        return _claim_then_answer(
-            session, key, produce, clock=clock, expected=expected or "", claim=claim
-        )
-    found = _receipt(session, key)
-    if found is not None:
-        return found, False
-    if excludes_other_writers(session):
-        body = produce()
-        params = {"key": key, "body": body, "at": clock.now()}
-        session.connection().execute(alert_rows.RECEIPT_INSERT, params)
-        return body, True
-    try:
-        with session.begin_nested():
-            body = produce()
-            session.add(WebhookReceipt(key=key, response_body=body, created_at=clock.now()))
-            session.flush()
-    except IntegrityError:
-        found = _receipt(session, key)
-        if found is None:
-            raise
-        return found, False
-    return body, True
-
-
-def _claim(session: Session, params: dict[str, Any]) -> int | None:
-    return session.execute(alert_rows.RECEIPT_CLAIM, params).scalar()
-
-
-def _claim_then_answer(
-    session: Session,
-    key: str,
-    produce: Callable[[], str],
-    *,
-    clock: Clock,
-    expected: str,
-    claim: Claim | None,
-) -> tuple[str, bool]:
-    params: dict[str, Any] = {"key": key, "body": expected, "at": clock.now()}
+    params: dict[str, Any] = {"key": key, "body": expected or "", "at": clock.now()}
     receipt_id = (claim or _claim)(session, params)
     if receipt_id is None:  # answered before (committed, or committed while we waited)
         found = _receipt(session, key)
@@ -177,17 +136,24 @@ def _claim_then_answer(
             raise LookupError(f"webhook receipt {key!r} claimed by another and gone")
         return found, False
     body = produce()
-    if body != expected:
-        session.execute(
-            update(WebhookReceipt)
-            .where(WebhookReceipt.id == receipt_id)
-            .values(response_body=body),
-            execution_options={"synchronize_session": False},
-        )
+    if body != params["body"]:
+        session.connection().execute(_FILL_RECEIPT, {"receipt_id": receipt_id, "answer": body})
     return body, True
 
 
-# Built once, like ``_IDENTIFY``: every webhook on SQLite looks its receipt up first.
+def _claim(session: Session, params: dict[str, Any]) -> int | None:
+    statement = alert_rows.receipt_claim(session)
+    return session.connection().execute(statement, params).scalar()
+
+
+_FILL_RECEIPT = (
+    update(cast(Table, WebhookReceipt.__table__))
+    .where(WebhookReceipt.id == bindparam("receipt_id"))
+    .values(response_body=bindparam("answer"))
+)
+
+
+# Built once, like ``_IDENTIFY``: a repeated webhook's answer.
 _RECEIPT = select(WebhookReceipt.response_body).where(WebhookReceipt.key == bindparam("key"))
 
 

@@ -136,7 +136,7 @@ def test_an_unidentified_alert_is_written_with_its_key_in_few_statements(
     # Every statement of the gateway's write is a round trip that webhooks queue behind:
     # the alert's key is made first, so the alert is inserted with it (no UPDATE of its key)
     # and the key is then read from the session, not the database; the receipt needs no
-    # savepoint (SQLite: the writer excludes others; PostgreSQL: its key is claimed first).
+    # savepoint (its key is claimed first, with the answer).
     statements = _statements_of(platform, lambda: twilio.call("CA0003b", from_="+33699999998"))
     assert not [s for s in statements if s.startswith("UPDATE alerts SET data_key_id")]
     assert not [s for s in statements if s.startswith("SELECT data_keys.")]
@@ -177,8 +177,14 @@ def test_a_known_lines_alert_is_written_by_statements_with_every_column(
         assert statements[0].startswith("WITH claim AS (INSERT INTO webhook_receipts ")
         assert statements[1].startswith("WITH new_alert AS (INSERT INTO alerts ")
     else:
-        # The receipt's look-up, the line's, then one insert per row, the alert's holding
-        # every column (a statement built once, not the ORM's flush), not updated after.
+        # The receipt's claim with its answer (no look-up first), the line's look-up, then
+        # one insert per row, the alert's holding every column (a statement built once,
+        # not the ORM's flush), not updated after.
+        assert statements[0] == "BEGIN IMMEDIATE"  # the writer's, keeping other writers out
+        assert statements[1].startswith("INSERT INTO webhook_receipts ")
+        assert statements[1].endswith('ON CONFLICT ("key") DO NOTHING RETURNING id')
+        assert not [s for s in statements if "FROM webhook_receipts" in s]
+        assert not [s for s in statements if s.startswith("UPDATE webhook_receipts")]
         inserts = [s for s in statements if s.startswith("INSERT INTO alerts ")]
         assert len(inserts) == 1 and "data_key_id" in inserts[0] and "callback_count" in inserts[0]
         assert not [s for s in statements if s.startswith("UPDATE alerts")]

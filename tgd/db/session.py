@@ -178,10 +178,19 @@ def _sqlite_on_begin(conn: Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
+# RETURNING (SQLite 3.35): a webhook's receipt is claimed with it (``alert_rows``); on an
+# older SQLite every alert's write would fail, and only the spool would keep the calls.
+SQLITE_MINIMUM = (3, 35, 0)
+
+
 def check_durability(engine: Engine) -> None:
     """Refuse to run on a database that could lose or leave behind data (E-01)."""
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
+            version = str(conn.exec_driver_sql("SELECT sqlite_version()").scalar())
+            if tuple(int(part) for part in version.split(".")[:3]) < SQLITE_MINIMUM:
+                wanted = ".".join(str(part) for part in SQLITE_MINIMUM)
+                raise DurabilityError(f"SQLite {version} cannot record alerts: {wanted} or later")
             mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
             sync = conn.exec_driver_sql("PRAGMA synchronous").scalar()
             secure = conn.exec_driver_sql("PRAGMA secure_delete").scalar()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 import secrets
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -83,9 +84,18 @@ class CallRoute:
     caller_id: str | None = None  # the caller id shown when dialling on (None: the carrier's)
 
 
+# A French number as the carrier sends it (E.164: +33 then nine digits, the first not 0),
+# which ``phonenumbers`` would return unchanged: taken as it is, without the library's
+# parse (33 µs, twice per webhook: 2.5 % of the process's CPU under a burst). Checked
+# against the library in tests/unit/gateway/test_twiml.py.
+_FRENCH_E164 = re.compile(r"\+33[1-9][0-9]{8}")
+
+
 def normalise_number(raw: str | None) -> str | None:
     """Return a carrier number in E.164, or None when withheld or unreadable (R-22)."""
     text = (raw or "").strip()
+    if _FRENCH_E164.fullmatch(text):
+        return text
     if text.lower() in WITHHELD or text.startswith("client:") or text.startswith("sip:"):
         return None
     try:

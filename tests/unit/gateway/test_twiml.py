@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+import phonenumbers
 import pytest
 
 from handset_gateway import fallback, twiml
@@ -82,3 +83,35 @@ def test_caller_numbers_are_normalised_or_unidentified(
     raw: str | None, expected: str | None
 ) -> None:
     assert normalise_number(raw) == expected
+
+
+def test_a_french_number_in_e164_is_what_the_library_would_return() -> None:
+    # The fast path (alerts._FRENCH_E164) against phonenumbers itself: every leading digit,
+    # every length around the right one, with and without the trunk prefix.
+    samples = [
+        f"+33{first}{rest}"
+        for first in "0123456789"
+        for rest in ("1234567", "12345678", "123456789", "00000000", "99999999")
+    ]
+    samples += [" +33612340001 ", "+33612340001\n", "+33６12340001", "+3361234000a"]
+    for raw in samples:
+        text = raw.strip()
+        try:
+            number = phonenumbers.parse(text, "FR")
+        except phonenumbers.NumberParseException:
+            expected = None
+        else:
+            possible = phonenumbers.is_possible_number(number)
+            e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            expected = e164 if possible else None
+        assert normalise_number(raw) == expected, raw
+
+
+def test_a_french_number_in_e164_is_not_parsed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(phonenumbers, "parse", refuse)
+    assert normalise_number("+33612340001") == "+33612340001"
+    with pytest.raises(AssertionError, match="parsed"):
+        normalise_number("06 12 34 00 01")  # any other form goes through the library

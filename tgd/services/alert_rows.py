@@ -101,6 +101,14 @@ def draws_ids(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+def _current_file(query: _Query) -> _Query:
+    # The line's current assignment and that assignment's file, outer-joined (R-20).
+    return query.outerjoin(
+        LineAssignment,
+        (LineAssignment.line_id == Line.id) & LineAssignment.is_current.is_(True),
+    ).outerjoin(BeneficiaryFile, BeneficiaryFile.assignment_id == LineAssignment.id)
+
+
 def with_current_file(query: _Query) -> _Query:
     """Join a query's line to its current assignment and that assignment's file (R-20).
 
@@ -108,15 +116,7 @@ def with_current_file(query: _Query) -> _Query:
     (``alerts.identify``: SMS, positions, allow-lists). An alert takes columns instead
     (``with_caller_columns``).
     """
-    return (
-        query.outerjoin(
-            LineAssignment,
-            (LineAssignment.line_id == Line.id) & LineAssignment.is_current.is_(True),
-        )
-        .outerjoin(BeneficiaryFile, BeneficiaryFile.assignment_id == LineAssignment.id)
-        .options(joinedload(Line.juridiction))
-        .limit(1)
-    )
+    return _current_file(query).options(joinedload(Line.juridiction)).limit(1)
 
 
 # The caller's columns, in ``Caller``'s order; the juridiction outer-joined too, as the
@@ -134,15 +134,8 @@ CALLER_COLUMNS = (
 
 def with_caller_columns(query: _Query) -> _Query:
     """Join a query's line to its juridiction, current assignment and file, as columns."""
-    return (
-        query.outerjoin(Juridiction, Juridiction.id == Line.juridiction_id)
-        .outerjoin(
-            LineAssignment,
-            (LineAssignment.line_id == Line.id) & LineAssignment.is_current.is_(True),
-        )
-        .outerjoin(BeneficiaryFile, BeneficiaryFile.assignment_id == LineAssignment.id)
-        .limit(1)
-    )
+    with_juridiction = query.outerjoin(Juridiction, Juridiction.id == Line.juridiction_id)
+    return _current_file(with_juridiction).limit(1)
 
 
 def caller_from(row: Row[Any] | tuple[Any, ...] | None) -> Caller | None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from flask import Flask
-from flask_wtf.csrf import CSRFProtect
+from flask import Flask, Response
 
 from tgd.container import Platform
 
@@ -24,10 +24,14 @@ def start_replayer(app: Flask) -> Any:
     return replayer
 
 
-def init_app(app: Flask, *, csrf: CSRFProtect) -> None:
-    """Register the gateway's blueprints; they authenticate by signature, not CSRF (R-54)."""
+def init_app(app: Flask, *, harden: Callable[[Response], None]) -> None:
+    """Serve ``/gateway/`` by the machines' own app (``door``) in front of ``app``.
+
+    Its routes authenticate by signature, not by session and CSRF (R-54); ``harden``
+    adds the security headers both doors answer with (E-10).
+    """
+    from handset_gateway.door import MachineDoor, create_door
     from handset_gateway.spool import Spool
-    from handset_gateway.views import bp
 
     platform: Platform = app.extensions["tgd"]
     # R-21: calls answered while the database takes no write wait here (see spool.py).
@@ -44,11 +48,13 @@ def init_app(app: Flask, *, csrf: CSRFProtect) -> None:
             CallsFirstCollector(calls.stats),
         ]
     )
-    csrf.exempt(bp)
-    app.register_blueprint(bp)
+    door = create_door(app, harden=harden)
+    app.extensions["tgd.gateway.door"] = door  # the tests' handle on the machines' app
     from handset_gateway.calls_first import CallsFirstMiddleware
 
-    app.wsgi_app = CallsFirstMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = CallsFirstMiddleware(  # type: ignore[method-assign]
+        MachineDoor(app.wsgi_app, door)
+    )
     if platform.settings.twilio.backend == "fake" and platform.settings.mode == "development":
         log.info(
             "fake Twilio in-process (no network); trigger an alert with: "

@@ -333,7 +333,6 @@ def app(platform: Platform) -> Flask:
     limiter.reset()  # the limiter's memory storage outlives one app: start each test clean
     hub = app.extensions["tgd_hub"]
 
-    @app.teardown_request
     def _publish_now(_error: BaseException | None) -> None:
         # In production the hub's own thread publishes what a commit added, at once; tests
         # publish at the end of each request instead, so what they assert is deterministic.
@@ -341,6 +340,8 @@ def app(platform: Platform) -> Flask:
         with contextlib.suppress(Exception):
             hub.publish()
 
+    for door in (app, app.extensions["tgd.gateway.door"]):
+        door.teardown_request(_publish_now)
     return app
 
 

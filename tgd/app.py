@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,7 +23,7 @@ from tgd import readiness
 from tgd.container import Platform, build_platform, complete_platform
 from tgd.db.base import MAX_ID
 from tgd.db.session import check_durability
-from tgd.http import finish_request, limiter, track_writes
+from tgd.http import add_security_headers, finish_request, limiter, track_writes
 from tgd.logs import configure_logging
 from tgd.ports import Clock
 from tgd.proxy import TrustedProxies, address_in, parse_networks
@@ -95,7 +96,9 @@ def create_app(
     import dispatch_ui
     import handset_gateway
 
-    handset_gateway.init_app(app, csrf=csrf)
+    handset_gateway.init_app(
+        app, harden=partial(add_security_headers, csp=content_security_policy(settings))
+    )
     dispatch_ui.init_app(app)
     # Outermost, so that Socket.IO's requests see the real client too.
     app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
@@ -143,25 +146,12 @@ def _register_request_hooks(app: Flask, csp: str) -> None:
     @app.after_request
     def _commit_and_harden(response: Response) -> Response:
         finish_request(None, success=response.status_code < 400)
-        _security_headers(response, csp)
+        add_security_headers(response, csp)
         return response
 
     @app.teardown_request
     def _rollback(error: BaseException | None) -> None:
         finish_request(error, success=False)
-
-
-def _security_headers(response: Response, csp: str) -> None:
-    headers = response.headers
-    headers.setdefault("Content-Security-Policy", csp)
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["X-Frame-Options"] = "DENY"
-    headers["Referrer-Policy"] = "no-referrer"
-    headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-    headers["Cross-Origin-Opener-Policy"] = "same-origin"
-    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-    if not request.path.startswith("/static/"):
-        headers["Cache-Control"] = "no-store"  # E-10: pages may show personal data
 
 
 def _register_health(app: Flask) -> None:

@@ -14,7 +14,7 @@ E-01) commits itself; a view that must call the carrier commits first
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import Response, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from sqlalchemy import event
@@ -31,15 +31,18 @@ from tgd.services import audit
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
-@limiter.request_filter
-def _carrier_webhook() -> bool:
-    """The gateway's webhooks are never limited: a refused one could be an alert (E-01).
-
-    They are signed (R-54), and no limit applies to them; the filter also spares each one
-    the limiter's look-ups of the limits of its route (a tenth of a webhook's request CPU
-    under a burst, docs/gateway.md).
-    """
-    return request.blueprint == "gateway"
+def add_security_headers(response: Response, csp: str) -> None:
+    """Set the headers every answer of both doors carries (E-10)."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", csp)
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if not request.path.startswith("/static/"):
+        headers["Cache-Control"] = "no-store"  # E-10: pages may show personal data
 
 
 def current_platform() -> Platform:

@@ -3,7 +3,8 @@
 ``create_app(settings)`` builds the platform (database, cipher, clock),
 checks durability (E-01), sets up Flask-Babel (French first), CSRF,
 rate limits, security headers (E-10) and the error pages, then registers
-the blueprints of ``dispatch_ui`` (people) and ``handset_gateway`` (machines).
+the blueprints of ``dispatch_ui`` (people) and puts ``handset_gateway``'s own app
+(machines, under ``/gateway/``) in front of them.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ from tgd.domain.alerts import AlertState, ForceKind, LegRole
 from tgd.domain.errors import N_, Conflict, NotFound
 from tgd.domain.labels import FailureKind
 from tgd.ports import Cipher, Clock, Telephony, TelephonyError
-from tgd.services import alert_rows, audit, events, vault
+from tgd.services import alert_rows, audit, events, leg_rows, vault
 from tgd.services.alerts import (
     CallKind,
     CallRoute,
@@ -312,20 +312,22 @@ def route_counter_call(
 
 def _leg_event(session: Session, leg: CallLeg, alert: Alert, *, clock: Clock) -> None:
     """Tell the consoles that a leg of the bridge changed (ids and codes only)."""
-    events.add_all(session, [_leg_event_values(leg, alert, clock=clock)])
+    events.add_all(session, [_leg_event_values(leg, alert.id, alert.territory_id, clock=clock)])
 
 
-def _leg_event_values(leg: CallLeg, alert: Alert, *, clock: Clock) -> dict[str, Any]:
+def _leg_event_values(
+    leg: CallLeg | leg_rows.LegState, alert_id: int, territory_id: int | None, *, clock: Clock
+) -> dict[str, Any]:
     return events.event_values(
         events.LEG_UPDATED,
         {
-            "alert_id": alert.id,
+            "alert_id": alert_id,
             "leg_id": leg.id,
             "role": leg.role.value,
             "status": leg.status,
             "user_id": leg.user_id,
         },
-        territory_id=alert.territory_id,
+        territory_id=territory_id,
         clock=clock,
     )
 
@@ -463,7 +465,11 @@ def prepare_overflows(
     session.flush()
     pairs = list(zip(legs, targets, strict=True))
     events.insert_all(  # one statement for the batch's events (it holds the write gate)
-        session, [_leg_event_values(leg, alert, clock=clock) for leg, (alert, _n) in pairs]
+        session,
+        [
+            _leg_event_values(leg, alert.id, alert.territory_id, clock=clock)
+            for leg, (alert, _n) in pairs
+        ],
     )
     return [
         PendingDial(leg.id, alert.id, LegRole.OVERFLOW, alert.conference_name, number, False)
@@ -567,7 +573,7 @@ def _apply_dial(
         leg.status = "failed"
         leg.failure = (result.failure or FailureKind.FAILED)[:200]
         leg.ended_at = leg.ended_at or now
-    announced.append(_leg_event_values(leg, alert, clock=clock))
+    announced.append(_leg_event_values(leg, alert.id, alert.territory_id, clock=clock))
     return leg, announced
 
 
@@ -789,21 +795,15 @@ def record_call_status(
     end is recorded once, and a status that changes nothing tells no console anything,
     so the carrier's repeated or late callbacks change nothing.
     """
-    leg = None
-    if leg_id is not None:
-        leg = session.get(CallLeg, leg_id)
-        if leg is not None and leg.call_sid not in (None, call_sid):
-            leg = None  # a forged or stale id: trust the call id instead
-    if leg is None:
-        leg = session.scalar(select(CallLeg).where(CallLeg.call_sid == call_sid))
+    leg = leg_rows.leg_state(session, call_sid, leg_id=leg_id)
     if leg is None:
         log.info("call status for an unknown leg ignored status=%s", status)
         return
-    now = clock.now()
+    before, now = replace(leg), clock.now()
     leg.call_sid = leg.call_sid or call_sid
     if _is_late(leg, status):
+        leg_rows.save_leg(session, leg, before)  # the call id learnt, nothing else
         return
-    shown = (leg.status, leg.failure)
     if leg.status != LEAVING or status in ENDED_STATUSES:
         leg.status = status[:24]
     if status == "in-progress" and leg.answered_at is None:
@@ -815,24 +815,24 @@ def record_call_status(
     if ended_now:
         leg.ended_at = now
         leg.duration_s = duration_s
-    alert = session.get(Alert, leg.alert_id)
-    if alert is None:
-        return
+    leg_rows.save_leg(session, leg, before)
+    announced: list[dict[str, Any]] = []
     if ended_now and leg.role in (LegRole.CALLER, LegRole.CALLBACK):
-        alert.ended_at = now
-        events.add_event(
-            session,
-            events.ALERT_CALL_ENDED,
-            {"alert_id": alert.id, "leg_id": leg.id, "status": leg.status},
-            territory_id=alert.territory_id,
-            clock=clock,
+        leg_rows.end_alert_call(session, leg.alert_id, now)
+        announced.append(
+            events.event_values(
+                events.ALERT_CALL_ENDED,
+                {"alert_id": leg.alert_id, "leg_id": leg.id, "status": leg.status},
+                territory_id=leg.territory_id,
+                clock=clock,
+            )
         )
-    session.flush()
-    if leg.role != LegRole.CALLER and (leg.status, leg.failure) != shown:
-        _leg_event(session, leg, alert, clock=clock)
+    if leg.role != LegRole.CALLER and (leg.status, leg.failure) != (before.status, before.failure):
+        announced.append(_leg_event_values(leg, leg.alert_id, leg.territory_id, clock=clock))
+    events.insert_all(session, announced)
 
 
-def _is_late(leg: CallLeg, status: str) -> bool:
+def _is_late(leg: CallLeg | leg_rows.LegState, status: str) -> bool:
     """Tell whether a status arrived after a later one (out-of-order callbacks).
 
     A call ends once: after its end (``busy``, ``no-answer``, ``completed``…) another end

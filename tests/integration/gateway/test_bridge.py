@@ -6,7 +6,7 @@ import dataclasses
 import threading
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from tgd.adapters.clock import FrozenClock
@@ -20,7 +20,7 @@ from tgd.db.models.lines import Line
 from tgd.db.models.operations import ConsoleEvent
 from tgd.db.models.positions import PositionRequest
 from tgd.db.models.users import User
-from tgd.db.writes import gate_for
+from tgd.db.writes import gate_for, write_transaction
 from tgd.domain.alerts import AlertState, LegRole
 from tgd.domain.errors import Conflict
 from tgd.services import dispatch
@@ -416,6 +416,52 @@ def test_repeated_callbacks_tell_the_consoles_each_change_once(
     leg = session.get(CallLeg, pending.leg_id)
     assert leg is not None and leg.duration_s == 7 and leg.ended_at is not None
     assert leg.status == "completed"
+
+
+def test_a_status_callback_loads_no_object_of_its_leg_or_alert(
+    twilio: TwilioClient, session: Session, platform: Platform
+) -> None:
+    # Three or four callbacks per dialled leg: as ORM objects (the leg, its alert's fifty
+    # columns, a flush) each cost about as much CPU as an alert (leg_rows, docs/gateway.md).
+    pending, path = _dialled_force(twilio, session, platform, "CA10g")
+    loaded: list[str] = []
+
+    def seen(target: object, _context: object) -> None:
+        loaded.append(type(target).__name__)
+
+    for model in (CallLeg, Alert):
+        event.listen(model, "load", seen)
+    try:
+        for status in ("ringing", "in-progress"):
+            params = {"CallSid": "CAcols", "CallStatus": status}
+            assert twilio.post(path, params).status_code == 200
+    finally:
+        for model in (CallLeg, Alert):
+            event.remove(model, "load", seen)
+    assert loaded == []
+    session.commit()
+    leg = session.get_one(CallLeg, pending.leg_id)
+    assert (leg.call_sid, leg.status) == ("CAcols", "in-progress")
+    assert leg.answered_at is not None
+    assert _announced(session, pending.leg_id) == ["dialling", "ringing", "in-progress"]
+
+
+def test_a_status_is_seen_by_the_orm_copies_of_its_leg_and_alert_in_the_same_batch(
+    twilio: TwilioClient, session: Session, platform: Platform
+) -> None:
+    # The gateway writer runs several units in one session: a leg or alert loaded as an
+    # object by an earlier unit must show what a status written as columns changed.
+    alert = _open(twilio, session, "CA10h")
+    with write_transaction(platform.sessions) as batch:
+        leg = batch.scalars(select(CallLeg).where(CallLeg.call_sid == "CA10h")).one()
+        loaded_alert = batch.get_one(Alert, alert.id)
+        assert leg.ended_at is None and loaded_alert.ended_at is None
+        dispatch.record_call_status(batch, "CA10h", "completed", duration_s=9, clock=platform.clock)
+        assert (leg.status, leg.duration_s) == ("completed", 9)
+        assert leg.ended_at is not None and loaded_alert.ended_at is not None
+    session.refresh(alert)
+    assert alert.ended_at is not None
+    assert _kinds(session).count("alert_call_ended") == 1
 
 
 def test_a_leg_that_ended_busy_stays_busy_when_another_end_arrives(

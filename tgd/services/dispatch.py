@@ -74,6 +74,7 @@ DIALLING = "dialling"  # our own status: the leg is recorded, the carrier not ye
 LEAVING = "leaving"  # our own status: the carrier is being asked to take the leg out
 LEFT = "left"
 LABEL_PREFIX = "leg-"  # the participant's label in the carrier's conference events
+PARTICIPANT_EVENTS = frozenset({"participant-join", "participant-leave"})
 DIAL_BATCH = 5  # dial outcomes recorded per write transaction (``complete_dials``)
 # A live leg's statuses in the order a call goes through them. Twilio does not promise
 # its status callbacks arrive in order: a "ringing" delivered after "in-progress" must
@@ -847,18 +848,10 @@ def _is_late(leg: CallLeg | leg_rows.LegState, status: str) -> bool:
     return current is not None and arrived is not None and arrived < current
 
 
-def _leg_of_event(session: Session, event: ConferenceEvent) -> CallLeg | None:
-    leg = None
-    if event.call_sid:
-        leg = session.scalar(select(CallLeg).where(CallLeg.call_sid == event.call_sid))
-    if leg is None and event.label and event.label.startswith(LABEL_PREFIX):
-        number = event.label[len(LABEL_PREFIX) :]
-        leg = session.get(CallLeg, int(number)) if number.isdigit() else None
-        if leg is not None and event.call_sid and leg.call_sid not in (None, event.call_sid):
-            leg = None
-        if leg is not None and event.call_sid:
-            leg.call_sid = leg.call_sid or event.call_sid
-    return leg
+def _participant_leg(session: Session, event: ConferenceEvent) -> leg_rows.LegState | None:
+    return leg_rows.leg_state(
+        session, event.call_sid, leg_id=_labelled_leg_id(event.label), call_sid_first=True
+    )
 
 
 def record_conference_event(
@@ -876,43 +869,72 @@ def record_conference_event(
 
     Returns the call-backs to place once this transaction is committed (``complete_dials``).
     """
+    if event.event in PARTICIPANT_EVENTS:
+        _record_participant(session, event, clock=clock)
+        return []
     alert = session.scalar(select(Alert).where(Alert.conference_name == event.friendly_name))
     if alert is None:
         log.info("conference event for an unknown bridge ignored event=%s", event.event)
         return []
-    now = clock.now()
-    leg = _leg_of_event(session, event)
+    leg = _participant_leg(session, event)
+    if leg is not None and leg.call_sid is None and event.call_sid:
+        leg_rows.save_leg(session, replace(leg, call_sid=event.call_sid), leg)  # its call id
     dials: list[PendingDial] = []
     if event.event == "conference-start":
         alert.conference_sid = event.conference_sid
-    elif event.event == "participant-join" and leg is not None:
+    elif event.event == "conference-end" and alert.state != AlertState.CLOSED:
+        dials = _watchdog(session, alert, gateway=gateway, cipher=cipher, clock=clock)
+    session.flush()
+    return dials
+
+
+def _record_participant(session: Session, event: ConferenceEvent, *, clock: Clock) -> None:
+    """A leg joined or left the bridge: as columns (``leg_rows``), one per participant."""
+    bridge = leg_rows.bridge_of(session, event.friendly_name)
+    if bridge is None:
+        log.info("conference event for an unknown bridge ignored event=%s", event.event)
+        return
+    leg = _participant_leg(session, event)
+    if leg is None:
+        return
+    before, now = replace(leg), clock.now()
+    leg.call_sid = leg.call_sid or event.call_sid
+    announced: list[dict[str, Any]] = []
+    if event.event == "participant-leave":
+        leg.ended_at = leg.ended_at or now
+    else:
         leg.answered_at = leg.answered_at or now
-        if leg.role in (LegRole.CALLER, LegRole.CALLBACK) and alert.answered_at is None:
-            alert.answered_at = now
-            events.add_event(
-                session,
-                events.ALERT_ANSWERED,
-                {"alert_id": alert.id},
-                territory_id=alert.territory_id,
-                clock=clock,
+        if leg.role in (LegRole.CALLER, LegRole.CALLBACK) and bridge.answered_at is None:
+            leg_rows.answer_alert(session, bridge.id, now)
+            announced.append(
+                events.event_values(
+                    events.ALERT_ANSWERED,
+                    {"alert_id": bridge.id},
+                    territory_id=bridge.territory_id,
+                    clock=clock,
+                )
             )
         elif (
             leg.role != LegRole.CALLER
             and leg.status != LEAVING
             and not _is_late(leg, "in-progress")
         ):
-            shown = (leg.status, leg.failure)
-            leg.status = "in-progress"
-            leg.failure = None
-            session.flush()
-            if (leg.status, leg.failure) != shown:  # its "in-progress" callback told it already
-                _leg_event(session, leg, alert, clock=clock)
-    elif event.event == "participant-leave" and leg is not None:
-        leg.ended_at = leg.ended_at or now
-    elif event.event == "conference-end" and alert.state != AlertState.CLOSED:
-        dials = _watchdog(session, alert, gateway=gateway, cipher=cipher, clock=clock)
-    session.flush()
-    return dials
+            leg.status, leg.failure = "in-progress", None
+            if (leg.status, leg.failure) != (before.status, before.failure):
+                # Its "in-progress" callback, when it came first, told the consoles already.
+                announced.append(
+                    _leg_event_values(leg, bridge.id, bridge.territory_id, clock=clock)
+                )
+    leg_rows.save_leg(session, leg, before)
+    events.insert_all(session, announced)
+
+
+def _labelled_leg_id(label: str | None) -> int | None:
+    """The leg id a participant's label carries (``leg-<id>``, set when we dialled it)."""
+    if not label or not label.startswith(LABEL_PREFIX):
+        return None
+    number = label[len(LABEL_PREFIX) :]
+    return int(number) if number.isdigit() else None
 
 
 def _watchdog(

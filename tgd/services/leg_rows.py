@@ -4,8 +4,9 @@ The carrier calls back three or four times for each leg we dial (``initiated``,
 ``ringing``, ``in-progress``, ``completed``), so in a burst with overflow the status
 callbacks are most of the gateway writer's units. As ORM objects, each one loaded the
 leg and its alert (fifty columns), flushed, and added an event object: about as much
-CPU as the alert's own unit (docs/gateway.md). Here the leg's state is one row of the
-columns a status needs (with its alert's territory), and its change one ``UPDATE``.
+CPU as the alert's own unit (docs/gateway.md); so did a participant's joining or leaving
+the bridge. Here the leg's state is one row of the columns they need (with its alert's
+territory), and its change one ``UPDATE``.
 
 Consistency with the ORM in the same session (the gateway writer's batch runs several
 units in one): the session is flushed before the row is read, and an ORM copy of a
@@ -18,7 +19,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Row, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -61,21 +62,55 @@ _BY_ID = _STATE.where(_LEGS.c.id == bindparam("leg_id"))
 _BY_CALL_SID = _STATE.where(_LEGS.c.call_sid == bindparam("call_sid"))
 # The SET clause is every key of the parameters but ``leg_id``: the changeable columns.
 _UPDATE_LEG = update(_LEGS).where(_LEGS.c.id == bindparam("leg_id"))
-_END_ALERT_CALL = update(_ALERTS).where(_ALERTS.c.id == bindparam("alert_id"))
+_UPDATE_ALERT = update(_ALERTS).where(_ALERTS.c.id == bindparam("alert_id"))
+_BRIDGE = select(_ALERTS.c.id, _ALERTS.c.answered_at, _ALERTS.c.territory_id).where(
+    _ALERTS.c.conference_name == bindparam("name")
+)
 
 
-def leg_state(session: Session, call_sid: str, *, leg_id: int | None) -> LegState | None:
-    """The leg ``leg_id`` if it is this call's (or has no call id yet), else the call's leg."""
+def leg_state(
+    session: Session, call_sid: str | None, *, leg_id: int | None, call_sid_first: bool = False
+) -> LegState | None:
+    """The leg ``leg_id`` (our callback URL's, a participant's label) or the call's leg.
+
+    The id is trusted only for a leg without a call id or with this one (a forged or stale
+    id otherwise). A status callback looks the id up first: it finds a leg we dialled
+    before the carrier's call id is recorded; a conference event the call id first.
+    """
     session.flush()  # what the ORM holds of this batch first: the statement reads the database
     connection = session.connection()
-    row = None
-    if leg_id is not None:
+
+    def by_call_sid() -> Row[Any] | None:
+        if not call_sid:
+            return None
+        return connection.execute(_BY_CALL_SID, {"call_sid": call_sid}).first()
+
+    def by_id() -> Row[Any] | None:
+        if leg_id is None:
+            return None
         row = connection.execute(_BY_ID, {"leg_id": leg_id}).first()
-        if row is not None and row.call_sid not in (None, call_sid):
-            row = None  # a forged or stale id: trust the call id instead
-    if row is None:
-        row = connection.execute(_BY_CALL_SID, {"call_sid": call_sid}).first()
-    return LegState(*row) if row is not None else None
+        if row is not None and call_sid and row.call_sid not in (None, call_sid):
+            return None
+        return row
+
+    first, then = (by_call_sid, by_id) if call_sid_first else (by_id, by_call_sid)
+    row = first() or then()
+    return LegState(**row._mapping) if row is not None else None
+
+
+@dataclass(frozen=True)
+class Bridge:
+    """What a participant's event needs of the bridge's alert."""
+
+    id: int
+    answered_at: datetime | None
+    territory_id: int | None
+
+
+def bridge_of(session: Session, conference_name: str) -> Bridge | None:
+    """The alert whose bridge (conference) this is, or None."""
+    row = session.connection().execute(_BRIDGE, {"name": conference_name}).first()
+    return Bridge(**row._mapping) if row is not None else None
 
 
 def save_leg(session: Session, leg: LegState, before: LegState) -> None:
@@ -89,7 +124,16 @@ def save_leg(session: Session, leg: LegState, before: LegState) -> None:
 
 def end_alert_call(session: Session, alert_id: int, now: datetime) -> None:
     """Note that the alert's caller (or call-back) hung up at ``now``."""
-    session.connection().execute(_END_ALERT_CALL, {"alert_id": alert_id, "ended_at": now})
+    _update_alert(session, alert_id, ended_at=now)
+
+
+def answer_alert(session: Session, alert_id: int, now: datetime) -> None:
+    """Note that the alert's caller (or call-back) joined its bridge at ``now``."""
+    _update_alert(session, alert_id, answered_at=now)
+
+
+def _update_alert(session: Session, alert_id: int, **values: Any) -> None:
+    session.connection().execute(_UPDATE_ALERT, {"alert_id": alert_id, **values})
     _expire(session, Alert, alert_id)
 
 

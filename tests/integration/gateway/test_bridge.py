@@ -64,12 +64,18 @@ def _escalate(platform: Platform, app: object, settings: Settings | None = None)
 
 
 def _conference(
-    twilio: TwilioClient, alert: Alert, event: str, call_sid: str | None = None, cf: str = "CF1"
+    twilio: TwilioClient,
+    alert: Alert,
+    event: str,
+    call_sid: str | None = None,
+    cf: str = "CF1",
+    **more: str,
 ) -> int:
     params = {
         "ConferenceSid": cf,
         "FriendlyName": alert.conference_name,
         "StatusCallbackEvent": event,
+        **more,
     }
     if call_sid:
         params["CallSid"] = call_sid
@@ -418,12 +424,14 @@ def test_repeated_callbacks_tell_the_consoles_each_change_once(
     assert leg.status == "completed"
 
 
-def test_a_status_callback_loads_no_object_of_its_leg_or_alert(
+def test_a_legs_callbacks_load_no_object_of_the_leg_or_its_alert(
     twilio: TwilioClient, session: Session, platform: Platform
 ) -> None:
     # Three or four callbacks per dialled leg: as ORM objects (the leg, its alert's fifty
     # columns, a flush) each cost about as much CPU as an alert (leg_rows, docs/gateway.md).
     pending, path = _dialled_force(twilio, session, platform, "CA10g")
+    alert = session.get_one(Alert, pending.alert_id)
+    participant = {"CallSid": "CAcols", "ParticipantLabel": f"leg-{pending.leg_id}"}
     loaded: list[str] = []
 
     def seen(target: object, _context: object) -> None:
@@ -435,6 +443,8 @@ def test_a_status_callback_loads_no_object_of_its_leg_or_alert(
         for status in ("ringing", "in-progress"):
             params = {"CallSid": "CAcols", "CallStatus": status}
             assert twilio.post(path, params).status_code == 200
+        assert _conference(twilio, alert, "participant-join", **participant) == 200
+        assert _conference(twilio, alert, "participant-leave", **participant) == 200
     finally:
         for model in (CallLeg, Alert):
             event.remove(model, "load", seen)
@@ -442,7 +452,7 @@ def test_a_status_callback_loads_no_object_of_its_leg_or_alert(
     session.commit()
     leg = session.get_one(CallLeg, pending.leg_id)
     assert (leg.call_sid, leg.status) == ("CAcols", "in-progress")
-    assert leg.answered_at is not None
+    assert leg.answered_at is not None and leg.ended_at is not None
     assert _announced(session, pending.leg_id) == ["dialling", "ringing", "in-progress"]
 
 

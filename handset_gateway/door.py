@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from handset_gateway.calls_first import GATEWAY_PREFIX
 from tgd.domain.errors import DomainError
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-PREFIX = "/gateway/"
 log = logging.getLogger(__name__)
 
 
@@ -37,7 +37,7 @@ class MachineDoor:
         self.people, self.machines = people, machines
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[Any]:
-        if environ.get("PATH_INFO", "").startswith(PREFIX):
+        if environ.get("PATH_INFO", "").startswith(GATEWAY_PREFIX):
             return self.machines(environ, start_response)
         return self.people(environ, start_response)
 

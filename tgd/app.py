@@ -91,15 +91,14 @@ def create_app(
     Babel(app, locale_selector=_select_locale)
     csrf.init_app(app)
     limiter.init_app(app)
-    _register_request_hooks(app, content_security_policy(settings))
+    csp = content_security_policy(settings)
+    _register_request_hooks(app, csp)
     _register_health(app)
 
     import dispatch_ui
     import handset_gateway
 
-    handset_gateway.init_app(
-        app, harden=partial(add_security_headers, csp=content_security_policy(settings))
-    )
+    handset_gateway.init_app(app, harden=partial(add_security_headers, csp=csp))
     dispatch_ui.init_app(app)
     # Outermost, so that Socket.IO's requests see the real client too.
     app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]

@@ -109,6 +109,7 @@ class Bridge:
 
 def bridge_of(session: Session, conference_name: str) -> Bridge | None:
     """The alert whose bridge (conference) this is, or None."""
+    session.flush()  # as in ``leg_state``: the ORM's changes of this batch first
     row = session.connection().execute(_BRIDGE, {"name": conference_name}).first()
     return Bridge(**row._mapping) if row is not None else None
 

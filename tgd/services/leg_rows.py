@@ -60,7 +60,7 @@ _STATE = select(*(_column(f.name) for f in fields(LegState))).join_from(
 )
 _BY_ID = _STATE.where(_LEGS.c.id == bindparam("leg_id"))
 _BY_CALL_SID = _STATE.where(_LEGS.c.call_sid == bindparam("call_sid"))
-# The SET clause is every key of the parameters but ``leg_id``: the changeable columns.
+# The SET clause is every key of the parameters but ``leg_id``: the columns that changed.
 _UPDATE_LEG = update(_LEGS).where(_LEGS.c.id == bindparam("leg_id"))
 _UPDATE_ALERT = update(_ALERTS).where(_ALERTS.c.id == bindparam("alert_id"))
 _BRIDGE = select(_ALERTS.c.id, _ALERTS.c.answered_at, _ALERTS.c.territory_id).where(
@@ -115,11 +115,19 @@ def bridge_of(session: Session, conference_name: str) -> Bridge | None:
 
 
 def save_leg(session: Session, leg: LegState, before: LegState) -> None:
-    """Write what changed of ``leg`` since ``before`` (nothing when nothing did)."""
-    if leg == before:
+    """Write what changed of ``leg`` since ``before`` (nothing when nothing did).
+
+    Only the changed columns, as the ORM's flush did: PostgreSQL takes other writers in
+    parallel (a dial's outcome), and a column this status did not touch keeps theirs.
+    """
+    changed = {
+        name: getattr(leg, name)
+        for name in CHANGEABLE
+        if getattr(leg, name) != getattr(before, name)
+    }
+    if not changed:
         return
-    params: dict[str, Any] = {name: getattr(leg, name) for name in CHANGEABLE}
-    session.connection().execute(_UPDATE_LEG, {"leg_id": leg.id, **params})
+    session.connection().execute(_UPDATE_LEG, {"leg_id": leg.id, **changed})
     _expire(session, CallLeg, leg.id)
 
 

@@ -456,6 +456,33 @@ def test_a_legs_callbacks_load_no_object_of_the_leg_or_its_alert(
     assert _announced(session, pending.leg_id) == ["dialling", "ringing", "in-progress"]
 
 
+def test_a_status_writes_only_the_columns_it_changed(
+    twilio: TwilioClient, session: Session, platform: Platform
+) -> None:
+    # PostgreSQL runs other writers beside the gateway's (a dial's outcome): a status must
+    # not write back, from its own read, a column it did not change.
+    _pending, path = _dialled_force(twilio, session, platform, "CA10i")
+    assert twilio.post(path, {"CallSid": "CAonly", "CallStatus": "ringing"}).status_code == 200
+    updates: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE CALL_LEGS"):
+            updates.append(" ".join(statement.split()))
+
+    event.listen(platform.engine, "before_cursor_execute", seen)
+    try:
+        params = {"CallSid": "CAonly", "CallStatus": "in-progress"}
+        assert twilio.post(path, params).status_code == 200
+    finally:
+        event.remove(platform.engine, "before_cursor_execute", seen)
+    assert len(updates) == 1
+    set_clause = updates[0].split(" SET ", 1)[1].split(" WHERE ", 1)[0]
+    assert sorted(part.split("=")[0].strip() for part in set_clause.split(",")) == [
+        "answered_at",
+        "status",
+    ]
+
+
 def test_a_status_is_seen_by_the_orm_copies_of_its_leg_and_alert_in_the_same_batch(
     twilio: TwilioClient, session: Session, platform: Platform
 ) -> None:

@@ -55,7 +55,7 @@ def _dial_number(number: str, *, caller_id: str | None = None) -> Dial:
 
 def empty_messaging() -> str:
     """An empty messaging answer: we never reply to a terminal's SMS (discretion)."""
-    return str(MessagingResponse())
+    return _EMPTY_MESSAGING
 
 
 def relay_message(route: SmsRoute, body: str) -> str:
@@ -71,4 +71,10 @@ def relay_message(route: SmsRoute, body: str) -> str:
 
 def empty_voice() -> str:
     """An empty voice answer, for status callbacks."""
-    return str(VoiceResponse())
+    return _EMPTY_VOICE
+
+
+# Built once by the library: the same bytes on every callback, instead of an ElementTree
+# serialisation of an empty document on each of them.
+_EMPTY_VOICE = str(VoiceResponse())
+_EMPTY_MESSAGING = str(MessagingResponse())

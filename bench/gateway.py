@@ -13,7 +13,10 @@ Socket.IO consoles connected, receiving every event. Then:
 2. saturation: ``--workers`` closed-loop senders for ``--saturation-seconds``;
 3. the same open loop and saturation against a bare Flask endpoint returning
    fixed TwiML, on the same server kind (gunicorn gthread, one worker), in the
-   same run: the ratio says what the platform costs on top of the server.
+   same run: the ratio says what the platform costs on top of the server;
+4. the same open loop against that bare endpoint storing each webhook durably
+   (one row committed before the answer, the run's database with the platform's
+   durability settings): the tail any platform keeping E-01 pays on this disk.
 
 ``--scheduler process`` runs the scheduler (jobs, escalation, overflow dials) as
 ``tgd scheduler`` beside ``tgd run --no-scheduler``, as the multi-process mode does;
@@ -29,6 +32,7 @@ Usage: ``.venv/bin/python bench/gateway.py [--rate 50] [--seconds 60] [--console
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import re
@@ -44,8 +48,9 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from twilio.request_validator import RequestValidator
 
@@ -92,6 +97,53 @@ def bare_server(port: int) -> None:
         return "ok"
 
     serve_on_gunicorn(port, lambda: app)
+
+
+def durable_server(port: int, database_url: str) -> None:
+    """Serve the bare endpoint storing each webhook durably before answering: E-01 alone.
+
+    One row per webhook, committed before the answer, in the run's own kind of database
+    with the platform's durability (SQLite: WAL, ``synchronous=FULL``, one writer at a
+    time; PostgreSQL: ``synchronous_commit`` on, its default), and nothing else: no
+    escalation, no console, no signature. Its tail is what any platform that keeps E-01
+    pays on this machine's disk at that moment; the gateway's tail above it is the
+    platform's own.
+    """
+    serve_on_gunicorn(port, lambda: _durable_app(database_url))
+
+
+def _durable_app(database_url: str) -> Any:
+    import sqlalchemy as sa
+    from flask import Flask, Response, request
+
+    sqlite = database_url.startswith("sqlite")
+    engine = sa.create_engine(database_url, pool_size=8)
+    if sqlite:
+
+        @sa.event.listens_for(engine, "connect")
+        def _durable(dbapi_connection: Any, _record: Any) -> None:
+            for pragma in ("journal_mode=WAL", "synchronous=FULL"):
+                dbapi_connection.execute(f"PRAGMA {pragma}")
+
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE IF NOT EXISTS bench_durable_calls (call_sid VARCHAR(64) PRIMARY KEY)"
+        )
+    calls = sa.table("bench_durable_calls", sa.column("call_sid"))
+    one_writer = threading.Lock() if sqlite else contextlib.nullcontext()
+    app = Flask("durable")
+
+    @app.post("/gateway/twilio/voice")
+    def voice() -> Response:
+        with one_writer, engine.begin() as conn:
+            conn.execute(sa.insert(calls).values(call_sid=request.form["CallSid"]))
+        return Response(FIXED_TWIML, mimetype="text/xml")
+
+    @app.get("/healthz")
+    def health() -> str:
+        return "ok"
+
+    return app
 
 
 def carrier_server(port: int) -> None:
@@ -231,13 +283,22 @@ class Sender:
             conn.close()
 
 
-def open_loop(send: Callable[[], int], rate: float, seconds: float) -> tuple[list[float], int]:
+class Loop(NamedTuple):
+    """An open loop's latencies (in the order scheduled), errors, and first send's wall time."""
+
+    latencies: list[float]
+    errors: int
+    wall_start: float
+
+
+def open_loop(send: Callable[[], int], rate: float, seconds: float) -> Loop:
     """Send at a fixed rate; latency from each scheduled send time (E-12b)."""
     total = int(rate * seconds)
     latencies: list[float] = [0.0] * total  # in the order they were scheduled
     errors = 0
     lock = threading.Lock()
     start = time.perf_counter() + 0.2
+    wall_start = time.time() + (start - time.perf_counter())
 
     def one(i: int) -> None:
         nonlocal errors
@@ -257,7 +318,7 @@ def open_loop(send: Callable[[], int], rate: float, seconds: float) -> tuple[lis
 
     with ThreadPoolExecutor(max_workers=max(64, int(rate * 2))) as pool:
         list(pool.map(one, range(total)))
-    return latencies, errors
+    return Loop(latencies, errors, wall_start)
 
 
 def closed_loop(send: Callable[[], int], workers: int, seconds: float) -> tuple[float, int]:
@@ -309,10 +370,10 @@ def report(name: str, latencies: list[float], errors: int, seconds: float) -> No
     )
 
 
-def spawn(mode: str, port: int) -> subprocess.Popen[bytes]:
+def spawn(mode: str, port: int, *extra: str) -> subprocess.Popen[bytes]:
     """Start this script in one of its hidden server modes on ``port``."""
     return subprocess.Popen(
-        [sys.executable, __file__, f"--{mode}", str(port)],
+        [sys.executable, __file__, f"--{mode}", str(port), *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -353,8 +414,12 @@ def scheduler_process(env: dict[str, str], log: Path, wanted: bool) -> Iterator[
 
 def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -> None:
     """One run against the platform and the bare server, in real conditions."""
-    bare_port = free_port()
+    bare_port, durable_port = free_port(), free_port()
     bare = spawn("bare-server", bare_port)
+    durable_url = env["TGD_DATABASE_URL"]  # PostgreSQL: a table of its own in the same base
+    if durable_url.startswith("sqlite"):
+        durable_url = f"sqlite:///{data / 'durable.db'}"  # a file beside the platform's
+    durable = spawn("durable-server", durable_port, durable_url)
     log = data / "server.log"
     apart = args.scheduler == "process"
     options = ("--no-scheduler",) if apart else ()
@@ -364,9 +429,10 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
             scheduler_process(env, data / "scheduler.log", apart) as scheduler,
         ):
             wait_healthy(bare_port)
+            wait_healthy(durable_port)
             time.sleep(args.warmup)  # the scheduler's start-up catch-up runs first
             clients = connect_consoles(live.url, login(live.url), args.consoles)
-            gateway, baseline = Sender(port), Sender(bare_port)
+            gateway, baseline, stored = Sender(port), Sender(bare_port), Sender(durable_port)
             print(
                 f"{label}: {os.cpu_count()} cores, scheduler and escalation on "
                 f"({'in a process of its own' if apart else 'in the server'}), "
@@ -378,13 +444,14 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
             for name, sender, pids in (
                 ("gateway", gateway, [live.process.pid, *scheduler]),
                 ("bare", baseline, [bare.pid]),
+                ("durable", stored, [durable.pid]),
             ):
                 print(f"           {python_speed()}")
                 started, cpu = time.perf_counter(), cpu_seconds(*pids)
                 counters = writer_counters(live.url) if name == "gateway" else {}
                 gate = gate_counters(live.url) if name == "gateway" else {}
                 ticks = machine_ticks()
-                latencies, errors = open_loop(sender.send, args.rate, args.seconds)
+                latencies, errors, wall_start = open_loop(sender.send, args.rate, args.seconds)
                 report(name, latencies, errors, time.perf_counter() - started)
                 print(f"           {machine_figures(ticks, machine_ticks())}")
                 if counters:
@@ -405,16 +472,22 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
                     )
                 report_windows(latencies, args.rate)
                 results[name] = latencies
+                if name == "gateway":
+                    gateway_start = wall_start
                 time.sleep(2)  # the carrier's callbacks of the last calls come in
                 per_webhook = 1000 * (cpu_seconds(*pids) - cpu) / len(latencies)
                 print(f"           server CPU {per_webhook:.1f} ms per webhook, all included")
                 if name == "gateway":
                     report_console_gaps(clients, first_seq)
-            gw, base = results["gateway"], results["bare"]
+            gw, base, floor = results["gateway"], results["bare"], results["durable"]
             print(
                 f"  ratio gateway/bare: p50 {pct(gw, 50) / pct(base, 50):.2f}x, "
                 f"p99 {pct(gw, 99) / pct(base, 99):.2f}x; console events received "
                 f"{sum(c.events for c in clients)}"
+            )
+            print(
+                f"  bare with one durable write per webhook (E-01's floor on this disk): "
+                f"p99 {pct(floor, 99):.1f} ms, max {1000 * max(floor):.0f} ms"
             )
             print(f"saturation: {args.workers} closed-loop senders, {args.saturation_seconds:g} s")
             sat_gateway, gw_failed = closed_loop(
@@ -428,9 +501,11 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
             for client in clients:
                 client.close()
     finally:
-        bare.terminate()
-        bare.wait(timeout=10)
+        for server in (bare, durable):
+            server.terminate()
+            server.wait(timeout=10)
     text = log.read_text(errors="replace")
+    report_disk_stalls(results["gateway"], gateway_start, args.rate, text)
     lost = text.count("ALERT NOT RECORDED")
     slow = re.findall(
         r"held the .* write gate for (\d+) ms \(([^)]*)\)(?:; its thread ran (\d+) ms)?", text
@@ -449,6 +524,44 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
             worked = 100 * sum(int(r or 0) for _, r in holds) / sum(ms for ms, _ in holds)
             line += f" (its thread ran {ran} ms of it); their threads ran {worked:.0f} % of them"
         print(line)
+
+
+SLOW_COMMIT_LINE = re.compile(
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ [\w.]+: commit on .* took (\d+) ms", re.M
+)
+
+
+def report_disk_stalls(latencies: list[float], wall_start: float, rate: float, log: str) -> None:
+    """Say how many webhooks were in flight during a slow sync of the disk, and the rest's tail.
+
+    The server logs each SQLite commit over 50 ms (``tgd/db/session.py``) when it returns.
+    A webhook whose time from its scheduled send to its answer overlaps one of those
+    commits waited, at least in part, for the disk, as any durable store would (E-01).
+    Conservative: a webhook sent just after a stall, queued behind its backlog, counts
+    among the others.
+    """
+    stalls = []
+    for stamp, ms in SLOW_COMMIT_LINE.findall(log):
+        ended = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()  # local, as logged
+        stalls.append((ended - int(ms) / 1000, ended))
+    if not stalls:
+        return
+    met, others = [], []
+    for i, latency in enumerate(latencies):
+        sent = wall_start + i / rate
+        answered = sent + latency
+        overlaps = any(begin < answered and sent < end for begin, end in stalls)
+        (met if overlaps else others).append(latency)
+    line = (
+        f"  gateway webhooks in flight during one of the disk's {len(stalls)} slow syncs: "
+        f"{len(met)} of {len(latencies)}"
+    )
+    if met and others:
+        line += (
+            f" (their p99 {pct(met, 99):.1f} ms); the others: p50 {pct(others, 50):.1f} ms, "
+            f"p99 {pct(others, 99):.1f} ms"
+        )
+    print(line)
 
 
 def main() -> None:
@@ -478,10 +591,14 @@ def main() -> None:
     add_deflate_option(parser)
     parser.add_argument("--bare-server", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--carrier-server", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--durable-server", nargs=2, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     apply_deflate_option(args)
     if args.bare_server is not None:
         bare_server(args.bare_server)
+        return
+    if args.durable_server is not None:
+        durable_server(int(args.durable_server[0]), args.durable_server[1])
         return
     if args.carrier_server is not None:
         carrier_server(args.carrier_server)

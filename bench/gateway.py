@@ -439,7 +439,7 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
                 f"{len(clients)} consoles connected"
             )
             print(f"open loop: {args.rate:g} webhooks/s for {args.seconds:g} s, new CallSid each")
-            results = {}
+            results: dict[str, Loop] = {}
             first_seq = 1 + max((max(c.seqs, default=0) for c in clients), default=0)
             for name, sender, pids in (
                 ("gateway", gateway, [live.process.pid, *scheduler]),
@@ -451,7 +451,8 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
                 counters = writer_counters(live.url) if name == "gateway" else {}
                 gate = gate_counters(live.url) if name == "gateway" else {}
                 ticks = machine_ticks()
-                latencies, errors, wall_start = open_loop(sender.send, args.rate, args.seconds)
+                loop = open_loop(sender.send, args.rate, args.seconds)
+                latencies, errors = loop.latencies, loop.errors
                 report(name, latencies, errors, time.perf_counter() - started)
                 print(f"           {machine_figures(ticks, machine_ticks())}")
                 if counters:
@@ -471,15 +472,13 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
                         )
                     )
                 report_windows(latencies, args.rate)
-                results[name] = latencies
-                if name == "gateway":
-                    gateway_start = wall_start
+                results[name] = loop
                 time.sleep(2)  # the carrier's callbacks of the last calls come in
                 per_webhook = 1000 * (cpu_seconds(*pids) - cpu) / len(latencies)
                 print(f"           server CPU {per_webhook:.1f} ms per webhook, all included")
                 if name == "gateway":
                     report_console_gaps(clients, first_seq)
-            gw, base, floor = results["gateway"], results["bare"], results["durable"]
+            gw, base, floor = (results[n].latencies for n in ("gateway", "bare", "durable"))
             print(
                 f"  ratio gateway/bare: p50 {pct(gw, 50) / pct(base, 50):.2f}x, "
                 f"p99 {pct(gw, 99) / pct(base, 99):.2f}x; console events received "
@@ -505,7 +504,7 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
             server.terminate()
             server.wait(timeout=10)
     text = log.read_text(errors="replace")
-    report_disk_stalls(results["gateway"], gateway_start, args.rate, text)
+    report_disk_stalls(results["gateway"], args.rate, text)
     lost = text.count("ALERT NOT RECORDED")
     slow = re.findall(
         r"held the .* write gate for (\d+) ms \(([^)]*)\)(?:; its thread ran (\d+) ms)?", text
@@ -531,7 +530,7 @@ SLOW_COMMIT_LINE = re.compile(
 )
 
 
-def report_disk_stalls(latencies: list[float], wall_start: float, rate: float, log: str) -> None:
+def report_disk_stalls(loop: Loop, rate: float, log: str) -> None:
     """Say how many webhooks were in flight during a slow sync of the disk, and the rest's tail.
 
     The server logs each SQLite commit over 50 ms (``tgd/db/session.py``) when it returns.
@@ -546,15 +545,16 @@ def report_disk_stalls(latencies: list[float], wall_start: float, rate: float, l
         stalls.append((ended - int(ms) / 1000, ended))
     if not stalls:
         return
-    met, others = [], []
-    for i, latency in enumerate(latencies):
-        sent = wall_start + i / rate
+    met: list[float] = []
+    others: list[float] = []
+    for i, latency in enumerate(loop.latencies):
+        sent = loop.wall_start + i / rate
         answered = sent + latency
         overlaps = any(begin < answered and sent < end for begin, end in stalls)
         (met if overlaps else others).append(latency)
     line = (
         f"  gateway webhooks in flight during one of the disk's {len(stalls)} slow syncs: "
-        f"{len(met)} of {len(latencies)}"
+        f"{len(met)} of {len(loop.latencies)}"
     )
     if met and others:
         line += (

@@ -19,6 +19,11 @@ SQLite it begins with ``BEGIN IMMEDIATE``. One thread on PostgreSQL too: three t
 writing in parallel there made every figure worse (bench/gateway.py, p50 22 -> 56 ms),
 each statement's wait for the GIL growing with the threads that compete for it.
 
+Rows nobody reads back in the batch (console events, audit entries, an alert's caller
+leg) are collected and inserted together just before the commit (``tgd.db.batch_rows``):
+one statement per table for the batch instead of one per unit. Each statement gives the
+GIL away, and under a burst taking it back cost the writer more than the statement.
+
 Incoming calls first: a voice webhook's unit is *urgent*. Urgent units go ahead of the
 others and make batches of their own (a call's commit waits for no callback), and a
 batch of other units (status callbacks, positions) in progress stops at its next unit
@@ -55,6 +60,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
 from tgd.container import Platform
+from tgd.db import batch_rows
 from tgd.db.writes import WRITER_OPTION, Priority, WriteGateTimeout, gate_for
 
 log = logging.getLogger(__name__)
@@ -236,9 +242,9 @@ class GatewayWriter:
         gate = gate_for(engine)
         token = gate.acquire(Priority.ALERT, timeout=wait, label=f"gateway x{len(batch)}")
         try:
-            pending = batch
+            pending, collect = batch, True
             while pending:
-                pending = self._attempt(engine, pending, deadline, deferred)
+                pending, collect = self._attempt(engine, pending, deadline, deferred, collect)
         finally:
             gate.release(token)
             self.stats.batch_seconds += time.monotonic() - started
@@ -252,19 +258,31 @@ class GatewayWriter:
         batch: list[_Unit[Any]],
         deadline: float,
         deferred: list[_Unit[Any]],
-    ) -> list[_Unit[Any]]:
+        collect: bool,
+    ) -> tuple[list[_Unit[Any]], bool]:
         """Run and commit the units; if one fails, roll back and return the others to rerun.
 
         When an incoming call arrives while the batch runs other units, the batch commits
         what it ran and leaves the rest in ``deferred``: the call waits for one unit, not
         for a burst of status callbacks (a batch of 25 of them held the gate 200 ms).
+
+        With ``collect``, the rows the units send to ``tgd.db.batch_rows`` go in together
+        before the commit. If that insert fails, no unit can be blamed for it: the batch
+        is rolled back and runs again with each unit inserting its own rows (the second
+        value returned), so that a failing unit fails alone, as without collecting.
         """
+        yielded = len(deferred)
         try:
             with _transaction(self.platform, deadline, self.kept_connection(engine)) as session:
+                if collect:
+                    batch_rows.attach(session)
                 for index, unit in enumerate(batch):
                     try:
                         unit.result = unit.work(session)
+                    except batch_rows.RowsRefused:  # an ORM flush in the unit inserted them
+                        raise
                     except Exception as exc:
+                        unit.result = None  # a previous attempt's, rolled back
                         if _is_transient(exc) and not unit.retried:
                             unit.retried = True  # the rollback freed its locks: once more
                         else:
@@ -274,9 +292,19 @@ class GatewayWriter:
                         deferred.extend(batch[index + 1 :])
                         self.stats.yielded += 1
                         break
+                batch_rows.insert_pending(session)
         except _UnitFailed:
-            return [unit for unit in batch if unit.error is None]
-        return []
+            return [unit for unit in batch if unit.error is None], collect
+        except batch_rows.RowsRefused as refused:
+            log.warning(
+                "gateway batch of %d: %s (%s); run again with each unit's own inserts",
+                len(batch),
+                refused,
+                type(refused.__cause__).__name__,
+            )
+            del deferred[yielded:]  # the rerun decides again which units wait for a call
+            return batch, False
+        return [], collect
 
 
 # PostgreSQL's deadlock and serialisation failures: the batch and another writer touched

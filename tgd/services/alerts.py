@@ -25,6 +25,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from tgd.adapters.crypto import WrappedKey
+from tgd.db import batch_rows
 from tgd.db.models.alerts import Alert, CallLeg, WebhookReceipt
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.lines import Line, LineAssignment
@@ -348,7 +349,7 @@ def _insert_one_by_one(
     if refused is not None and call.to_number and alert.data_key_id is not None:
         number, key_id = call.to_number, alert.data_key_id
         vault.put_text(session, cipher, alert, "dialled_number_enc", number, key_id=key_id, key=key)
-    session.connection().execute(_INSERT_LEG, _caller_leg(alert))
+    batch_rows.insert(session, _INSERT_LEG, [_caller_leg(alert)])
     events.insert_now(session, _opened_event(alert, caller, refused, clock=clock))
     audit.insert_now(session, _opened_entry(session, alert, kind, caller, refused, clock=clock))
 

@@ -37,6 +37,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, Insert, Table, TextClause, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from tgd.db import batch_rows
 from tgd.db.models.audit import AuditEntry
 from tgd.db.statements import prefixed_insert
 from tgd.db.writes import Priority, write_connection, write_transaction
@@ -156,9 +157,13 @@ def insert_now(session: Session, values: Mapping[str, Any]) -> None:
 
 
 def insert_all(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """``insert_now`` for many entries (``entry_values``): one statement, executed for all."""
+    """``insert_now`` for many entries (``entry_values``): one statement, executed for all.
+
+    In a gateway batch they go in with the batch's others, before its commit
+    (``tgd.db.batch_rows``).
+    """
     if rows:
-        session.connection().execute(_INSERT, [dict(values) for values in rows])
+        batch_rows.insert(session, _INSERT, rows)
 
 
 _INSERT = _TABLE.insert()

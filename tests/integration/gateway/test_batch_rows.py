@@ -1,0 +1,184 @@
+"""A gateway batch's rows nobody reads back go in together before its commit (batch_rows)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from flask import Flask
+from sqlalchemy import Connection, event, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from handset_gateway.db import GatewayWriter, _Unit
+from handset_gateway.views import record_call
+from tgd.container import Platform
+from tgd.db.models.alerts import Alert, CallLeg
+from tgd.db.models.audit import AuditEntry
+from tgd.db.models.operations import ConsoleEvent
+from tgd.db.writes import write_transaction
+from tgd.services import audit
+from tgd.services import events as console_events
+from tgd.services.alerts import IncomingCall
+
+TABLES = ("console_events", "audit_entries", "call_legs")
+
+
+@contextmanager
+def _inserts(platform: Platform) -> Iterator[list[str]]:
+    """The tables of TABLES each INSERT statement sent while the block runs went to."""
+    seen: list[str] = []
+
+    def note(_c: Connection, _cursor: object, statement: str, *_args: object) -> None:
+        head = statement.lstrip().upper()
+        for table in TABLES:
+            if head.startswith(f"INSERT INTO {table.upper()} "):
+                seen.append(table)
+
+    event.listen(platform.engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(platform.engine, "before_cursor_execute", note)
+
+
+def _collects(platform: Platform, name: str) -> Callable[[Session], str]:
+    """A unit adding one event and one audit entry by statements (what a voice unit does)."""
+
+    def work(session: Session) -> str:
+        values = console_events.event_values(
+            "test", {"name": name}, territory_id=None, clock=platform.clock
+        )
+        console_events.insert_now(session, values)
+        audit.insert_now(
+            session,
+            audit.entry_values(
+                session, actor="system:test", action="test.collect", clock=platform.clock
+            ),
+        )
+        return name
+
+    return work
+
+
+def _refused(platform: Platform) -> Callable[[Session], str]:
+    """A unit whose event the database refuses (no kind): known only when it is inserted."""
+
+    def work(session: Session) -> str:
+        values = console_events.event_values(
+            "test", {"name": "bad"}, territory_id=None, clock=platform.clock
+        )
+        console_events.insert_now(session, {**values, "kind": None})
+        return "bad"
+
+    return work
+
+
+def _orm_event(platform: Platform, name: str) -> Callable[[Session], str]:
+    def work(session: Session) -> str:
+        console_events.add_event(
+            session, "test", {"name": name}, territory_id=None, clock=platform.clock
+        )
+        session.flush()
+        return name
+
+    return work
+
+
+def _names(platform: Platform) -> list[str]:
+    with platform.sessions() as session:
+        found = session.scalars(
+            select(ConsoleEvent).where(ConsoleEvent.kind == "test").order_by(ConsoleEvent.seq)
+        )
+        return [event.payload["name"] for event in found]
+
+
+def _units(*works: Callable[[Session], str]) -> list[_Unit[str]]:
+    deadline = time.monotonic() + 10
+    return [_Unit(work, "test", deadline) for work in works]
+
+
+def test_a_batch_inserts_its_units_rows_with_one_statement_per_table(platform: Platform) -> None:
+    units = _units(*(_collects(platform, name) for name in "abcd"))
+    with _inserts(platform) as seen:
+        GatewayWriter(platform)._write(units, [])
+
+    assert sorted(seen) == ["audit_entries", "console_events"]
+    assert [unit.result for unit in units] == list("abcd")
+    assert _names(platform) == list("abcd")  # in the units' order
+    with platform.sessions() as session:
+        collected = select(func.count()).where(AuditEntry.action == "test.collect")
+        assert session.scalar(collected) == 4
+
+
+def test_outside_a_gateway_batch_each_row_is_inserted_at_once(platform: Platform) -> None:
+    with _inserts(platform) as seen, write_transaction(platform.sessions) as session:
+        for name in "ab":
+            _collects(platform, name)(session)
+        assert seen == ["console_events", "audit_entries"] * 2  # before the commit
+
+
+def test_an_orm_flush_puts_the_rows_collected_before_it_first(platform: Platform) -> None:
+    units = _units(_collects(platform, "a"), _orm_event(platform, "b"), _collects(platform, "c"))
+    GatewayWriter(platform)._write(units, [])
+
+    assert _names(platform) == ["a", "b", "c"]
+
+
+def test_refused_rows_run_the_batch_again_and_only_their_unit_fails(
+    platform: Platform, caplog: pytest.LogCaptureFixture
+) -> None:
+    units = _units(_collects(platform, "a"), _refused(platform), _collects(platform, "c"))
+    with caplog.at_level(logging.WARNING, logger="handset_gateway.db"):
+        GatewayWriter(platform)._write(units, [])
+
+    assert [unit.result for unit in units] == ["a", None, "c"]
+    assert isinstance(units[1].error, IntegrityError)  # its own insert, in the second run
+    assert _names(platform) == ["a", "c"]  # the first run's rows were rolled back
+    assert "run again with each unit's own inserts" in caplog.text
+
+
+@pytest.mark.usefixtures("demo")
+def test_voice_units_of_one_batch_record_every_alert_whole(platform: Platform, app: Flask) -> None:
+    numbers = ["+33612340001", "+33612340003", "+33699999991"]  # two lines, one unknown
+    calls = [
+        IncomingCall(
+            call_sid="CA" + secrets.token_hex(16), from_number=number, to_number="+33199000000"
+        )
+        for number in numbers
+    ]
+
+    def unit(call: IncomingCall) -> Callable[[Session], str]:
+        return lambda session: record_call(session, platform, call)
+
+    units = _units(*(unit(call) for call in calls))
+    with app.app_context(), _inserts(platform) as seen:
+        GatewayWriter(platform)._write(units, [])
+
+    assert all(unit.error is None and "<Conference" in unit.result for unit in units)
+    if platform.engine.dialect.name == "sqlite":  # PostgreSQL: each alert in one statement
+        assert sorted(seen) == ["audit_entries", "call_legs", "console_events"]
+    sids = [call.call_sid for call in calls]
+    with platform.sessions() as session:
+        alerts = session.scalars(select(Alert).where(Alert.call_sid.in_(sids))).all()
+        assert len(alerts) == 3
+        ids = [alert.id for alert in alerts]
+        legs = session.scalars(select(CallLeg.call_sid).where(CallLeg.alert_id.in_(ids)))
+        assert sorted(legs) == sorted(sids)
+        opened = session.scalars(
+            select(ConsoleEvent.payload).where(ConsoleEvent.kind == console_events.ALERT_OPENED)
+        ).all()
+        assert sorted(p["alert_id"] for p in opened if p["alert_id"] in ids) == sorted(ids)
+        numbered = select(func.count()).where(
+            ConsoleEvent.kind == console_events.ALERT_OPENED, ConsoleEvent.published_seq.is_(None)
+        )
+        if platform.engine.dialect.name == "sqlite":  # numbered by the batch's commit
+            assert session.scalar(numbered) == 0
+        audited = session.scalars(
+            select(AuditEntry.object_id).where(AuditEntry.object_type == "alert")
+        ).all()
+        assert {str(i) for i in ids} <= set(audited)

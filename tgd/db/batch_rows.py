@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Insert, Table, event
+from sqlalchemy import Insert, event
 from sqlalchemy.orm import ORMExecuteState, Session
 
 _KEY = "tgd_batch_rows"  # session.info: the batch's collected rows
@@ -54,19 +54,13 @@ class BatchRows:
                 if len(rows) == 1:
                     connection.execute(statement, rows[0])
                 else:  # one statement, one step, one hand-over of the GIL for them all
-                    connection.execute(_table_insert(statement).values(rows))
+                    connection.execute(statement.values(rows))
         except Exception as exc:  # whose row it was is unknown: the batch decides
             raise RowsRefused(f"{len(groups)} group(s) of collected rows refused") from exc
 
 
 class RowsRefused(Exception):
     """The database refused a batch's collected rows; no one unit's rows can be blamed."""
-
-
-def _table_insert(statement: Insert) -> Insert:
-    table = statement.table
-    assert isinstance(table, Table)
-    return table.insert()
 
 
 def attach(session: Session) -> BatchRows:

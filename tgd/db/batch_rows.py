@@ -5,9 +5,9 @@ module and psycopg release it while the database works) and then waits to take i
 behind the request threads; each hand-over also costs it CPU (caches refilled, a futex
 wake). Measured with one voice unit at a time in batches of 20, while four other threads
 of the process were busy (docs/gateway.md, "Each statement of a batch costs a hand-over of
-the GIL"): the unit's own thread CPU went from 0.66 to 1.6-1.8 ms and its wall time to
-about 7 ms, and leaving out the three inserts nobody reads back (an alert's caller leg,
-its console event, its audit entry) took 0.45 ms of that CPU and 2.5 ms of that wall away.
+the GIL"): the unit's own thread CPU went from 0.65-0.73 to 1.41-1.92 ms and its wall time
+to 6-9 ms, and leaving out the three inserts nobody reads back (an alert's caller leg, its
+console event, its audit entry) took about 0.45 ms of that CPU and 2.5 ms of that wall away.
 
 So a session that carries a ``BatchRows`` (``attach``: the gateway writer's batches only)
 collects those rows instead of inserting each at once, and ``insert_pending`` inserts them
@@ -63,11 +63,9 @@ class RowsRefused(Exception):
     """The database refused a batch's collected rows; no one unit's rows can be blamed."""
 
 
-def attach(session: Session) -> BatchRows:
+def attach(session: Session) -> None:
     """Make ``session`` collect the rows sent to ``insert`` until ``insert_pending``."""
-    rows = BatchRows()
-    session.info[_KEY] = rows
-    return rows
+    session.info[_KEY] = BatchRows()
 
 
 def insert(session: Session, statement: Insert, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -20,10 +20,10 @@ same processes as ``compose.yaml``; docs/deployment.md explains each):
 - nginx in front of the app processes (sticky by a routing cookie, WebSocket).
 
 The TGD processes are watched by a supervisor process that restarts any that dies
-(as systemd's ``Restart=always`` would); PostgreSQL, Redis and nginx are daemons of
-their own. Secrets are generated once into ``DIR/secrets`` (mode 600). The app
-connects with a multi-host URL that only accepts the writable server, so promoting
-the standby needs no reconfiguration. The tests (``tests/stack``) drive this very
+(as systemd's ``Restart=always`` would); PostgreSQL and nginx are daemons of their own,
+Redis runs in a session of its own. Secrets are generated once into ``DIR/secrets``
+(mode 600). The app connects with a multi-host URL that only accepts the writable server,
+so promoting the standby needs no reconfiguration. The tests (``tests/stack``) drive this very
 module: what they prove is what ``make stack`` runs.
 """
 
@@ -54,11 +54,16 @@ IS_ROOT = os.geteuid() == 0
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
 
 
-def free_port() -> int:
-    """Return a free TCP port on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_port(taken: set[int] | None = None) -> int:
+    """Return a free TCP port on loopback, not one of ``taken`` (which it joins)."""
+    taken = set() if taken is None else taken
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in taken:
+            taken.add(port)
+            return port
 
 
 @dataclass
@@ -75,16 +80,22 @@ class Ports:
 
     @classmethod
     def free(cls, apps: int, http: int | None = None) -> Ports:
-        """Pick free ports (tests), or the given HTTP port."""
+        """Pick free ports (tests), or the given HTTP port; no two alike."""
+        taken = {http} if http else set()
         return cls(
-            http=http or free_port(),
-            apps=[free_port() for _ in range(apps)],
-            pg_primary=free_port(),
-            pg_standby=free_port(),
-            redis=free_port(),
-            fallback=free_port(),
-            twilio=free_port(),
+            http=http or free_port(taken),
+            apps=[free_port(taken) for _ in range(apps)],
+            pg_primary=free_port(taken),
+            pg_standby=free_port(taken),
+            redis=free_port(taken),
+            fallback=free_port(taken),
+            twilio=free_port(taken),
         )
+
+    def all(self) -> set[int]:
+        """Every port of the stack."""
+        return {self.http, *self.apps, self.pg_primary, self.pg_standby, self.redis,
+                self.fallback, self.twilio}  # fmt: skip
 
 
 @dataclass
@@ -214,7 +225,7 @@ class Stack:
         state = State(str(self.dir), self.ports)
         state.save()
         self._start_postgres()
-        state.redis_pid = self._start_redis()
+        state.redis_pid = self._start_redis(may_move=True)
         state.save()
         self._run_tgd("db", "upgrade")
         state.services = self._services()
@@ -238,13 +249,17 @@ class Stack:
         self._secret("pg_password", 24)
         self._secret("replication_password", 24)
         self._secret("redis_password", 24)
+        self._write_urls()
+        if not (self.secrets / "master.key").exists():
+            self._run_tgd("keys", "init")
+
+    def _write_urls(self) -> None:
+        """The database's and Redis's addresses, as the TGD processes read them."""
         for name, value in (("database_url", self.database_url()), ("redis_url", self.redis_url())):
             path = self.secrets / name
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(value)
-        if not (self.secrets / "master.key").exists():
-            self._run_tgd("keys", "init")
 
     def _services(self) -> dict[str, Service]:
         services: dict[str, Service] = {}
@@ -444,26 +459,57 @@ class Stack:
 
     # --- Redis and nginx ------------------------------------------------------------------
 
-    def _start_redis(self) -> int:
+    def _start_redis(self, *, may_move: bool = False) -> int:
+        """Start Redis and return its pid once it answers.
+
+        With ``may_move`` (at ``up``, before any TGD process has read its address), a Redis
+        that exits at once (its port was taken since it was picked) starts again on another.
+        """
+        for _ in range(3 if may_move else 1):
+            process = self._spawn_redis()
+            if self._wait_redis(process):
+                return process.pid
+            if process.poll() is None:  # running and not answering: another port would not help
+                process.kill()
+                break
+            if may_move:
+                self.ports.redis = free_port(self.ports.all())
+                self._write_urls()
+        log = self.logs / "redis.log"
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
+        raise RuntimeError(f"redis did not answer on port {self.ports.redis}; its log:\n{tail}")
+
+    def _spawn_redis(self) -> subprocess.Popen[bytes]:
         directory = self.dir / "redis"
         directory.mkdir(exist_ok=True)
         conf = directory / "redis.conf"
+        log = self.logs / "redis.log"
         conf.write_text(
-            f"bind 127.0.0.1\nport {self.ports.redis}\ndir {directory}\n"
-            f"pidfile {directory / 'redis.pid'}\nlogfile {self.logs / 'redis.log'}\n"
+            f"bind 127.0.0.1\nport {self.ports.redis}\ndir {directory}\nlogfile {log}\n"
             f"requirepass {self._secret('redis_password', 24)}\n"
-            'save ""\nappendonly no\nprotected-mode yes\ndaemonize yes\n'
+            'save ""\nappendonly no\nprotected-mode yes\ndaemonize no\n'
         )
         os.chmod(conf, 0o600)
-        (directory / "redis.pid").unlink(missing_ok=True)
-        subprocess.run(["redis-server", str(conf)], check=True, timeout=60)
-        end = time.monotonic() + 30
-        while time.monotonic() < end:
-            pid_file = directory / "redis.pid"
-            if pid_file.exists() and pid_file.read_text().strip() and self._redis_ping():
-                return int(pid_file.read_text().strip())
+        with log.open("ab") as output:  # what it says before it reads its logfile line
+            process = subprocess.Popen(
+                ["redis-server", str(conf)],
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # outlives `stack.py up`, like the TGD processes
+                cwd=directory,
+            )
+        self.children.append(process)
+        return process
+
+    def _wait_redis(self, process: subprocess.Popen[bytes], *, deadline: float = 30) -> bool:
+        """Wait until Redis answers; False at once if it exits, or after ``deadline``."""
+        end = time.monotonic() + deadline
+        while time.monotonic() < end and process.poll() is None:
+            if self._redis_ping():
+                return True
             time.sleep(0.1)
-        raise RuntimeError("redis did not start")
+        return False
 
     def start_redis(self) -> None:
         """Start Redis again (after a drill killed it)."""

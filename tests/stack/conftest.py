@@ -379,6 +379,16 @@ print(json.dumps(secrets))
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+def _up(stack: Any) -> None:
+    """Start the stack; if it fails, print its logs (CI removes the directory with them)."""
+    try:
+        stack.up()
+    except Exception:
+        for log in sorted(stack.logs.glob("*.log")):
+            print(f"--- {log.name} (end)\n{log.read_text(errors='replace')[-3000:]}")
+        raise
+
+
 @pytest.fixture(scope="module")
 def driver() -> Iterator[StackDriver]:
     """A whole stack for the module's drills, stopped at the end whatever happened."""
@@ -401,7 +411,7 @@ def driver() -> Iterator[StackDriver]:
     )
     driver: StackDriver | None = None
     try:
-        stack.up()
+        _up(stack)
         driver = StackDriver(stack)
         yield driver
     finally:

@@ -38,6 +38,7 @@ import http.client
 import os
 import re
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
@@ -519,6 +520,11 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
             server.terminate()
             server.wait(timeout=10)
     text = log.read_text(errors="replace")
+    if args.logs:  # the run's directory goes at the end: keep the server's log for reading
+        kept = Path(args.logs) / f"{label.split(',')[0].lower()}-server.log"
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log, kept)
+        print(f"  server log kept in {kept}")
     report_disk_stalls(results["gateway"], args.rate, text)
     lost = text.count("ALERT NOT RECORDED")
     slow = re.findall(
@@ -588,6 +594,7 @@ def main() -> None:
     parser.add_argument("--saturation-seconds", type=float, default=10.0)
     parser.add_argument("--consoles", type=int, default=50)
     parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--logs", default=None, help="keep each run's server log in this dir")
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument(
@@ -619,7 +626,8 @@ def main() -> None:
         carrier_server(args.carrier_server)
         return
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    extra = {"alerts_overflow_number": "+33600000099", "log_level": "WARNING"}
+    # The server logs at its production level (INFO: a line per alert opened, the jobs).
+    extra = {"alerts_overflow_number": "+33600000099"}
     carrier = None
     if args.carrier == "external":
         carrier_port = free_port()

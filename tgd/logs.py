@@ -109,13 +109,26 @@ def configure_logging(level: str = "INFO", log_format: str = "text", *, service:
     root = logging.getLogger()
     _service = service or _service
     service = _service
+    root.setLevel(level)
+    _quiet_chatty_libraries(root.level)
     for handler in root.handlers:
         if any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.setFormatter(make_formatter(log_format, service=service))
-            root.setLevel(level)
             return
     handler = logging.StreamHandler(sys.stderr)
     harden_handler(handler, log_format, service=service)
     root.addHandler(handler)
-    root.setLevel(level)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
+
+
+# Libraries that log at INFO on every call: one line per job run (APScheduler), eleven per
+# REST request to the carrier (twilio's URL, headers and status, about 550 lines a second
+# in an overflow burst, each redacted and written under the process's one GIL). Their
+# warnings and errors still show; at DEBUG, everything does.
+CHATTY_LOGGERS = ("apscheduler", "twilio.http_client")
+
+
+def _quiet_chatty_libraries(level: int) -> None:
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(
+            logging.NOTSET if level <= logging.DEBUG else logging.WARNING
+        )

@@ -6,6 +6,8 @@ import io
 import json
 import logging
 
+import pytest
+
 from tgd.logs import RedactingFilter, configure_logging, harden_handler
 
 
@@ -53,3 +55,25 @@ def test_configure_logging_switches_format_and_keeps_the_filter() -> None:
             root.removeHandler(handler)
         for handler in saved:
             root.addHandler(handler)
+
+
+@pytest.mark.parametrize(("level", "shown"), [("INFO", False), ("DEBUG", True)])
+def test_the_carriers_client_logs_its_requests_only_at_debug(level: str, shown: bool) -> None:
+    root, client = logging.getLogger(), logging.getLogger("twilio.http_client")
+    saved_handlers, saved_levels = list(root.handlers), (root.level, client.level)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    harden_handler(handler, "text")
+    root.handlers = [handler]
+    try:
+        configure_logging(level, "text")
+        client.info("-- BEGIN Twilio API Request --")
+        client.warning("carrier answered 500")
+        logging.getLogger("tgd.services.alerts").info("alert=1 opened")
+    finally:
+        root.handlers = saved_handlers
+        root.setLevel(saved_levels[0])
+        client.setLevel(saved_levels[1])
+    text = stream.getvalue()
+    assert ("BEGIN Twilio API Request" in text) is shown
+    assert "carrier answered 500" in text and "alert=1 opened" in text

@@ -465,14 +465,15 @@ class Stack:
         With ``may_move`` (at ``up``, before any TGD process has read its address), a Redis
         that exits at once (its port was taken since it was picked) starts again on another.
         """
-        for _ in range(3 if may_move else 1):
+        attempts = 3 if may_move else 1
+        for attempt in range(1, attempts + 1):
             process = self._spawn_redis()
             if self._wait_redis(process):
                 return process.pid
             if process.poll() is None:  # running and not answering: another port would not help
                 process.kill()
                 break
-            if may_move:
+            if attempt < attempts:
                 self.ports.redis = free_port(self.ports.all())
                 self._write_urls()
         log = self.logs / "redis.log"

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from tgd.logs import RedactingFilter, configure_logging, harden_handler
+from tgd.logs import CHATTY_LOGGERS, RedactingFilter, configure_logging, harden_handler
 
 
 def _record_through(handler: logging.Handler, message: str, *args: object) -> dict[str, object]:
@@ -60,7 +60,8 @@ def test_configure_logging_switches_format_and_keeps_the_filter() -> None:
 @pytest.mark.parametrize(("level", "shown"), [("INFO", False), ("DEBUG", True)])
 def test_the_carriers_client_logs_its_requests_only_at_debug(level: str, shown: bool) -> None:
     root, client = logging.getLogger(), logging.getLogger("twilio.http_client")
-    saved_handlers, saved_levels = list(root.handlers), (root.level, client.level)
+    touched = [root, *(logging.getLogger(name) for name in CHATTY_LOGGERS)]
+    saved_handlers, saved_levels = list(root.handlers), [logger.level for logger in touched]
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     harden_handler(handler, "text")
@@ -72,8 +73,8 @@ def test_the_carriers_client_logs_its_requests_only_at_debug(level: str, shown: 
         logging.getLogger("tgd.services.alerts").info("alert=1 opened")
     finally:
         root.handlers = saved_handlers
-        root.setLevel(saved_levels[0])
-        client.setLevel(saved_levels[1])
+        for logger, saved in zip(touched, saved_levels, strict=True):
+            logger.setLevel(saved)
     text = stream.getvalue()
     assert ("BEGIN Twilio API Request" in text) is shown
     assert "carrier answered 500" in text and "alert=1 opened" in text

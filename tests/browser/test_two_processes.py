@@ -19,43 +19,41 @@ from tests.browser.live import free_port, http_login, platform_env, prepare, run
 REDIS = shutil.which("redis-server")
 
 
+def _start_redis(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """Start Redis on a free port; pick another if it exits (the port taken meanwhile)."""
+    import redis
+
+    for _ in range(3):
+        port = free_port()
+        process = subprocess.Popen(
+            [REDIS or "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        client = redis.Redis(host="127.0.0.1", port=port)
+        deadline = time.monotonic() + 10
+        while process.poll() is None:
+            try:
+                client.ping()
+                client.close()
+                return process, port
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    process.terminate()
+                    raise
+                time.sleep(0.1)
+        client.close()
+    raise RuntimeError("redis-server exited at start three times")
+
+
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
     """A throwaway Redis server on loopback."""
     if REDIS is None:
         pytest.skip("redis-server is not installed (apt-get install redis-server; make test does)")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            REDIS,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process, port = _start_redis(tmp_path)
     try:
-        import redis
-
-        client = redis.Redis(host="127.0.0.1", port=port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        client.close()
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.terminate()

@@ -7,10 +7,12 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import Connection, event, func, select
+from sqlalchemy.engine.default import CACHE_HIT
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -113,6 +115,52 @@ def test_a_batch_inserts_its_units_rows_with_one_statement_per_table(platform: P
     with platform.sessions() as session:
         collected = select(func.count()).where(AuditEntry.action == "test.collect")
         assert session.scalar(collected) == 4
+
+
+def test_a_batchs_rows_go_in_by_a_statement_compiled_once(platform: Platform) -> None:
+    # Built from the rows' values, a multi-row INSERT is compiled anew on every batch
+    # (SQLAlchemy cannot cache it): the writer's largest item under a burst of calls.
+    hits: list[tuple[str, object]] = []
+
+    def note(
+        _c: Connection, _cursor: object, statement: str, _p: object, context: Any, _m: bool
+    ) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO CONSOLE_EVENTS "):
+            hits.append((statement, context.cache_hit))
+
+    event.listen(platform.engine, "before_cursor_execute", note)
+    try:
+        for batch in ("abc", "def"):
+            GatewayWriter(platform)._write(_units(*(_collects(platform, n) for n in batch)), [])
+    finally:
+        event.remove(platform.engine, "before_cursor_execute", note)
+
+    assert len(hits) == 2  # one statement per batch, all its rows in it
+    assert all(statement.count("), (") == 2 for statement, _ in hits)  # three rows each
+    assert hits[1][1] is CACHE_HIT  # the second batch's statement was not compiled again
+    assert _names(platform) == list("abcdef")
+
+
+def test_several_rows_outside_a_batch_are_one_statement(platform: Platform) -> None:
+    # A plain executemany steps once per row on SQLite: a hand-over of the GIL each.
+    rows = [
+        console_events.event_values("test", {"name": n}, territory_id=None, clock=platform.clock)
+        for n in "xyz"
+    ]
+    sent: list[str] = []
+
+    def note(_c: Connection, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement)
+
+    event.listen(platform.engine, "before_cursor_execute", note)
+    try:
+        with write_transaction(platform.sessions) as session:
+            console_events.insert_all(session, rows)
+    finally:
+        event.remove(platform.engine, "before_cursor_execute", note)
+    inserts = [s for s in sent if s.lstrip().upper().startswith("INSERT INTO CONSOLE_EVENTS ")]
+    assert len(inserts) == 1 and inserts[0].count("), (") == 2
+    assert _names(platform) == list("xyz")
 
 
 def test_outside_a_gateway_batch_each_row_is_inserted_at_once(platform: Platform) -> None:

@@ -76,13 +76,13 @@ def execute_rows(
     hand-over of the GIL, for them all. The keys returned are not read.
     """
     if len(rows) == 1:
-        connection.execute(statement, dict(rows[0]))
+        connection.execute(statement, rows[0])
         return
     returning = _returning.get(statement)
     if returning is None:  # a race builds it twice, the same: harmless
         key = cast(Table, statement.table).primary_key.columns
         returning = _returning[statement] = statement.returning(*key)
-    connection.execute(returning, [dict(row) for row in rows]).close()
+    connection.execute(returning, rows).close()
 
 
 class RowsRefused(Exception):

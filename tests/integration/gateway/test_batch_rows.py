@@ -117,7 +117,7 @@ def test_a_batch_inserts_its_units_rows_with_one_statement_per_table(platform: P
         assert session.scalar(collected) == 4
 
 
-def test_a_batchs_rows_go_in_by_a_statement_compiled_once(platform: Platform) -> None:
+def test_the_rows_of_a_batch_go_in_by_a_statement_compiled_once(platform: Platform) -> None:
     # Built from the rows' values, a multi-row INSERT is compiled anew on every batch
     # (SQLAlchemy cannot cache it): the writer's largest item under a burst of calls.
     hits: list[tuple[str, object]] = []

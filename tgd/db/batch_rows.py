@@ -73,8 +73,10 @@ def execute_rows(
 
     Several rows are an ``executemany`` with ``RETURNING`` the table's key, which
     SQLAlchemy sends as one multi-row ``INSERT`` per page, compiled once: one step, one
-    hand-over of the GIL, for them all. The keys returned are not read.
+    hand-over of the GIL, for them all. The keys returned are not read. No rows, no statement.
     """
+    if not rows:
+        return
     if len(rows) == 1:
         connection.execute(statement, rows[0])
         return
@@ -101,8 +103,7 @@ def insert(session: Session, statement: Insert, rows: Sequence[Mapping[str, Any]
     """
     collected: BatchRows | None = session.info.get(_KEY)
     if collected is None:
-        if rows:
-            execute_rows(session.connection(), statement, rows)
+        execute_rows(session.connection(), statement, rows)
         return
     for row in rows:
         collected.add(statement, row)

@@ -358,6 +358,30 @@ def closed_loop(send: Callable[[], int], workers: int, seconds: float) -> tuple[
     return sum(done) / (time.perf_counter() - started), sum(failed)
 
 
+def saturate(
+    send: Callable[[], int], args: Any, pids: list[int], url: str | None
+) -> tuple[float, int]:
+    """One closed loop, with what bounded it: the cores, the server's CPU and its writer.
+
+    ``url``: the platform's, whose gateway writer is read before and after (None: a bare
+    server, which has none).
+    """
+    counters = writer_counters(url) if url else {}
+    started, cpu, ticks = time.perf_counter(), cpu_seconds(*pids), machine_ticks()
+    own = time.process_time()
+    rate, failed = closed_loop(send, args.workers, args.saturation_seconds)
+    seconds = time.perf_counter() - started
+    server, sender = cpu_seconds(*pids) - cpu, time.process_time() - own
+    print(
+        f"  {'gateway' if url else 'bare':8} {machine_figures(ticks, machine_ticks())}; "
+        f"server {server / seconds:.2f} of a core ({1000 * server / max(1.0, rate * seconds):.2f}"
+        f" ms per webhook), the bench's senders {sender / seconds:.2f}"
+    )
+    if url:
+        print("           " + writer_figures(counters, writer_counters(url), seconds))
+    return rate, failed
+
+
 def report_windows(latencies: list[float], rate: float, window: float = 10.0) -> None:
     """Print the tail of each 10 s of sending: escalation starts at 10 s, overflow at 30 s."""
     size = max(1, int(rate * window))
@@ -505,10 +529,10 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
                 f"p99 {pct(floor, 99):.1f} ms, max {1000 * max(floor):.0f} ms"
             )
             print(f"saturation: {args.workers} closed-loop senders, {args.saturation_seconds:g} s")
-            sat_gateway, gw_failed = closed_loop(
-                gateway.send, args.workers, args.saturation_seconds
+            sat_gateway, gw_failed = saturate(
+                gateway.send, args, [live.process.pid, *scheduler], live.url
             )
-            sat_bare, _ = closed_loop(baseline.send, args.workers, args.saturation_seconds)
+            sat_bare, _ = saturate(baseline.send, args, [bare.pid], None)
             print(
                 f"  gateway {sat_gateway:.0f} webhooks/s ({gw_failed} not recorded or failed), "
                 f"bare {sat_bare:.0f}/s, ratio {sat_gateway / sat_bare:.2f}"

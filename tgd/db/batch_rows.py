@@ -48,22 +48,50 @@ class BatchRows:
 
     def __init__(self) -> None:
         self._rows: dict[tuple[Insert, tuple[str, ...]], list[dict[str, Any]]] = {}
+        self._drawn: dict[Table, int] = {}  # a table's last key drawn in this batch
 
     def add(self, statement: Insert, row: Mapping[str, Any]) -> None:
         self._rows.setdefault((statement, tuple(row)), []).append(dict(row))
+
+    def draw(self, table: Table, first_free: int) -> int:
+        """The key of a row of ``table`` to collect, ``first_free`` being the table's next.
+
+        The rows drawn before it in the batch may still wait here, unseen by the
+        database: each draw takes the next after them.
+        """
+        last = self._drawn.get(table)
+        key = first_free if last is None else max(first_free, last + 1)
+        self._drawn[table] = key
+        return key
 
     def __bool__(self) -> bool:
         return bool(self._rows)
 
     def insert(self, session: Session) -> None:
-        """Insert every row collected, in the order of the first row of each group."""
+        """Insert every row collected: referenced tables first, each table's groups in order."""
         groups, self._rows = self._rows, {}
         connection = session.connection()
         try:
-            for (statement, _columns), rows in groups.items():
+            for (statement, _columns), rows in sorted(groups.items(), key=_referenced_first):
                 execute_rows(connection, statement, rows)
         except Exception as exc:  # whose row it was is unknown: the batch decides
             raise RowsRefused(f"{len(groups)} group(s) of collected rows refused") from exc
+
+
+_ranks: dict[Table, int] = {}  # a table's place in its metadata's dependency order
+
+
+def _referenced_first(group: tuple[tuple[Insert, tuple[str, ...]], Any]) -> int:
+    # A batch's alert and its caller's leg are collected in that order, but a leg of an
+    # earlier unit may have started the legs' group: the alerts' still go in first, so
+    # that each leg finds its alert (foreign keys are checked at each statement). The
+    # sort is stable: groups of one table keep their order (console events' sequence).
+    table = cast(Table, group[0][0].table)
+    rank = _ranks.get(table)
+    if rank is None:  # built once per metadata; a race builds it twice, the same
+        _ranks.update((t, i) for i, t in enumerate(table.metadata.sorted_tables))
+        rank = _ranks[table]
+    return rank
 
 
 def execute_rows(
@@ -107,6 +135,17 @@ def insert(session: Session, statement: Insert, rows: Sequence[Mapping[str, Any]
         return
     for row in rows:
         collected.add(statement, row)
+
+
+def draw_key(session: Session, table: Table, first_free: int) -> int:
+    """The key of a new row of ``table`` whose insert may be collected (``insert``).
+
+    ``first_free``: the key the database gives the table's next row (SQLite: one more
+    than the largest, read inside the batch's write transaction, which keeps every other
+    writer out). Without a collection the rows are in the database already: that one.
+    """
+    collected: BatchRows | None = session.info.get(_KEY)
+    return first_free if collected is None else collected.draw(table, first_free)
 
 
 def insert_pending(session: Session) -> None:

@@ -1,4 +1,4 @@
-"""An alert's rows in one statement on PostgreSQL: the gateway's hot path (E-01, E-12).
+"""An alert's rows by the fewest statements: the gateway's hot path (E-01, E-12).
 
 Every statement of a voice webhook's unit is a round trip to the database, and under a
 burst the gateway writer waits for the GIL after each one (docs/gateway.md). On
@@ -15,21 +15,40 @@ known line and nine for an unidentified caller.
 The alert stays an ORM object for its callers: it is made persistent in the session
 without a query (``make_transient_to_detached``), every column loaded.
 
-SQLite has no sequence to draw from and its statements are no round trips (the
-database is in the process): it writes the same rows one statement at a time
-(``tgd.services.alerts.open_alert``).
+SQLite has no sequence to draw from, and no data-modifying CTE. There the receipt's claim
+returns the next free id with the caller (``IdentifyingClaim``), inside the write
+transaction that keeps every other writer out, and the rows go in by statements built
+once: in a gateway batch, together with the batch's other calls' (``tgd.db.batch_rows``),
+so that twenty calls make one INSERT of alerts. Each statement a batch makes costs its
+thread a hand-over of the GIL under a burst (docs/gateway.md): a call's unit was four
+(the claim, the identification, the alert, and the next id for an unidentified caller),
+it is now the claim and a share of the batch's inserts.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CTE, Insert, Row, Select, Table, bindparam, func, insert, literal, select
+from sqlalchemy import (
+    CTE,
+    CursorResult,
+    Insert,
+    Row,
+    Select,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 
+from tgd.db import batch_rows
 from tgd.db.models.alerts import Alert, CallLeg, WebhookReceipt
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.lines import Line, LineAssignment
@@ -97,7 +116,7 @@ def receipt_claim(session: Session) -> Insert:
 
 
 def draws_ids(session: Session) -> bool:
-    """Tell whether this session's database draws an alert's id before its insert."""
+    """Tell whether this session's database draws an alert's id with no claim (a sequence)."""
     return session.get_bind().dialect.name == "postgresql"
 
 
@@ -188,13 +207,38 @@ def identify_drawing_id(session: Session, number: str | None) -> Identified:
     return int(row[0]), caller_from(row[1:])
 
 
-class IdentifyingClaim:
-    """A voice webhook's receipt claimed and its caller identified in one round trip.
+# SQLite: the claim returns, beside the receipt's id, the id SQLite gives the next alert
+# and the caller's columns, as one JSON array (a subquery of ``RETURNING`` returns one
+# value; from a CTE, whose joins SQLAlchemy writes out in full, as it does not inside
+# ``RETURNING``). The INSERT takes the write lock in the statement that reads them: no
+# other writer can insert an alert before this transaction ends.
+_IDENTIFIED = (
+    _identify_drawing()
+    .with_only_columns(
+        func.json_array(
+            select(func.coalesce(func.max(_ALERTS.c.id), 0) + 1).scalar_subquery(),
+            *CALLER_COLUMNS,
+        ).label("found")
+    )
+    .cte("identified")
+)
+_SQLITE_CLAIMING = (
+    _receipt_claim(sqlite_insert)
+    .add_cte(_IDENTIFIED)
+    .returning(select(_IDENTIFIED.c.found).scalar_subquery())
+)
 
-    PostgreSQL, an incoming call that opens an alert: ``alerts.answer_once`` calls it in
-    place of its own claim (``RECEIPT_CLAIM``), and ``open_alert`` then takes ``found``
-    instead of identifying the caller again. A repeated webhook's claim returns no id and
-    the identification is dropped, its drawn id with it (a gap, as a rollback leaves).
+
+class IdentifyingClaim:
+    """A voice webhook's receipt claimed and its caller identified by one statement.
+
+    An incoming call that opens an alert: ``alerts.answer_once`` calls it in place of its
+    own claim (``receipt_claim``), and ``open_alert`` then takes ``found`` (the alert's
+    id, its caller) instead of identifying the caller again. PostgreSQL draws the id from
+    the alerts' sequence; a repeated webhook's claim returns no receipt id and the
+    identification is dropped, its drawn id with it (a gap, as a rollback leaves). SQLite
+    returns nothing for a repeated webhook, and for a first one the next free id, taken
+    after the alerts its batch drew before (``batch_rows.draw_key``).
     """
 
     def __init__(self, number: str | None) -> None:
@@ -202,14 +246,23 @@ class IdentifyingClaim:
         self.found: Identified | None = None
 
     def __call__(self, session: Session, params: dict[str, Any]) -> int | None:
-        row = (
-            session.connection()
-            .execute(_CLAIM_IDENTIFYING, {**params, "number": self.number})
-            .one()
-        )
+        connection = session.connection()
+        params = {**params, "number": self.number}
+        if connection.dialect.name != "postgresql":
+            return self._claim_sqlite(session, connection.execute(_SQLITE_CLAIMING, params))
+        row = connection.execute(_CLAIM_IDENTIFYING, params).one()
         receipt_id, drawn = row[0], row[1]
         self.found = int(drawn), caller_from(row[2:])
         return None if receipt_id is None else int(receipt_id)
+
+    def _claim_sqlite(self, session: Session, result: CursorResult[Any]) -> int | None:
+        row = result.first()
+        if row is None:  # claimed by an earlier delivery of the same webhook
+            return None
+        receipt_id, found = tuple(row)
+        first_free, *caller = json.loads(found)
+        self.found = batch_rows.draw_key(session, _ALERTS, first_free), caller_from(caller)
+        return int(receipt_id)
 
 
 def _insert_all(*, with_key: bool) -> Insert:
@@ -258,6 +311,9 @@ def insert_at_once(
     set to it. The alert is persistent in the session afterwards, as if loaded; the event
     is noted for the console hub.
     """
+    if session.get_bind().dialect.name != "postgresql":
+        _insert_collected(session, alert, leg=leg, event=event, entry=entry, new_key=new_key)
+        return
     params = {"a_" + name: value for name, value in _row_values(alert).items()}
     params.update({"l_" + name: leg[name] for name in LEG_COLUMNS})
     params.update({"e_" + name: event[name] for name in events.EVENT_COLUMNS})
@@ -274,18 +330,48 @@ def insert_at_once(
 
 
 _INSERT_ALERT = insert(_ALERTS)
+INSERT_LEG = insert(_LEGS)  # a caller's leg: one statement, so one group in a batch
+
+
+def _insert_collected(
+    session: Session,
+    alert: Alert,
+    *,
+    leg: dict[str, Any],
+    event: dict[str, Any],
+    entry: dict[str, Any],
+    new_key: dict[str, Any] | None,
+) -> None:
+    """SQLite: ``insert_at_once``'s rows, each by a statement built once, with the batch's.
+
+    In a gateway batch the alert, its leg, its event and its entry go in with the other
+    units' (``tgd.db.batch_rows``): a batch of twenty calls makes one INSERT of alerts, not
+    twenty. Nothing in the batch reads an alert back by a statement of its own: the
+    claims read the largest id (``IdentifyingClaim`` draws after the batch's), and an ORM
+    flush or query inserts the collected rows first. A new data key goes in at once: the
+    alert's row carries its id.
+    """
+    if new_key is not None:
+        alert.data_key_id = vault.insert_key(session, new_key)
+    batch_rows.insert(session, _INSERT_ALERT, [_row_values(alert)])
+    batch_rows.insert(session, INSERT_LEG, [{name: leg[name] for name in LEG_COLUMNS}])
+    events.insert_now(session, event)
+    audit.insert_now(session, entry)
+    _make_persistent(session, alert)
 
 
 def insert_alert(session: Session, alert: Alert) -> None:
     """Insert ``alert`` alone, without the ORM's flush; its id given by the database if unset.
 
-    SQLite's alerts, and on PostgreSQL a canary's or a refused call's (``open_alert``).
-    Every column is written as in ``insert_at_once``, and the alert is persistent in the
-    session afterwards: a later change to it is an ``UPDATE`` at the next flush.
+    A canary's or a refused call's (``open_alert``), and SQLite's without a claim. Every
+    column is written as in ``insert_at_once``, and the alert is persistent in the session
+    afterwards: a later change to it is an ``UPDATE`` at the next flush. The alerts its
+    gateway batch collected go in first: the id the database gives is not one of theirs.
     """
     values = _row_values(alert)
     if values["id"] is None:
         del values["id"]
+        batch_rows.insert_pending(session)
     inserted = session.connection().execute(_INSERT_ALERT, values).inserted_primary_key
     if inserted is None:  # never for one row; an alert without its id must not go on
         raise RuntimeError("alerts: the insert gave no id")
@@ -303,7 +389,8 @@ def next_alert_id(session: Session) -> int:
     (``writes.excludes_other_writers``): then no other alert can take it first. The
     alerts' key is SQLite's rowid without ``AUTOINCREMENT``, which is chosen so.
     """
-    return int(session.connection().execute(_NEXT_ALERT_ID).scalar_one())
+    first_free = int(session.connection().execute(_NEXT_ALERT_ID).scalar_one())
+    return batch_rows.draw_key(session, _ALERTS, first_free)  # after its batch's, if any
 
 
 def _row_values(alert: Alert) -> dict[str, Any]:

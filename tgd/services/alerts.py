@@ -213,17 +213,18 @@ def open_alert(
     number dialled, encrypted.
 
     The alert's rows (the alert, its leg, its event, its audit entry) are the gateway's hot
-    path: on PostgreSQL one statement, its id drawn as its caller is identified; elsewhere
-    statements built once, not ORM flushes (``alert_rows``, docs/gateway.md). ``caller``:
-    the caller as the webhook's receipt claim found it (``alert_rows.IdentifyingClaim``),
-    not looked up again.
+    path: its id drawn as its caller is identified (``caller``: by the webhook's receipt
+    claim, ``alert_rows.IdentifyingClaim``; PostgreSQL can draw without a claim), then on
+    PostgreSQL one statement, on SQLite statements built once that a gateway batch makes
+    together for its calls (``alert_rows.insert_at_once``, docs/gateway.md). Otherwise
+    (a refused call, a canary, SQLite without a claim) statements built once, one by one.
     """
     rang = call.received_at or clock.now()
     drawn: int | None = None
     found: alert_rows.Caller | None
     if kind == CallKind.CANARY:
         found = None
-    elif refused is None and alert_rows.draws_ids(session):
+    elif refused is None and (caller is not None or alert_rows.draws_ids(session)):
         drawn, found = caller or alert_rows.identify_drawing_id(session, call.from_number)
     else:
         found = alert_rows.identify_caller(session, call.from_number)
@@ -349,7 +350,7 @@ def _insert_one_by_one(
     if refused is not None and call.to_number and alert.data_key_id is not None:
         number, key_id = call.to_number, alert.data_key_id
         vault.put_text(session, cipher, alert, "dialled_number_enc", number, key_id=key_id, key=key)
-    batch_rows.insert(session, _INSERT_LEG, [_caller_leg(alert)])
+    batch_rows.insert(session, alert_rows.INSERT_LEG, [_caller_leg(alert)])
     events.insert_now(session, _opened_event(alert, caller, refused, clock=clock))
     audit.insert_now(session, _opened_entry(session, alert, kind, caller, refused, clock=clock))
 
@@ -407,7 +408,6 @@ def _opened_entry(
     )
 
 
-_INSERT_LEG = cast(Table, CallLeg.__table__).insert()
 # Built once: its SQL and cache key are computed on first use, not for every call.
 _IDENTIFY = alert_rows.with_current_file(
     select(Line, LineAssignment, BeneficiaryFile).where(Line.msisdn == bindparam("number"))

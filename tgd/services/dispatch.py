@@ -194,9 +194,9 @@ def receive_call(
         call = replace(call, conference_name=call.conference_name or new_conference_name())
         expected = render(CallRoute(conference=call.conference_name))
 
-    # PostgreSQL: an alert's caller is identified by the receipt's claim (one round trip).
+    # An alert's caller is identified, and its id drawn, by the receipt's claim.
     claim = None
-    if kind in (CallKind.ALERT, CallKind.TEST) and alert_rows.draws_ids(session):
+    if kind in (CallKind.ALERT, CallKind.TEST):
         claim = alert_rows.IdentifyingClaim(call.from_number)
 
     def produce() -> str:

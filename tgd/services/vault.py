@@ -66,10 +66,14 @@ def create_key_now(
     (``put_text(…, key=…)``), which the session could not find without a query.
     """
     wrapped, values = new_key(cipher, purpose=purpose, clock=clock)
-    result = session.connection().execute(_INSERT_KEY, values)
-    inserted = result.inserted_primary_key
+    return insert_key(session, values), wrapped
+
+
+def insert_key(session: Session, values: dict[str, Any]) -> int:
+    """Insert a data key's row (``new_key``'s values) at once; return its id."""
+    inserted = session.connection().execute(_INSERT_KEY, values).inserted_primary_key
     assert inserted is not None  # an INSERT's result always has it
-    return int(inserted[0]), wrapped
+    return int(inserted[0])
 
 
 def wrapped_key(session: Session, data_key_id: int | None) -> WrappedKey:

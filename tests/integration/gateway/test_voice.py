@@ -156,10 +156,12 @@ def test_an_unidentified_alert_is_written_with_its_key_in_few_statements(
         assert statements[1].startswith("WITH new_key AS (INSERT INTO data_keys ")
         assert len(statements) == 2  # the claim with the identification, the alert's rows
         return
-    assert receipts[0].startswith("INSERT INTO webhook_receipts")
-    # The write excludes every other writer: the alert's id is known before its insert, so
-    # its number, encrypted under it, goes in with the row (no UPDATE, no ORM flush).
+    # The receipt is claimed as the caller is looked up and the next free id read (the
+    # write excludes every other writer), so its number, encrypted under the id, goes in
+    # with the row (no UPDATE, no ORM flush).
     assert not updates
+    assert statements[1].startswith("WITH identified AS (SELECT json_array((SELECT coalesce(")
+    assert "INSERT INTO webhook_receipts " in statements[1]
     assert len([s for s in statements if "max(alerts.id)" in s]) == 1
     # The key, the leg, the event and the audit entry: one insert each (built once).
     for table in ("data_keys", "alerts", "call_legs", "console_events", "audit_entries"):
@@ -177,12 +179,13 @@ def test_a_known_lines_alert_is_written_by_statements_with_every_column(
         assert statements[0].startswith("WITH claim AS (INSERT INTO webhook_receipts ")
         assert statements[1].startswith("WITH new_alert AS (INSERT INTO alerts ")
     else:
-        # The receipt's claim with its answer (no look-up first), the line's look-up, then
-        # one insert per row, the alert's holding every column (a statement built once,
-        # not the ORM's flush), not updated after.
+        # The receipt's claim with its answer and the caller's line (no look-up first nor
+        # after), then one insert per row, the alert's holding every column (a statement
+        # built once, not the ORM's flush), not updated after.
         assert statements[0] == "BEGIN IMMEDIATE"  # the writer's, keeping other writers out
-        assert statements[1].startswith("INSERT INTO webhook_receipts ")
-        assert statements[1].endswith('ON CONFLICT ("key") DO NOTHING RETURNING id')
+        assert statements[1].startswith("WITH identified AS (SELECT json_array(")
+        assert 'INSERT INTO webhook_receipts ("key", response_body' in statements[1]
+        assert "FROM lines" not in "".join(statements[2:])
         assert not [s for s in statements if "FROM webhook_receipts" in s]
         assert not [s for s in statements if s.startswith("UPDATE webhook_receipts")]
         inserts = [s for s in statements if s.startswith("INSERT INTO alerts ")]

@@ -354,7 +354,7 @@ def _insert_collected(
     if new_key is not None:
         alert.data_key_id = vault.insert_key(session, new_key)
     batch_rows.insert(session, _INSERT_ALERT, [_row_values(alert)])
-    batch_rows.insert(session, INSERT_LEG, [{name: leg[name] for name in LEG_COLUMNS}])
+    batch_rows.insert(session, INSERT_LEG, [leg])
     events.insert_now(session, event)
     audit.insert_now(session, entry)
     _make_persistent(session, alert)

@@ -38,6 +38,21 @@ def test_other_legs_never_end_the_bridge() -> None:
     assert _conference(twiml.render(route, CALLBACKS)).attrib["endConferenceOnExit"] == "false"
 
 
+@pytest.mark.parametrize("end_conference_on_exit", [True, False])
+@pytest.mark.parametrize(
+    "name", ["tgd-0123456789abcdef01234567", "a&b<c>d\"e'f", "pont-l'évêque ]]> &amp;"]
+)
+def test_a_bridge_is_the_librarys_answer_with_its_name(
+    name: str, end_conference_on_exit: bool
+) -> None:
+    # Built once per shape around a mark, then the name put in: the same bytes as the
+    # library builds for that name, the name escaped as ElementTree escapes it.
+    route = CallRoute(conference=name, end_conference_on_exit=end_conference_on_exit)
+    rendered = twiml.render(route, CALLBACKS)
+    assert rendered == twiml._bridge(name, end_conference_on_exit, CALLBACKS)
+    assert _conference(rendered).text == name
+
+
 def test_conference_names_are_opaque_and_unique() -> None:
     names = {new_conference_name() for _ in range(1000)}
     assert len(names) == 1000

@@ -53,7 +53,7 @@ def _bridge(conference: str, end_conference_on_exit: bool, callbacks: Callbacks)
 _NAME_MARK = "tgd-name-" + secrets.token_hex(16)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=16)  # shapes: two per public base URL
 def _bridge_around_its_name(end_conference_on_exit: bool, callbacks: Callbacks) -> tuple[str, str]:
     # A bridge's answer as the library builds it, once per shape, split where the name
     # goes: every call's answer is that text with its name, escaped as ElementTree escapes

@@ -304,6 +304,9 @@ def insert_at_once(
 ) -> None:
     """Insert ``alert`` (its id drawn), its leg, event and audit entry in one statement.
 
+    SQLite has no data-modifying CTE: there the rows go in by statements built once,
+    with the gateway batch's other rows when there is one (``_insert_collected``).
+
     ``leg``, ``event`` and ``entry`` are their rows' values (``LEG_COLUMNS``,
     ``events.EVENT_COLUMNS``, ``audit.entry_values``); every column of ``alert`` is
     written, unset ones as NULL. ``new_key``: the values of the alert's own data key

@@ -104,6 +104,21 @@ def _units(*works: Callable[[Session], str]) -> list[_Unit[str]]:
     return [_Unit(work, "test", deadline) for work in works]
 
 
+def _calls(platform: Platform, numbers: list[str]) -> tuple[list[IncomingCall], list[_Unit[str]]]:
+    """An incoming call from each number, and the gateway's voice unit recording it."""
+    calls = [
+        IncomingCall(
+            call_sid="CA" + secrets.token_hex(16), from_number=number, to_number="+33199000000"
+        )
+        for number in numbers
+    ]
+
+    def unit(call: IncomingCall) -> Callable[[Session], str]:
+        return lambda session: record_call(session, platform, call)
+
+    return calls, _units(*(unit(call) for call in calls))
+
+
 def test_a_batch_inserts_its_units_rows_with_one_statement_per_table(platform: Platform) -> None:
     units = _units(*(_collects(platform, name) for name in "abcd"))
     with _inserts(platform) as seen:
@@ -193,17 +208,7 @@ def test_refused_rows_run_the_batch_again_and_only_their_unit_fails(
 @pytest.mark.usefixtures("demo")
 def test_voice_units_of_one_batch_record_every_alert_whole(platform: Platform, app: Flask) -> None:
     numbers = ["+33612340001", "+33612340003", "+33699999991"]  # two lines, one unknown
-    calls = [
-        IncomingCall(
-            call_sid="CA" + secrets.token_hex(16), from_number=number, to_number="+33199000000"
-        )
-        for number in numbers
-    ]
-
-    def unit(call: IncomingCall) -> Callable[[Session], str]:
-        return lambda session: record_call(session, platform, call)
-
-    units = _units(*(unit(call) for call in calls))
+    calls, units = _calls(platform, numbers)
     with app.app_context(), _inserts(platform) as seen:
         GatewayWriter(platform)._write(units, [])
 
@@ -249,17 +254,7 @@ def test_an_alert_inserted_at_once_in_a_batch_takes_no_collected_alerts_id(
 ) -> None:
     # A canary's alert goes in at once, by the id the database gives, beside calls whose
     # alerts wait with the batch under ids drawn by their claims.
-    calls = [
-        IncomingCall(
-            call_sid="CA" + secrets.token_hex(16), from_number=number, to_number="+33199000000"
-        )
-        for number in numbers
-    ]
-
-    def unit(call: IncomingCall) -> Callable[[Session], str]:
-        return lambda session: record_call(session, platform, call)
-
-    units = _units(*(unit(call) for call in calls))
+    calls, units = _calls(platform, numbers)
     with app.app_context(), caplog.at_level(logging.WARNING):
         GatewayWriter(platform)._write(units, [])
 

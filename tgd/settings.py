@@ -73,6 +73,9 @@ class TwilioSettings:
     auth_token: str = ""
     public_base_url: str = ""  # E-04: signatures are checked against this, not the Host header
     api_base_url: str = ""  # where the REST client sends requests (the fake Twilio in tests)
+    # How long a REST request (a dial, a hang-up, an SMS) may wait to connect, then for each
+    # read of the answer, before it fails as "unreachable" and the caller handles it.
+    api_timeout_seconds: float = 10.0
     counter_call_number: str = ""
     # The fake carrier (development, tests) plays the calls it is asked to place: ringing,
     # answered, hung up, with signed status callbacks to public_base_url. Off: it only records.
@@ -496,6 +499,8 @@ def _check(settings: Settings, *, production_needs: bool) -> None:
                     f"le réglage « server.{key} » contient {value!r}, qui n'est ni une adresse "
                     "ni un réseau"
                 ) from None
+    if not settings.twilio.api_timeout_seconds > 0:
+        raise SettingsError("le réglage « twilio.api_timeout_seconds » doit être positif")
     if settings.server.proxy_hops < 1:
         raise SettingsError("le réglage « server.proxy_hops » doit valoir au moins 1")
     health = settings.line_health

@@ -137,6 +137,9 @@ def test_database_urls_we_run_on_are_accepted(url: str) -> None:
         ("TGD_ALERTS_ESCALATE_AFTER_SECONDS", "soon", "doit être un nombre entier"),
         ("TGD_MODE", "prod", "doit valoir l'une de ces valeurs"),
         ("TGD_SECURITY_REQUIRE_TOTP", "maybe", "doit valoir true ou false"),
+        ("TGD_TWILIO_API_TIMEOUT_SECONDS", "soon", "doit être un nombre"),
+        ("TGD_TWILIO_API_TIMEOUT_SECONDS", "0", "api_timeout_seconds » doit être positif"),
+        ("TGD_TWILIO_API_TIMEOUT_SECONDS", "nan", "api_timeout_seconds » doit être positif"),
     ],
 )
 def test_values_of_the_wrong_type_are_refused(key: str, value: str, message: str) -> None:

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import logging
 
-import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from tgd.adapters.carrier_http import CarrierHttpClient
 from tgd.adapters.fake_twilio.api import CallProgress, FakeTwilio, WsgiHttpClient
 from tgd.ports import TelephonyError
 from tgd.settings import Settings
@@ -66,7 +65,7 @@ class TwilioTelephony:
                 conference_status_callback=conference_status_callback,
                 conference_status_callback_event=CONFERENCE_EVENTS,
             )
-        except (TwilioException, requests.RequestException) as exc:
+        except TwilioException as exc:
             raise _error(exc) from None
         if not participant.call_sid:
             raise TelephonyError("carrier answered without a call id", code="refused:201:0")
@@ -76,21 +75,21 @@ class TwilioTelephony:
         """Take one leg out of the conference (the others stay)."""
         try:
             self.client.conferences(conference_sid).participants(call_sid).delete()
-        except (TwilioException, requests.RequestException) as exc:
+        except TwilioException as exc:
             raise _error(exc) from None
 
     def hang_up(self, call_sid: str) -> None:
         """End one call."""
         try:
             self.client.calls(call_sid).update(status="completed")
-        except (TwilioException, requests.RequestException) as exc:
+        except TwilioException as exc:
             raise _error(exc) from None
 
     def send_sms(self, *, to: str, from_: str, body: str) -> str:
         """Send an SMS and return its message id."""
         try:
             message = self.client.messages.create(to=to, from_=from_, body=body)
-        except (TwilioException, requests.RequestException) as exc:
+        except TwilioException as exc:
             raise _error(exc) from None
         return str(message.sid or "")
 
@@ -108,26 +107,6 @@ def _describe(exc: Exception) -> str:
     return f"carrier unreachable ({type(exc).__name__})"
 
 
-def http_client_for(api: str) -> TwilioHttpClient:
-    """Twilio's own HTTP client, with the environment's proxy and CA settings read once.
-
-    ``requests`` reads them again from ``os.environ`` on every request
-    (``Session.merge_environment_settings``, twice through the whole environment): about
-    a sixth of the CPU of an overflow dial, 50 times a second under a burst. They do not
-    change while the process runs: resolved here for the API's address (``NO_PROXY``
-    included), then kept on the session, which stops looking.
-    """
-    http = TwilioHttpClient()
-    session = http.session
-    assert session is not None  # pooled connections: Twilio's default
-    found = session.merge_environment_settings(api, {}, None, None, None)
-    session.trust_env = False
-    session.proxies = dict(found["proxies"])
-    session.verify = found["verify"]
-    session.cert = found["cert"]
-    return http
-
-
 def build_telephony(settings: Settings) -> TwilioTelephony:
     """Build the telephony adapter the configuration asks for."""
     twilio = settings.twilio
@@ -141,7 +120,8 @@ def build_telephony(settings: Settings) -> TwilioTelephony:
         client = Client(account_sid, twilio.auth_token or "fake", http_client=WsgiHttpClient(fake))
     else:
         api = (twilio.api_base_url or TWILIO_API).rstrip("/")
-        client = Client(account_sid, twilio.auth_token, http_client=http_client_for(api))
+        http = CarrierHttpClient(api, timeout=twilio.api_timeout_seconds)
+        client = Client(account_sid, twilio.auth_token, http_client=http)
     if twilio.api_base_url:
         client.api.base_url = twilio.api_base_url.rstrip("/")
     return TwilioTelephony(client, fake=fake)

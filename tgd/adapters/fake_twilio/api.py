@@ -17,6 +17,7 @@ import base64
 import logging
 import queue
 import secrets
+import ssl
 import threading
 import time
 import urllib.error
@@ -534,16 +535,24 @@ class FakeTwilioServer:
     """The fake REST API served on loopback in a thread (tests, ``tgd simulate twilio``)."""
 
     def __init__(
-        self, fake: FakeTwilio | None = None, *, host: str = "127.0.0.1", port: int = 0
+        self,
+        fake: FakeTwilio | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.fake = fake or FakeTwilio()
-        self._server: BaseWSGIServer = make_server(host, port, self.fake.app, threaded=True)
+        self._server: BaseWSGIServer = make_server(
+            host, port, self.fake.app, threaded=True, ssl_context=ssl_context
+        )
+        self._scheme = "https" if ssl_context is not None else "http"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         """The base URL to give the ``twilio`` client (``client.api.base_url``)."""
-        return f"http://{self._server.host}:{self._server.port}"
+        return f"{self._scheme}://{self._server.host}:{self._server.port}"
 
     def start(self) -> FakeTwilioServer:
         """Serve in the background."""

@@ -24,11 +24,12 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select, true
+from sqlalchemy import Table, func, insert, or_, select, true
 from sqlalchemy.orm import Session
 
+from tgd.db.batch_rows import execute_rows
 from tgd.db.models.alerts import Alert
 from tgd.db.models.incidents import Incident, TicketStatus
 from tgd.db.models.lines import Line, LineAssignment, Swap
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 NAVETTE = "navette_15min"  # R-10
 SWAP = "swap_24h"  # R-18
 UNCLAIMED = "alerte_non_prise"  # R-23
+_INSERT_BREACH = insert(cast(Table, ServiceLevelBreach.__table__))
 _CHUNK = 500  # subject ids per query (SQLite allows 32,766 parameters)
 KIND_LABELS = {
     NAVETTE: N_("Fiche créée plus de 15 minutes après la navette"),
@@ -315,20 +317,23 @@ def apply(session: Session, plan: LevelsPlan) -> LevelsRun:
         if breach is not None and breach.ended_at is None:
             _finish(breach, item)
             finished += 1
-    recorded = 0
     known = _known(session, plan.to_record)
+    rows: list[dict[str, Any]] = []
     for item in plan.to_record:
         key = (item.kind, item.subject_type, item.subject_id)
         if key in known:
             continue  # recorded and completed by an earlier run
         known.add(key)  # a subject the queries yield twice is recorded once
-        session.add(_breach(item, plan.now))
-        recorded += 1
+        rows.append(_breach_row(item, plan.now))
         if item.kind == NAVETTE:
             navette = session.get(Navette, item.subject_id)
             if navette is not None:
                 navette.is_breach = True  # R-10: the navette's own flag, for its screens
     session.flush()
+    # One statement for the batch's new breaches, without an ORM object each: after a
+    # burst a run records thousands, each batch holding the write gate (tgd.db.writes).
+    execute_rows(session.connection(), _INSERT_BREACH, rows)
+    recorded = len(rows)
     if recorded or finished:
         log.info("service levels: %s breach(es) recorded, %s completed", recorded, finished)
     return LevelsRun(recorded=recorded, finished=finished)
@@ -380,22 +385,23 @@ def _known(session: Session, items: Sequence[Clocked]) -> set[tuple[str, str, in
     return known
 
 
-def _breach(item: Clocked, now: datetime) -> ServiceLevelBreach:
-    breach = ServiceLevelBreach(
-        kind=item.kind,
-        subject_type=item.subject_type,
-        subject_id=item.subject_id,
-        territory_id=item.territory_id,
-        juridiction_id=item.juridiction_id,
-        reference=item.reference,
-        started_at=item.started_at,
-        deadline_at=item.deadline,
-        limit_seconds=int(item.limit.total_seconds()),
-        detected_at=now,
-    )
-    if item.ended_at is not None:
-        _finish(breach, item)
-    return breach
+def _breach_row(item: Clocked, now: datetime) -> dict[str, Any]:
+    """A new breach's row (the same keys for every row: one multi-row statement)."""
+    ended = item.ended_at
+    return {
+        "kind": item.kind,
+        "subject_type": item.subject_type,
+        "subject_id": item.subject_id,
+        "territory_id": item.territory_id,
+        "juridiction_id": item.juridiction_id,
+        "reference": item.reference,
+        "started_at": item.started_at,
+        "deadline_at": item.deadline,
+        "limit_seconds": int(item.limit.total_seconds()),
+        "ended_at": ended,
+        "delay_seconds": item.delay(ended) if ended is not None else None,
+        "detected_at": now,
+    }
 
 
 def _finish(breach: ServiceLevelBreach, item: Clocked) -> None:

@@ -90,7 +90,8 @@ class CarrierHttpClient(HttpClient):  # type: ignore[misc]  # twilio is untyped
 
 def pool_for(api: str, *, pool_size: int) -> urllib3.PoolManager:
     """The pool to reach ``api`` with the environment's proxy and CA, as ``requests`` reads them."""
-    found = requests.Session().merge_environment_settings(api, {}, None, None, None)
+    with requests.Session() as probe:
+        found = probe.merge_environment_settings(api, {}, None, None, None)
     tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED", "maxsize": pool_size}
     tls.update(_trusted(found["verify"]))
     if found["cert"]:  # a client certificate (path, or certificate and key)

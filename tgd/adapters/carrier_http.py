@@ -64,11 +64,7 @@ class CarrierHttpClient(HttpClient):  # type: ignore[misc]  # twilio is untyped
     ) -> TwilioResponse:
         """Send one request and return the carrier's answer, whatever its status."""
         seconds = self.timeout if timeout is None else timeout
-        sent = dict(headers or {})
-        if auth is not None:
-            sent.update(urllib3.make_headers(basic_auth=f"{auth[0]}:{auth[1]}"))
-        url = _with_query(uri, params)
-        body = _body(data, sent)
+        url, body, sent = encode_request(uri, params, data, headers, auth)
         self.log_request({"method": method.upper(), "url": url, "params": None, "headers": sent})
         try:
             answer = self.pool.request(
@@ -86,6 +82,25 @@ class CarrierHttpClient(HttpClient):  # type: ignore[misc]  # twilio is untyped
         text = answer.data.decode(_charset(answer.headers), errors="replace")
         self._test_only_last_response = TwilioResponse(answer.status, text, answer.headers)
         return self._test_only_last_response
+
+
+def encode_request(
+    uri: str,
+    params: Mapping[str, object] | None,
+    data: Mapping[str, object] | None,
+    headers: Mapping[str, str] | None,
+    auth: tuple[str, str] | None,
+) -> tuple[str, bytes | None, dict[str, str]]:
+    """The URL, body and headers of a ``twilio`` client's request, as ``requests`` built them.
+
+    Shared with the in-process fake's client (``WsgiHttpClient``), so the demo and the
+    tests send the carrier the bytes production sends.
+    """
+    sent = dict(headers or {})
+    if auth is not None:
+        sent.update(urllib3.make_headers(basic_auth=f"{auth[0]}:{auth[1]}"))
+    body = _body(data, sent)
+    return _with_query(uri, params), body, sent
 
 
 def pool_for(api: str, *, pool_size: int) -> urllib3.PoolManager:

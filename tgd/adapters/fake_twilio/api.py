@@ -13,7 +13,6 @@ background (embedded demo, live tests), or a test delivers them itself (``delive
 
 from __future__ import annotations
 
-import base64
 import logging
 import queue
 import secrets
@@ -36,6 +35,8 @@ from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.test import Client
+
+from tgd.adapters.carrier_http import encode_request
 
 API = "/2010-04-01/Accounts/<account>"
 log = logging.getLogger(__name__)
@@ -510,18 +511,12 @@ class WsgiHttpClient(HttpClient):  # type: ignore[misc]  # twilio ships no type 
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> TwilioResponse:
-        """Send one request to the fake, form-encoded like Twilio's own client does."""
+        """Send one request to the fake, encoded as the production client encodes it."""
         del timeout, allow_redirects
-        sent = dict(headers or {})
-        if auth is not None:
-            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-            sent["Authorization"] = f"Basic {token}"
-        parts = urlsplit(uri)
-        query = urlencode(params or {}, doseq=True)
-        body = urlencode(data or {}, doseq=True)
-        sent["Content-Type"] = "application/x-www-form-urlencoded"
+        url, body, sent = encode_request(uri, params, data, headers, auth)
+        parts = urlsplit(url)
         response = self._client.open(
-            parts.path, method=method, query_string=query, data=body, headers=sent
+            parts.path, method=method, query_string=parts.query, data=body or b"", headers=sent
         )
         try:
             return TwilioResponse(

@@ -24,6 +24,12 @@ leg) are collected and inserted together just before the commit (``tgd.db.batch_
 one statement per table for the batch instead of one per unit. Each statement gives the
 GIL away, and under a burst taking it back cost the writer more than the statement.
 
+A call that finds the writer idle (no batch in progress, nothing queued) is written by
+its own request's thread, as a batch of one, under the same rules (``_write_here``): the
+writer's thread would have to wake up for it, and the request's thread again for the
+answer, each waiting for the GIL behind the rest of the process. Units arriving meanwhile
+queue for the writer's thread, which starts its next batch once that one is committed.
+
 Incoming calls first: a voice webhook's unit is *urgent*. Urgent units go ahead of the
 others and make batches of their own (a call's commit waits for no callback), and a
 batch of other units (status callbacks, positions) in progress stops at its next unit
@@ -99,6 +105,7 @@ class WriterStats:
     batches: int = 0
     dropped: int = 0  # never started: their request gave up (``record_timeout_ms``)
     yielded: int = 0  # batches committed early because an incoming call was waiting
+    calls_here: int = 0  # calls written by their own thread, the writer idle (no hand-over)
     queue_seconds: float = 0.0  # from a unit's arrival to the start of its batch, summed
     batch_seconds: float = 0.0  # from a batch's start (its gate wait) to its commit
     batch_cpu_seconds: float = 0.0  # the writer thread's CPU in its batches
@@ -113,6 +120,7 @@ class GatewayWriter:
         self._queue: deque[_Unit[Any]] = deque()  # everything else
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._busy = False  # a batch is being written, by the writer's thread or a call's own
         self.stats = WriterStats()
         self._kept: _KeptConnection | None = None
 
@@ -133,6 +141,8 @@ class GatewayWriter:
         the batch in progress stops at its next unit boundary to commit and let it in.
         """
         unit: _Unit[T] = _Unit(work, label, time.monotonic() + timeout_ms / 1000, urgent=urgent)
+        if urgent and self._write_here(unit):
+            return self._outcome(unit)
         with self._cond:
             self._ensure_thread()
             (self._urgent if urgent else self._queue).append(unit)
@@ -148,10 +158,43 @@ class GatewayWriter:
             unit.done.wait(STARTED_GRACE)  # started: its commit decides, wait for it
             if not unit.done.is_set():
                 raise WriteGateTimeout(f"gateway writer: {label} started but not committed")
+        return self._outcome(unit)
+
+    @staticmethod
+    def _outcome(unit: _Unit[T]) -> T:
         if unit.error is not None:
             raise unit.error
         result: T = unit.result
         return result
+
+    def _write_here(self, unit: _Unit[Any]) -> bool:
+        """Write an incoming call's unit in the calling thread if the writer is idle.
+
+        Nothing else waiting and no batch in progress: the call's own thread writes its
+        batch of one, as the writer's thread would (same gate, connection, commit), and
+        answers at once. Handing the unit over would cost two wake-ups, the writer's and
+        then the request's, each waiting for the GIL behind the rest of the process (a
+        wake-up's p99 was 14 ms in the overflow phase of bench/gateway.py). A call that
+        finds the writer busy queues as before and joins its next batch.
+        """
+        with self._cond:
+            if self._busy or self._urgent or self._queue:
+                return False
+            self._busy = True
+            unit.started = True
+            self.stats.calls_here += 1
+            # The writer's thread gives the kept connection back after a pause (PostgreSQL).
+            self._ensure_thread()
+        try:
+            self._write_batch([unit])
+        finally:
+            self._idle()
+        return True
+
+    def _idle(self) -> None:
+        with self._cond:
+            self._busy = False
+            self._cond.notify()
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -162,25 +205,32 @@ class GatewayWriter:
 
     def _loop(self) -> None:
         while True:
-            batch = self._next_batch()
-            if batch is None:  # a pause after a burst: PostgreSQL's connection goes back
-                if self._kept is not None:
-                    self._kept.close()
-                continue
-            if not batch:  # idle for a while: the thread ends, the next unit starts another
+            batch = self._next_batch()  # the writer is busy from here (see ``_next_batch``)
+            if not batch and batch is not None:  # idle for a while: the thread ends
                 return
-            deferred: list[_Unit[Any]] = []  # not run: an incoming call came first
             try:
-                self._write(batch, deferred)
-            except BaseException as exc:  # the batch's commit failed: every unit hears it
-                for unit in batch:
-                    if unit.error is None and unit not in deferred:
-                        unit.error = exc
+                if batch is None:  # a pause after a burst: PostgreSQL's connection goes back
+                    if self._kept is not None:
+                        self._kept.close()
+                else:
+                    self._write_batch(batch)
             finally:
-                self._requeue(deferred)
-                for unit in batch:
-                    if unit not in deferred:
-                        unit.done.set()
+                self._idle()
+
+    def _write_batch(self, batch: list[_Unit[Any]]) -> None:
+        """Write ``batch``, tell each unit it ran, put back those a call put off."""
+        deferred: list[_Unit[Any]] = []  # not run: an incoming call came first
+        try:
+            self._write(batch, deferred)
+        except BaseException as exc:  # the batch's commit failed: every unit hears it
+            for unit in batch:
+                if unit.error is None and unit not in deferred:
+                    unit.error = exc
+        finally:
+            self._requeue(deferred)
+            for unit in batch:
+                if unit not in deferred:
+                    unit.done.set()
 
     def _requeue(self, deferred: list[_Unit[Any]]) -> None:
         """Put units a batch did not run back at the head of the queue, unstarted.
@@ -198,9 +248,16 @@ class GatewayWriter:
             self._queue.extendleft(reversed(deferred))
 
     def _next_batch(self) -> list[_Unit[Any]] | None:
-        """The next units to write; None after a pause (see ``_KeptConnection``); [] to end."""
+        """The next units to write; None after a pause (see ``_KeptConnection``); [] to end.
+
+        A batch, or None, leaves the writer busy (a call's thread then queues instead of
+        writing its own unit), until ``_idle``; a call's own batch in progress is waited for.
+        """
         with self._cond:
             while True:
+                if self._busy:  # a call's thread is writing its own unit
+                    self._cond.wait()
+                    continue
                 now = time.monotonic()
                 batch: list[_Unit[Any]] = []
                 # Incoming calls alone in their batch: their commit waits for no callback.
@@ -219,13 +276,15 @@ class GatewayWriter:
                     self.stats.queue_seconds += now - unit.queued_at
                     batch.append(unit)
                 if batch:
+                    self._busy = True
                     return batch
                 pausing = self._kept is not None and self._kept.kept_for_a_burst()
                 timed_out = not self._cond.wait(
                     _KeptConnection.BUSY_KEEP_SECONDS if pausing else IDLE_EXIT
                 )
-                if timed_out and not self._queue and not self._urgent:
+                if timed_out and not self._queue and not self._urgent and not self._busy:
                     if pausing:
+                        self._busy = True  # no call's thread uses the connection meanwhile
                         return None
                     self._thread = None
                     # Under the lock: a unit arriving now starts a thread that opens its own.

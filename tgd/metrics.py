@@ -336,6 +336,11 @@ class GatewayWriterCollector:
                 "Gateway batches committed early to let an incoming call in.",
             ),
             (
+                "calls_written_here",
+                stats.calls_here,
+                "Incoming calls written by their own request's thread, the writer idle.",
+            ),
+            (
                 "queue_seconds",
                 stats.queue_seconds,
                 "Time units waited for their batch to start, summed.",

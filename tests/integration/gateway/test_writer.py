@@ -146,6 +146,7 @@ def test_an_incoming_call_is_taken_before_the_units_queued_before_it(platform: P
     writer._queue.append(status)
     writer._urgent.append(call)
     assert writer._next_batch() == [call]  # alone: its commit waits for no callback
+    writer._idle()  # the call's batch written
     assert writer._next_batch() == [status]
 
 
@@ -325,3 +326,94 @@ def test_an_idle_writer_gives_its_connection_back_and_the_next_unit_opens_one(
     assert not thread.is_alive() and writer._kept is None
     assert writer.run(_adds(platform, "after"), timeout_ms=3000, label="after") == "after"
     assert _names(platform) == ["before", "after"]
+
+
+def _noting_thread(
+    platform: Platform, name: str, threads: dict[str, str]
+) -> Callable[[Session], str]:
+    def work(session: Session) -> str:
+        threads[name] = threading.current_thread().name
+        return _adds(platform, name)(session)
+
+    return work
+
+
+def test_a_call_finding_the_writer_idle_is_written_by_its_own_thread(platform: Platform) -> None:
+    writer = GatewayWriter(platform)
+    threads: dict[str, str] = {}
+    call = _noting_thread(platform, "call", threads)
+    status = _noting_thread(platform, "status", threads)
+
+    assert writer.run(call, timeout_ms=5000, label="voice", urgent=True) == "call"
+    assert writer.run(status, timeout_ms=5000, label="status") == "status"
+
+    # No hand-over for the call: committed before run() returned, in the caller's thread.
+    assert threads["call"] == threading.current_thread().name
+    assert threads["status"] == "tgd-gateway-writer"  # other units keep being batched
+    assert _names(platform) == ["call", "status"]
+    assert (writer.stats.units, writer.stats.batches, writer.stats.calls_here) == (2, 2, 1)
+
+
+def test_a_call_finding_a_batch_in_progress_joins_the_next_one(platform: Platform) -> None:
+    writer = GatewayWriter(platform)
+    threads: dict[str, str] = {}
+    started, release = threading.Event(), threading.Event()
+
+    def slow(session: Session) -> str:
+        started.set()
+        assert release.wait(10)
+        return _adds(platform, "slow")(session)
+
+    results: dict[str, Any] = {}
+    first = threading.Thread(
+        target=lambda: results.setdefault("slow", writer.run(slow, timeout_ms=9000, label="s"))
+    )
+    first.start()
+    assert started.wait(10)
+    second = threading.Thread(
+        target=lambda: results.setdefault(
+            "call",
+            writer.run(
+                _noting_thread(platform, "call", threads),
+                timeout_ms=9000,
+                label="voice",
+                urgent=True,
+            ),
+        )
+    )
+    second.start()
+    for _ in range(500):  # the call queues behind the batch in progress
+        if writer._urgent:
+            break
+        time.sleep(0.01)
+    assert list(writer._urgent) and "call" not in threads
+    release.set()
+    first.join(10)
+    second.join(10)
+
+    assert results == {"slow": "slow", "call": "call"}
+    assert threads["call"] == "tgd-gateway-writer"
+    assert _names(platform) == ["slow", "call"]
+
+
+def test_calls_and_callbacks_from_many_threads_are_each_written_once(platform: Platform) -> None:
+    writer = GatewayWriter(platform)
+    names = [f"{kind}{i}" for i in range(40) for kind in ("call", "status")]
+    results: dict[str, Any] = {}
+    go = threading.Barrier(len(names))
+
+    def send(name: str) -> None:
+        go.wait(10)
+        results[name] = writer.run(
+            _adds(platform, name), timeout_ms=9000, label=name, urgent=name.startswith("call")
+        )
+
+    threads = [threading.Thread(target=send, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+
+    assert results == {name: name for name in names}
+    assert sorted(_names(platform)) == sorted(names)
+    assert writer.stats.units == len(names) and not writer._busy

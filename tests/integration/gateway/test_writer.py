@@ -86,7 +86,11 @@ def test_a_unit_whose_request_gave_up_is_dropped_and_counted(
 def _a_call_arrives_during(
     writer: GatewayWriter, platform: Platform, name: str, results: dict[str, Any]
 ) -> Callable[[Session], str]:
-    """A unit that, while it runs, has an incoming call queued (and waits until it is)."""
+    """A unit that, while it runs, has an incoming call queued (and waits until it is).
+
+    The call's thread is ``results["thread"]``: join it before reading ``results["call"]``
+    (its unit may be done before the thread has stored what ``run`` returned).
+    """
 
     def call() -> None:
         try:
@@ -98,7 +102,8 @@ def _a_call_arrives_during(
 
     def work(session: Session) -> str:
         _adds(platform, name)(session)
-        threading.Thread(target=call).start()
+        results["thread"] = threading.Thread(target=call)
+        results["thread"].start()
         for _ in range(500):
             if writer._urgent:
                 break
@@ -132,6 +137,7 @@ def test_a_batch_commits_early_when_a_call_arrives_and_runs_its_rest_after_the_c
     _queue_and_wait(writer, units)
 
     assert [unit.result for unit in units] == ["s1", "s2", "s3"]
+    results["thread"].join(10)
     assert results["call"] == "call"
     # The call was committed right after the unit in progress, before the rest of its batch.
     assert _names(platform) == ["s1", "call", "s2", "s3"]
@@ -174,6 +180,7 @@ def test_units_left_by_a_batch_whose_commit_failed_are_not_told_of_it_and_run_la
 
     assert isinstance(units[0].error, OperationalError)  # its batch's commit failed
     assert units[1].error is None and units[1].result == "s2"  # deferred, then written
+    results["thread"].join(10)
     assert results["call"] == "call"
     assert _names(platform) == ["call", "s2"]
 

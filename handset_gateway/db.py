@@ -334,7 +334,7 @@ class GatewayWriter:
         try:
             with _transaction(self.platform, deadline, self.kept_connection(engine)) as session:
                 if collect:
-                    batch_rows.attach(session)
+                    batch_rows.attach(session, units=len(batch))
                 for index, unit in enumerate(batch):
                     try:
                         unit.result = unit.work(session)

@@ -46,7 +46,8 @@ _returning: dict[Insert, Insert] = {}  # a table's INSERT -> the same, returning
 class BatchRows:
     """The rows of one batch's units waiting for one insert per table and set of columns."""
 
-    def __init__(self) -> None:
+    def __init__(self, units: int = 1) -> None:
+        self.units = units  # the units of the batch sending rows here
         self._rows: dict[tuple[Insert, tuple[str, ...]], list[dict[str, Any]]] = {}
         self._drawn: dict[Table, int] = {}  # a table's last key drawn in this batch
 
@@ -119,9 +120,23 @@ class RowsRefused(Exception):
     """The database refused a batch's collected rows; no one unit's rows can be blamed."""
 
 
-def attach(session: Session) -> None:
-    """Make ``session`` collect the rows sent to ``insert`` until ``insert_pending``."""
-    session.info[_KEY] = BatchRows()
+def attach(session: Session, *, units: int = 1) -> None:
+    """Make ``session`` collect the rows sent to ``insert`` until ``insert_pending``.
+
+    ``units``: how many units the batch runs in this session (``several_units``).
+    """
+    session.info[_KEY] = BatchRows(units)
+
+
+def several_units(session: Session) -> bool:
+    """Tell whether ``session`` collects rows for a batch of more than one unit.
+
+    A unit that could insert its rows at once in a single statement (PostgreSQL's alert,
+    ``alert_rows.insert_at_once``) does so when it is alone; among several, its rows go
+    in with the others', one statement per table for the batch.
+    """
+    collected: BatchRows | None = session.info.get(_KEY)
+    return collected is not None and collected.units > 1
 
 
 def insert(session: Session, statement: Insert, rows: Sequence[Mapping[str, Any]]) -> None:

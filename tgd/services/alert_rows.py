@@ -305,7 +305,9 @@ def insert_at_once(
     """Insert ``alert`` (its id drawn), its leg, event and audit entry in one statement.
 
     SQLite has no data-modifying CTE: there the rows go in by statements built once,
-    with the gateway batch's other rows when there is one (``_insert_collected``).
+    with the gateway batch's other rows when there is one (``_insert_collected``). So do
+    PostgreSQL's in a gateway batch of several calls: one statement per table for the
+    batch's alerts, not one per alert (each a round trip the batch waits for).
 
     ``leg``, ``event`` and ``entry`` are their rows' values (``LEG_COLUMNS``,
     ``events.EVENT_COLUMNS``, ``audit.entry_values``); every column of ``alert`` is
@@ -314,7 +316,7 @@ def insert_at_once(
     set to it. The alert is persistent in the session afterwards, as if loaded; the event
     is noted for the console hub.
     """
-    if session.get_bind().dialect.name != "postgresql":
+    if not draws_ids(session) or batch_rows.several_units(session):
         _insert_collected(session, alert, leg=leg, event=event, entry=entry, new_key=new_key)
         return
     params = {"a_" + name: value for name, value in _row_values(alert).items()}
@@ -345,7 +347,10 @@ def _insert_collected(
     entry: dict[str, Any],
     new_key: dict[str, Any] | None,
 ) -> None:
-    """SQLite: ``insert_at_once``'s rows, each by a statement built once, with the batch's.
+    """``insert_at_once``'s rows, each by a statement built once, with the batch's.
+
+    SQLite's always, PostgreSQL's in a gateway batch of several calls (their ids drawn
+    from the sequence by their claims).
 
     In a gateway batch the alert, its leg, its event and its entry go in with the other
     units' (``tgd.db.batch_rows``): a batch of twenty calls makes one INSERT of alerts, not

@@ -68,6 +68,8 @@ from sqlalchemy.orm import Session
 from tgd.container import Platform
 from tgd.db import batch_rows
 from tgd.db.writes import WRITER_OPTION, Priority, WriteGateTimeout, gate_for
+from tgd.services import alert_rows
+from tgd.services.alert_rows import IdentifyingClaim
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -88,6 +90,7 @@ class _Unit(Generic[T]):
     error: BaseException | None = None
     retried: bool = False
     urgent: bool = False  # an incoming call: written before the others, never behind them
+    claim: IdentifyingClaim | None = None  # its receipt's claim, made with the batch's
     queued_at: float = field(default_factory=time.monotonic)
 
 
@@ -133,14 +136,23 @@ class GatewayWriter:
         return self._kept
 
     def run(
-        self, work: Callable[[Session], T], *, timeout_ms: int, label: str, urgent: bool = False
+        self,
+        work: Callable[[Session], T],
+        *,
+        timeout_ms: int,
+        label: str,
+        urgent: bool = False,
+        claim: IdentifyingClaim | None = None,
     ) -> T:
         """Run ``work(session)`` in the next batch; return its result once committed.
 
         An ``urgent`` unit (an incoming call) goes ahead of every other unit waiting, and
         the batch in progress stops at its next unit boundary to commit and let it in.
+        ``claim``: the receipt's claim ``work`` makes, made beforehand with those of the
+        batch's other calls (``alert_rows.claim_together``).
         """
-        unit: _Unit[T] = _Unit(work, label, time.monotonic() + timeout_ms / 1000, urgent=urgent)
+        deadline = time.monotonic() + timeout_ms / 1000
+        unit: _Unit[T] = _Unit(work, label, deadline, urgent=urgent, claim=claim)
         if urgent and self._write_here(unit):
             return self._outcome(unit)
         with self._cond:
@@ -335,6 +347,7 @@ class GatewayWriter:
             with _transaction(self.platform, deadline, self.kept_connection(engine)) as session:
                 if collect:
                     batch_rows.attach(session, units=len(batch))
+                self._claim_together(session, batch, run=collect)
                 for index, unit in enumerate(batch):
                     try:
                         unit.result = unit.work(session)
@@ -364,6 +377,20 @@ class GatewayWriter:
             del deferred[yielded:]  # the rerun decides again which units wait for a call
             return batch, False
         return [], collect
+
+    def _claim_together(self, session: Session, batch: list[_Unit[Any]], *, run: bool) -> None:
+        """Claim the batch's calls' receipts by one statement (``alert_rows.claim_together``).
+
+        A failure here belongs to no one unit: like collected rows refused, the batch runs
+        again with each unit making its own claim.
+        """
+        claims = [unit.claim for unit in batch if unit.claim is not None]
+        if not claims:
+            return
+        try:
+            alert_rows.claim_together(session, claims, at=self.platform.clock.now(), run=run)
+        except Exception as exc:
+            raise batch_rows.RowsRefused(f"{len(claims)} claims together refused") from exc
 
 
 # PostgreSQL's deadlock and serialisation failures: the batch and another writer touched
@@ -401,9 +428,12 @@ def write(
     timeout_ms: int,
     label: str,
     urgent: bool = False,
+    claim: IdentifyingClaim | None = None,
 ) -> T:
     """Run one gateway unit: committed before this returns (E-01), or an error raised."""
-    return writer_of(platform).run(work, timeout_ms=timeout_ms, label=label, urgent=urgent)
+    return writer_of(platform).run(
+        work, timeout_ms=timeout_ms, label=label, urgent=urgent, claim=claim
+    )
 
 
 class _transaction:

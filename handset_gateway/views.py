@@ -35,9 +35,9 @@ from tgd.metrics import metrics
 from tgd.services import dispatch, positions, restrictions
 from tgd.services.alerts import (
     CallKind,
+    CallRoute,
     IncomingCall,
     answer_once,
-    classify,
     new_conference_name,
     normalise_number,
 )
@@ -76,42 +76,63 @@ def voice() -> Response:
         from_number=normalise_number(form.get("From")),
         to_number=normalise_number(form.get("To")),
     )
-    kind = classify(
-        call,
-        test_number=settings.gateway.test_call_number,
-        canary_number=settings.gateway.canary_number,
-        counter_number=settings.twilio.counter_call_number,
-    )
+    # Classified, its bridge drawn and its answer made here, before the writer: a batch of
+    # calls then claims its receipts together (``alert_rows.claim_together``).
+    prepared = _prepare(platform, call)
     try:
         body = write(
             platform,
-            lambda session: record_call(session, platform, call),
+            lambda session: record_call(session, platform, call, prepared),
             timeout_ms=settings.gateway.record_timeout_ms,
             label="voice",
             urgent=True,  # a caller waits on the line: ahead of status callbacks
+            claim=prepared.claim,
         )
     except Exception as exc:  # R-21: whatever failed, the caller is bridged, never dropped
-        body = _answer_deferred(platform, call, kind, exc)
+        body = _answer_deferred(platform, call, prepared.kind, exc)
     else:
-        metrics().alerts_received.labels(kind.value, "recorded").inc()
+        metrics().alerts_received.labels(prepared.kind.value, "recorded").inc()
     return _xml(body)
 
 
-def record_call(session: Session, platform: Platform, call: IncomingCall) -> str:
-    """Record a call (live, or from the spool) and return its TwiML answer (R-21, E-03)."""
+def _render(platform: Platform) -> Callable[[CallRoute], str]:
+    callbacks = dispatch.carrier_callbacks(platform.settings.twilio.public_base_url)
+    return partial(twiml.render, callbacks=callbacks)
+
+
+def _prepare(platform: Platform, call: IncomingCall) -> dispatch.PreparedCall:
+    settings = platform.settings
+    return dispatch.prepare_call(
+        call,
+        render=_render(platform),
+        gateway=settings.gateway,
+        counter_call_number=settings.twilio.counter_call_number,
+        restrictions=settings.restrictions,
+    )
+
+
+def record_call(
+    session: Session,
+    platform: Platform,
+    call: IncomingCall,
+    prepared: dispatch.PreparedCall | None = None,
+) -> str:
+    """Record a call (live, or from the spool) and return its TwiML answer (R-21, E-03).
+
+    ``prepared``: the call's ``dispatch.prepare_call``, made before its unit.
+    """
     settings = platform.settings
     return dispatch.receive_call(
         session,
         call,
-        render=partial(
-            twiml.render, callbacks=dispatch.carrier_callbacks(settings.twilio.public_base_url)
-        ),
+        render=_render(platform),
         gateway=settings.gateway,
         alerts=settings.alerts,
         counter_call_number=settings.twilio.counter_call_number,
         restrictions=settings.restrictions,
         cipher=platform.cipher,
         clock=platform.clock,
+        prepared=prepared,
     )
 
 

@@ -28,22 +28,28 @@ it is now the claim and a share of the batch's inserts.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     CTE,
+    LABEL_STYLE_TABLENAME_PLUS_COL,
     CursorResult,
     Insert,
     Row,
     Select,
     Table,
+    Text,
     bindparam,
     func,
     insert,
     literal,
     select,
+    true,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
@@ -241,11 +247,20 @@ class IdentifyingClaim:
     after the alerts its batch drew before (``batch_rows.draw_key``).
     """
 
-    def __init__(self, number: str | None) -> None:
+    def __init__(
+        self, number: str | None, *, key: str | None = None, answer: str | None = None
+    ) -> None:
         self.number = number
+        self.key, self.answer = key, answer  # the receipt's, when known before the unit
         self.found: Identified | None = None
+        # Claimed with its batch's other calls (``claim_together``): the receipt's id (None:
+        # claimed before) and what the claim found. Set again, or cleared, by each attempt.
+        self.ahead: tuple[int | None, Identified] | None = None
 
     def __call__(self, session: Session, params: dict[str, Any]) -> int | None:
+        if self.ahead is not None and params["key"] == self.key:
+            receipt_id, self.found = self.ahead
+            return receipt_id
         connection = session.connection()
         params = {**params, "number": self.number}
         if connection.dialect.name != "postgresql":
@@ -263,6 +278,93 @@ class IdentifyingClaim:
         first_free, *caller = json.loads(found)
         self.found = batch_rows.draw_key(session, _ALERTS, first_free), caller_from(caller)
         return int(receipt_id)
+
+
+def _claiming_together() -> Select:  # type: ignore[type-arg]
+    # PostgreSQL: ``IdentifyingClaim``'s statement for many calls, their keys, answers and
+    # numbers as arrays (one statement compiled once, whatever the batch's size). The
+    # caller's line is looked up for each call as for one (a lateral subquery, LIMIT 1);
+    # a call whose receipt was there already finds no claimed row by its key.
+    given = (
+        func.unnest(
+            bindparam("keys", type_=ARRAY(Text)),
+            bindparam("answers", type_=ARRAY(Text)),
+            bindparam("numbers", type_=ARRAY(Text)),
+        )
+        .table_valued("key", "answer", "number", with_ordinality="ord")
+        .render_derived("given")
+    )
+    calls = select(given.c.key, given.c.answer, given.c.number, given.c.ord).cte("calls")
+    claim = (
+        pg_insert(_RECEIPTS)
+        .from_select(
+            ["key", "response_body", "content_type", "created_at"],
+            select(
+                calls.c.key,
+                calls.c.answer,
+                literal("text/xml"),
+                bindparam("at", type_=_RECEIPTS.c.created_at.type),
+            ).order_by(calls.c.ord),
+        )
+        .on_conflict_do_nothing(index_elements=[_RECEIPTS.c.key])
+        .returning(_RECEIPTS.c.id, _RECEIPTS.c.key)
+        .cte("claim")
+    )
+    caller = (
+        with_caller_columns(
+            select(*CALLER_COLUMNS).select_from(Line).where(Line.msisdn == calls.c.number)
+        )
+        .set_label_style(LABEL_STYLE_TABLENAME_PLUS_COL)
+        .lateral("caller")
+    )
+    return (
+        select(claim.c.id, func.nextval(func.pg_get_serial_sequence("alerts", "id")), *caller.c)
+        .select_from(calls)
+        .outerjoin(claim, claim.c.key == calls.c.key)
+        .outerjoin(caller, true())
+        .order_by(calls.c.ord)
+    )
+
+
+_CLAIMING_TOGETHER = _claiming_together()
+
+
+def claim_together(
+    session: Session, claims: Sequence[IdentifyingClaim], *, at: datetime, run: bool = True
+) -> None:
+    """Claim the receipts of a gateway batch's calls by one statement (PostgreSQL).
+
+    Each call's claim was one statement of its own, a round trip the whole batch waited
+    for, then a wait for the GIL (docs/gateway.md). Here the writer claims them together
+    before running the batch's units, and each unit's claim then answers from what this
+    one found (``IdentifyingClaim.ahead``), as if it had run alone: the receipt's id, or
+    None for a webhook claimed before, the alert's id drawn and the caller's line.
+
+    Every claim's earlier result is cleared first (an attempt rolled back loses its
+    claims); with ``run`` False, or on SQLite, or for fewer than two calls, that is all and
+    each unit claims alone. A key twice in the batch (one webhook delivered twice at
+    once) is claimed here once: its second unit claims alone, finds it taken by the
+    first, and replays that answer.
+    """
+    for claim in claims:
+        claim.ahead = None
+    first: dict[str, IdentifyingClaim] = {}
+    for claim in claims:
+        if claim.key is not None and claim.answer is not None:
+            first.setdefault(claim.key, claim)
+    together = list(first.values())
+    if not run or len(together) < 2 or not draws_ids(session):
+        return
+    params = {
+        "keys": [claim.key for claim in together],
+        "answers": [claim.answer for claim in together],
+        "numbers": [claim.number for claim in together],
+        "at": at,
+    }
+    rows = session.connection().execute(_CLAIMING_TOGETHER, params).all()
+    for claim, row in zip(together, rows, strict=True):
+        receipt_id = None if row[0] is None else int(row[0])
+        claim.ahead = receipt_id, (int(row[1]), caller_from(tuple(row[2:])))
 
 
 def _insert_all(*, with_key: bool) -> Insert:

@@ -164,19 +164,31 @@ class ConferenceEvent:
     label: str | None = None  # the participant's label: ``leg-<id>`` for legs we dialled
 
 
-def receive_call(
-    session: Session,
+@dataclass(frozen=True)
+class PreparedCall:
+    """What an incoming call's answer needs before anything is written (``prepare_call``).
+
+    Made by the webhook's own thread, outside the gateway writer's batch: the writer can
+    then claim the receipts of a batch of calls together (``alert_rows.claim_together``)
+    before running their units.
+    """
+
+    call: IncomingCall  # with its bridge's name drawn (but a counter-call's)
+    kind: CallKind
+    centre: frozenset[str]  # the centre's own numbers (Annexe 2 I.1)
+    expected: str | None  # the answer known before the write: the bridge's
+    claim: alert_rows.IdentifyingClaim | None  # an alert's: claims, identifies, draws its id
+
+
+def prepare_call(
     call: IncomingCall,
     *,
     render: Callable[[CallRoute], str],
     gateway: GatewaySettings,
-    alerts: AlertSettings,
     counter_call_number: str,
     restrictions: RestrictionSettings = NO_OUTBOUND,
-    cipher: Cipher,
-    clock: Clock,
-) -> str:
-    """Record an incoming call once and return its rendered answer (R-21, E-03)."""
+) -> PreparedCall:
+    """Classify an incoming call and draw its bridge and answer, with no database."""
     centre = centre_numbers(gateway, restrictions, counter_call_number)
     kind = classify(
         call,
@@ -196,8 +208,45 @@ def receive_call(
 
     # An alert's caller is identified, and its id drawn, by the receipt's claim.
     claim = None
-    if kind in (CallKind.ALERT, CallKind.TEST):
-        claim = alert_rows.IdentifyingClaim(call.from_number)
+    if kind in (CallKind.ALERT, CallKind.TEST) and expected is not None:
+        claim = alert_rows.IdentifyingClaim(
+            call.from_number, key=receipt_key(call.call_sid), answer=expected
+        )
+    return PreparedCall(call=call, kind=kind, centre=centre, expected=expected, claim=claim)
+
+
+def receipt_key(call_sid: str) -> str:
+    """The key of an incoming call's webhook receipt (E-03)."""
+    return f"voice:{call_sid}"
+
+
+def receive_call(
+    session: Session,
+    call: IncomingCall,
+    *,
+    render: Callable[[CallRoute], str],
+    gateway: GatewaySettings,
+    alerts: AlertSettings,
+    counter_call_number: str,
+    restrictions: RestrictionSettings = NO_OUTBOUND,
+    cipher: Cipher,
+    clock: Clock,
+    prepared: PreparedCall | None = None,
+) -> str:
+    """Record an incoming call once and return its rendered answer (R-21, E-03).
+
+    ``prepared``: the call's ``prepare_call``, made before its unit (else made here).
+    """
+    if prepared is None:
+        prepared = prepare_call(
+            call,
+            render=render,
+            gateway=gateway,
+            counter_call_number=counter_call_number,
+            restrictions=restrictions,
+        )
+    call, kind, centre = prepared.call, prepared.kind, prepared.centre
+    expected, claim = prepared.expected, prepared.claim
 
     def produce() -> str:
         if kind == CallKind.COUNTER_CALL:
@@ -227,7 +276,7 @@ def receive_call(
         return render(CallRoute(conference=alert.conference_name, alert_id=alert.id))
 
     body, _ = answer_once(
-        session, f"voice:{call.call_sid}", produce, clock=clock, expected=expected, claim=claim
+        session, receipt_key(call.call_sid), produce, clock=clock, expected=expected, claim=claim
     )
     return body
 

@@ -13,17 +13,17 @@ import pytest
 from flask import Flask
 from sqlalchemy import Connection, event, func, select
 from sqlalchemy.engine.default import CACHE_HIT
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from handset_gateway.db import GatewayWriter, _Unit
-from handset_gateway.views import record_call
+from handset_gateway.views import _prepare, record_call
 from tgd.container import Platform
-from tgd.db.models.alerts import Alert, CallLeg
+from tgd.db.models.alerts import Alert, CallLeg, WebhookReceipt
 from tgd.db.models.audit import AuditEntry
 from tgd.db.models.operations import ConsoleEvent
 from tgd.db.writes import write_transaction
-from tgd.services import audit
+from tgd.services import alert_rows, audit
 from tgd.services import events as console_events
 from tgd.services.alerts import IncomingCall
 
@@ -270,3 +270,135 @@ def test_an_alert_inserted_at_once_in_a_batch_takes_no_collected_alerts_id(
         assert {sid: by_sid[sid] for sid in sids} == {
             sid: alert_id for sid, alert_id in legs if sid in by_sid
         }
+
+
+def _prepared_calls(platform: Platform, calls: list[IncomingCall]) -> list[_Unit[str]]:
+    """The voice units of ``calls`` as the webhook makes them: prepared, their claims given."""
+    deadline = time.monotonic() + 10
+    units: list[_Unit[str]] = []
+    for call in calls:
+        prepared = _prepare(platform, call)
+        units.append(
+            _Unit(
+                lambda session, call=call, prepared=prepared: record_call(
+                    session, platform, call, prepared
+                ),
+                "voice",
+                deadline,
+                urgent=True,
+                claim=prepared.claim,
+            )
+        )
+    return units
+
+
+@contextmanager
+def _statements_with(platform: Platform, part: str) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def note(_c: Connection, _cursor: object, statement: str, *_args: object) -> None:
+        if part in statement:
+            seen.append(statement)
+
+    event.listen(platform.engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(platform.engine, "before_cursor_execute", note)
+
+
+def _new_calls(numbers: list[str | None]) -> list[IncomingCall]:
+    return [
+        IncomingCall(
+            call_sid="CA" + secrets.token_hex(16), from_number=number, to_number="+33199000000"
+        )
+        for number in numbers
+    ]
+
+
+def _alerts_by_sid(platform: Platform, sids: list[str]) -> dict[str, Alert]:
+    with platform.sessions() as session:
+        found = session.scalars(select(Alert).where(Alert.call_sid.in_(sids))).all()
+        return {alert.call_sid: alert for alert in found}
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_batch_of_calls_claims_their_receipts_by_one_statement(
+    platform: Platform, app: Flask
+) -> None:
+    # Two lines, an unknown number and a withheld one: each identified as if alone.
+    calls = _new_calls(["+33612340001", "+33699999991", "+33612340003", None])
+    units = _prepared_calls(platform, calls)
+    with app.app_context(), _statements_with(platform, "INSERT INTO webhook_receipts") as seen:
+        GatewayWriter(platform)._write(units, [])
+
+    assert [unit.error for unit in units] == [None] * 4
+    if platform.engine.dialect.name == "postgresql":
+        assert len(seen) == 1 and "unnest(" in seen[0]  # the four claims in one statement
+    else:  # SQLite: each unit's claim reads the next free id in its own statement
+        assert len(seen) == 4
+    alerts = _alerts_by_sid(platform, [call.call_sid for call in calls])
+    references = [alerts[call.call_sid].reference for call in calls]
+    assert references[0] is not None and references[2] is not None
+    assert references[0] != references[2]
+    assert references[1] is None and references[3] is None
+    assert len({alert.id for alert in alerts.values()}) == 4
+    with platform.sessions() as session:
+        for unit, call in zip(units, calls, strict=True):
+            stored = session.scalar(
+                select(WebhookReceipt.response_body).where(
+                    WebhookReceipt.key == f"voice:{call.call_sid}"
+                )
+            )
+            assert stored == unit.result and "<Conference" in stored
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_call_twice_in_a_batch_or_already_answered_opens_no_second_alert(
+    platform: Platform, app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second, answered = _new_calls(["+33612340001", "+33612340003", "+33699999991"])
+    with app.app_context(), caplog.at_level(logging.WARNING, logger="handset_gateway.db"):
+        GatewayWriter(platform)._write(_prepared_calls(platform, [answered]), [])
+        # ``first`` delivered twice at once, beside a new call and an answered one.
+        units = _prepared_calls(platform, [first, second, first, answered])
+        GatewayWriter(platform)._write(units, [])
+
+    assert [unit.error for unit in units] == [None] * 4
+    assert "run again" not in caplog.text  # the batch's claims went through together
+    assert units[2].result == units[0].result  # the second delivery replays the first answer
+    alerts = _alerts_by_sid(platform, [first.call_sid, second.call_sid, answered.call_sid])
+    assert len(alerts) == 3
+    with platform.sessions() as session:
+        counted = select(func.count()).where(
+            Alert.call_sid.in_([first.call_sid, second.call_sid, answered.call_sid])
+        )
+        assert session.scalar(counted) == 3
+
+
+@pytest.mark.usefixtures("demo")
+def test_claims_refused_together_are_made_again_by_each_unit(
+    platform: Platform,
+    app: Flask,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    together = alert_rows.claim_together
+    refused: list[int] = []
+
+    def fails_once(session: Session, claims: Any, *, at: Any, run: bool = True) -> None:
+        if run and not refused:
+            refused.append(len(claims))
+            raise OperationalError("claim", {}, Exception("the server went away"))
+        together(session, claims, at=at, run=run)
+
+    monkeypatch.setattr(alert_rows, "claim_together", fails_once)
+    calls = _new_calls(["+33612340001", "+33699999991"])
+    units = _prepared_calls(platform, calls)
+    with app.app_context(), caplog.at_level(logging.WARNING, logger="handset_gateway.db"):
+        GatewayWriter(platform)._write(units, [])
+
+    assert refused == [2]
+    assert [unit.error for unit in units] == [None, None]
+    assert "claims together refused" in caplog.text
+    assert len(_alerts_by_sid(platform, [call.call_sid for call in calls])) == 2

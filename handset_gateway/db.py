@@ -22,7 +22,10 @@ each statement's wait for the GIL growing with the threads that compete for it.
 Rows nobody reads back in the batch (console events, audit entries, an alert's caller
 leg) are collected and inserted together just before the commit (``tgd.db.batch_rows``):
 one statement per table for the batch instead of one per unit. Each statement gives the
-GIL away, and under a burst taking it back cost the writer more than the statement.
+GIL away, and under a burst taking it back cost the writer more than the statement. For
+the same reason, a unit may come with its webhook receipt's claim, made before the unit
+(a call's: ``alert_rows.IdentifyingClaim``): the batch's claims are made together by one
+statement before its units run (``alert_rows.claim_together``, PostgreSQL).
 
 A call that finds the writer idle (no batch in progress, nothing queued) is written by
 its own request's thread, as a batch of one, under the same rules (``_write_here``): the

@@ -76,10 +76,11 @@ def voice() -> Response:
         from_number=normalise_number(form.get("From")),
         to_number=normalise_number(form.get("To")),
     )
-    # Classified, its bridge drawn and its answer made here, before the writer: a batch of
-    # calls then claims its receipts together (``alert_rows.claim_together``).
-    prepared = _prepare(platform, call)
+    prepared: dispatch.PreparedCall | None = None
     try:
+        # Classified, its bridge drawn and its answer made here, before the writer: a batch
+        # of calls then claims its receipts together (``alert_rows.claim_together``).
+        prepared = _prepare(platform, call)
         body = write(
             platform,
             lambda session: record_call(session, platform, call, prepared),
@@ -89,7 +90,8 @@ def voice() -> Response:
             claim=prepared.claim,
         )
     except Exception as exc:  # whatever failed, the caller is bridged, never dropped
-        body = _answer_deferred(platform, call, prepared.kind, exc)
+        kind = prepared.kind if prepared is not None else CallKind.ALERT
+        body = _answer_deferred(platform, call, kind, exc)
     else:
         metrics().alerts_received.labels(prepared.kind.value, "recorded").inc()
     return _xml(body)

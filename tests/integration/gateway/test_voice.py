@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, delete, event, func, select
 from sqlalchemy.orm import Session
 
+from handset_gateway import twiml
 from handset_gateway.views import record_call
 from tgd.adapters.crypto import EnvelopeCipher
 from tgd.container import Platform
@@ -308,6 +309,26 @@ def test_malformed_call_is_still_bridged_never_a_500(
     assert response.status_code == 200
     body = response.get_data(as_text=True)
     assert "<Conference" in body or "<Number" in body
+
+
+def test_a_call_whose_answer_cannot_be_made_is_bridged_and_kept_for_later(
+    app: Flask,
+    twilio: TwilioClient,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The call is prepared (classified, its answer made) before the writer, in the
+    # webhook's thread: a failure there is R-21's "whatever failed" too.
+    def broken(*_args: object, **_kwargs: object) -> str:
+        raise RuntimeError("the bridge's answer could not be made")
+
+    monkeypatch.setattr(twiml, "render", broken)
+    with caplog.at_level(logging.INFO):
+        response = twilio.call("CA0010b")
+    assert response.status_code == 200
+    assert f"<Number>{OVERFLOW_NUMBER}</Number>" in response.get_data(as_text=True)
+    assert "deferred to the spool" in caplog.text
+    assert app.extensions["tgd.spool"].pending() == 1
 
 
 def test_database_failure_bridges_the_caller_and_keeps_the_call_for_later(

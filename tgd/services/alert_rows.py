@@ -249,6 +249,10 @@ class IdentifyingClaim:
     identification is dropped, its drawn id with it (a gap, as a rollback leaves). SQLite
     returns nothing for a repeated webhook, and for a first one the next free id, taken
     after the alerts its batch drew before (``batch_rows.draw_key``).
+
+    Made before its unit with the receipt's ``key`` and ``answer``
+    (``dispatch.prepare_call``), it can be claimed with its batch's other calls
+    (``claim_together``): it then answers from that statement's row, with no statement.
     """
 
     def __init__(

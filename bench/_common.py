@@ -160,8 +160,7 @@ def writer_figures(before: dict[str, float], after: dict[str, float], seconds: f
         f"({units / batches:.1f} per batch, {1000 * busy / batches:.1f} ms each, CPU "
         f"{d.get('batch_cpu_seconds', 0.0) / busy:.0%} of it); queued "
         f"{1000 * d.get('queue_seconds', 0.0) / units:.1f} ms per unit on average; "
-        f"{d.get('calls_written_here', 0.0):.0f} calls written by their own thread, "
-        f"{d.get('calls_written_beside', 0.0):.0f} beside a batch; "
+        f"{d.get('calls_written_here', 0.0):.0f} calls written by their own thread; "
         f"{d.get('batches_yielded', 0.0):.0f} batches ended early for an incoming call; "
         + _stepped_aside(d)
     )

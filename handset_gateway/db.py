@@ -33,12 +33,6 @@ writer's thread would have to wake up for it, and the request's thread again for
 answer, each waiting for the GIL behind the rest of the process. Units arriving meanwhile
 queue for the writer's thread, which starts its next batch once that one is committed.
 
-On PostgreSQL, a call that finds a batch in progress is written the same way beside it
-(``_write_beside``), one call at a time, on a connection of its own under its own slot of
-the write gate: PostgreSQL's writers do not exclude one another, and a call's unit only
-inserts rows of its own. Status callbacks and positions still go through the writer's
-thread alone (above: several threads writing them in parallel made every figure worse).
-
 Incoming calls first: a voice webhook's unit is *urgent*. Urgent units go ahead of the
 others and make batches of their own (a call's commit waits for no callback), and a
 batch of other units (status callbacks, positions) in progress stops at its next unit
@@ -118,7 +112,6 @@ class WriterStats:
     dropped: int = 0  # never started: their request gave up (``record_timeout_ms``)
     yielded: int = 0  # batches committed early because an incoming call was waiting
     calls_here: int = 0  # calls written by their own thread, the writer idle (no hand-over)
-    calls_beside: int = 0  # calls written by their own thread beside a batch (PostgreSQL)
     queue_seconds: float = 0.0  # from a unit's arrival to the start of its batch, summed
     batch_seconds: float = 0.0  # from a batch's start (its gate wait) to its commit
     batch_cpu_seconds: float = 0.0  # the writer thread's CPU in its batches
@@ -127,13 +120,8 @@ class WriterStats:
 class GatewayWriter:
     """The process's single gateway writer: units in, batches committed, results out."""
 
-    def __init__(self, platform: Platform, *, beside: bool = True) -> None:
+    def __init__(self, platform: Platform) -> None:
         self.platform = platform
-        # A call may be written beside a batch in progress (``_write_beside``): on
-        # PostgreSQL only, whose writers do not exclude each other (SQLite's would wait).
-        self.beside = beside
-        self._beside_busy = False  # a call is being written beside the writer's batch
-        self._kept_beside: _KeptConnection | None = None
         self._urgent: deque[_Unit[Any]] = deque()  # incoming calls
         self._queue: deque[_Unit[Any]] = deque()  # everything else
         self._cond = threading.Condition()
@@ -168,7 +156,7 @@ class GatewayWriter:
         """
         deadline = time.monotonic() + timeout_ms / 1000
         unit: _Unit[T] = _Unit(work, label, deadline, urgent=urgent, claim=claim)
-        if urgent and (self._write_here(unit) or self._write_beside(unit)):
+        if urgent and self._write_here(unit):
             return self._outcome(unit)
         with self._cond:
             self._ensure_thread()
@@ -218,53 +206,6 @@ class GatewayWriter:
             self._idle()
         return True
 
-    def _write_beside(self, unit: _Unit[Any]) -> bool:
-        """PostgreSQL: write an incoming call in its own thread beside the batch in progress.
-
-        The writer's thread busy with a batch (status callbacks, mostly), a call used to wait
-        for that batch's unit in progress and its commit, each statement a round trip and a
-        wait for the GIL: on PostgreSQL the call's wait for the writer was 14 ms on average
-        in bench/gateway.py's open loop. PostgreSQL's writers do not exclude one another, and
-        a call's unit only inserts rows of its own (a second delivery of the same webhook
-        waits for the first's commit on the receipt's key, as between processes), so one call
-        at a time is written beside the batch, by its own thread, on a connection of its own,
-        under its own slot of the write gate. Calls arriving meanwhile queue as before.
-        """
-        engine = self.platform.engine
-        if not self.beside or engine.dialect.name != "postgresql":
-            return False
-        with self._cond:
-            if self._beside_busy:
-                return False
-            self._beside_busy = True
-            unit.started = True
-            self.stats.calls_beside += 1
-            if self._kept_beside is None or self._kept_beside.engine is not engine:
-                if self._kept_beside is not None:
-                    self._kept_beside.close()
-                self._kept_beside = _KeptConnection(engine)
-            kept = self._kept_beside
-            self._ensure_thread()  # it gives that connection back after a pause, too
-        try:
-            self._write_batch([unit], kept=kept)
-        finally:
-            with self._cond:
-                self._beside_busy = False
-        return True
-
-    def _close_beside(self) -> None:
-        """Give the connection of calls written beside back to the pool, unless in use."""
-        with self._cond:
-            kept, busy = self._kept_beside, self._beside_busy
-            if kept is None or busy:
-                return
-            self._beside_busy = True  # no call uses it while it is closed
-        try:
-            kept.close()
-        finally:
-            with self._cond:
-                self._beside_busy = False
-
     def _idle(self) -> None:
         with self._cond:
             self._busy = False
@@ -286,20 +227,16 @@ class GatewayWriter:
                 if batch is None:  # a pause after a burst: PostgreSQL's connection goes back
                     if self._kept is not None:
                         self._kept.close()
-                    self._close_beside()
                 else:
                     self._write_batch(batch)
             finally:
                 self._idle()
 
-    def _write_batch(self, batch: list[_Unit[Any]], kept: _KeptConnection | None = None) -> None:
-        """Write ``batch``, tell each unit it ran, put back those a call put off.
-
-        ``kept``: the connection to write on (a call beside), else the writer's own.
-        """
+    def _write_batch(self, batch: list[_Unit[Any]]) -> None:
+        """Write ``batch``, tell each unit it ran, put back those a call put off."""
         deferred: list[_Unit[Any]] = []  # not run: an incoming call came first
         try:
-            self._write(batch, deferred, kept)
+            self._write(batch, deferred)
         except BaseException as exc:  # the batch's commit failed: every unit hears it
             for unit in batch:
                 if unit.error is None and unit not in deferred:
@@ -356,10 +293,7 @@ class GatewayWriter:
                 if batch:
                     self._busy = True
                     return batch
-                pausing = any(
-                    kept is not None and kept.kept_for_a_burst()
-                    for kept in (self._kept, self._kept_beside)
-                )
+                pausing = self._kept is not None and self._kept.kept_for_a_burst()
                 timed_out = not self._cond.wait(
                     _KeptConnection.BUSY_KEEP_SECONDS if pausing else IDLE_EXIT
                 )
@@ -372,19 +306,10 @@ class GatewayWriter:
                     if self._kept is not None:
                         self._kept.close()
                         self._kept = None
-                    if self._kept_beside is not None and not self._beside_busy:
-                        self._kept_beside.close()
                     return []
 
-    def _write(
-        self,
-        batch: list[_Unit[Any]],
-        deferred: list[_Unit[Any]],
-        kept: _KeptConnection | None = None,
-    ) -> None:
+    def _write(self, batch: list[_Unit[Any]], deferred: list[_Unit[Any]]) -> None:
         engine = self.platform.engine
-        beside = kept is not None  # a call beside the writer's batch: not in its figures
-        kept = kept or self.kept_connection(engine)
         started, cpu = time.monotonic(), time.thread_time()
         deadline = max(unit.deadline for unit in batch)
         wait = max(deadline - started, 0.001)
@@ -393,19 +318,17 @@ class GatewayWriter:
         try:
             pending, collect = batch, True
             while pending:
-                pending, collect = self._attempt(kept, pending, deadline, deferred, collect)
+                pending, collect = self._attempt(engine, pending, deadline, deferred, collect)
         finally:
             gate.release(token)
-            if not beside:
-                self.stats.batch_seconds += time.monotonic() - started
-                self.stats.batch_cpu_seconds += time.thread_time() - cpu
-        if not beside:
-            self.stats.batches += 1
-            self.stats.units += len(batch) - len(deferred)
+            self.stats.batch_seconds += time.monotonic() - started
+            self.stats.batch_cpu_seconds += time.thread_time() - cpu
+        self.stats.batches += 1
+        self.stats.units += len(batch) - len(deferred)
 
     def _attempt(
         self,
-        kept: _KeptConnection,
+        engine: Engine,
         batch: list[_Unit[Any]],
         deadline: float,
         deferred: list[_Unit[Any]],
@@ -424,7 +347,7 @@ class GatewayWriter:
         """
         yielded = len(deferred)
         try:
-            with _transaction(self.platform, deadline, kept) as session:
+            with _transaction(self.platform, deadline, self.kept_connection(engine)) as session:
                 if collect:
                     batch_rows.attach(session, units=len(batch))
                 self._claim_together(session, batch, run=collect)

@@ -341,11 +341,6 @@ class GatewayWriterCollector:
                 "Incoming calls written by their own request's thread, the writer idle.",
             ),
             (
-                "calls_written_beside",
-                stats.calls_beside,
-                "Incoming calls written by their own thread beside a batch (PostgreSQL).",
-            ),
-            (
                 "queue_seconds",
                 stats.queue_seconds,
                 "Time units waited for their batch to start, summed.",

@@ -126,7 +126,7 @@ def _queue_and_wait(writer: GatewayWriter, units: list[_Unit[Any]]) -> None:
 def test_a_batch_commits_early_when_a_call_arrives_and_runs_its_rest_after_the_call(
     platform: Platform,
 ) -> None:
-    writer = GatewayWriter(platform, beside=False)  # the call queues, as beside one in progress
+    writer = GatewayWriter(platform)
     results: dict[str, Any] = {}
     deadline = time.monotonic() + 10
     units = [
@@ -159,7 +159,7 @@ def test_an_incoming_call_is_taken_before_the_units_queued_before_it(platform: P
 def test_units_left_by_a_batch_whose_commit_failed_are_not_told_of_it_and_run_later(
     platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    writer = GatewayWriter(platform, beside=False)  # the call queues, as beside one in progress
+    writer = GatewayWriter(platform)
     results: dict[str, Any] = {}
     real_commit = Session.commit
     commits: list[int] = []
@@ -361,10 +361,9 @@ def test_a_call_finding_the_writer_idle_is_written_by_its_own_thread(platform: P
     assert (writer.stats.units, writer.stats.batches, writer.stats.calls_here) == (2, 2, 1)
 
 
-def _a_slow_batch(
-    writer: GatewayWriter, platform: Platform, results: dict[str, Any]
-) -> tuple[threading.Thread, threading.Event]:
-    """A batch of one status unit in progress, held until the event returned is set."""
+def test_a_call_finding_a_batch_in_progress_joins_the_next_one(platform: Platform) -> None:
+    writer = GatewayWriter(platform)
+    threads: dict[str, str] = {}
     started, release = threading.Event(), threading.Event()
 
     def slow(session: Session) -> str:
@@ -372,24 +371,12 @@ def _a_slow_batch(
         assert release.wait(10)
         return _adds(platform, "slow")(session)
 
+    results: dict[str, Any] = {}
     first = threading.Thread(
         target=lambda: results.setdefault("slow", writer.run(slow, timeout_ms=9000, label="s"))
     )
     first.start()
     assert started.wait(10)
-    return first, release
-
-
-@pytest.mark.parametrize("beside", [False, True])
-def test_a_call_finding_a_batch_in_progress_joins_the_next_one(
-    platform: Platform, beside: bool
-) -> None:
-    if beside and platform.engine.dialect.name == "postgresql":
-        pytest.skip("PostgreSQL writes it beside the batch (the test below)")
-    writer = GatewayWriter(platform, beside=beside)  # SQLite never writes beside
-    threads: dict[str, str] = {}
-    results: dict[str, Any] = {}
-    first, release = _a_slow_batch(writer, platform, results)
     second = threading.Thread(
         target=lambda: results.setdefault(
             "call",
@@ -414,67 +401,6 @@ def test_a_call_finding_a_batch_in_progress_joins_the_next_one(
     assert results == {"slow": "slow", "call": "call"}
     assert threads["call"] == "tgd-gateway-writer"
     assert _names(platform) == ["slow", "call"]
-    assert writer.stats.calls_beside == 0
-
-
-def test_a_call_finding_a_batch_in_progress_is_written_beside_it_on_postgresql(
-    platform: Platform,
-) -> None:
-    if platform.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite admits one writer: the call joins the next batch (above)")
-    writer = GatewayWriter(platform)
-    results: dict[str, Any] = {}
-    first, release = _a_slow_batch(writer, platform, results)
-    threads: dict[str, str] = {}
-    try:
-        # Committed and answered while the batch is still in progress, in the call's thread.
-        call = _noting_thread(platform, "call", threads)
-        assert writer.run(call, timeout_ms=5000, label="voice", urgent=True) == "call"
-        assert threads["call"] == threading.current_thread().name
-        assert _names(platform) == ["call"] and "slow" not in results
-        # A second call meanwhile is written beside too, once the first is done; the
-        # connection of calls written beside is kept for the next.
-        kept = writer._kept_beside
-        assert writer.run(_adds(platform, "call2"), timeout_ms=5000, label="v", urgent=True)
-        assert writer._kept_beside is kept and writer.stats.calls_beside == 2
-    finally:
-        release.set()
-        first.join(10)
-    assert results == {"slow": "slow"}
-    assert _names(platform) == ["call", "call2", "slow"]
-    assert writer.stats.units == 1  # the writer's figures count its own batches only
-
-
-def test_a_call_arriving_while_another_is_written_beside_queues_for_the_writer(
-    platform: Platform,
-) -> None:
-    if platform.engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL only: SQLite writes no call beside a batch")
-    writer = GatewayWriter(platform)
-    results: dict[str, Any] = {}
-    first, release = _a_slow_batch(writer, platform, results)
-    with writer._cond:
-        writer._beside_busy = True  # a call being written beside
-    try:
-        queued = threading.Thread(
-            target=lambda: results.setdefault(
-                "call", writer.run(_adds(platform, "call"), timeout_ms=9000, label="v", urgent=True)
-            )
-        )
-        queued.start()
-        for _ in range(500):
-            if writer._urgent:
-                break
-            time.sleep(0.01)
-        assert list(writer._urgent)  # queued for the writer's next batch
-    finally:
-        with writer._cond:
-            writer._beside_busy = False
-        release.set()
-        first.join(10)
-    queued.join(10)
-    assert results == {"slow": "slow", "call": "call"}
-    assert _names(platform) == ["slow", "call"] and writer.stats.calls_beside == 0
 
 
 def test_calls_and_callbacks_from_many_threads_are_each_written_once(platform: Platform) -> None:
@@ -497,6 +423,4 @@ def test_calls_and_callbacks_from_many_threads_are_each_written_once(platform: P
 
     assert results == {name: name for name in names}
     assert sorted(_names(platform)) == sorted(names)
-    # Counted once each: by the writer's batches, or as a call written beside one.
-    assert writer.stats.units + writer.stats.calls_beside == len(names)
-    assert not writer._busy and not writer._beside_busy
+    assert writer.stats.units == len(names) and not writer._busy

@@ -31,21 +31,29 @@ TABLES = ("console_events", "audit_entries", "call_legs", "alerts")
 
 
 @contextmanager
-def _inserts(platform: Platform) -> Iterator[list[str]]:
-    """The tables of TABLES each INSERT statement sent while the block runs went to."""
-    seen: list[str] = []
+def _sent(platform: Platform) -> Iterator[list[str]]:
+    """The statements sent to the database while the block runs, as they are sent."""
+    sent: list[str] = []
 
     def note(_c: Connection, _cursor: object, statement: str, *_args: object) -> None:
-        head = statement.lstrip().upper()
-        for table in TABLES:
-            if head.startswith(f"INSERT INTO {table.upper()} "):
-                seen.append(table)
+        sent.append(statement)
 
     event.listen(platform.engine, "before_cursor_execute", note)
     try:
-        yield seen
+        yield sent
     finally:
         event.remove(platform.engine, "before_cursor_execute", note)
+
+
+def _tables(sent: list[str]) -> list[str]:
+    """The tables of TABLES that the INSERT statements of ``sent`` went to, in order."""
+    heads = [statement.lstrip().upper() for statement in sent]
+    return [
+        table
+        for head in heads
+        for table in TABLES
+        if head.startswith(f"INSERT INTO {table.upper()} ")
+    ]
 
 
 def _collects(platform: Platform, name: str) -> Callable[[Session], str]:
@@ -121,10 +129,10 @@ def _calls(platform: Platform, numbers: list[str]) -> tuple[list[IncomingCall], 
 
 def test_a_batch_inserts_its_units_rows_with_one_statement_per_table(platform: Platform) -> None:
     units = _units(*(_collects(platform, name) for name in "abcd"))
-    with _inserts(platform) as seen:
+    with _sent(platform) as sent:
         GatewayWriter(platform)._write(units, [])
 
-    assert sorted(seen) == ["audit_entries", "console_events"]
+    assert sorted(_tables(sent)) == ["audit_entries", "console_events"]
     assert [unit.result for unit in units] == list("abcd")
     assert _names(platform) == list("abcd")  # in the units' order
     with platform.sessions() as session:
@@ -195,10 +203,10 @@ def _rows_sent(connection: Connection, statement: str, params: Any, many: bool) 
 
 
 def test_outside_a_gateway_batch_each_row_is_inserted_at_once(platform: Platform) -> None:
-    with _inserts(platform) as seen, write_transaction(platform.sessions) as session:
+    with _sent(platform) as sent, write_transaction(platform.sessions) as session:
         for name in "ab":
             _collects(platform, name)(session)
-        assert seen == ["console_events", "audit_entries"] * 2  # before the commit
+        assert _tables(sent) == ["console_events", "audit_entries"] * 2  # before the commit
 
 
 def test_an_orm_flush_puts_the_rows_collected_before_it_first(platform: Platform) -> None:
@@ -225,7 +233,7 @@ def test_refused_rows_run_the_batch_again_and_only_their_unit_fails(
 def test_voice_units_of_one_batch_record_every_alert_whole(platform: Platform, app: Flask) -> None:
     numbers = ["+33612340001", "+33612340003", "+33699999991"]  # two lines, one unknown
     calls, units = _calls(platform, numbers)
-    with app.app_context(), _inserts(platform) as seen:
+    with app.app_context(), _sent(platform) as sent:
         GatewayWriter(platform)._write(units, [])
 
     assert [unit.error for unit in units] == [None, None, None]
@@ -233,7 +241,7 @@ def test_voice_units_of_one_batch_record_every_alert_whole(platform: Platform, a
     # The three alerts in one INSERT, their ids drawn by the claims (one after another on
     # SQLite, from the sequence on PostgreSQL, where a call alone is one statement of CTEs
     # for its rows: test_voice.py).
-    assert sorted(seen) == ["alerts", "audit_entries", "call_legs", "console_events"]
+    assert sorted(_tables(sent)) == ["alerts", "audit_entries", "call_legs", "console_events"]
     sids = [call.call_sid for call in calls]
     with platform.sessions() as session:
         alerts = session.scalars(select(Alert).where(Alert.call_sid.in_(sids))).all()
@@ -308,21 +316,6 @@ def _prepared_calls(platform: Platform, calls: list[IncomingCall]) -> list[_Unit
     return units
 
 
-@contextmanager
-def _statements_with(platform: Platform, part: str) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def note(_c: Connection, _cursor: object, statement: str, *_args: object) -> None:
-        if part in statement:
-            seen.append(statement)
-
-    event.listen(platform.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(platform.engine, "before_cursor_execute", note)
-
-
 def _new_calls(numbers: list[str | None]) -> list[IncomingCall]:
     return [
         IncomingCall(
@@ -345,8 +338,9 @@ def test_a_batch_of_calls_claims_their_receipts_by_one_statement(
     # Two lines, an unknown number and a withheld one: each identified as if alone.
     calls = _new_calls(["+33612340001", "+33699999991", "+33612340003", None])
     units = _prepared_calls(platform, calls)
-    with app.app_context(), _statements_with(platform, "INSERT INTO webhook_receipts") as seen:
+    with app.app_context(), _sent(platform) as sent:
         GatewayWriter(platform)._write(units, [])
+    seen = [statement for statement in sent if "INSERT INTO webhook_receipts" in statement]
 
     assert [unit.error for unit in units] == [None] * 4
     if platform.engine.dialect.name == "postgresql":

@@ -255,11 +255,9 @@ class IdentifyingClaim:
     (``claim_together``): it then answers from that statement's row, with no statement.
     """
 
-    def __init__(
-        self, number: str | None, *, key: str | None = None, answer: str | None = None
-    ) -> None:
+    def __init__(self, number: str | None, *, key: str, answer: str) -> None:
         self.number = number
-        self.key, self.answer = key, answer  # the receipt's, when known before the unit
+        self.key, self.answer = key, answer  # the receipt's, known before the unit
         self.found: Identified | None = None
         # Claimed with its batch's other calls (``claim_together``): the receipt's id (None:
         # claimed before) and what the claim found. Set again, or cleared, by each attempt.
@@ -358,8 +356,7 @@ def claim_together(
         claim.ahead = None
     first: dict[str, IdentifyingClaim] = {}
     for claim in claims:
-        if claim.key is not None and claim.answer is not None:
-            first.setdefault(claim.key, claim)
+        first.setdefault(claim.key, claim)
     together = list(first.values())
     if not run or len(together) < 2 or not draws_ids(session):
         return

@@ -27,15 +27,6 @@ the same reason, a unit may come with its webhook receipt's claim, made before t
 (a call's: ``alert_rows.IdentifyingClaim``): the batch's claims are made together by one
 statement before its units run (``alert_rows.claim_together``, PostgreSQL).
 
-On PostgreSQL a batch's transaction runs in psycopg's pipeline mode (``tgd.db.pipeline``):
-its ``BEGIN`` goes with its first statement, and the statements whose results nobody
-reads (a leg's update, a call's rows, the collected rows) go with the next statement
-that reads one, or with the ``COMMIT``. A batch of one call or one status callback is
-two round trips instead of four or five. An error of a queued statement surfaces at a
-later statement, maybe another unit's, or at the commit: the batch is then rolled back
-and runs again without the pipeline (and without collecting), where each error is its
-own unit's.
-
 A call that finds the writer idle (no batch in progress, nothing queued) is written by
 its own request's thread, as a batch of one, under the same rules (``_write_here``): the
 writer's thread would have to wake up for it, and the request's thread again for the
@@ -66,7 +57,6 @@ process), PostgreSQL's ``lock_timeout`` and ``statement_timeout``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -76,11 +66,10 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from tgd.container import Platform
-from tgd.db import batch_rows, pipeline
+from tgd.db import batch_rows
 from tgd.db.writes import WRITER_OPTION, Priority, WriteGateTimeout, gate_for
 from tgd.services import alert_rows
 from tgd.services.alert_rows import IdentifyingClaim
@@ -355,15 +344,10 @@ class GatewayWriter:
         before the commit. If that insert fails, no unit can be blamed for it: the batch
         is rolled back and runs again with each unit inserting its own rows (the second
         value returned), so that a failing unit fails alone, as without collecting.
-        On PostgreSQL ``collect`` also runs the batch in a pipeline (see the module): a
-        unit's database error then reruns the batch the same way, since it may be an
-        earlier unit's queued statement's.
         """
         yielded = len(deferred)
         try:
-            kept = self.kept_connection(engine)
-            pipelined = collect and pipeline.supported(engine)
-            with _transaction(self.platform, deadline, kept, pipelined=pipelined) as session:
+            with _transaction(self.platform, deadline, self.kept_connection(engine)) as session:
                 if collect:
                     batch_rows.attach(session, units=len(batch))
                 self._claim_together(session, batch, run=collect)
@@ -373,9 +357,6 @@ class GatewayWriter:
                     except batch_rows.RowsRefused:  # an ORM flush in the unit inserted them
                         raise
                     except Exception as exc:
-                        if pipelined and isinstance(exc, DBAPIError):
-                            # Maybe an earlier unit's queued statement's: nobody to blame.
-                            raise batch_rows.RowsRefused("a pipelined statement failed") from exc
                         unit.result = None  # a previous attempt's, rolled back
                         if _is_transient(exc) and not unit.retried:
                             unit.retried = True  # the rollback freed its locks: once more
@@ -461,11 +442,6 @@ def write(
 class _transaction:
     """One batch's transaction, bounded by the batch's deadline, on the writer's connection.
 
-    ``pipelined`` (PostgreSQL): in psycopg's pipeline mode (``tgd.db.pipeline``), a round
-    trip only where a result is read. A statement's error may then surface at a later
-    statement or at the commit: it is raised as ``RowsRefused``, the batch rolled back, so
-    that the writer runs it again without the pipeline, where each error is its unit's.
-
     The writer keeps its connection between batches (``_KeptConnection``). On SQLite: a
     pool checkout and three ``PRAGMA busy_timeout`` statements per batch (read, set,
     restore) each gave the GIL away, and under a burst the writer waits to take it back
@@ -473,19 +449,12 @@ class _transaction:
     round trip) is skipped for a connection used by the previous batch a moment ago.
     """
 
-    def __init__(
-        self, platform: Platform, deadline: float, kept: _KeptConnection, *, pipelined: bool
-    ) -> None:
+    def __init__(self, platform: Platform, deadline: float, kept: _KeptConnection) -> None:
         self.platform, self.deadline, self.kept = platform, deadline, kept
-        self.pipelined = pipelined
-        self.pipeline: contextlib.ExitStack | None = None
 
     def __enter__(self) -> Session:
         remaining_ms = max(1, round((self.deadline - time.monotonic()) * 1000))
         self.conn = self.kept.open(remaining_ms)
-        if self.pipelined:
-            self.pipeline = contextlib.ExitStack()
-            self.pipeline.enter_context(pipeline.pipelined(self.conn))
         self.session = self.platform.sessions(bind=self.conn)
         if self.kept.needs_bounds(remaining_ms):
             # Both bounds in one round trip, for the connection's session: kept by the
@@ -502,58 +471,20 @@ class _transaction:
         return self.session
 
     def __exit__(self, exc_type: Any, exc: Any, _tb: Any) -> None:
-        self.broken = False
+        broken = False
         try:
             if exc_type is None:
-                self._commit()
+                self.session.commit()
             else:
-                self._rollback()
-        except batch_rows.RowsRefused:
-            raise
+                self.kept.bounds_ms = -1  # a rollback takes back what the transaction set
+                self.session.rollback()
         except BaseException:
-            self.broken = True
+            broken = True
             self.session.rollback()
             raise
         finally:
-            self._close()
-
-    def _commit(self) -> None:
-        try:
-            self.session.commit()
-        except DBAPIError as exc:
-            if self.pipeline is None or not pipeline.statement_failed(self.conn):
-                raise  # the commit's own failure
-            # A queued statement's error, raised by the commit's sync: nothing was written.
-            self._rollback()
-            raise batch_rows.RowsRefused("a statement of the pipelined batch failed") from exc
-
-    def _rollback(self) -> None:
-        self.kept.bounds_ms = -1  # a rollback takes back what the transaction set
-        try:
-            self.session.rollback()
-            if self.pipeline is not None:
-                # After a failed commit SQLAlchemy deems the transaction over; the
-                # connection's own is still open (aborted) until this.
-                pipeline.roll_back(self.conn)
-        except DBAPIError:
-            if self.pipeline is None:
-                raise
-            # Its sync raised a queued statement's error: the failure being handled is
-            # the one to tell; the connection, in an unknown state, is dropped.
-            log.warning("pipelined batch's rollback failed; its connection dropped", exc_info=True)
-            self.broken = True
-
-    def _close(self) -> None:
-        try:
             self.session.close()
-            if self.pipeline is not None:
-                try:
-                    self.pipeline.close()  # syncs what a failure may have left queued
-                except Exception:
-                    log.warning("pipeline not closed; its connection dropped", exc_info=True)
-                    self.broken = True
-        finally:
-            self.kept.done(broken=self.broken)
+            self.kept.done(broken=broken)
 
 
 class _KeptConnection:

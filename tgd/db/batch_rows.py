@@ -43,11 +43,8 @@ from typing import Any, cast
 from sqlalchemy import Connection, Insert, Table, event
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from tgd.db import pipeline
-
 _KEY = "tgd_batch_rows"  # session.info: the batch's collected rows
 _returning: dict[Insert, Insert] = {}  # a table's INSERT -> the same, returning its key
-_inline: dict[Insert, Insert] = {}  # a table's INSERT -> the same, returning nothing
 
 
 class BatchRows:
@@ -115,17 +112,13 @@ def execute_rows(
     if not rows:
         return
     if len(rows) == 1:
-        # Inline: no key returned (PostgreSQL would return it), so a pipeline may queue it.
-        inline = _inline.get(statement)
-        if inline is None:  # a race builds it twice, the same: harmless
-            inline = _inline[statement] = statement.inline()
-        connection.execute(inline, rows[0], execution_options=pipeline.QUEUED_OPTIONS)
+        connection.execute(statement, rows[0])
         return
     if connection.dialect.name == "postgresql":
         # psycopg sends an executemany as one pipeline: one round trip, and the one-row
         # statement converted once (its conversion is cached). The multi-row statement
         # is converted anew every time: psycopg caches none over 50 parameters.
-        connection.execute(statement, rows, execution_options=pipeline.QUEUED_OPTIONS)
+        connection.execute(statement, rows)
         return
     returning = _returning.get(statement)
     if returning is None:  # a race builds it twice, the same: harmless

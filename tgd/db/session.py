@@ -20,7 +20,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tgd.db import pipeline
 from tgd.db.outbox_order import number_at_commit
 from tgd.db.writes import watch_engine
 
@@ -77,7 +76,6 @@ def make_engine(
         kwargs.setdefault("pool_timeout", 10)
         kwargs.setdefault("pool_pre_ping", True)
         engine = create_engine(url, **kwargs)
-        pipeline.install(engine)
     if watch_writes:
         watch_engine(engine, strict=strict_writes)
     return engine

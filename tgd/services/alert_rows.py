@@ -58,7 +58,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 
-from tgd.db import batch_rows, pipeline
+from tgd.db import batch_rows
 from tgd.db.models.alerts import Alert, CallLeg, WebhookReceipt
 from tgd.db.models.beneficiaries import BeneficiaryFile
 from tgd.db.models.lines import Line, LineAssignment
@@ -431,7 +431,7 @@ def insert_at_once(
     params.update({"e_" + name: event[name] for name in events.EVENT_COLUMNS})
     params.update({"u_" + name: entry[name] for name in audit.ENTRY_COLUMNS})
     if new_key is None:
-        session.connection().execute(_INSERT_ALL, params, execution_options=pipeline.QUEUED_OPTIONS)
+        session.connection().execute(_INSERT_ALL, params)
     else:
         params.update({"k_" + name: value for name, value in new_key.items()})
         del params["a_data_key_id"]

@@ -23,7 +23,6 @@ from sqlalchemy import Row, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from tgd.db import pipeline
 from tgd.db.models.alerts import Alert, CallLeg
 from tgd.domain.alerts import LegRole
 
@@ -128,9 +127,7 @@ def save_leg(session: Session, leg: LegState, before: LegState) -> None:
     }
     if not changed:
         return
-    session.connection().execute(
-        _UPDATE_LEG, {"leg_id": leg.id, **changed}, execution_options=pipeline.QUEUED_OPTIONS
-    )
+    session.connection().execute(_UPDATE_LEG, {"leg_id": leg.id, **changed})
     _expire(session, CallLeg, leg.id)
 
 
@@ -145,9 +142,7 @@ def answer_alert(session: Session, alert_id: int, now: datetime) -> None:
 
 
 def _update_alert(session: Session, alert_id: int, **values: Any) -> None:
-    session.connection().execute(
-        _UPDATE_ALERT, {"alert_id": alert_id, **values}, execution_options=pipeline.QUEUED_OPTIONS
-    )
+    session.connection().execute(_UPDATE_ALERT, {"alert_id": alert_id, **values})
     _expire(session, Alert, alert_id)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import Connection, event, func, insert, select
+from sqlalchemy import Connection, event, func, select
 from sqlalchemy.engine.default import CACHE_HIT
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -19,12 +19,11 @@ from sqlalchemy.orm import Session
 from handset_gateway.db import GatewayWriter, _Unit
 from handset_gateway.views import _prepare, record_call
 from tgd.container import Platform
-from tgd.db import pipeline
 from tgd.db.models.alerts import Alert, CallLeg, WebhookReceipt
 from tgd.db.models.audit import AuditEntry
 from tgd.db.models.operations import ConsoleEvent
 from tgd.db.writes import write_transaction
-from tgd.services import alert_rows, audit, dispatch
+from tgd.services import alert_rows, audit
 from tgd.services import events as console_events
 from tgd.services.alerts import IncomingCall
 
@@ -228,69 +227,6 @@ def test_refused_rows_run_the_batch_again_and_only_their_unit_fails(
     assert isinstance(units[1].error, IntegrityError)  # its own insert, in the second run
     assert _names(platform) == ["a", "c"]  # the first run's rows were rolled back
     assert "run again with each unit's own inserts" in caplog.text
-
-
-def _queues_a_refused_row(platform: Platform) -> Callable[[Session], str]:
-    """A unit whose bad row a pipeline queues (PostgreSQL): refused only at the next sync."""
-
-    def work(session: Session) -> str:
-        row = console_events.event_values("test", {}, territory_id=None, clock=platform.clock)
-        statement = insert(ConsoleEvent.__table__).inline()
-        session.connection().execute(
-            statement, {**row, "kind": None}, execution_options=pipeline.QUEUED_OPTIONS
-        )
-        return "queued"
-
-    return work
-
-
-def _fails(_session: Session) -> str:
-    raise ValueError("this unit fails")
-
-
-def test_each_unit_keeps_its_own_error_when_a_queued_row_is_refused_later(
-    platform: Platform,
-) -> None:
-    # PostgreSQL: the first unit's bad row is refused by the rollback the second unit's
-    # failure asks for; the connection is dropped, and each unit still hears its own error.
-    units = _units(_queues_a_refused_row(platform), _fails, _collects(platform, "c"))
-    GatewayWriter(platform)._write(units, [])
-
-    assert isinstance(units[0].error, IntegrityError)
-    assert isinstance(units[1].error, ValueError)
-    assert units[2].error is None and units[2].result == "c"
-    assert _names(platform) == ["c"]
-
-
-@pytest.mark.usefixtures("demo")
-def test_on_postgresql_a_call_and_a_status_callback_each_read_once_before_the_commit(
-    platform: Platform, app: Flask, pipeline_syncs: list[int]
-) -> None:
-    if not pipeline.supported(platform.engine):
-        pytest.skip("PostgreSQL only: SQLite has no pipeline")
-    writer = GatewayWriter(platform)
-    writer._write(_units(_collects(platform, "first")), [])  # its connection's bounds set
-    pipeline_syncs.clear()
-    calls, units = _calls(platform, ["+33612340001"])
-    with app.app_context():
-        writer._write(units, [])
-    # The receipt's claim, with the BEGIN; the alert's rows then go with the COMMIT.
-    assert units[0].error is None and pipeline_syncs == [1]
-
-    pipeline_syncs.clear()
-    sid = calls[0].call_sid
-    status = _units(lambda session: _ended(session, platform, sid))
-    writer._write(status, [])
-    # The leg's read, with the BEGIN; its update and console event go with the COMMIT.
-    assert status[0].error is None and pipeline_syncs == [1]
-    with platform.sessions() as session:
-        alert = session.scalars(select(Alert).where(Alert.call_sid == sid)).one()
-        assert alert.ended_at is not None
-
-
-def _ended(session: Session, platform: Platform, call_sid: str) -> str:
-    dispatch.record_call_status(session, call_sid, "completed", duration_s=12, clock=platform.clock)
-    return "ended"
 
 
 @pytest.mark.usefixtures("demo")

@@ -490,6 +490,29 @@ def _gate_deliveries(socketio: SocketIO, hub: Hub) -> None:
     manager.get_participants = get_participants
 
 
+class SocketIOOnItsPath:
+    """WSGI middleware: only Socket.IO's own path goes through Socket.IO's middleware.
+
+    Socket.IO's WSGI middleware (python-engineio's ``WSGIApp``) runs for every request it
+    wraps, and under gunicorn it first defines a class to wrap the request's socket in,
+    a new class per request: about twelve objects in reference cycles, which only the
+    garbage collector frees. Under the overflow burst of ``bench/gateway.py`` (200
+    webhooks a second) they were half of the cyclic garbage that made the collector run
+    every few seconds, each collection stopping the whole process 13-28 ms with the GIL
+    held (docs/gateway.md). Every other request goes straight to the app it wraps, as
+    the middleware itself would send it after that class (no static files are served).
+    """
+
+    def __init__(self, socketio_app: Any, app: Any) -> None:
+        self.socketio_app, self.app = socketio_app, app
+        self.path: str = socketio_app.engineio_path  # "/socket.io/", as it matches it
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO", "").startswith(self.path):
+            return self.socketio_app(environ, start_response)
+        return self.app(environ, start_response)
+
+
 class UncompressedSockets:
     """WSGI middleware: the consoles' WebSockets are not compressed (no permessage-deflate).
 
@@ -525,7 +548,10 @@ def init_app(app: Flask) -> None:
         logger=False,
         engineio_logger=False,
     )
-    app.wsgi_app = UncompressedSockets(app.wsgi_app)  # type: ignore[method-assign]
+    socketio_app: Any = app.wsgi_app  # Socket.IO's middleware, around the app's own
+    app.wsgi_app = UncompressedSockets(  # type: ignore[method-assign]
+        SocketIOOnItsPath(socketio_app, socketio_app.wsgi_app)
+    )
     hub = Hub(socketio, platform)
     app.extensions["tgd_hub"] = hub
     _watch_sessions(platform, hub)

@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from dispatch_ui.realtime import SocketIOOnItsPath
 from tests.integration.gateway.conftest import TwilioClient
 from tgd.container import Platform
 from tgd.db.models import User, UserSession
@@ -252,3 +253,38 @@ def test_the_publisher_checks_sessions_only_when_it_delivers_itself(
     carrier.call("CArtqueue1")  # published at the end of the request (tests' hub)
     assert "emit" in checks
     assert checks.index("emit") == checks_before_emit
+
+
+def _on_its_path(app: Flask) -> SocketIOOnItsPath:
+    layer: Any = app.wsgi_app
+    while not isinstance(layer, SocketIOOnItsPath):
+        layer = layer.app  # the outer middleware, each around the next
+    return layer
+
+
+def test_only_socketio_requests_go_through_socketios_middleware(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under gunicorn Socket.IO's middleware makes a new class for each request it sees
+    # (cyclic garbage): the app's other requests must not see it.
+    door = _on_its_path(app)
+    seen: dict[str, list[dict[str, Any]]] = {"socketio": [], "app": []}
+
+    def spy(name: str, wrapped: Any) -> Any:
+        def call(environ: dict[str, Any], start_response: Any) -> Any:
+            seen[name].append(dict(environ))
+            return wrapped(environ, start_response)
+
+        return call
+
+    monkeypatch.setattr(door, "socketio_app", spy("socketio", door.socketio_app))
+    monkeypatch.setattr(door, "app", spy("app", door.app))
+    client = app.test_client()
+    gunicorn = {"gunicorn.socket": object()}
+    client.get("/gateway/twilio/voice", environ_base=gunicorn)
+    client.get("/connexion", environ_base=gunicorn)
+    client.get("/socket.io/?EIO=4&transport=polling", environ_base=gunicorn)
+
+    assert [e["PATH_INFO"] for e in seen["app"]] == ["/gateway/twilio/voice", "/connexion"]
+    assert all("eventlet.input" not in environ for environ in seen["app"])
+    assert [e["PATH_INFO"] for e in seen["socketio"]] == ["/socket.io/"]

@@ -23,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 
 from handset_gateway.calls_first import GATEWAY_PREFIX
 from tgd.domain.errors import DomainError
+from tgd.routing import Door
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -46,7 +47,7 @@ def create_door(people: Flask, *, harden: Callable[[Response], None]) -> Flask:
     """Build the machines' app beside ``people``, sharing its platform."""
     from handset_gateway.views import bp
 
-    door = Flask("handset_gateway")
+    door = Door("handset_gateway")
     door.extensions = people.extensions  # one platform for both doors
     door.config.update(
         MAX_CONTENT_LENGTH=people.config["MAX_CONTENT_LENGTH"],

@@ -28,6 +28,7 @@ from tgd.http import add_security_headers, finish_request, limiter, track_writes
 from tgd.logs import configure_logging
 from tgd.ports import Clock
 from tgd.proxy import TrustedProxies, address_in, parse_networks
+from tgd.routing import Door
 from tgd.settings import Settings, ensure_dev_secrets, load_settings
 
 LOCALES = ("fr", "en")
@@ -62,7 +63,7 @@ def create_app(
     platform = complete_platform(platform) if platform else build_platform(settings, clock=clock)
     check_durability(platform.engine)
 
-    app = Flask("dispatch_ui", template_folder="templates", static_folder="static")
+    app = Door("dispatch_ui", template_folder="templates", static_folder="static")
     # Before any route: every <int:…> of both doors is a database id, bounded (else 404).
     app.url_map.converters["int"] = DatabaseIdConverter
     app.config.update(

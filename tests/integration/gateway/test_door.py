@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import gc
+import re
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from twilio.request_validator import RequestValidator
+from werkzeug.test import EnvironBuilder
 
-from .conftest import LINE_1, TwilioClient
+from .conftest import ALERT_NUMBER, LINE_1, PUBLIC, TOKEN, TwilioClient
 
 pytestmark = pytest.mark.usefixtures("demo")
 HARDENED = ("Content-Security-Policy", "X-Content-Type-Options", "Strict-Transport-Security")
@@ -64,3 +72,72 @@ def test_a_body_too_large_is_refused_before_any_work(client: FlaskClient) -> Non
     )
     assert response.status_code == 413
     assert response.json is not None and response.json["error"] == "request_entity_too_large"
+
+
+def _wsgi_post(app: Flask, path: str, params: dict[str, str]) -> tuple[str, bytes]:
+    """POST a signed webhook straight through the app's WSGI stack, as gunicorn calls it.
+
+    Not through Flask's test client, which keeps each request in its environ (a cycle).
+    """
+    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + path, params)
+    environ = EnvironBuilder(
+        path=path,
+        method="POST",
+        data=params,
+        headers={"X-Twilio-Signature": signature},
+        base_url=PUBLIC,
+    ).get_environ()
+    statuses: list[str] = []
+    body = b"".join(app(environ, lambda status, _headers, _info=None: statuses.append(status)))
+    return statuses[0], body
+
+
+def _an_alerts_webhooks(app: Flask, call_sid: str) -> None:
+    """The voice webhook, the conference's start and the caller's join, then the hang-up."""
+    status, twiml = _wsgi_post(
+        app,
+        "/gateway/twilio/voice",
+        {"CallSid": call_sid, "From": LINE_1, "To": ALERT_NUMBER, "CallStatus": "ringing"},
+    )
+    assert status == "200 OK"
+    found = re.search(rb"<Conference[^>]*>([^<]+)</Conference>", twiml)
+    assert found is not None, twiml
+    for event in ("conference-start", "participant-join"):
+        params = {
+            "ConferenceSid": "CF" + call_sid,
+            "FriendlyName": found.group(1).decode(),
+            "StatusCallbackEvent": event,
+            "CallSid": call_sid,
+        }
+        assert _wsgi_post(app, "/gateway/twilio/conference/status", params)[0] == "200 OK"
+    hang_up = {"CallSid": call_sid, "CallStatus": "completed", "CallDuration": "3"}
+    assert _wsgi_post(app, "/gateway/twilio/voice/status", hang_up)[0] == "200 OK"
+
+
+@contextmanager
+def _collecting_by_hand() -> Iterator[list[object]]:
+    """No automatic collection inside; what one collection finds at the end lands in the list."""
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    found: list[object] = []
+    try:
+        yield found
+        gc.collect()
+        found.extend(gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+
+
+def test_an_alerts_webhooks_leave_no_reference_cycle(app: Flask) -> None:
+    # A reference cycle per webhook is what made the collector stop the whole process for
+    # 13-28 ms every few seconds of a burst (docs/gateway.md, "The garbage collector's
+    # pauses"): werkzeug's matcher made one per request until tgd.routing.
+    for n in range(3):  # the first requests fill caches and import lazily
+        _an_alerts_webhooks(app, f"CAwarm{n}")
+    with _collecting_by_hand() as garbage:
+        for n in range(10):
+            _an_alerts_webhooks(app, f"CAcycle{n}")
+    assert not garbage, Counter(type(o).__qualname__ for o in garbage).most_common(10)

@@ -116,15 +116,20 @@ def _an_alerts_webhooks(app: Flask, call_sid: str) -> None:
 
 @contextmanager
 def _collecting_by_hand() -> Iterator[list[object]]:
-    """No automatic collection inside; what one collection finds at the end lands in the list."""
+    """No automatic collection inside; the cycles made inside land in the list at the end.
+
+    Only objects made inside count: an earlier test's engine, say, whose last outside
+    reference a finishing thread drops meanwhile, is garbage too, and not this test's.
+    """
     gc.collect()
     gc.disable()
     gc.set_debug(gc.DEBUG_SAVEALL)
+    earlier = {id(o) for o in gc.get_objects()}
     found: list[object] = []
     try:
         yield found
         gc.collect()
-        found.extend(gc.garbage)
+        found.extend(o for o in gc.garbage if id(o) not in earlier)
     finally:
         gc.set_debug(0)
         gc.garbage.clear()
@@ -137,7 +142,12 @@ def test_an_alerts_webhooks_leave_no_reference_cycle(app: Flask) -> None:
     # pauses"): werkzeug's matcher made one per request until tgd.routing.
     for n in range(3):  # the first requests fill caches and import lazily
         _an_alerts_webhooks(app, f"CAwarm{n}")
-    with _collecting_by_hand() as garbage:
-        for n in range(10):
-            _an_alerts_webhooks(app, f"CAcycle{n}")
+    # A cycle the webhooks make, they make every time; another thread of the test process
+    # (an earlier test's, winding down) may make one once: up to three tries.
+    for attempt in range(3):
+        with _collecting_by_hand() as garbage:
+            for n in range(10):
+                _an_alerts_webhooks(app, f"CAcycle{attempt}-{n}")
+        if not garbage:
+            break
     assert not garbage, Counter(type(o).__qualname__ for o in garbage).most_common(10)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import gc
 import re
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from twilio.request_validator import RequestValidator
 from werkzeug.test import EnvironBuilder
+
+from tests.cycles import assert_no_cycle_made
 
 from .conftest import ALERT_NUMBER, LINE_1, PUBLIC, TOKEN, TwilioClient
 
@@ -114,40 +112,15 @@ def _an_alerts_webhooks(app: Flask, call_sid: str) -> None:
     assert _wsgi_post(app, "/gateway/twilio/voice/status", hang_up)[0] == "200 OK"
 
 
-@contextmanager
-def _collecting_by_hand() -> Iterator[list[object]]:
-    """No automatic collection inside; the cycles made inside land in the list at the end.
-
-    Only objects made inside count: an earlier test's engine, say, whose last outside
-    reference a finishing thread drops meanwhile, is garbage too, and not this test's.
-    """
-    gc.collect()
-    gc.disable()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    earlier = {id(o) for o in gc.get_objects()}
-    found: list[object] = []
-    try:
-        yield found
-        gc.collect()
-        found.extend(o for o in gc.garbage if id(o) not in earlier)
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
-
-
 def test_an_alerts_webhooks_leave_no_reference_cycle(app: Flask) -> None:
     # A reference cycle per webhook is what made the collector stop the whole process for
     # 13-28 ms every few seconds of a burst (docs/gateway.md, "The garbage collector's
     # pauses"): werkzeug's matcher made one per request until tgd.routing.
     for n in range(3):  # the first requests fill caches and import lazily
         _an_alerts_webhooks(app, f"CAwarm{n}")
-    # A cycle the webhooks make, they make every time; another thread of the test process
-    # (an earlier test's, winding down) may make one once: up to three tries.
-    for attempt in range(3):
-        with _collecting_by_hand() as garbage:
-            for n in range(10):
-                _an_alerts_webhooks(app, f"CAcycle{attempt}-{n}")
-        if not garbage:
-            break
-    assert not garbage, Counter(type(o).__qualname__ for o in garbage).most_common(10)
+
+    def ten_alerts(attempt: int) -> None:
+        for n in range(10):
+            _an_alerts_webhooks(app, f"CAcycle{attempt}-{n}")
+
+    assert_no_cycle_made(ten_alerts)

@@ -9,12 +9,13 @@ transaction (E-02) and an audit entry.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from tgd.db.models.alerts import Alert
@@ -259,16 +260,26 @@ def _mark_once(
     """
     if not alert_ids:
         return {}
-    marked = dict(
-        session.execute(
-            update(Alert)
-            .where(Alert.id.in_(alert_ids), stamp.is_(None), Alert.state == AlertState.RINGING)
-            .values({stamp: clock.now()})
-            .returning(Alert.id, Alert.territory_id)
-            .execution_options(synchronize_session=False)
-        ).all()
-    )
+    marking = _marking(stamp.key)
+    marked = dict(session.execute(marking, {"ids": alert_ids, "now": clock.now()}).all())
     return {alert_id: marked[alert_id] for alert_id in alert_ids if alert_id in marked}
+
+
+@functools.cache
+def _marking(stamp_name: str) -> Any:
+    """``_mark_once``'s UPDATE for one stamp, built once (no reference cycle per call)."""
+    stamp = getattr(Alert, stamp_name)
+    return (
+        update(Alert)
+        .where(
+            Alert.id.in_(bindparam("ids", expanding=True)),
+            stamp.is_(None),
+            Alert.state == AlertState.RINGING,
+        )
+        .values({stamp: bindparam("now")})
+        .returning(Alert.id, Alert.territory_id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def overflow_candidates(session: Session, *, after_seconds: int, clock: Clock) -> list[Alert]:

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.orm import Session
 
 from tests import builders
+from tests.cycles import assert_no_cycle_made
 from tgd.adapters.clock import FrozenClock
 from tgd.container import Platform
 from tgd.db.models.territories import Territory
@@ -41,6 +42,23 @@ def test_rows_preloaded_are_found_without_a_query(
             event.remove(platform.engine, "before_cursor_execute", count)
     assert len(names) == 2
     assert statements == []  # the identity map held them: no SELECT per row
+
+
+def test_preloading_leaves_no_reference_cycle(
+    platform: Platform, session: Session, clock: FrozenClock
+) -> None:
+    # Escalation, overflow and dials preload every batch: with the ids as a literal list,
+    # each statement left its bind parameters in a cycle (docs/gateway.md).
+    ids = [builders.territory(session, code=code, clock=clock).id for code in ("75", "974")]
+    session.commit()
+
+    def batches(_attempt: int) -> None:
+        for _ in range(20):
+            with platform.sessions() as batch:
+                assert len(preload(batch, Territory, ids)) == 2
+
+    batches(0)  # the first statement is compiled and cached
+    assert_no_cycle_made(batches)
 
 
 def _quick(platform: Platform) -> Engine:

@@ -163,6 +163,20 @@ def writer_figures(before: dict[str, float], after: dict[str, float], seconds: f
         f"{d.get('calls_written_here', 0.0):.0f} calls written by their own thread; "
         f"{d.get('batches_yielded', 0.0):.0f} batches ended early for an incoming call; "
         + _stepped_aside(d)
+        + _turns(d)
+    )
+
+
+def _turns(d: dict[str, float]) -> str:
+    """Say how the other webhooks took turns for their Python (``handset_gateway.turns``)."""
+    taken, waits = d.get("turns_taken", 0.0), d.get("turns_waits", 0.0)
+    if not taken:
+        return ""
+    average = 1000 * d.get("turns_wait_seconds", 0.0) / waits if waits else 0.0
+    waited = f", {average:.1f} ms on average" if waits else ""
+    return (
+        f"; other webhooks took {taken:.0f} turns, {waits:.0f} of them waited{waited}, "
+        f"{d.get('turns_timeouts', 0.0):.0f} to the bound"
     )
 
 

@@ -38,14 +38,21 @@ def init_app(app: Flask, *, harden: Callable[[Response], None]) -> None:
     spool = Spool(platform.settings.spool_path, platform.settings.twilio.auth_token)
     app.extensions["tgd.spool"] = spool
     from handset_gateway.db import writer_of
+    from handset_gateway.turns import turns
     from tgd.calls_first import calls
-    from tgd.metrics import CallsFirstCollector, GatewayWriterCollector, SpoolCollector
+    from tgd.metrics import (
+        CallsFirstCollector,
+        GatewayWriterCollector,
+        SpoolCollector,
+        WebhookTurnsCollector,
+    )
 
     app.extensions.setdefault("tgd.collectors", []).extend(
         [
             SpoolCollector(spool),
             GatewayWriterCollector(lambda: writer_of(platform).stats),
             CallsFirstCollector(calls.stats),
+            WebhookTurnsCollector(turns.stats),
         ]
     )
     door = create_door(app, harden=harden)

@@ -42,6 +42,11 @@ or four callbacks: batches of 20-30 callbacks held the gate 160-210 ms and calls
 behind them; in two interleaved pairs of runs the phase's p99 went from 147-260 ms to
 57-105 ms (docs/gateway.md).
 
+Status callbacks, SMS and positions reach the writer one at a time: each takes a turn
+for its Python before its handling starts (``handset_gateway.turns``) and hands it on
+here, once its unit is queued, so the turn never spans a commit and the writer still
+groups the units queued meanwhile into one batch.
+
 On PostgreSQL the batch's transaction can meet another writer (escalation, an operator's
 action) on the same rows in the opposite order: the server aborts one of the two
 (deadlock, or a serialisation failure). A unit of the gateway's aborted that way runs
@@ -68,6 +73,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
+from handset_gateway.turns import turns
 from tgd.container import Platform
 from tgd.db import batch_rows
 from tgd.db.writes import WRITER_OPTION, Priority, WriteGateTimeout, gate_for
@@ -162,6 +168,7 @@ class GatewayWriter:
             self._ensure_thread()
             (self._urgent if urgent else self._queue).append(unit)
             self._cond.notify()
+        turns.hand_over()  # queued: the next callback's Python may run while this one waits
         if not unit.done.wait(timeout_ms / 1000):
             with self._cond:
                 if not unit.started:

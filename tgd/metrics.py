@@ -375,6 +375,23 @@ class CallsFirstCollector:
         )
 
 
+class WebhookTurnsCollector:
+    """How the gateway's other webhooks took turns for their Python (``handset_gateway.turns``)."""
+
+    def __init__(self, stats: Any) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Any]:
+        stats = self.stats
+        yield from _counters(
+            "tgd_gateway_turns",
+            ("taken", stats.turns, "Status callbacks, SMS and positions that asked for a turn."),
+            ("waits", stats.waits, "Of them, those that waited for the turn."),
+            ("wait_seconds", stats.wait_seconds, "Time waited for a turn, summed."),
+            ("timeouts", stats.timeouts, "Webhooks that went ahead without a turn at the bound."),
+        )
+
+
 def _counters(prefix: str, *rows: tuple[str, float, str]) -> Iterator[Any]:
     """One counter per (name, value, help) row, named ``<prefix>_<name>``."""
     from prometheus_client.core import CounterMetricFamily

@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from handset_gateway.db import GatewayWriter, _KeptConnection, _Unit
+from handset_gateway.turns import WebhookTurns
 from tgd.container import Platform
 from tgd.db.models.operations import ConsoleEvent
 from tgd.services import events as console_events
@@ -401,6 +402,59 @@ def test_a_call_finding_a_batch_in_progress_joins_the_next_one(platform: Platfor
     assert results == {"slow": "slow", "call": "call"}
     assert threads["call"] == "tgd-gateway-writer"
     assert _names(platform) == ["slow", "call"]
+
+
+def test_a_callback_hands_its_turn_over_once_its_unit_is_queued(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The turn covers a callback's Python, not its wait for the commit: the next
+    # callback's handling runs meanwhile, and its unit may join the same batch.
+    turns = WebhookTurns(max_wait=9)  # a wait to the bound would fail the test below
+    monkeypatch.setattr("handset_gateway.db.turns", turns)
+    writer = GatewayWriter(platform)
+    started, release = threading.Event(), threading.Event()
+
+    def slow(session: Session) -> str:
+        started.set()
+        assert release.wait(10)
+        return _adds(platform, "slow")(session)
+
+    results: dict[str, Any] = {}
+    first = threading.Thread(
+        target=lambda: results.setdefault("slow", writer.run(slow, timeout_ms=9000, label="s"))
+    )
+    first.start()
+    assert started.wait(10)  # the writer is busy: the callback's unit will queue
+
+    def callback() -> None:
+        with turns.turn():
+            results["status"] = writer.run(_adds(platform, "status"), timeout_ms=9000, label="c")
+
+    second = threading.Thread(target=callback)
+    second.start()
+    for _ in range(500):  # its unit queued behind the batch in progress, its turn taken
+        if writer._queue:
+            break
+        time.sleep(0.01)
+    assert list(writer._queue)
+    next_one = threading.Event()
+
+    def take_the_next_turn() -> None:
+        with turns.turn():
+            next_one.set()
+
+    third = threading.Thread(target=take_the_next_turn)
+    third.start()
+    try:
+        assert next_one.wait(5)  # handed over, not waited to the bound
+        assert "status" not in results  # while the first callback still waits for its commit
+    finally:
+        release.set()
+        for thread in (first, second, third):
+            thread.join(10)
+    assert results == {"slow": "slow", "status": "status"}
+    assert turns.stats.timeouts == 0
+    assert _names(platform) == ["slow", "status"]
 
 
 def test_calls_and_callbacks_from_many_threads_are_each_written_once(platform: Platform) -> None:

@@ -362,9 +362,10 @@ def test_a_call_finding_the_writer_idle_is_written_by_its_own_thread(platform: P
     assert (writer.stats.units, writer.stats.batches, writer.stats.calls_here) == (2, 2, 1)
 
 
-def test_a_call_finding_a_batch_in_progress_joins_the_next_one(platform: Platform) -> None:
-    writer = GatewayWriter(platform)
-    threads: dict[str, str] = {}
+def _batch_in_progress(
+    platform: Platform, writer: GatewayWriter, results: dict[str, Any]
+) -> tuple[threading.Thread, threading.Event]:
+    """Start a batch whose unit holds the writer until the event returned is set."""
     started, release = threading.Event(), threading.Event()
 
     def slow(session: Session) -> str:
@@ -372,12 +373,26 @@ def test_a_call_finding_a_batch_in_progress_joins_the_next_one(platform: Platfor
         assert release.wait(10)
         return _adds(platform, "slow")(session)
 
-    results: dict[str, Any] = {}
     first = threading.Thread(
         target=lambda: results.setdefault("slow", writer.run(slow, timeout_ms=9000, label="s"))
     )
     first.start()
     assert started.wait(10)
+    return first, release
+
+
+def _until_queued(queue: Any) -> None:
+    for _ in range(500):
+        if queue:
+            return
+        time.sleep(0.01)
+
+
+def test_a_call_finding_a_batch_in_progress_joins_the_next_one(platform: Platform) -> None:
+    writer = GatewayWriter(platform)
+    threads: dict[str, str] = {}
+    results: dict[str, Any] = {}
+    first, release = _batch_in_progress(platform, writer, results)
     second = threading.Thread(
         target=lambda: results.setdefault(
             "call",
@@ -390,10 +405,7 @@ def test_a_call_finding_a_batch_in_progress_joins_the_next_one(platform: Platfor
         )
     )
     second.start()
-    for _ in range(500):  # the call queues behind the batch in progress
-        if writer._urgent:
-            break
-        time.sleep(0.01)
+    _until_queued(writer._urgent)  # the call queues behind the batch in progress
     assert list(writer._urgent) and "call" not in threads
     release.set()
     first.join(10)
@@ -412,19 +424,8 @@ def test_a_callback_hands_its_turn_over_once_its_unit_is_queued(
     turns = WebhookTurns(max_wait=9)  # a wait to the bound would fail the test below
     monkeypatch.setattr("handset_gateway.db.turns", turns)
     writer = GatewayWriter(platform)
-    started, release = threading.Event(), threading.Event()
-
-    def slow(session: Session) -> str:
-        started.set()
-        assert release.wait(10)
-        return _adds(platform, "slow")(session)
-
     results: dict[str, Any] = {}
-    first = threading.Thread(
-        target=lambda: results.setdefault("slow", writer.run(slow, timeout_ms=9000, label="s"))
-    )
-    first.start()
-    assert started.wait(10)  # the writer is busy: the callback's unit will queue
+    first, release = _batch_in_progress(platform, writer, results)  # the callback's unit queues
 
     def callback() -> None:
         with turns.turn():
@@ -432,10 +433,7 @@ def test_a_callback_hands_its_turn_over_once_its_unit_is_queued(
 
     second = threading.Thread(target=callback)
     second.start()
-    for _ in range(500):  # its unit queued behind the batch in progress, its turn taken
-        if writer._queue:
-            break
-        time.sleep(0.01)
+    _until_queued(writer._queue)  # its unit queued behind the batch in progress, its turn taken
     assert list(writer._queue)
     next_one = threading.Event()
 

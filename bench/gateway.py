@@ -189,7 +189,12 @@ def serve_on_gunicorn(port: int, make_app: Callable[[], Any], **options: Any) ->
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
-            return make_app()
+            app = make_app()
+            # What start-up built is frozen, as tgd run does (tgd.server): these servers
+            # carry the bench's imports, and a full collection of them paused the floor
+            # 124-161 ms in its minute (a gc.callbacks probe, 2026-12-05).
+            quiet_collector()
+            return app
 
     Server().run()
 
@@ -390,6 +395,17 @@ def report_windows(latencies: list[float], rate: float, window: float = 10.0) ->
     print(f"           p99 (max) by {window:g} s: {tails} ms")
 
 
+def report_slowest(loop: Loop, rate: float, count: int = 8) -> None:
+    """Print the slowest webhooks' scheduled send times, to find them in the server's log."""
+    worst = sorted(range(len(loop.latencies)), key=loop.latencies.__getitem__)[-count:]
+
+    def sent(i: int) -> str:
+        return datetime.fromtimestamp(loop.wall_start + i / rate).strftime("%H:%M:%S.%f")[:-3]
+
+    stamps = ", ".join(f"{1000 * loop.latencies[i]:.0f} ms at {sent(i)}" for i in sorted(worst))
+    print(f"           slowest: {stamps}")
+
+
 def pct(values: list[float], p: float) -> float:
     """Return the p-th percentile in milliseconds."""
     return 1000 * percentile(values, p / 100)
@@ -486,7 +502,7 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
                 ("bare", baseline, [bare.pid]),
                 ("durable", stored, [durable.pid]),
             ):
-                print(f"           {python_speed()}")
+                print(f"           {python_speed()}, from {datetime.now():%H:%M:%S}")
                 started, cpu = time.perf_counter(), cpu_seconds(*pids)
                 counters = writer_counters(live.url) if name == "gateway" else {}
                 gate = gate_counters(live.url) if name == "gateway" else {}
@@ -512,6 +528,7 @@ def measure(label: str, env: dict[str, str], port: int, data: Path, args: Any) -
                         )
                     )
                 report_windows(latencies, args.rate)
+                report_slowest(loop, args.rate)
                 results[name] = loop
                 time.sleep(2)  # the carrier's callbacks of the last calls come in
                 per_webhook = 1000 * (cpu_seconds(*pids) - cpu) / len(latencies)
@@ -578,7 +595,8 @@ SLOW_COMMIT_LINE = re.compile(
 def report_disk_stalls(loop: Loop, rate: float, log: str) -> None:
     """Say how many webhooks were in flight during a slow sync of the disk, and the rest's tail.
 
-    The server logs each SQLite commit over 50 ms (``tgd/db/session.py``) when it returns.
+    The server logs each commit over 50 ms (``tgd/db/session.py``) when it returns: SQLite's
+    sync of its WAL, PostgreSQL's wait for the flush of its own (since 2026-12-05).
     A webhook whose time from its scheduled send to its answer overlaps one of those
     commits waited, at least in part, for the disk, as any durable store would (E-01).
     Conservative: a webhook sent just after a stall, queued behind its backlog, counts
@@ -690,6 +708,8 @@ def run_modes(args: Any, extra: dict[str, str]) -> None:
             measure("PostgreSQL, one process", env, port, data, args)
         finally:
             pgdir = (data / "pgdir").read_text()
+            if args.logs:  # PostgreSQL's own log: its checkpoints, its autovacuum runs
+                shutil.copyfile(Path(pgdir) / "server.log", Path(args.logs) / "postgres.log")
             subprocess.run(["bash", str(ROOT / "scripts/pg_server.sh"), "stop", pgdir], check=False)
 
 

@@ -70,13 +70,13 @@ def make_engine(
         if not sqlite_foreign_keys:
             event.listen(engine, "connect", _sqlite_foreign_keys_off)
         event.listen(engine, "begin", _sqlite_on_begin)
-        _log_slow_commits(engine)
     else:
         kwargs.setdefault("pool_size", 20)
         kwargs.setdefault("max_overflow", 20)
         kwargs.setdefault("pool_timeout", 10)
         kwargs.setdefault("pool_pre_ping", True)
         engine = create_engine(url, **kwargs)
+    _log_slow_commits(engine)
     if watch_writes:
         watch_engine(engine, strict=strict_writes)
     return engine
@@ -136,7 +136,9 @@ def _log_slow_commits(engine: Engine) -> None:
     disk: under the gateway bench, commits of a single webhook took 47–364 ms while their
     thread ran 0–1 ms, with SQLite's checkpoints switched off as with them on. The slow
     write-gate holds of those moments were the disk's, not the process's; this line says
-    so in the log. ``do_commit`` is the dialect's one place where the DBAPI commits.
+    so in the log. PostgreSQL's commit waits for its WAL's flush in the same way
+    (``synchronous_commit`` on), and is logged alike. ``do_commit`` is the dialect's one
+    place where the DBAPI commits.
     """
     dialect = engine.dialect
     commit = dialect.do_commit

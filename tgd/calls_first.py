@@ -20,7 +20,9 @@ places:
 - the dials placed by jobs and webhooks (an escalation pass's overflow dials), before
   each batch placed at the carrier (``dispatch.complete_dials``); an operator's own dial
   goes out at once;
-- the console hub, before each pass.
+- the console hub, before each pass;
+- the service-levels job's read of the late alerts, between chunks
+  (``tgd.services.service_levels``): after a burst it reads thousands at once.
 
 Work already started is not stopped, and nothing waits longer than ``MAX_WAIT`` per
 place: under a flood of calls the rest of the platform still moves, one step per

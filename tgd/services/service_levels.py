@@ -24,11 +24,13 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, or_, select, true
 from sqlalchemy.orm import Session
 
+from tgd.calls_first import let_calls_pass
 from tgd.db.batch_rows import execute_rows
 from tgd.db.models.alerts import Alert
 from tgd.db.models.incidents import Incident, TicketStatus
@@ -51,6 +53,7 @@ SWAP = "swap_24h"  # R-18
 UNCLAIMED = "alerte_non_prise"  # R-23
 _INSERT_BREACH = insert(cast(Table, ServiceLevelBreach.__table__))
 _CHUNK = 500  # subject ids per query (SQLite allows 32,766 parameters)
+_READ_CHUNK = 250  # alerts read between two steps aside for the calls being taken
 KIND_LABELS = {
     NAVETTE: N_("Fiche créée plus de 15 minutes après la navette"),
     SWAP: N_("Échange de terminal au-delà de 24 heures ouvrées"),
@@ -207,11 +210,19 @@ def _swaps(
 
 
 def _alerts(
-    session: Session, settings: Settings, now: datetime, since: datetime | None
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    since: datetime | None,
+    *,
+    unrecorded: bool = False,
 ) -> Iterable[Clocked]:
+    """Yield the unclaimed-alert clocks run out; ``unrecorded``: not those a breach already
+    covers while they still ring (the job has nothing to write for them)."""
     limit = timedelta(seconds=settings.alerts.escalate_after_seconds)
+    ended = func.coalesce(Alert.claimed_at, Alert.closed_at)
     # Columns, not entities: after a burst this reads thousands of alerts every minute.
-    rows = session.execute(
+    query = (
         select(
             Alert.id,
             Alert.ringing_at,
@@ -225,24 +236,43 @@ def _alerts(
         .where(
             Alert.is_canary.is_(False),  # R-24c: canaries never count
             Alert.ringing_at < now - limit,
-            _since(func.coalesce(Alert.claimed_at, Alert.closed_at), since),
+            _since(ended, since),
         )
         .order_by(Alert.id)
-    ).all()
-    for alert_id, ringing_at, claimed_at, closed_at, territory_id, reference, jur_id in rows:
-        # Closed without a claim (the caller hung up): the clock stops at the close.
-        ended = claimed_at if claimed_at is not None else closed_at
-        yield Clocked(
-            UNCLAIMED,
-            "alert",
-            alert_id,
-            ringing_at,
-            ended,
-            limit,
-            territory_id,
-            jur_id,
-            reference,
+    )
+    if unrecorded:
+        # After a burst, thousands of alerts ring unclaimed for minutes: each run read them
+        # all again, with a Python object each, for nothing to write (docs/gateway.md).
+        recorded = (
+            select(ServiceLevelBreach.id)
+            .where(
+                ServiceLevelBreach.kind == UNCLAIMED,
+                ServiceLevelBreach.subject_type == "alert",
+                ServiceLevelBreach.subject_id == Alert.id,
+            )
+            .exists()
         )
+        query = query.where(or_(ended.is_not(None), ~recorded))
+    result = session.execute(query, execution_options={"yield_per": _READ_CHUNK})
+    for rows in result.partitions():
+        for alert_id, ringing_at, claimed_at, closed_at, territory_id, reference, jur_id in rows:
+            # Closed without a claim (the caller hung up): the clock stops at the close.
+            stopped = claimed_at if claimed_at is not None else closed_at
+            yield Clocked(
+                UNCLAIMED,
+                "alert",
+                alert_id,
+                ringing_at,
+                stopped,
+                limit,
+                territory_id,
+                jur_id,
+                reference,
+            )
+        # The run after a burst reads its thousands of new alerts a chunk at a time, each
+        # after the calls being taken (tgd.calls_first): read at once, they held the GIL
+        # long enough to delay the calls of that moment by 20-30 ms (docs/gateway.md).
+        let_calls_pass()
 
 
 def _reference(session: Session, line_id: int | None) -> str | None:
@@ -292,7 +322,8 @@ def plan_service_levels(
     }
     to_finish: list[tuple[int, Clocked]] = []
     to_record: list[Clocked] = []
-    for source in (_navettes, _swaps, _alerts):
+    unrecorded_alerts = partial(_alerts, unrecorded=True)
+    for source in (_navettes, _swaps, unrecorded_alerts):
         for item in source(session, settings, now, since):
             breach_id = open_breaches.get((item.kind, item.subject_type, item.subject_id))
             if breach_id is not None:

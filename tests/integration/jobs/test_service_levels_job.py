@@ -203,3 +203,48 @@ def test_a_batch_s_breaches_go_in_by_one_statement(platform: Platform, clock: Fr
     assert len(breaches) == 5
     assert {b.detected_at for b in breaches} == {clock.now()}
     assert all(b.limit_seconds == 10 and b.ended_at is None for b in breaches)
+
+
+def test_a_run_reads_no_more_the_ringing_alerts_it_has_recorded(
+    platform: Platform, clock: FrozenClock, run: RunJob, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # After a burst, thousands of alerts ring unclaimed for minutes: every run read them
+    # all again, for nothing to write.
+    _unclaimed_alerts(platform, clock, 3)
+    read: list[int] = []
+    alerts = service_levels._alerts
+
+    def reading(*args: Any, **kwargs: Any) -> Any:
+        for item in alerts(*args, **kwargs):
+            read.append(item.subject_id)
+            yield item
+
+    monkeypatch.setattr(service_levels, "_alerts", reading)
+    run("service_levels")
+    assert len(read) == 3
+    with write_transaction(platform.sessions) as s:
+        claimed = s.scalars(select(Alert).order_by(Alert.id).limit(1)).one()
+        claimed.claimed_at = clock.now()
+    clock.advance(minutes=1)
+    read.clear()
+    job = run("service_levels")
+    assert read == [claimed.id]  # the one to complete; the two still ringing are not read
+    assert job is not None and (job.details["recorded"], job.details["finished"]) == (0, 1)
+    # The live view of the clocks still shows every late alert: recorded, ringing or not.
+    with platform.sessions() as s:
+        late = service_levels.clocks_running_late(
+            s, settings=platform.settings, since=None, now=clock.now()
+        )
+    assert len([item for item in late if item.kind == service_levels.UNCLAIMED]) == 3
+
+
+def test_the_alerts_are_read_a_chunk_at_a_time_each_after_the_calls_in_progress(
+    platform: Platform, clock: FrozenClock, run: RunJob, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _unclaimed_alerts(platform, clock, 5)
+    monkeypatch.setattr(service_levels, "_READ_CHUNK", 2)
+    chunks: list[int] = []
+    monkeypatch.setattr(service_levels, "let_calls_pass", lambda: chunks.append(1) or 0.0)
+    job = run("service_levels")
+    assert len(chunks) == 3  # 2 + 2 + 1 alerts
+    assert job is not None and job.details["recorded"] == 5

@@ -37,6 +37,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, Insert, Table, TextClause, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from tgd.calls_first import let_calls_pass
 from tgd.db import batch_rows
 from tgd.db.models.audit import AuditEntry
 from tgd.db.statements import prefixed_insert
@@ -474,6 +475,9 @@ def _plan_batch(
     discipline keeps it out of the write transaction, where every statement would wait for
     the GIL with the gate held, and an incoming call behind it (docs/architecture.md).
     """
+    # A batch's hashing is a few milliseconds of Python in one go, a few times a second
+    # under a burst: it starts after the calls being taken (tgd.calls_first).
+    let_calls_pass()
     with engine.connect() as conn:
         if anchored is not None:
             _check_reaches_anchor(conn, anchored)

@@ -253,26 +253,27 @@ def _alerts(
             .exists()
         )
         query = query.where(or_(ended.is_not(None), ~recorded))
-    result = session.execute(query, execution_options={"yield_per": _READ_CHUNK})
-    for rows in result.partitions():
-        for alert_id, ringing_at, claimed_at, closed_at, territory_id, reference, jur_id in rows:
-            # Closed without a claim (the caller hung up): the clock stops at the close.
-            stopped = claimed_at if claimed_at is not None else closed_at
-            yield Clocked(
-                UNCLAIMED,
-                "alert",
-                alert_id,
-                ringing_at,
-                stopped,
-                limit,
-                territory_id,
-                jur_id,
-                reference,
-            )
-        # The run after a burst reads its thousands of new alerts a chunk at a time, each
-        # after the calls being taken (tgd.calls_first): read at once, they held the GIL
-        # long enough to delay the calls of that moment by 20-30 ms (docs/gateway.md).
-        let_calls_pass()
+    # Closed on an early exit too (PostgreSQL reads a chunk at a time by a server cursor).
+    with session.execute(query, execution_options={"yield_per": _READ_CHUNK}) as result:
+        for rows in result.partitions():
+            for alert_id, ringing_at, claimed, closed, territory_id, reference, jur_id in rows:
+                # Closed without a claim (the caller hung up): the clock stops at the close.
+                stopped = claimed if claimed is not None else closed
+                yield Clocked(
+                    UNCLAIMED,
+                    "alert",
+                    alert_id,
+                    ringing_at,
+                    stopped,
+                    limit,
+                    territory_id,
+                    jur_id,
+                    reference,
+                )
+            # The run after a burst reads its thousands of new alerts a chunk at a time,
+            # each after the calls being taken (tgd.calls_first): read at once, they held
+            # the GIL long enough to delay the calls of that moment by 20-30 ms.
+            let_calls_pass()
 
 
 def _reference(session: Session, line_id: int | None) -> str | None:

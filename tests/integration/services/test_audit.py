@@ -209,6 +209,16 @@ def test_seal_works_in_batches(sqlite_engine: Engine, clock: FrozenClock) -> Non
     assert (report.ok, report.checked) == (True, 7)
 
 
+def test_each_batch_is_hashed_after_the_calls_in_progress(
+    sqlite_engine: Engine, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _record_some(sqlite_engine, clock, 7)
+    stepped: list[int] = []
+    monkeypatch.setattr(audit_module, "let_calls_pass", lambda: stepped.append(1) or 0.0)
+    assert seal(sqlite_engine, batch_size=3) == 7
+    assert len(stepped) == 3  # 3 + 3 + 1 entries
+
+
 def test_record_does_not_commit(sqlite_engine: Engine, clock: FrozenClock) -> None:
     # STYLE 2: the entry point commits; a rolled back change leaves no entry, even flushed.
     with Session(sqlite_engine) as session:

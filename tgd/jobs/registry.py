@@ -42,6 +42,7 @@ JOBS: dict[str, JobSpec] = {
             "R-53",
             quiet=True,
             max_duration=timedelta(minutes=5),
+            phase=timedelta(seconds=0.5),  # halfway between two escalation passes
         ),
         JobSpec(
             "service_levels",
@@ -49,6 +50,7 @@ JOBS: dict[str, JobSpec] = {
             service_levels.run,
             lambda s: IntervalTrigger(seconds=60),
             "R-32",
+            phase=timedelta(seconds=0.75),
         ),
         JobSpec(
             "test_chase",
@@ -74,6 +76,7 @@ JOBS: dict[str, JobSpec] = {
             lambda s: IntervalTrigger(seconds=30),
             "R-25",
             quiet=True,
+            phase=timedelta(seconds=0.25),
         ),
         JobSpec(
             "positions_retention",

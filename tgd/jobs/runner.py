@@ -112,6 +112,11 @@ class JobSpec:
     # per-job lease (two writes a second for nothing), idempotent if ever run twice.
     leased: bool = True
     retry_delays: tuple[float, ...] = RETRY_DELAYS
+    # How long after its schedule's times the job fires. The jobs on intervals are added
+    # together at start, so each would fire in the same instant as the others every time
+    # their intervals meet (the audit sealer with every fifth escalation pass, all four
+    # jobs every minute), and the calls of that moment waited for the lot of them.
+    phase: timedelta = timedelta(0)
 
 
 class JobBusy(RuntimeError):

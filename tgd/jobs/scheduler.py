@@ -170,10 +170,14 @@ class Scheduler:
             id=HEARTBEAT,
             next_run_time=lease.wall_now(),
         )
+        now = lease.wall_now()
         for name, spec in self.jobs.items():
-            self.aps.add_job(
-                self.run, spec.trigger(self.platform.settings), args=[name], id=name, name=name
-            )
+            trigger = spec.trigger(self.platform.settings)
+            first = trigger.get_next_fire_time(None, now)
+            phased = {} if first is None else {"next_run_time": first + spec.phase}
+            # The runs that follow keep the phase: each is its schedule's next time after
+            # the run before.
+            self.aps.add_job(self.run, trigger, args=[name], id=name, name=name, **phased)
         log.info("scheduler %s started with %s job(s)", self.holder, len(self.jobs))
         self.aps.start()
 

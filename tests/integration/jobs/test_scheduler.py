@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from tgd.db.models import JobRun
 from tgd.db.writes import write_transaction
 from tgd.jobs import lease
 from tgd.jobs.registry import JOBS
-from tgd.jobs.scheduler import missed_jobs, start_embedded
+from tgd.jobs.scheduler import Scheduler, missed_jobs, start_embedded
 from tgd.readiness import head_revision
 
 
@@ -77,6 +78,28 @@ def test_embedded_scheduler_leads_and_catches_up_at_start(platform: Platform) ->
     finally:
         handle.shutdown()
     assert lease.current_holder(platform.sessions) is None  # given up on shutdown
+
+
+def test_the_jobs_on_intervals_never_start_in_the_same_instant(platform: Platform) -> None:
+    # Added together at start, the audit sealer fired with every fifth escalation pass and
+    # all four jobs together every minute: the calls of that moment waited for the lot.
+    scheduler = Scheduler(platform, blocking=False)
+    scheduler.start()
+    try:
+        names = ("escalation", "audit_seal", "geocoding", "service_levels")
+        firsts = {name: scheduler.aps.get_job(name).next_run_time for name in names}
+    finally:
+        scheduler.shutdown()
+    starts: list[datetime] = []
+    for name, first in firsts.items():
+        trigger = JOBS[name].trigger(platform.settings)
+        at = first
+        while at < first + timedelta(minutes=2):  # as APScheduler follows a schedule
+            starts.append(at)
+            at = trigger.get_next_fire_time(at, at)
+    assert len(starts) == 120 + 24 + 4 + 2
+    closest = min(later - earlier for earlier, later in pairwise(sorted(starts)))
+    assert closest >= timedelta(seconds=0.2)  # a quarter of a second, give or take
 
 
 def _holder_pid(platform: Platform) -> int | None:

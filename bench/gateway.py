@@ -189,11 +189,13 @@ def serve_on_gunicorn(port: int, make_app: Callable[[], Any], **options: Any) ->
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
+            from tgd.server import tune_gc
+
             app = make_app()
-            # What start-up built is frozen, as tgd run does (tgd.server): these servers
-            # carry the bench's imports, and a full collection of them paused the floor
-            # 124-161 ms in its minute (a gc.callbacks probe, 2026-12-05).
-            quiet_collector()
+            # The collector tuned as tgd run tunes it: the same server kind. Untuned, these
+            # servers' full collections (the bench's imports, 150,000 objects) paused the
+            # floor 124-161 ms in its minute (a gc.callbacks probe, 2026-12-05).
+            tune_gc()
             return app
 
     Server().run()

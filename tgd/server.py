@@ -106,7 +106,7 @@ class PlatformServer(BaseApplication):  # type: ignore[misc]  # gunicorn is unty
             scheduler = start_embedded(platform)
             self._stoppers.insert(0, scheduler.shutdown)
         self._stoppers.append(platform.engine.dispose)
-        _tune_gc()
+        tune_gc()
         return app
 
     def _worker_started(self, _worker: Any) -> None:
@@ -120,7 +120,7 @@ class PlatformServer(BaseApplication):  # type: ignore[misc]  # gunicorn is unty
                 log.exception("stopping %s failed", getattr(stop, "__qualname__", stop))
 
 
-def _tune_gc() -> None:
+def tune_gc() -> None:
     """Collect less often, and never scan again what start-up built (it lives as long)."""
     gc.collect()
     gc.freeze()

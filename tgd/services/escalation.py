@@ -13,7 +13,8 @@ transactions of at most ``BATCH`` alerts each, so an alert arriving meanwhile
 waits for one batch at most; the carrier is called between transactions, never
 inside one: the overflow legs are recorded first (``dispatch.prepare_overflows``),
 then dialled and completed with the carrier's call ids, or marked ``failed``
-(``dispatch.complete_dials``).
+(``dispatch.complete_dials``). The batch that escalates alerts records their
+unclaimed-alert breaches (R-32) with them (``service_levels.record_escalated``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tgd.db.models.territories import Territory
 from tgd.db.session import preload
 from tgd.db.writes import Priority, write_transaction
 from tgd.ports import Clock, Telephony
-from tgd.services import dispatch, handling
+from tgd.services import dispatch, handling, service_levels
 from tgd.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,11 @@ def run_escalation(
     escalated = 0
     for batch in _batches(escalation_due):
         with _writer(sessions) as session:
-            escalated += len(handling.escalate_ids(session, batch, clock=clock))
+            now_escalated = handling.escalate_ids(session, batch, clock=clock)
+            service_levels.record_escalated(
+                session, now_escalated, settings=settings, now=clock.now()
+            )
+            escalated += len(now_escalated)
     dials: list[dispatch.PendingDial] = []
     overflowed = 0
     for batch in _batches(overflow_due):

@@ -209,20 +209,11 @@ def _swaps(
         )
 
 
-def _alerts(
-    session: Session,
-    settings: Settings,
-    now: datetime,
-    since: datetime | None,
-    *,
-    unrecorded: bool = False,
-) -> Iterable[Clocked]:
-    """Yield the unclaimed-alert clocks run out; ``unrecorded``: not those a breach already
-    covers while they still ring (the job has nothing to write for them)."""
+def _late_alerts(settings: Settings, now: datetime) -> Any:
+    """Select the columns of the alerts whose unclaimed clock ran out (canaries never count)."""
     limit = timedelta(seconds=settings.alerts.escalate_after_seconds)
-    ended = func.coalesce(Alert.claimed_at, Alert.closed_at)
     # Columns, not entities: after a burst this reads thousands of alerts every minute.
-    query = (
+    return (
         select(
             Alert.id,
             Alert.ringing_at,
@@ -234,12 +225,34 @@ def _alerts(
         )
         .join(Line, Line.id == Alert.line_id, isouter=True)
         .where(
-            Alert.is_canary.is_(False),  # R-24c: canaries never count
+            Alert.is_canary.is_(False),  # R-24c
             Alert.ringing_at < now - limit,
-            _since(ended, since),
         )
-        .order_by(Alert.id)
     )
+
+
+def _alert_clock(row: Any, settings: Settings) -> Clocked:
+    alert_id, ringing_at, claimed_at, closed_at, territory_id, reference, jur_id = row
+    # Closed without a claim (the caller hung up): the clock stops at the close.
+    stopped = claimed_at if claimed_at is not None else closed_at
+    limit = timedelta(seconds=settings.alerts.escalate_after_seconds)
+    return Clocked(
+        UNCLAIMED, "alert", alert_id, ringing_at, stopped, limit, territory_id, jur_id, reference
+    )
+
+
+def _alerts(
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    since: datetime | None,
+    *,
+    unrecorded: bool = False,
+) -> Iterable[Clocked]:
+    """Yield the unclaimed-alert clocks run out; ``unrecorded``: not those a breach already
+    covers while they still ring (the job has nothing to write for them)."""
+    ended = func.coalesce(Alert.claimed_at, Alert.closed_at)
+    query = _late_alerts(settings, now).where(_since(ended, since)).order_by(Alert.id)
     if unrecorded:
         # After a burst, thousands of alerts ring unclaimed for minutes: each run read them
         # all again, with a Python object each, for nothing to write (docs/gateway.md).
@@ -256,24 +269,31 @@ def _alerts(
     # Closed on an early exit too (PostgreSQL reads a chunk at a time by a server cursor).
     with session.execute(query, execution_options={"yield_per": _READ_CHUNK}) as result:
         for rows in result.partitions():
-            for alert_id, ringing_at, claimed, closed, territory_id, reference, jur_id in rows:
-                # Closed without a claim (the caller hung up): the clock stops at the close.
-                stopped = claimed if claimed is not None else closed
-                yield Clocked(
-                    UNCLAIMED,
-                    "alert",
-                    alert_id,
-                    ringing_at,
-                    stopped,
-                    limit,
-                    territory_id,
-                    jur_id,
-                    reference,
-                )
+            for row in rows:
+                yield _alert_clock(row, settings)
             # The run after a burst reads its thousands of new alerts a chunk at a time,
             # each after the calls being taken (tgd.calls_first): read at once, they held
             # the GIL long enough to delay the calls of that moment by 20-30 ms.
             let_calls_pass()
+
+
+def record_escalated(
+    session: Session, alert_ids: Sequence[int], *, settings: Settings, now: datetime
+) -> int:
+    """Record the unclaimed-alert breach of alerts just escalated, in the caller's write
+    transaction; return how many were recorded.
+
+    R-32's limit for an unclaimed alert is R-23's escalation delay: the clock that ran out
+    is the one the escalation acts on, so the escalation pass records the breach with the
+    escalation, 20 alerts at a time. The job stays the catch-up (an alert claimed before
+    any pass escalated it, a pass that failed). Recorded by the job alone, a burst's
+    breaches came 2,200 at once each minute, and the calls of that moment waited for them.
+    """
+    if not alert_ids:
+        return 0
+    rows = session.execute(_late_alerts(settings, now).where(Alert.id.in_(alert_ids))).all()
+    items = [item for item in (_alert_clock(row, settings) for row in rows) if _late(item, now)]
+    return _record(session, items, now)
 
 
 def _reference(session: Session, line_id: int | None) -> str | None:
@@ -349,26 +369,31 @@ def apply(session: Session, plan: LevelsPlan) -> LevelsRun:
         if breach is not None and breach.ended_at is None:
             _finish(breach, item)
             finished += 1
-    known = _known(session, plan.to_record)
+    recorded = _record(session, plan.to_record, plan.now)
+    if recorded or finished:
+        log.info("service levels: %s breach(es) recorded, %s completed", recorded, finished)
+    return LevelsRun(recorded=recorded, finished=finished)
+
+
+def _record(session: Session, items: Sequence[Clocked], now: datetime) -> int:
+    """Insert the breaches of ``items`` not recorded yet; return how many."""
+    known = _known(session, items)
     rows: list[dict[str, Any]] = []
-    for item in plan.to_record:
+    for item in items:
         key = (item.kind, item.subject_type, item.subject_id)
         if key in known:
-            continue  # recorded and completed by an earlier run
+            continue  # recorded by an earlier run, or by the escalation
         known.add(key)  # a subject the queries yield twice is recorded once
-        rows.append(_breach_row(item, plan.now))
+        rows.append(_breach_row(item, now))
         if item.kind == NAVETTE:
             navette = session.get(Navette, item.subject_id)
             if navette is not None:
                 navette.is_breach = True  # R-10: the navette's own flag, for its screens
     session.flush()
-    # One statement for the batch's new breaches, without an ORM object each: after a
-    # burst a run records thousands, each batch holding the write gate (tgd.db.writes).
+    # One statement for the new breaches, without an ORM object each: after a burst a run
+    # records thousands, each batch holding the write gate (tgd.db.writes).
     execute_rows(session.connection(), _INSERT_BREACH, rows)
-    recorded = len(rows)
-    if recorded or finished:
-        log.info("service levels: %s breach(es) recorded, %s completed", recorded, finished)
-    return LevelsRun(recorded=recorded, finished=finished)
+    return len(rows)
 
 
 def check_service_levels(

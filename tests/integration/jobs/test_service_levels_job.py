@@ -22,7 +22,8 @@ from tgd.db.writes import TOKEN_KEY, write_transaction
 from tgd.domain.alerts import AlertNature, AlertState
 from tgd.domain.lifecycle import LineStatus, NavetteKind, NavetteSource, NavetteState
 from tgd.jobs import service_levels as service_levels_job
-from tgd.services import service_levels
+from tgd.services import dispatch, service_levels
+from tgd.services.escalation import run_escalation
 
 
 def _breaches(platform: Platform) -> list[ServiceLevelBreach]:
@@ -248,3 +249,28 @@ def test_the_alerts_are_read_a_chunk_at_a_time_each_after_the_calls_in_progress(
     job = run("service_levels")
     assert len(chunks) == 3  # 2 + 2 + 1 alerts
     assert job is not None and job.details["recorded"] == 5
+
+
+def test_the_escalation_records_the_breach_of_the_alerts_it_escalates(
+    platform: Platform, clock: FrozenClock, run: RunJob
+) -> None:
+    # R-32's limit for an unclaimed alert is R-23's escalation delay: recorded by the job
+    # alone, a burst's breaches came 2,200 at once each minute.
+    _unclaimed_alerts(platform, clock, 3)
+    escalated, _ = run_escalation(
+        platform.sessions,
+        settings=platform.settings,
+        telephony=None,
+        callbacks=dispatch.Callbacks("http://tgd.test/status", "http://tgd.test/conference"),
+        clock=clock,
+    )
+    assert escalated == 3
+    breaches = _breaches(platform)
+    assert [(b.kind, b.subject_type, b.ended_at) for b in breaches] == [
+        ("alerte_non_prise", "alert", None)
+    ] * 3
+    assert {b.detected_at for b in breaches} == {clock.now()}
+    assert all(b.limit_seconds == 10 and b.started_at < b.deadline_at for b in breaches)
+    job = run("service_levels")  # the catch-up finds them recorded
+    assert job is not None and job.details["recorded"] == 0
+    assert len(_breaches(platform)) == 3

@@ -28,6 +28,7 @@ from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, or_, select, true
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from tgd.calls_first import let_calls_pass
@@ -51,7 +52,15 @@ log = logging.getLogger(__name__)
 NAVETTE = "navette_15min"
 SWAP = "swap_24h"
 UNCLAIMED = "alerte_non_prise"
-_INSERT_BREACH = insert(cast(Table, ServiceLevelBreach.__table__))
+_BREACHES = cast(Table, ServiceLevelBreach.__table__)
+_INSERT_BREACH = insert(_BREACHES)
+# PostgreSQL: the escalation and the job may record the same alert's breach in two
+# transactions at once, each having checked it unknown; the second one's row is left out
+# instead of failing its transaction (an escalation batch with it). SQLite has one writer
+# at a time: the check inside the write transaction is enough there.
+_PG_INSERT_BREACH = pg_insert(_BREACHES).on_conflict_do_nothing(
+    index_elements=[_BREACHES.c.kind, _BREACHES.c.subject_type, _BREACHES.c.subject_id]
+)
 _CHUNK = 500  # subject ids per query (SQLite allows 32,766 parameters)
 _READ_CHUNK = 250  # alerts read between two steps aside for the calls being taken
 KIND_LABELS = {
@@ -392,7 +401,9 @@ def _record(session: Session, items: Sequence[Clocked], now: datetime) -> int:
     session.flush()
     # One statement for the new breaches, without an ORM object each: after a burst a run
     # records thousands, each batch holding the write gate (tgd.db.writes).
-    execute_rows(session.connection(), _INSERT_BREACH, rows)
+    connection = session.connection()
+    postgresql = connection.dialect.name == "postgresql"
+    execute_rows(connection, _PG_INSERT_BREACH if postgresql else _INSERT_BREACH, rows)
     return len(rows)
 
 

@@ -274,3 +274,22 @@ def test_the_escalation_records_the_breach_of_the_alerts_it_escalates(
     job = run("service_levels")  # the catch-up finds them recorded
     assert job is not None and job.details["recorded"] == 0
     assert len(_breaches(platform)) == 3
+
+
+def test_a_breach_recorded_twice_at_once_on_postgresql_is_left_out_not_failed(
+    platform: Platform, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The escalation and the job may each check an alert's breach unknown in transactions
+    # running at once (PostgreSQL's writers run together); SQLite has one writer at a time.
+    if platform.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writers take turns: the check in the transaction is enough")
+    _unclaimed_alerts(platform, clock, 2)
+    with platform.sessions() as s:
+        ids = list(s.scalars(select(Alert.id).order_by(Alert.id)))
+    with write_transaction(platform.sessions) as s:
+        service_levels.record_escalated(s, ids, settings=platform.settings, now=clock.now())
+    monkeypatch.setattr(service_levels, "_known", lambda _session, _items: set())
+    with write_transaction(platform.sessions) as s:  # as if the first had not committed yet
+        service_levels.record_escalated(s, ids, settings=platform.settings, now=clock.now())
+        s.execute(select(1))  # the transaction goes on after the insert
+    assert len(_breaches(platform)) == 2

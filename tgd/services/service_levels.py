@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from itertools import islice
 from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, or_, select, true
@@ -339,28 +340,22 @@ def plan_service_levels(
     session: Session, *, settings: Settings, since: datetime | None, now: datetime
 ) -> LevelsPlan:
     """Find, reading only, the breaches to record and the open ones to complete."""
-    open_breaches = {
-        (kind, subject_type, subject_id): breach_id
-        for breach_id, kind, subject_type, subject_id in session.execute(
-            select(
-                ServiceLevelBreach.id,
-                ServiceLevelBreach.kind,
-                ServiceLevelBreach.subject_type,
-                ServiceLevelBreach.subject_id,
-            ).where(ServiceLevelBreach.ended_at.is_(None))
-        )
-    }
     to_finish: list[tuple[int, Clocked]] = []
     to_record: list[Clocked] = []
     unrecorded_alerts = partial(_alerts, unrecorded=True)
     for source in (_navettes, _swaps, unrecorded_alerts):
-        for item in source(session, settings, now, since):
-            breach_id = open_breaches.get((item.kind, item.subject_type, item.subject_id))
-            if breach_id is not None:
-                if item.ended_at is not None:
-                    to_finish.append((breach_id, item))
-            elif item.is_bound and _late(item, now):
-                to_record.append(item)
+        items = iter(source(session, settings, now, since))
+        # The open breaches of each chunk's subjects, not all of them: after a burst,
+        # thousands stay open for minutes, and reading them all made each run a burst.
+        while chunk := list(islice(items, _READ_CHUNK)):
+            open_breaches = _breaches_of(session, chunk, open_only=True)
+            for item in chunk:
+                breach_id = open_breaches.get((item.kind, item.subject_type, item.subject_id))
+                if breach_id is not None:
+                    if item.ended_at is not None:
+                        to_finish.append((breach_id, item))
+                elif item.is_bound and _late(item, now):
+                    to_record.append(item)
     return LevelsPlan(now, to_finish, to_record)
 
 
@@ -431,26 +426,34 @@ def clocks_running_late(
 
 
 def _known(session: Session, items: Sequence[Clocked]) -> set[tuple[str, str, int]]:
-    """Return the keys of ``items`` that already have a breach, in a few queries.
+    """Return the keys of ``items`` that already have a breach, open or not."""
+    return set(_breaches_of(session, items))
 
-    One query per kind of subject and chunk of ids, not one per subject: the job runs in
+
+def _breaches_of(
+    session: Session, items: Sequence[Clocked], *, open_only: bool = False
+) -> dict[tuple[str, str, int], int]:
+    """Return the breaches of ``items``' subjects by key (breach id), in a few queries.
+
+    One query per kind of subject and chunk of ids, not one per subject: the job writes in
     a write transaction, which it must keep short (tgd.db.writes).
     """
     ids: dict[tuple[str, str], list[int]] = {}
     for item in items:
         ids.setdefault((item.kind, item.subject_type), []).append(item.subject_id)
-    known: set[tuple[str, str, int]] = set()
+    found: dict[tuple[str, str, int], int] = {}
     for (kind, subject_type), subject_ids in ids.items():
         for start in range(0, len(subject_ids), _CHUNK):
-            found = session.scalars(
-                select(ServiceLevelBreach.subject_id).where(
-                    ServiceLevelBreach.kind == kind,
-                    ServiceLevelBreach.subject_type == subject_type,
-                    ServiceLevelBreach.subject_id.in_(subject_ids[start : start + _CHUNK]),
-                )
+            query = select(ServiceLevelBreach.subject_id, ServiceLevelBreach.id).where(
+                ServiceLevelBreach.kind == kind,
+                ServiceLevelBreach.subject_type == subject_type,
+                ServiceLevelBreach.subject_id.in_(subject_ids[start : start + _CHUNK]),
             )
-            known.update((kind, subject_type, subject_id) for subject_id in found)
-    return known
+            if open_only:
+                query = query.where(ServiceLevelBreach.ended_at.is_(None))
+            for subject_id, breach_id in session.execute(query):
+                found[(kind, subject_type, subject_id)] = breach_id
+    return found
 
 
 def _breach_row(item: Clocked, now: datetime) -> dict[str, Any]:

@@ -293,3 +293,30 @@ def test_a_breach_recorded_twice_at_once_on_postgresql_is_left_out_not_failed(
         service_levels.record_escalated(s, ids, settings=platform.settings, now=clock.now())
         s.execute(select(1))  # the transaction goes on after the insert
     assert len(_breaches(platform)) == 2
+
+
+def test_a_run_reads_the_open_breaches_of_the_subjects_it_reads_only(
+    platform: Platform, clock: FrozenClock, run: RunJob
+) -> None:
+    # After a burst thousands of breaches stay open for minutes: a run read them all.
+    _unclaimed_alerts(platform, clock, 3)
+    run("service_levels")
+    with write_transaction(platform.sessions) as s:
+        claimed = s.scalars(select(Alert).order_by(Alert.id).limit(1)).one()
+        claimed.claimed_at = clock.now()
+    clock.advance(minutes=1)
+    reads: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        words = " ".join(statement.split())
+        if words.startswith("SELECT service_level_breaches"):  # not a subquery of another
+            reads.append(words)
+
+    event.listen(platform.engine, "before_cursor_execute", seen)
+    try:
+        job = run("service_levels")
+    finally:
+        event.remove(platform.engine, "before_cursor_execute", seen)
+    assert job is not None and job.details["finished"] == 1
+    by_ids = ("service_level_breaches.subject_id IN", "service_level_breaches.id IN")
+    assert reads and all(any(found in read for found in by_ids) for read in reads), reads

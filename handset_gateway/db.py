@@ -25,7 +25,7 @@ one statement per table for the batch instead of one per unit. Each statement gi
 GIL away, and under a burst taking it back cost the writer more than the statement. For
 the same reason, a unit may come with its webhook receipt's claim, made before the unit
 (a call's: ``alert_rows.IdentifyingClaim``): the batch's claims are made together by one
-statement before its units run (``alert_rows.claim_together``, PostgreSQL).
+statement before its units run (``alert_rows.claim_together``).
 
 A call that finds the writer idle (no batch in progress, nothing queued) is written by
 its own request's thread, as a batch of one, under the same rules (``_write_here``): the

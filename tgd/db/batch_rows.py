@@ -54,6 +54,7 @@ class BatchRows:
         self.units = units  # the units of the batch sending rows here
         self._rows: dict[tuple[Insert, tuple[str, ...]], list[dict[str, Any]]] = {}
         self._drawn: dict[Table, int] = {}  # a table's last key drawn in this batch
+        self.inserts_keyed_by_database = 0  # see ``keyed_by_database``
 
     def add(self, statement: Insert, row: Mapping[str, Any]) -> None:
         self._rows.setdefault((statement, tuple(row)), []).append(dict(row))
@@ -174,6 +175,25 @@ def draw_key(session: Session, table: Table, first_free: int) -> int:
     return first_free if collected is None else collected.draw(table, first_free)
 
 
+def keyed_by_database(session: Session) -> int:
+    """How many inserts of the session's batch may have let the database give a key.
+
+    Each ORM flush, and each insert of a row without a key drawn here
+    (``note_keyed_by_database``): such a row takes the key the database gives (SQLite:
+    one more than the largest), maybe beyond a ``first_free`` read before it, which must
+    then be read again. 0 outside a batch.
+    """
+    collected: BatchRows | None = session.info.get(_KEY)
+    return 0 if collected is None else collected.inserts_keyed_by_database
+
+
+def note_keyed_by_database(session: Session) -> None:
+    """Count an insert of the session's batch whose row takes the database's next key."""
+    collected: BatchRows | None = session.info.get(_KEY)
+    if collected is not None:
+        collected.inserts_keyed_by_database += 1
+
+
 def insert_pending(session: Session) -> None:
     """Insert what the session's batch collected (before its commit); nothing if none."""
     rows: BatchRows | None = session.info.get(_KEY)
@@ -184,6 +204,7 @@ def insert_pending(session: Session) -> None:
 @event.listens_for(Session, "before_flush")
 def _before_orm_flush(session: Session, _context: Any, _instances: Any) -> None:
     # The ORM's rows of this flush come after the rows collected before them.
+    note_keyed_by_database(session)
     insert_pending(session)
 
 

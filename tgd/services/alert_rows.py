@@ -26,7 +26,9 @@ once: in a gateway batch, together with the batch's other calls' (``tgd.db.batch
 so that twenty calls make one INSERT of alerts. Each statement a batch makes costs its
 thread a hand-over of the GIL under a burst (docs/gateway.md): a call's unit was four
 (the claim, the identification, the alert, and the next id for an unidentified caller),
-it is now the claim and a share of the batch's inserts.
+it is now the claim and a share of the batch's inserts; in a batch of several calls, the
+claim too is one statement for the batch (``claim_together``, the calls given as one
+JSON array), each alert's id drawn in its unit's turn.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import (
     CTE,
     LABEL_STYLE_TABLENAME_PLUS_COL,
+    ColumnClause,
     CursorResult,
     Insert,
     Row,
@@ -50,6 +53,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     select,
     true,
 )
@@ -163,8 +167,14 @@ CALLER_COLUMNS = (
 
 def with_caller_columns(query: _Query) -> _Query:
     """Join a query's line to its juridiction, current assignment and file, as columns."""
+    return _caller_joins(query).limit(1)
+
+
+def _caller_joins(query: _Query) -> _Query:
+    # A line has one juridiction, one current assignment and that one's file: one row per
+    # line (``with_caller_columns`` still takes the first only, for one number).
     with_juridiction = query.outerjoin(Juridiction, Juridiction.id == Line.juridiction_id)
-    return _current_file(with_juridiction).limit(1)
+    return _current_file(with_juridiction)
 
 
 def caller_from(row: Row[Any] | tuple[Any, ...] | None) -> Caller | None:
@@ -259,14 +269,14 @@ class IdentifyingClaim:
         self.number = number
         self.key, self.answer = key, answer  # the receipt's, known before the unit
         self.found: Identified | None = None
-        # Claimed with its batch's other calls (``claim_together``): the receipt's id (None:
-        # claimed before) and what the claim found. Set again, or cleared, by each attempt.
-        self.ahead: tuple[int | None, Identified] | None = None
+        # Claimed with its batch's other calls (``claim_together``). Set again, or cleared,
+        # by each attempt.
+        self.ahead: ClaimedAhead | None = None
 
     def __call__(self, session: Session, params: dict[str, Any]) -> int | None:
         if self.ahead is not None and params["key"] == self.key:
-            receipt_id, self.found = self.ahead
-            return receipt_id
+            self.found = self.ahead.identified(session), self.ahead.caller
+            return self.ahead.receipt_id
         connection = session.connection()
         params = {**params, "number": self.number}
         if connection.dialect.name != "postgresql":
@@ -284,6 +294,81 @@ class IdentifyingClaim:
         first_free, *caller = json.loads(found)
         self.found = batch_rows.draw_key(session, _ALERTS, first_free), caller_from(caller)
         return int(receipt_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedAhead:
+    """What a call's claim made with its batch's others found (``claim_together``).
+
+    The receipt's id (None: claimed before) and the caller. The alert's id: drawn by the
+    claim on PostgreSQL (``alert_id``); on SQLite, drawn when the call's unit runs, after
+    the alerts its batch drew before it (``batch_rows.draw_key``), from the alerts' next
+    free id as the claim read it (``first_free``). An alert the batch inserted since then
+    by the database's key (a canary's, inserted at once) may have taken that one: it is
+    then read again (``batch_rows.keyed_by_database``).
+    """
+
+    receipt_id: int | None
+    caller: Caller | None
+    alert_id: int | None = None
+    first_free: int = 0
+    keyed_by_database: int = 0
+
+    def identified(self, session: Session) -> int:
+        """The alert's id, drawn in the unit's turn on SQLite."""
+        if self.alert_id is not None:
+            return self.alert_id
+        if batch_rows.keyed_by_database(session) != self.keyed_by_database:
+            return next_alert_id(session)
+        return batch_rows.draw_key(session, _ALERTS, self.first_free)
+
+
+def _sqlite_claiming_together() -> Insert:
+    # SQLite: the batch's calls as one JSON array (``json_each``: one statement compiled
+    # once, whatever the batch's size). Each call's receipt that was not there returns
+    # its id, its key and, as ``IdentifyingClaim``'s one statement does, the alerts' next
+    # free id and the caller's columns as one JSON array (a subquery of ``RETURNING``).
+    # A call whose receipt was there returns no row: its unit claims alone, and replays.
+    given = func.json_each(bindparam("calls")).table_valued("key", "value")
+    calls = select(
+        func.json_extract(given.c.value, "$[0]").label("key"),
+        func.json_extract(given.c.value, "$[1]").label("answer"),
+        func.json_extract(given.c.value, "$[2]").label("number"),
+        given.c.key.label("ord"),
+    ).cte("calls")
+    first_free = select(func.coalesce(func.max(_ALERTS.c.id), 0) + 1).scalar_subquery()
+    identified = _caller_joins(
+        select(
+            calls.c.key.label("call_key"),
+            func.json_array(first_free, *CALLER_COLUMNS).label("found"),
+        )
+        .select_from(calls)
+        .outerjoin(Line, Line.msisdn == calls.c.number)
+    ).cte("identified_calls")
+    rows = (
+        select(
+            calls.c.key,
+            calls.c.answer,
+            literal("text/xml"),
+            bindparam("at", type_=_RECEIPTS.c.created_at.type),
+        )
+        .where(true())  # SQLite: ``ON CONFLICT`` after ``SELECT … FROM`` needs a WHERE
+        .order_by(calls.c.ord)
+    )
+    # The receipt's key spelled out: inside ``RETURNING`` SQLAlchemy names columns bare.
+    receipt_key: ColumnClause[str] = literal_column(f'{_RECEIPTS.name}."key"')
+    found = select(identified.c.found).where(identified.c.call_key == receipt_key)
+    return cast(
+        Insert,
+        sqlite_insert(_RECEIPTS)
+        .from_select(["key", "response_body", "content_type", "created_at"], rows)
+        .on_conflict_do_nothing(index_elements=[_RECEIPTS.c.key])
+        .returning(_RECEIPTS.c.id, _RECEIPTS.c.key, found.scalar_subquery())
+        .add_cte(calls, identified),
+    )
+
+
+_SQLITE_CLAIMING_TOGETHER = _sqlite_claiming_together()
 
 
 def _claiming_together() -> Select:  # type: ignore[type-arg]
@@ -338,19 +423,20 @@ _CLAIMING_TOGETHER = _claiming_together()
 def claim_together(
     session: Session, claims: Sequence[IdentifyingClaim], *, at: datetime, run: bool = True
 ) -> None:
-    """Claim the receipts of a gateway batch's calls by one statement (PostgreSQL).
+    """Claim the receipts of a gateway batch's calls by one statement.
 
     Each call's claim was one statement of its own, a round trip the whole batch waited
     for, then a wait for the GIL (docs/gateway.md). Here the writer claims them together
     before running the batch's units, and each unit's claim then answers from what this
     one found (``IdentifyingClaim.ahead``), as if it had run alone: the receipt's id, or
-    None for a webhook claimed before, the alert's id drawn and the caller's line.
+    None for a webhook claimed before, the caller's line, and the alert's id (drawn here
+    on PostgreSQL, in the unit's turn on SQLite: ``ClaimedAhead``).
 
     Every claim's earlier result is cleared first (an attempt rolled back loses its
-    claims); with ``run`` False, or on SQLite, or for fewer than two calls, that is all and
-    each unit claims alone. A key twice in the batch (one webhook delivered twice at
-    once) is claimed here once: its second unit claims alone, finds it taken by the
-    first, and replays that answer.
+    claims); with ``run`` False, or for fewer than two calls, that is all and each unit
+    claims alone. A key twice in the batch (one webhook delivered twice at once) is
+    claimed here once: its second unit claims alone, finds it taken by the first, and
+    replays that answer. So does, on SQLite, a webhook whose receipt was there before.
     """
     for claim in claims:
         claim.ahead = None
@@ -358,8 +444,18 @@ def claim_together(
     for claim in claims:
         first.setdefault(claim.key, claim)
     together = list(first.values())
-    if not run or len(together) < 2 or not draws_ids(session):
+    if not run or len(together) < 2:
         return
+    if draws_ids(session):
+        _claim_together_drawing(session, together, at=at)
+    else:
+        _claim_together_sqlite(session, together, at=at)
+
+
+def _claim_together_drawing(
+    session: Session, together: list[IdentifyingClaim], *, at: datetime
+) -> None:
+    # PostgreSQL: a row for every call, in order; its receipt's id NULL if claimed before.
     params = {
         "keys": [claim.key for claim in together],
         "answers": [claim.answer for claim in together],
@@ -369,7 +465,25 @@ def claim_together(
     rows = session.connection().execute(_CLAIMING_TOGETHER, params).all()
     for claim, row in zip(together, rows, strict=True):
         receipt_id = None if row[0] is None else int(row[0])
-        claim.ahead = receipt_id, (int(row[1]), caller_from(tuple(row[2:])))
+        claim.ahead = ClaimedAhead(receipt_id, caller_from(tuple(row[2:])), alert_id=int(row[1]))
+
+
+def _claim_together_sqlite(
+    session: Session, together: list[IdentifyingClaim], *, at: datetime
+) -> None:
+    # SQLite: a row for every receipt claimed, by key, in no promised order.
+    calls = json.dumps([[claim.key, claim.answer, claim.number] for claim in together])
+    rows = session.connection().execute(_SQLITE_CLAIMING_TOGETHER, {"calls": calls, "at": at})
+    claimed = {key: (int(receipt_id), found) for receipt_id, key, found in rows}
+    keyed = batch_rows.keyed_by_database(session)
+    for claim in together:
+        if claim.key not in claimed:  # there before: the unit's own claim finds it, replays
+            continue
+        receipt_id, found = claimed[claim.key]
+        first_free, *caller = json.loads(found)
+        claim.ahead = ClaimedAhead(
+            receipt_id, caller_from(caller), first_free=int(first_free), keyed_by_database=keyed
+        )
 
 
 def _insert_all(*, with_key: bool) -> Insert:
@@ -487,6 +601,7 @@ def insert_alert(session: Session, alert: Alert) -> None:
     if values["id"] is None:
         del values["id"]
         batch_rows.insert_pending(session)
+        batch_rows.note_keyed_by_database(session)
     inserted = session.connection().execute(_INSERT_ALERT, values).inserted_primary_key
     if inserted is None:  # never for one row; an alert without its id must not go on
         raise RuntimeError("alerts: the insert gave no id")

@@ -296,6 +296,35 @@ def test_an_alert_inserted_at_once_in_a_batch_takes_no_collected_alerts_id(
         }
 
 
+@pytest.mark.usefixtures("demo")
+@pytest.mark.parametrize(
+    "numbers",
+    [
+        ["+33612340001", "+33639980000", "+33612340003", "+33699999991"],
+        ["+33639980000", "+33612340001", "+33699999991"],
+    ],
+)
+def test_a_canarys_alert_between_calls_claimed_together_takes_no_drawn_id(
+    platform: Platform, app: Flask, caplog: pytest.LogCaptureFixture, numbers: list[str]
+) -> None:
+    # The calls' claims read the alerts' next free id before any unit ran; the canary's
+    # alert, inserted at once in between, takes the next one the database gives: the calls
+    # after it draw theirs after it (SQLite), not the one it took.
+    calls = _new_calls(list(numbers))
+    units = _prepared_calls(platform, calls)
+    with app.app_context(), caplog.at_level(logging.WARNING), _sent(platform) as sent:
+        GatewayWriter(platform)._write(units, [])
+
+    assert [unit.error for unit in units] == [None] * len(numbers)
+    assert "run again" not in caplog.text  # no alert's id was taken twice
+    assert sum("INSERT INTO webhook_receipts" in statement for statement in sent) == 2
+    alerts = _alerts_by_sid(platform, [call.call_sid for call in calls])
+    assert len({alert.id for alert in alerts.values()}) == len(numbers)
+    with platform.sessions() as session:
+        legs = dict(session.execute(select(CallLeg.call_sid, CallLeg.alert_id)).all())
+    assert {sid: alert.id for sid, alert in alerts.items()} == {sid: legs[sid] for sid in alerts}
+
+
 def _prepared_calls(platform: Platform, calls: list[IncomingCall]) -> list[_Unit[str]]:
     """The voice units of ``calls`` as the webhook makes them: prepared, their claims given."""
     deadline = time.monotonic() + 10
@@ -343,10 +372,9 @@ def test_a_batch_of_calls_claims_their_receipts_by_one_statement(
     seen = [statement for statement in sent if "INSERT INTO webhook_receipts" in statement]
 
     assert [unit.error for unit in units] == [None] * 4
-    if platform.engine.dialect.name == "postgresql":
-        assert len(seen) == 1 and "unnest(" in seen[0]  # the four claims in one statement
-    else:  # SQLite: each unit's claim reads the next free id in its own statement
-        assert len(seen) == 4
+    assert len(seen) == 1  # the four claims in one statement
+    rows_given = "unnest(" if platform.engine.dialect.name == "postgresql" else "json_each("
+    assert rows_given in seen[0]
     alerts = _alerts_by_sid(platform, [call.call_sid for call in calls])
     references = [alerts[call.call_sid].reference for call in calls]
     assert references[0] is not None and references[2] is not None

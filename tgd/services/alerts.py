@@ -236,7 +236,7 @@ def open_alert(
         data_key_id = None
     else:
         key, data_key_id = _data_key(session, kind, found, cipher=cipher, clock=clock)
-    alert = Alert(
+    values = dict(
         id=drawn,
         call_sid=call.call_sid,
         territory_id=found.territory_id if found else None,
@@ -257,6 +257,7 @@ def open_alert(
         created_at=rang,
     )
     if drawn is not None:
+        alert = alert_rows.alert_to_insert(values)
         if key is not None and call.from_number:
             alert.caller_number_enc = vault.text_for_row(
                 cipher, key, "alerts", "caller_number_enc", drawn, call.from_number
@@ -270,6 +271,7 @@ def open_alert(
             new_key=key_row,
         )
     else:
+        alert = Alert(**values)
         _insert_one_by_one(
             session, alert, call, key, refused, found, kind, cipher=cipher, clock=clock
         )

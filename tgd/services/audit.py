@@ -23,6 +23,7 @@ store), out of reach of whoever can rewrite the database.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -681,6 +682,8 @@ def _check_details(value: Any, path: str, depth: int) -> Any:
     raise ValueError(f"audit {path} has a {type(value).__name__}, only JSON scalars allowed")
 
 
+# The keys are the code's own, a few dozen: each is worked out once (bounded all the same).
+@functools.lru_cache(maxsize=4096)
 def _is_personal_key(key: str) -> bool:
     ascii_key = unicodedata.normalize("NFKD", key).encode("ascii", "ignore").decode("ascii")
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", ascii_key).lower()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import Connection, event, func, select
+from sqlalchemy import Connection, event, func, inspect, select
 from sqlalchemy.engine.default import CACHE_HIT
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -23,6 +23,7 @@ from tgd.db.models.alerts import Alert, CallLeg, WebhookReceipt
 from tgd.db.models.audit import AuditEntry
 from tgd.db.models.operations import ConsoleEvent
 from tgd.db.writes import write_transaction
+from tgd.domain.alerts import AlertState
 from tgd.services import alert_rows, audit
 from tgd.services import events as console_events
 from tgd.services.alerts import IncomingCall
@@ -440,3 +441,35 @@ def test_claims_refused_together_are_made_again_by_each_unit(
     assert [unit.error for unit in units] == [None, None]
     assert "claims together refused" in caplog.text
     assert len(_alerts_by_sid(platform, [call.call_sid for call in calls])) == 2
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_batchs_alerts_stay_in_its_session_as_loaded_with_nothing_to_flush(
+    platform: Platform, app: Flask
+) -> None:
+    # An alert inserted by statements is put in the session as a load puts it: the rest
+    # of the unit (and of the batch) reads it with no query, and the commit updates nothing.
+    calls = _new_calls(["+33612340001", "+33699999991"])
+    units = _prepared_calls(platform, calls)
+    added: list[Alert] = []  # held here: the session's identity map holds them weakly
+    seen: list[tuple[str | None, bool, bool]] = []
+
+    def note(_session: Session, item: object) -> None:
+        if isinstance(item, Alert):
+            added.append(item)
+
+    def look(_session: Session) -> str:  # the batch's last unit, in the same transaction
+        seen.extend((a.call_sid, inspect(a).persistent, inspect(a).modified) for a in added)
+        return "looked"
+
+    event.listen(Session, "detached_to_persistent", note)
+    try:
+        with app.app_context(), _sent(platform) as sent:
+            GatewayWriter(platform)._write([*units, *_units(look)], [])
+    finally:
+        event.remove(Session, "detached_to_persistent", note)
+
+    assert sorted(seen) == sorted((call.call_sid, True, False) for call in calls)
+    assert not [statement for statement in sent if statement.startswith("UPDATE alerts")]
+    alerts = _alerts_by_sid(platform, [call.call_sid for call in calls])
+    assert {alert.state for alert in alerts.values()} == {AlertState.RINGING}

@@ -518,8 +518,8 @@ _INSERT_ALL_WITH_KEY = _insert_all(with_key=True)
 def alert_to_insert(values: dict[str, Any]) -> Alert:
     """A new alert for ``insert_at_once``, its ``values`` put in its state as a load does.
 
-    Not through the constructor: it sets each of the twenty values by the attributes'
-    instrumentation (an event and a history entry each), that ``_make_persistent`` then
+    Not through the constructor: it sets each value through the attributes'
+    instrumentation (an event and a history entry each), which ``_make_persistent`` then
     throws away: a seventh of a call's unit's CPU in the gateway writer (docs/gateway.md).
     Only for ``insert_at_once``, which writes every column from the state: the ORM's flush
     would find nothing to insert in an alert made so.

@@ -131,10 +131,11 @@ def test_two_scheduler_processes_one_leader_takeover_after_sigkill(
         "--lease-seconds",
         "2",
     ]
-    procs = [
-        subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(2)
-    ]
+    logs = [tmp_path / f"scheduler-{n}.log" for n in range(2)]
+    procs = []
+    for log in logs:
+        with log.open("w") as sink:  # the child keeps its own copy of the descriptor
+            procs.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=sink))
     try:
         pids = {p.pid for p in procs}
         _wait_for(lambda: _holder_pid(platform) in pids, 40)  # two processes boot
@@ -157,9 +158,13 @@ def test_two_scheduler_processes_one_leader_takeover_after_sigkill(
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
-        for p in procs:
+        stuck = []
+        for p, log in zip(procs, logs, strict=True):
             try:
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
-                pytest.fail("scheduler did not stop on SIGTERM")
+                p.wait(5)  # reaped here, not left to a later test's collector
+                stuck.append(f"pid {p.pid}:\n" + "\n".join(log.read_text().splitlines()[-30:]))
+        if stuck:
+            pytest.fail("scheduler did not stop on SIGTERM; its log's end:\n" + "\n".join(stuck))

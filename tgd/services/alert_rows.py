@@ -228,6 +228,9 @@ def identify_drawing_id(session: Session, number: str | None) -> Identified:
     return int(row[0]), caller_from(row[1:])
 
 
+# SQLite: the id it gives the next alert (``next_alert_id``), read by the claims below too.
+_NEXT_ALERT_ID = select(func.coalesce(func.max(_ALERTS.c.id), 0) + 1)
+
 # SQLite: the claim returns, beside the receipt's id, the id SQLite gives the next alert
 # and the caller's columns, as one JSON array (a subquery of ``RETURNING`` returns one
 # value; from a CTE, whose joins SQLAlchemy writes out in full, as it does not inside
@@ -237,7 +240,7 @@ _IDENTIFIED = (
     _identify_drawing()
     .with_only_columns(
         func.json_array(
-            select(func.coalesce(func.max(_ALERTS.c.id), 0) + 1).scalar_subquery(),
+            _NEXT_ALERT_ID.scalar_subquery(),
             *CALLER_COLUMNS,
         ).label("found")
     )
@@ -337,7 +340,7 @@ def _sqlite_claiming_together() -> Insert:
         func.json_extract(given.c.value, "$[2]").label("number"),
         given.c.key.label("ord"),
     ).cte("calls")
-    first_free = select(func.coalesce(func.max(_ALERTS.c.id), 0) + 1).scalar_subquery()
+    first_free = _NEXT_ALERT_ID.scalar_subquery()
     identified = _caller_joins(
         select(
             calls.c.key.label("call_key"),
@@ -622,9 +625,6 @@ def insert_alert(session: Session, alert: Alert) -> None:
         raise RuntimeError("alerts: the insert gave no id")
     alert.id = int(inserted[0])
     _make_persistent(session, alert)
-
-
-_NEXT_ALERT_ID = select(func.coalesce(func.max(_ALERTS.c.id), 0) + 1)
 
 
 def next_alert_id(session: Session) -> int:

@@ -219,9 +219,13 @@ def _swaps(
         )
 
 
-def _late_alerts(settings: Settings, now: datetime) -> Any:
+def _unclaimed_limit(settings: Settings) -> timedelta:
+    # R-32's limit for an unclaimed alert is R-23's escalation delay.
+    return timedelta(seconds=settings.alerts.escalate_after_seconds)
+
+
+def _late_alerts(limit: timedelta, now: datetime) -> Any:
     """Select the columns of the alerts whose unclaimed clock ran out (canaries never count)."""
-    limit = timedelta(seconds=settings.alerts.escalate_after_seconds)
     # Columns, not entities: after a burst this reads thousands of alerts every minute.
     return (
         select(
@@ -241,11 +245,10 @@ def _late_alerts(settings: Settings, now: datetime) -> Any:
     )
 
 
-def _alert_clock(row: Any, settings: Settings) -> Clocked:
+def _alert_clock(row: Any, limit: timedelta) -> Clocked:
     alert_id, ringing_at, claimed_at, closed_at, territory_id, reference, jur_id = row
     # Closed without a claim (the caller hung up): the clock stops at the close.
     stopped = claimed_at if claimed_at is not None else closed_at
-    limit = timedelta(seconds=settings.alerts.escalate_after_seconds)
     return Clocked(
         UNCLAIMED, "alert", alert_id, ringing_at, stopped, limit, territory_id, jur_id, reference
     )
@@ -262,7 +265,8 @@ def _alerts(
     """Yield the unclaimed-alert clocks run out; ``unrecorded``: not those a breach already
     covers while they still ring (the job has nothing to write for them)."""
     ended = func.coalesce(Alert.claimed_at, Alert.closed_at)
-    query = _late_alerts(settings, now).where(_since(ended, since)).order_by(Alert.id)
+    limit = _unclaimed_limit(settings)
+    query = _late_alerts(limit, now).where(_since(ended, since)).order_by(Alert.id)
     if unrecorded:
         # After a burst, thousands of alerts ring unclaimed for minutes: each run read them
         # all again, with a Python object each, for nothing to write (docs/gateway.md).
@@ -280,7 +284,7 @@ def _alerts(
     with session.execute(query, execution_options={"yield_per": _READ_CHUNK}) as result:
         for rows in result.partitions():
             for row in rows:
-                yield _alert_clock(row, settings)
+                yield _alert_clock(row, limit)
             # The run after a burst reads its thousands of new alerts a chunk at a time,
             # each after the calls being taken (tgd.calls_first): read at once, they held
             # the GIL long enough to delay the calls of that moment by 20-30 ms.
@@ -301,8 +305,9 @@ def record_escalated(
     """
     if not alert_ids:
         return 0
-    rows = session.execute(_late_alerts(settings, now).where(Alert.id.in_(alert_ids))).all()
-    items = [item for item in (_alert_clock(row, settings) for row in rows) if _late(item, now)]
+    limit = _unclaimed_limit(settings)
+    rows = session.execute(_late_alerts(limit, now).where(Alert.id.in_(alert_ids))).all()
+    items = [item for item in (_alert_clock(row, limit) for row in rows) if _late(item, now)]
     return _record(session, items, now)
 
 
